@@ -1,0 +1,289 @@
+//! The JSON-string entry points every host calls: one request in, one envelope out,
+//! `{"ok": <result>}` or `{"error": {"code", "message", "location"}}`. Hosts convert their
+//! own values to and from this JSON and nothing else, which is what makes the bytes the same
+//! in the browser, Node, Python, the CLI and the wasmtime runner.
+//!
+//! Requests:
+//! - `settle` / `explain`: `{"program": "<id>" | {program}, "trades": [...],
+//!   "registry": {...}?, "options": {"from", "to", "lines", "strict"}?}`
+//! - `estimate`: `{"program": ..., "scenario": {...}}`
+//! - `validate`: `{"program": ...}` | `{"trades": [...], "program"?, "options"?}` | `{"registry": {...}}`
+//! - `program`: `{"id": "backpack"}`; `programs`: `{}` (or empty input)
+
+use crate::builtin;
+use crate::error::{Error, ErrorCode, Result};
+use crate::estimate::{self, Scenario};
+use crate::program::{Program, ProgramSpec};
+use crate::registry::Registry;
+use crate::settle::{SettleOptions, Settler};
+use crate::statement::{Explanation, ProgramInfo, Statement, Validation};
+use crate::trade;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The names of the entry points, as `call` accepts them.
+pub const FUNCTIONS: [&str; 6] = ["settle", "estimate", "explain", "validate", "programs", "program"];
+
+/// Wraps a result in the canonical envelope.
+pub fn envelope<T: Serialize>(r: Result<T>) -> String {
+    let body = r.and_then(|v| {
+        serde_json::to_string(&v).map_err(|e| Error::new(ErrorCode::Internal, format!("cannot serialize the result: {e}")))
+    });
+    match body {
+        Ok(s) => format!("{{\"ok\":{s}}}"),
+        Err(e) => error_envelope(&e),
+    }
+}
+
+pub fn error_envelope(e: &Error) -> String {
+    let body = serde_json::to_string(e).unwrap_or_else(|_| String::from("{\"code\":\"E_INTERNAL\",\"message\":\"unserializable error\"}"));
+    format!("{{\"error\":{body}}}")
+}
+
+/// Dispatches by function name.
+pub fn call(function: &str, request: &str) -> String {
+    match function {
+        "settle" => settle(request),
+        "estimate" => estimate(request),
+        "explain" => explain(request),
+        "validate" => validate(request),
+        "programs" => programs(),
+        "program" => program(request),
+        other => error_envelope(&Error::new(
+            ErrorCode::Options,
+            format!("unknown function {other:?} (known: {})", FUNCTIONS.join(", ")),
+        )),
+    }
+}
+
+pub fn settle(request: &str) -> String {
+    envelope(settle_value(request))
+}
+
+pub fn explain(request: &str) -> String {
+    envelope(explain_value(request))
+}
+
+pub fn estimate(request: &str) -> String {
+    envelope(estimate_value(request))
+}
+
+pub fn validate(request: &str) -> String {
+    envelope(validate_value(request))
+}
+
+pub fn programs() -> String {
+    envelope(Ok(program_list()))
+}
+
+pub fn program(request: &str) -> String {
+    envelope(program_value(request))
+}
+
+/// Summaries of the built-in programs.
+pub fn program_list() -> Vec<ProgramInfo> {
+    builtin::programs()
+        .iter()
+        .map(|p| {
+            let s = p.spec();
+            ProgramInfo {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                version: s.version.clone(),
+                sha256: p.sha256().into(),
+                currency: s.settlement.currency.clone(),
+                notes: s.notes.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Parses a request object.
+pub fn parse_request(request: &str) -> Result<Map<String, Value>> {
+    let text = if request.trim().is_empty() { "{}" } else { request };
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(Error::new(ErrorCode::Parse, "the request must be a JSON object")),
+        Err(e) => Err(Error::from_json(&e, "request")),
+    }
+}
+
+fn only(req: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
+    match req.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(Error::new(ErrorCode::Field, format!("unknown request field {k:?} (allowed: {})", allowed.join(", "))).field(k.as_str())),
+        None => Ok(()),
+    }
+}
+
+/// Reads a typed value from a request field.
+pub fn field<T: DeserializeOwned>(req: &Map<String, Value>, name: &str) -> Result<Option<T>> {
+    match req.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => T::deserialize(v).map(Some).map_err(|e| Error::new(ErrorCode::Field, format!("{name}: {e}")).field(name)),
+    }
+}
+
+/// A program given as a built-in id or as a program object.
+pub fn program_from(v: Option<&Value>) -> Result<Program> {
+    match v {
+        Some(Value::String(id)) => builtin::program(id),
+        Some(v @ Value::Object(_)) => {
+            let spec = ProgramSpec::deserialize(v).map_err(|e| Error::new(ErrorCode::Field, format!("program: {e}")).field("program"))?;
+            Program::new(spec)
+        }
+        Some(_) => Err(Error::new(ErrorCode::Field, "program must be a built-in id or a program object").field("program")),
+        None => Err(Error::new(ErrorCode::Field, "missing required field program").field("program")),
+    }
+}
+use serde::Deserialize;
+
+/// Feeds a JSON array of trade objects; `line` is the 1-based position.
+pub fn feed_json_trades(s: &mut Settler, trades: &[Value]) -> Result<()> {
+    for (i, v) in trades.iter().enumerate() {
+        feed_json_trade(s, v, i as u64 + 1)?;
+    }
+    Ok(())
+}
+
+/// Feeds one JSON trade object found at 1-based position (or line) `line`.
+pub fn feed_json_trade(s: &mut Settler, v: &Value, line: u64) -> Result<()> {
+    let strict = s.strict();
+    match v {
+        Value::Object(obj) => {
+            let mut unknown = 0;
+            match trade::from_json_object(obj, &mut unknown, strict) {
+                Ok(t) => s.push(&t, Some(line))?,
+                Err(e) => s.reject(obj.get("id").and_then(|v| v.as_str()), Some(line), e)?,
+            }
+            s.note_unknown_fields(unknown);
+            Ok(())
+        }
+        _ => s.reject(None, Some(line), Error::new(ErrorCode::Field, "a trade must be a JSON object")),
+    }
+}
+
+fn trades_of(req: &Map<String, Value>) -> Result<&[Value]> {
+    match req.get("trades") {
+        Some(Value::Array(a)) => Ok(a),
+        None | Some(Value::Null) => Ok(&[]),
+        Some(_) => Err(Error::new(ErrorCode::Field, "trades must be an array of trade objects").field("trades")),
+    }
+}
+
+fn settle_value(request: &str) -> Result<Statement> {
+    let req = parse_request(request)?;
+    only(&req, &["program", "trades", "registry", "options"])?;
+    let program = program_from(req.get("program"))?;
+    let registry: Option<Registry> = field(&req, "registry")?;
+    let options: SettleOptions = field(&req, "options")?.unwrap_or_default();
+    let mut s = Settler::new(&program, registry.as_ref(), &options)?;
+    feed_json_trades(&mut s, trades_of(&req)?)?;
+    s.finish()
+}
+
+fn explain_value(request: &str) -> Result<Explanation> {
+    let mut req = parse_request(request)?;
+    let options = req.entry("options").or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(o) = options {
+        o.insert("lines".into(), Value::Bool(true));
+    }
+    let text = serde_json::to_string(&req).map_err(|e| Error::new(ErrorCode::Internal, format!("{e}")))?;
+    settle_value(&text).map(Explanation::from)
+}
+
+fn estimate_value(request: &str) -> Result<estimate::Estimate> {
+    let req = parse_request(request)?;
+    only(&req, &["program", "scenario"])?;
+    let program = program_from(req.get("program"))?;
+    let scenario: Scenario = field(&req, "scenario")?.ok_or_else(|| Error::new(ErrorCode::Field, "missing required field scenario").field("scenario"))?;
+    estimate::estimate(&program, &scenario)
+}
+
+fn program_value(request: &str) -> Result<ProgramSpec> {
+    let req = parse_request(request)?;
+    only(&req, &["id"])?;
+    match req.get("id") {
+        Some(Value::String(id)) => builtin::program(id).map(|p| p.spec().clone()),
+        _ => Err(Error::new(ErrorCode::Field, "missing required field id (a built-in program id)").field("id")),
+    }
+}
+
+fn validate_value(request: &str) -> Result<Validation> {
+    let req = parse_request(request)?;
+    only(&req, &["program", "trades", "registry", "options"])?;
+    let problems = if req.contains_key("trades") {
+        validate_trades(&req)?
+    } else if let Some(v) = req.get("registry") {
+        match Registry::deserialize(v) {
+            Ok(r) => r.problems(),
+            Err(e) => alloc::vec![Error::new(ErrorCode::Field, format!("registry: {e}")).field("registry")],
+        }
+    } else if let Some(v) = req.get("program") {
+        match v {
+            Value::Object(_) => match ProgramSpec::deserialize(v) {
+                Ok(spec) => Program::problems(spec),
+                Err(e) => alloc::vec![Error::new(ErrorCode::Field, format!("program: {e}")).field("program")],
+            },
+            other => match program_from(Some(other)) {
+                Ok(_) => Vec::new(),
+                Err(e) => alloc::vec![e],
+            },
+        }
+    } else {
+        return Err(Error::new(ErrorCode::Field, "validate needs one of program, trades or registry"));
+    };
+    Ok(Validation { valid: problems.is_empty(), problems })
+}
+
+/// Trades are checked by settling them leniently under the program (backpack if none), so
+/// validation reports exactly what settlement would reject.
+fn validate_trades(req: &Map<String, Value>) -> Result<Vec<Error>> {
+    let program = match req.get("program") {
+        None => builtin::program("backpack")?,
+        v => program_from(v)?,
+    };
+    let registry: Option<Registry> = field(req, "registry")?;
+    let mut options: SettleOptions = field(req, "options")?.unwrap_or_default();
+    let strict = options.strict;
+    options.strict = false;
+    let mut s = Settler::new(&program, registry.as_ref(), &options)?;
+    let mut problems = Vec::new();
+    let trades = trades_of(req)?;
+    if strict {
+        // Strict checks (unknown fields, channels, products) are reported, not fatal.
+        for (i, v) in trades.iter().enumerate() {
+            if let Value::Object(obj) = v {
+                let mut unknown = 0;
+                if let Err(e) = trade::from_json_object(obj, &mut unknown, true) {
+                    if e.code == ErrorCode::Field && e.message.starts_with("unknown field") {
+                        problems.push(e.line(i as u64 + 1));
+                    }
+                }
+                let (c, p) = (obj.get("channel").and_then(|v| v.as_str()), obj.get("product").and_then(|v| v.as_str()));
+                if let Some(c) = c.filter(|c| !trade::KNOWN_CHANNELS.contains(c)) {
+                    problems.push(Error::new(ErrorCode::UnknownValue, format!("unknown channel {c:?}")).field("channel").line(i as u64 + 1));
+                }
+                if let Some(p) = p.filter(|p| !trade::KNOWN_PRODUCTS.contains(p)) {
+                    problems.push(Error::new(ErrorCode::UnknownValue, format!("unknown product {p:?}")).field("product").line(i as u64 + 1));
+                }
+            }
+        }
+    }
+    if let Err(e) = feed_json_trades(&mut s, trades) {
+        problems.push(e);
+    }
+    let st = s.finish()?;
+    for r in st.rejected {
+        let mut e = Error::new(r.code, r.message);
+        e.location.field = r.field;
+        e.location.line = r.line;
+        e.location.id = r.id;
+        problems.push(e);
+    }
+    problems.sort_by_key(|e| e.location.line);
+    Ok(problems)
+}

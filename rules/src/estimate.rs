@@ -1,0 +1,315 @@
+//! The dashboard question: "at this volume, which tier, how much, and how far to the next?"
+//!
+//! A scenario is a volume and a mix (shares per product and channel), so every point of the
+//! curve is the same mix at another volume: flows scale by multiplication only, and every
+//! amount stays exact. The volume a tier needs is `threshold / share`; when that does not
+//! terminate it is rounded *up* to the currency's minor unit (the least volume that reaches
+//! the tier), never down.
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::formula::Vars;
+use crate::money;
+use crate::program::{Basis, MetricKind, NegativeFees, Program};
+use crate::statement::{Engine, ProgramRef};
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+/// Expected flow over one tier window (a month for monthly programs).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Total attributed volume over the window.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    #[serde(with = "money::as_string")]
+    pub volume: Decimal,
+    /// Average fee rate. Give this or `fees`.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    #[serde(default, with = "crate::trade::opt_decimal", skip_serializing_if = "Option::is_none")]
+    pub fee_rate: Option<Decimal>,
+    /// Total fees at `volume` (the fee rate is then `fees / volume`, which must be exact).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    #[serde(default, with = "crate::trade::opt_decimal", skip_serializing_if = "Option::is_none")]
+    pub fees: Option<Decimal>,
+    /// How the volume splits by product and channel; shares sum to 1. Default: all on the
+    /// first product and channel of the program's first volume metric (else spot / api).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mix: Vec<Flow>,
+    /// Share of the volume from affiliate-referred clients, in [0, 1].
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    #[serde(default, with = "crate::trade::opt_decimal", skip_serializing_if = "Option::is_none")]
+    pub affiliate_share: Option<Decimal>,
+    /// The affiliate rate of those clients, in [0, 1].
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    #[serde(default, with = "crate::trade::opt_decimal", skip_serializing_if = "Option::is_none")]
+    pub affiliate_rate: Option<Decimal>,
+    /// Distinct active client accounts over the window.
+    #[serde(default)]
+    pub active_clients: u64,
+    /// The clients' VIP level.
+    #[serde(default)]
+    pub vip: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Flow {
+    pub product: String,
+    pub channel: String,
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    #[serde(with = "money::as_string")]
+    pub share: Decimal,
+}
+
+/// The result of `estimate`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Estimate {
+    pub program: ProgramRef,
+    pub engine: Engine,
+    pub currency: String,
+    pub volume: String,
+    pub fees: String,
+    pub tier: Option<String>,
+    pub rate: String,
+    pub rates: BTreeMap<String, String>,
+    pub metrics: BTreeMap<String, String>,
+    /// Expected commission, rounded as a settlement period would be.
+    pub commission: String,
+    /// The next level reachable by volume alone, or null at the top.
+    pub next: Option<CurvePoint>,
+    /// One point per level boundary reachable by volume, ascending.
+    pub curve: Vec<CurvePoint>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CurvePoint {
+    pub tier: Option<String>,
+    pub rate: String,
+    /// Least volume that reaches the level.
+    pub volume: String,
+    /// Volume still needed from the scenario's volume (0 when already reached).
+    pub volume_needed: String,
+    pub commission: String,
+}
+
+struct Ctx<'a> {
+    p: &'a Program,
+    s: &'a Scenario,
+    fee_rate: Decimal,
+    flows: Vec<Flow>,
+}
+
+pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
+    let opt = |m: &str, f: &str| Error::new(ErrorCode::Options, String::from(m)).field(format!("scenario.{f}"));
+    if s.volume < Decimal::ZERO {
+        return Err(opt("volume must be >= 0", "volume"));
+    }
+    let fee_rate = match (s.fee_rate, s.fees) {
+        (Some(r), None) => r,
+        (None, Some(f)) => money::div(f, s.volume).map_err(|e| {
+            opt(&format!("fees / volume is not an exact rate ({}); pass fee_rate instead", e.message), "fees")
+        })?,
+        _ => return Err(opt("give exactly one of fee_rate and fees", "fee_rate")),
+    };
+    for (v, f) in [(s.affiliate_share, "affiliate_share"), (s.affiliate_rate, "affiliate_rate")] {
+        if v.is_some_and(|v| v < Decimal::ZERO || v > Decimal::ONE) {
+            return Err(opt(&format!("{f} must be between 0 and 1"), f));
+        }
+    }
+    let flows = if s.mix.is_empty() {
+        let first = p.metrics.iter().find(|m| m.kind == MetricKind::Volume);
+        let pick = |l: Option<&Vec<String>>, d: &str| l.and_then(|l| l.first().cloned()).unwrap_or_else(|| d.into());
+        vec![Flow {
+            product: pick(first.and_then(|m| m.products.as_ref()), "spot"),
+            channel: pick(first.and_then(|m| m.channels.as_ref()), "api"),
+            share: Decimal::ONE,
+        }]
+    } else {
+        let total = s.mix.iter().try_fold(Decimal::ZERO, |a, f| money::add(a, f.share))?;
+        if total != Decimal::ONE || s.mix.iter().any(|f| f.share < Decimal::ZERO) {
+            return Err(opt("mix shares must be >= 0 and sum to 1", "mix"));
+        }
+        s.mix.clone()
+    };
+    let cx = Ctx { p, s, fee_rate, flows };
+    let scale = p.currency_scale();
+    let (rank, metrics) = cx.level_at(s.volume)?;
+    let (commission, fees) = cx.commission_at(s.volume, rank)?;
+    let mut curve = Vec::new();
+    for r in 1..p.level_rates.len() {
+        if let Some(v) = cx.boundary(r)? {
+            let at = cx.level_at(v)?.0;
+            let needed = (v - s.volume).max(Decimal::ZERO);
+            curve.push(CurvePoint {
+                tier: p.level_name(at).map(Into::into),
+                rate: money::canonical(p.level_rates[at][0]),
+                volume: money::canonical(v),
+                volume_needed: money::canonical(needed),
+                commission: money::fixed(cx.round(cx.commission_at(v, at)?.0), scale),
+            });
+        }
+    }
+    curve.sort_by(|a, b| money::parse(&a.volume).ok().cmp(&money::parse(&b.volume).ok()));
+    curve.dedup_by(|a, b| a.tier == b.tier);
+    let next = curve
+        .iter()
+        .find(|c| c.tier.as_deref().and_then(|t| p.level_names().position(|n| n == t)).is_some_and(|i| i + 1 > rank))
+        .cloned();
+    let spec = p.spec();
+    Ok(Estimate {
+        program: ProgramRef { id: spec.id.clone(), version: spec.version.clone(), sha256: p.sha256().into() },
+        engine: Engine::default(),
+        currency: spec.settlement.currency.clone(),
+        volume: money::canonical(s.volume),
+        fees: money::canonical(fees),
+        tier: p.level_name(rank).map(Into::into),
+        rate: money::canonical(p.level_rates[rank][0]),
+        rates: spec.tiers.rates.iter().zip(&p.level_rates[rank]).map(|(n, r)| (n.clone(), money::canonical(*r))).collect(),
+        metrics: p.metrics.iter().zip(&metrics).map(|(m, v)| (m.name.clone(), money::canonical(*v))).collect(),
+        commission: money::fixed(cx.round(commission), scale),
+        next,
+        curve,
+    })
+}
+
+impl Ctx<'_> {
+    fn round(&self, d: Decimal) -> Decimal {
+        self.p.spec().settlement.rounding.apply(d, self.p.currency_scale())
+    }
+
+    /// The (share, affiliate rate) parts of a flow: referred and not referred.
+    fn parts(&self) -> [(Decimal, Decimal); 2] {
+        let a = self.s.affiliate_share.unwrap_or_default();
+        [(Decimal::ONE - a, Decimal::ZERO), (a, self.s.affiliate_rate.unwrap_or_default())]
+    }
+
+    fn vars<'a>(&self, f: &'a Flow, notional: Decimal, fee: Decimal, aff: Decimal) -> Vars<'a> {
+        Vars {
+            notional,
+            fee,
+            fee_rate: Some(self.fee_rate),
+            vip: Decimal::from(self.s.vip),
+            affiliate_rate: aff,
+            channel: &f.channel,
+            product: &f.product,
+            liquidity: "",
+            account: "",
+            broker: "",
+            master: "",
+            attribution: "broker_code",
+            fee_discount: false,
+            tier_level: 0,
+            tier: "",
+            rates: &[],
+        }
+    }
+
+    fn excluded(&self, v: &Vars<'_>) -> Result<bool> {
+        for (_, pred) in &self.p.exclusions {
+            if pred.eval_bool(v)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Share of the volume that feeds each metric (clients metrics: unused).
+    fn feeds(&self) -> Result<Vec<Decimal>> {
+        let mut out = vec![Decimal::ZERO; self.p.metrics.len()];
+        for f in &self.flows {
+            let v = self.vars(f, Decimal::ONE, self.fee_rate, Decimal::ZERO);
+            if self.p.spec().tiers.basis == Basis::Eligible && self.excluded(&v)? {
+                continue;
+            }
+            for (i, m) in self.p.metrics.iter().enumerate() {
+                if m.kind == MetricKind::Volume && m.counts(&f.product, &f.channel) {
+                    out[i] = money::add(out[i], f.share)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn level_at(&self, volume: Decimal) -> Result<(usize, Vec<Decimal>)> {
+        let feeds = self.feeds()?;
+        let mut values = Vec::new();
+        for (m, share) in self.p.metrics.iter().zip(feeds) {
+            values.push(match m.kind {
+                MetricKind::Volume => money::mul(volume, share)?,
+                MetricKind::ActiveClients => Decimal::from(self.s.active_clients),
+            });
+        }
+        Ok((self.p.level_for(&values), values))
+    }
+
+    /// Exact commission and fees at a volume and level rank.
+    fn commission_at(&self, volume: Decimal, rank: usize) -> Result<(Decimal, Decimal)> {
+        let p = self.p;
+        let mut total = Decimal::ZERO;
+        let mut fees = Decimal::ZERO;
+        for f in &self.flows {
+            for (part, aff) in self.parts() {
+                if part.is_zero() {
+                    continue;
+                }
+                let notional = money::mul(money::mul(volume, f.share)?, part)?;
+                let fee = money::mul(notional, self.fee_rate)?;
+                fees = money::add(fees, fee)?;
+                let mut v = self.vars(f, notional, fee, aff);
+                if self.excluded(&v)? {
+                    continue;
+                }
+                v.tier_level = rank as u32;
+                v.tier = p.level_name(rank).unwrap_or("");
+                v.rates = &p.level_rates[rank];
+                let mut c = p.formula.eval_num(&v)?;
+                if p.spec().negative_fees == NegativeFees::Floor && c < Decimal::ZERO {
+                    c = Decimal::ZERO;
+                }
+                total = money::add(total, c)?;
+            }
+        }
+        Ok((total.max(Decimal::ZERO), fees))
+    }
+
+    /// Least volume reaching level rank `r` or above, if volume alone can.
+    fn boundary(&self, r: usize) -> Result<Option<Decimal>> {
+        let feeds = self.feeds()?;
+        let scale = self.p.currency_scale();
+        let mut best: Option<Decimal> = None;
+        for step in self.p.ladders.iter().flatten().filter(|s| s.level >= r) {
+            let mut need = Some(Decimal::ZERO);
+            for (m, thr) in &step.min {
+                let req = match self.p.metrics[*m].kind {
+                    MetricKind::ActiveClients => (Decimal::from(self.s.active_clients) >= *thr).then_some(Decimal::ZERO),
+                    MetricKind::Volume if thr.is_zero() => Some(Decimal::ZERO),
+                    MetricKind::Volume if feeds[*m].is_zero() => None,
+                    MetricKind::Volume => {
+                        let q = thr.checked_div(feeds[*m]).ok_or_else(|| Error::new(ErrorCode::Overflow, "volume needed overflows"))?;
+                        let mut v = q.round_dp_with_strategy(scale, RoundingStrategy::AwayFromZero);
+                        if money::mul(v, feeds[*m]).is_ok_and(|x| x < *thr) {
+                            v += Decimal::new(1, scale);
+                        }
+                        Some(v)
+                    }
+                };
+                need = match (need, req) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                };
+            }
+            if let Some(v) = need {
+                best = Some(best.map_or(v, |b: Decimal| b.min(v)));
+            }
+        }
+        Ok(best)
+    }
+}

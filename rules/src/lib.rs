@@ -1,0 +1,83 @@
+//! # broker-rules
+//!
+//! Crypto exchange broker commissions, computed exactly: which trades a broker earns on
+//! (attribution and exclusions), its tier (windows, ladders), the payout (a formula in exact
+//! decimal), and when it is paid (settlement periods, credit times, the program's rounding).
+//!
+//! The same core runs natively, as WebAssembly, in Node and in Python. Every host calls the
+//! JSON entry points in [`api`], which is why they agree to the last digit.
+//!
+//! ## Settle
+//! ```
+//! use broker_rules::{program, settle, SettleOptions, Trade};
+//!
+//! let backpack = program("backpack").unwrap();
+//! let trades: Vec<Trade> = serde_json::from_str(r#"[
+//!   {"id": "t1", "time": "2026-06-10T13:45:00Z", "account": "c1", "broker": "B1",
+//!    "channel": "api", "product": "spot", "notional": "25000000", "fee": "2000"}
+//! ]"#).unwrap();
+//! let statement = settle(&backpack, &trades, None, &SettleOptions::default()).unwrap();
+//! let june = &statement.brokers[0].periods[0];
+//! assert_eq!(june.tier.as_deref(), Some("BKR 3"));
+//! assert_eq!(june.commission, "800.00"); // 2,000 fee x 40%
+//! assert_eq!(june.credit_at, "2026-07-01T00:00:00Z");
+//! ```
+//!
+//! ## Estimate
+//! ```
+//! use broker_rules::{estimate, program, Scenario};
+//!
+//! let scenario: Scenario = serde_json::from_str(
+//!     r#"{"volume": "8000000", "fee_rate": "0.0002"}"#).unwrap();
+//! let e = estimate(&program("backpack").unwrap(), &scenario).unwrap();
+//! assert_eq!((e.tier.as_deref(), e.commission.as_str()), (Some("BKR 1"), "480.00"));
+//! let next = e.next.unwrap();
+//! assert_eq!((next.tier.as_deref(), next.volume_needed.as_str()), (Some("BKR 2"), "2000000"));
+//! assert_eq!(next.commission, "700.00");
+//! ```
+//!
+//! ## The same through JSON (what every host calls)
+//! ```
+//! let out = broker_rules::api::call("estimate",
+//!     r#"{"program": "xt", "scenario": {"volume": "30000000", "fees": "6000"}}"#);
+//! assert!(out.starts_with(r#"{"ok":{"program":{"id":"xt""#));
+//! assert!(out.contains(r#""tier":"VIP 2","rate":"0.5""#));
+//! ```
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod api;
+pub mod attribution;
+pub mod builtin;
+mod dedupe;
+pub mod error;
+pub mod estimate;
+pub mod formula;
+pub mod money;
+pub mod program;
+#[cfg(feature = "std")]
+pub mod read;
+pub mod registry;
+pub mod settle;
+pub mod statement;
+pub mod time;
+pub mod trade;
+
+pub use builtin::{program, programs};
+pub use error::{Error, ErrorCode, Location, Result};
+pub use estimate::{estimate, Estimate, Scenario};
+pub use program::{Program, ProgramSpec};
+pub use registry::Registry;
+pub use settle::{explain, settle, SettleOptions, Settler};
+pub use statement::{Explanation, Line, Statement, Validation};
+pub use trade::{Trade, TradeRef};
+
+/// Validates a program file's text: every problem, or an empty list.
+pub fn validate_program(text: &str) -> alloc::vec::Vec<Error> {
+    match serde_json::from_str::<ProgramSpec>(text) {
+        Ok(spec) => Program::problems(spec),
+        Err(e) => alloc::vec![Error::from_json(&e, "program")],
+    }
+}

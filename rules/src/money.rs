@@ -1,0 +1,207 @@
+//! Exact decimal arithmetic. rust_decimal silently rescales products and quotients that do
+//! not fit 28 fractional digits; the engine promises never to round silently, so every
+//! operation on a money path goes through these checked helpers instead.
+
+use crate::error::{Error, ErrorCode, Result};
+use alloc::format;
+use alloc::string::{String, ToString};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+/// Parses a decimal written as a plain string: optional sign, digits, optional fraction.
+/// Exponents, `NaN`, `inf`, thousands separators and empty strings are refused, and so are
+/// values with more digits than a 96-bit decimal holds (never rounded).
+pub fn parse(s: &str) -> Result<Decimal> {
+    let t = s.trim();
+    let bad = |why: &str| {
+        Error::new(ErrorCode::Decimal, format!("{t:?} is not a decimal: {why}"))
+    };
+    if t.is_empty() {
+        return Err(bad("empty"));
+    }
+    let body = t.strip_prefix(['-', '+']).unwrap_or(t);
+    if body.is_empty() {
+        return Err(bad("no digits"));
+    }
+    let mut dot = false;
+    let mut digits = 0usize;
+    for c in body.chars() {
+        match c {
+            '0'..='9' => digits += 1,
+            '.' if !dot => dot = true,
+            'e' | 'E' => {
+                return Err(bad("scientific notation is not accepted; write the digits out, e.g. \"0.00012\""))
+            }
+            _ => return Err(bad("only digits, one '.', and a leading sign are allowed")),
+        }
+    }
+    if digits == 0 {
+        return Err(bad("no digits"));
+    }
+    Decimal::from_str_exact(t).map_err(|_| {
+        Error::new(
+            ErrorCode::Decimal,
+            format!("{t:?} has more digits than a 96-bit decimal holds (28 significant digits)"),
+        )
+    })
+}
+
+/// Canonical text of an exact value: trailing zeros removed, no exponent, `0` for zero.
+pub fn canonical(d: Decimal) -> String {
+    let n = d.normalize();
+    if n.is_zero() {
+        return "0".to_string();
+    }
+    n.to_string()
+}
+
+/// Canonical text of a rounded amount: exactly `scale` fractional digits.
+pub fn fixed(d: Decimal, scale: u32) -> String {
+    let mut r = d;
+    r.rescale(scale);
+    if r.is_zero() {
+        r = Decimal::new(0, scale);
+    }
+    r.to_string()
+}
+
+pub fn add(a: Decimal, b: Decimal) -> Result<Decimal> {
+    a.checked_add(b).ok_or_else(overflow)
+}
+
+pub fn sub(a: Decimal, b: Decimal) -> Result<Decimal> {
+    a.checked_sub(b).ok_or_else(overflow)
+}
+
+/// Exact product, or `E_INEXACT` when it would need more than 28 fractional digits.
+pub fn mul(a: Decimal, b: Decimal) -> Result<Decimal> {
+    let (a, b) = (a.normalize(), b.normalize());
+    let p = a.checked_mul(b).ok_or_else(overflow)?;
+    if p.scale() < a.scale() + b.scale() {
+        return Err(Error::new(
+            ErrorCode::Inexact,
+            format!("{a} * {b} needs more than 28 fractional digits"),
+        ));
+    }
+    Ok(p)
+}
+
+/// Exact quotient, or `E_INEXACT` when it does not terminate within 28 digits.
+pub fn div(a: Decimal, b: Decimal) -> Result<Decimal> {
+    if b.is_zero() {
+        return Err(Error::new(ErrorCode::DivZero, format!("{a} / 0")));
+    }
+    let q = a.checked_div(b).ok_or_else(overflow)?;
+    match mul(q, b) {
+        Ok(back) if back == a => Ok(q),
+        _ => Err(Error::new(
+            ErrorCode::Inexact,
+            format!("{a} / {b} does not terminate within 28 digits"),
+        )),
+    }
+}
+
+fn overflow() -> Error {
+    Error::new(ErrorCode::Overflow, "a value exceeds the range of a 96-bit decimal")
+}
+
+/// How a period total becomes a payable amount: the program's only rounding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// Ties to the even neighbour (banker's rounding).
+    HalfEven,
+    /// Ties away from zero.
+    HalfUp,
+    /// Truncate toward zero.
+    Down,
+}
+
+impl Rounding {
+    pub fn apply(self, d: Decimal, scale: u32) -> Decimal {
+        let strategy = match self {
+            Rounding::HalfEven => RoundingStrategy::MidpointNearestEven,
+            Rounding::HalfUp => RoundingStrategy::MidpointAwayFromZero,
+            Rounding::Down => RoundingStrategy::ToZero,
+        };
+        d.round_dp_with_strategy(scale, strategy)
+    }
+}
+
+/// Serde adapter for decimals written as strings (schemars sees a pattern-checked string).
+pub mod as_string {
+    use super::*;
+    use serde::{de, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> core::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&canonical(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> core::result::Result<Decimal, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Decimal;
+            fn expecting(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+                f.write_str("a decimal as a string, e.g. \"0.25\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> core::result::Result<Decimal, E> {
+                parse_rate_or_decimal(v).map_err(|e| E::custom(e.message))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> core::result::Result<Decimal, E> {
+                Err(E::custom(format!("got the number {v}: pass decimals as strings, e.g. \"{v}\"")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> core::result::Result<Decimal, E> {
+                Err(E::custom(format!("got the number {v}: pass decimals as strings, e.g. \"{v}\"")))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> core::result::Result<Decimal, E> {
+                Err(E::custom(format!("got the number {v}: pass decimals as strings, e.g. \"{v}\"")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Accepts `"0.25"` or a percent literal `"25%"` (program files read better with percents).
+pub fn parse_rate_or_decimal(s: &str) -> Result<Decimal> {
+    match s.trim().strip_suffix('%') {
+        Some(p) => div(parse(p)?, Decimal::ONE_HUNDRED),
+        None => parse(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_decimals_and_refuses_the_rest() {
+        assert_eq!(canonical(parse("1234.5600").unwrap()), "1234.56");
+        assert_eq!(canonical(parse("-0.0").unwrap()), "0");
+        assert_eq!(canonical(parse("+7").unwrap()), "7");
+        for bad in ["", "1e5", "1.2E-3", "NaN", "1,000", "1.2.3", "-", "."] {
+            assert_eq!(parse(bad).unwrap_err().code, ErrorCode::Decimal, "{bad}");
+        }
+        assert!(parse("1e5").unwrap_err().message.contains("scientific notation"));
+    }
+
+    #[test]
+    fn products_and_quotients_are_exact_or_refused() {
+        let p = mul(parse("0.0000000000000001").unwrap(), parse("0.0000000000000001").unwrap());
+        assert_eq!(p.unwrap_err().code, ErrorCode::Inexact);
+        assert_eq!(div(Decimal::ONE, Decimal::from(3)).unwrap_err().code, ErrorCode::Inexact);
+        assert_eq!(canonical(div(Decimal::ONE, Decimal::from(8)).unwrap()), "0.125");
+        assert_eq!(div(Decimal::ONE, Decimal::ZERO).unwrap_err().code, ErrorCode::DivZero);
+        assert_eq!(mul(Decimal::MAX, Decimal::TWO).unwrap_err().code, ErrorCode::Overflow);
+        assert_eq!(canonical(parse_rate_or_decimal("7.5%").unwrap()), "0.075");
+    }
+
+    #[test]
+    fn rounding_modes_on_ties() {
+        let half = parse("0.125").unwrap();
+        assert_eq!(fixed(Rounding::HalfEven.apply(half, 2), 2), "0.12");
+        assert_eq!(fixed(Rounding::HalfUp.apply(half, 2), 2), "0.13");
+        assert_eq!(fixed(Rounding::Down.apply(parse("0.129").unwrap(), 2), 2), "0.12");
+        assert_eq!(fixed(Decimal::ZERO, 8), "0.00000000");
+    }
+}

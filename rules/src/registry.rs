@@ -1,0 +1,147 @@
+//! The broker registry: who is enrolled, which sub-accounts belong to which independent
+//! broker, who is whose parent, and which accounts are affiliates. Without a registry every
+//! broker code on the trades is an enrolled API broker.
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::money;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    #[serde(default)]
+    pub brokers: Vec<BrokerEntry>,
+    /// Accounts (or codes) enrolled as affiliates.
+    #[serde(default)]
+    pub affiliates: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BrokerEntry {
+    /// The code orders carry; the broker's name on statements.
+    pub code: String,
+    /// The broker's own (master) account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub model: BrokerModel,
+    /// Sub-accounts linked to this broker (independent brokers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sub_accounts: Vec<String>,
+    /// Parent broker code (sub-broker hierarchy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Share of this broker's commission that goes to its parent, in [0, 1].
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    #[serde(default, with = "crate::trade::opt_decimal", skip_serializing_if = "Option::is_none")]
+    pub parent_share: Option<Decimal>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BrokerModel {
+    #[default]
+    Api,
+    Oauth,
+    Independent,
+}
+
+/// A registry checked for consistency and indexed for attribution.
+#[derive(Clone, Debug, Default)]
+pub struct Resolved {
+    pub(crate) codes: BTreeSet<String>,
+    /// Sub-account -> broker code.
+    pub(crate) sub_accounts: BTreeMap<String, String>,
+    /// Master account of an independent broker -> broker code.
+    pub(crate) masters: BTreeMap<String, String>,
+    /// Broker code -> (parent code, share).
+    pub(crate) parents: BTreeMap<String, (String, Decimal)>,
+    /// Broker codes whose account or code is also an affiliate.
+    pub(crate) conflicted: BTreeSet<String>,
+}
+
+impl Registry {
+    pub fn from_json(text: &str) -> Result<Registry> {
+        serde_json::from_str(text).map_err(|e| Error::from_json(&e, "registry"))
+    }
+
+    /// Every problem (empty when consistent).
+    pub fn problems(&self) -> Vec<Error> {
+        match self.resolve_all() {
+            Ok(_) => Vec::new(),
+            Err(v) => v,
+        }
+    }
+
+    /// Checks and indexes the registry; the first problem is the error.
+    pub fn resolve(&self) -> Result<Resolved> {
+        self.resolve_all().map_err(|mut v| v.remove(0))
+    }
+
+    fn resolve_all(&self) -> core::result::Result<Resolved, Vec<Error>> {
+        let mut r = Resolved::default();
+        let mut problems = Vec::new();
+        let bad = |p: &mut Vec<Error>, i: usize, f: &str, m: String| {
+            p.push(Error::new(ErrorCode::Registry, m).field(format!("brokers[{i}].{f}")))
+        };
+        let affiliates: BTreeSet<&str> = self.affiliates.iter().map(|s| s.as_str()).collect();
+        for (i, b) in self.brokers.iter().enumerate() {
+            if b.code.is_empty() {
+                bad(&mut problems, i, "code", "broker code is empty".into());
+            }
+            if !r.codes.insert(b.code.clone()) {
+                bad(&mut problems, i, "code", format!("broker code {:?} is listed twice", b.code));
+            }
+            for s in &b.sub_accounts {
+                if let Some(prev) = r.sub_accounts.insert(s.clone(), b.code.clone()) {
+                    bad(&mut problems, i, "sub_accounts", format!("sub-account {s:?} is linked to both {prev:?} and {:?}", b.code));
+                }
+            }
+            if let (BrokerModel::Independent, Some(acc)) = (b.model, &b.account) {
+                r.masters.insert(acc.clone(), b.code.clone());
+            }
+            match (&b.parent, b.parent_share) {
+                (Some(p), share) => {
+                    let share = share.unwrap_or_default();
+                    if share < Decimal::ZERO || share > Decimal::ONE {
+                        bad(&mut problems, i, "parent_share", format!("parent_share must be between 0 and 1, got {}", money::canonical(share)));
+                    }
+                    r.parents.insert(b.code.clone(), (p.clone(), share));
+                }
+                (None, Some(_)) => bad(&mut problems, i, "parent_share", "parent_share without a parent".into()),
+                (None, None) => {}
+            }
+            if affiliates.contains(b.code.as_str()) || b.account.as_deref().is_some_and(|a| affiliates.contains(a)) {
+                r.conflicted.insert(b.code.clone());
+            }
+        }
+        for (i, b) in self.brokers.iter().enumerate() {
+            if let Some(p) = &b.parent {
+                if !r.codes.contains(p) {
+                    bad(&mut problems, i, "parent", format!("parent {p:?} is not a broker in the registry"));
+                    continue;
+                }
+                // Walk up: a cycle would make shares flow forever.
+                let mut seen = BTreeSet::new();
+                let mut cur = b.code.as_str();
+                while let Some((next, _)) = r.parents.get(cur) {
+                    if !seen.insert(cur) {
+                        bad(&mut problems, i, "parent", format!("the parent chain of {:?} is a cycle", b.code));
+                        break;
+                    }
+                    cur = next;
+                }
+            }
+        }
+        if problems.is_empty() { Ok(r) } else { Err(problems) }
+    }
+}

@@ -1,0 +1,195 @@
+//! The results crossing every boundary, with decimals already in their canonical text, so
+//! serializing them with serde_json gives the same bytes in every host (SPEC section 5).
+
+use crate::error::{Error, ErrorCode};
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::Serialize;
+
+/// The engine that produced a result.
+pub const ENGINE_NAME: &str = "broker-rules";
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ProgramRef {
+    pub id: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Engine {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine { name: ENGINE_NAME.into(), version: ENGINE_VERSION.into() }
+    }
+}
+
+/// The result of `settle`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Statement {
+    pub program: ProgramRef,
+    pub engine: Engine,
+    pub currency: String,
+    /// Sorted by broker code.
+    pub brokers: Vec<BrokerStatement>,
+    /// Trades refused in lenient mode, in input order.
+    pub rejected: Vec<Rejected>,
+    /// Per-trade lines (time, then id), or null when not requested.
+    pub lines: Option<Vec<Line>>,
+    pub summary: Summary,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct BrokerStatement {
+    pub broker: String,
+    /// `eligible` or `withheld`.
+    pub status: String,
+    /// Why a broker is withheld (`broker_affiliate_conflict`), else null.
+    pub reason: Option<String>,
+    /// Payable total: the sum of the rounded period commissions (0 when withheld).
+    pub commission: String,
+    /// Sorted by start.
+    pub periods: Vec<PeriodStatement>,
+    /// What was computed but not paid because the broker is withheld.
+    pub withheld: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct PeriodStatement {
+    pub start: String,
+    pub end: String,
+    pub credit_at: String,
+    /// Level name of the period's last trading day, or null below the lowest level.
+    pub tier: Option<String>,
+    /// The level's primary rate (`tier_rate`).
+    pub rate: String,
+    /// Attributed volume (all attributed trades of the period).
+    pub volume: String,
+    /// Fees of those trades.
+    pub fees: String,
+    /// Payable commission: the exact amount below, rounded once by the program's rule.
+    pub commission: String,
+    /// Attributed trades in the period, excluded ones included.
+    pub trades: u64,
+    /// Excluded trades by reason code.
+    pub excluded: BTreeMap<String, ExcludedStat>,
+    /// Every named rate of the level.
+    pub rates: BTreeMap<String, String>,
+    /// The tier metrics the level was read from.
+    pub metrics: BTreeMap<String, String>,
+    /// Exact commission before rounding (after caps and hierarchy shares).
+    pub exact: String,
+    /// Exact amount passed to the parent broker.
+    pub to_parent: String,
+    /// Exact amount received from sub-brokers.
+    pub from_sub_brokers: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ExcludedStat {
+    pub trades: u64,
+    pub fees: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Rejected {
+    pub id: Option<String>,
+    /// CSV/NDJSON line, or 1-based position in a JSON array.
+    pub line: Option<u64>,
+    pub code: ErrorCode,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl Rejected {
+    pub fn new(id: Option<&str>, line: Option<u64>, e: &Error) -> Self {
+        Rejected {
+            id: id.map(Into::into).or_else(|| e.location.id.clone()),
+            line: line.or(e.location.line),
+            code: e.code,
+            message: e.message.clone(),
+            field: e.location.field.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Line {
+    pub id: String,
+    pub broker: Option<String>,
+    pub period_start: Option<String>,
+    pub tier: Option<String>,
+    pub rate: String,
+    /// Exact commission of the trade (before period caps, shares and rounding).
+    pub commission: String,
+    /// Exclusion reason code, or null.
+    pub excluded: Option<String>,
+    /// `broker_code` or `sub_account`, or null when unattributed.
+    pub attribution: Option<String>,
+    pub time: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Summary {
+    /// Settle range, as given.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Distinct trades accepted (settled or only feeding windows).
+    pub trades: u64,
+    /// Identical copies of an id that were counted once.
+    pub duplicates: u64,
+    pub rejected: u64,
+    /// Unknown fields ignored in lenient mode.
+    pub unknown_fields: u64,
+    /// Settled-range trades no broker earns on, by reason (`no_broker`, `unenrolled_broker`).
+    pub unattributed: BTreeMap<String, ExcludedStat>,
+    /// Sum of all brokers' payable commission.
+    pub commission: String,
+}
+
+/// Explanation of individual trades.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Explanation {
+    pub program: ProgramRef,
+    pub engine: Engine,
+    pub currency: String,
+    pub lines: Vec<Line>,
+    pub rejected: Vec<Rejected>,
+}
+
+/// A problem list from `validate`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Validation {
+    pub valid: bool,
+    pub problems: Vec<Error>,
+}
+
+/// One entry of `programs()`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ProgramInfo {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub currency: String,
+    pub notes: Vec<String>,
+}
+

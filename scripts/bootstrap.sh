@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Installs, idempotently, every tool the test suites need on a fresh machine.
+# Caches live outside the clone (BROKER_RULES_CACHE, default ~/.cache/broker-rules) so a
+# second run, or CI on the same machine, skips what is already there.
+#
+# usage: scripts/bootstrap.sh [wasm] [node] [browser] [python]   (no argument: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE=${BROKER_RULES_CACHE:-$HOME/.cache/broker-rules}
+TOOLS=$CACHE/tools
+mkdir -p "$TOOLS/bin"
+export PATH="$TOOLS/bin:$HOME/.cargo/bin:$PATH"
+
+want() { [ $# -eq 0 ] && return 0; local w; for w in "${WANT[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
+WANT=("$@")
+[ ${#WANT[@]} -eq 0 ] && WANT=(wasm node browser python)
+log() { echo "[bootstrap] $*" >&2; }
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ $apt_updated -eq 0 ]; then
+    timeout 600 apt-get update -qq
+    apt_updated=1
+  fi
+  log "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive timeout 1200 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' "$ROOT/Cargo.lock" 2>/dev/null || true
+}
+
+if want wasm; then
+  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    log "rustup target add wasm32-unknown-unknown"
+    ok=0
+    for attempt in 1 2 3; do
+      if timeout 180 rustup target add wasm32-unknown-unknown; then ok=1; break; fi
+      log "rustup target add failed (attempt $attempt)"
+    done
+    [ $ok -eq 1 ] || { log "cannot install the wasm32 target"; exit 1; }
+  fi
+  v=$(wasm_bindgen_version)
+  v=${v:-0.2.130}
+  if [ "$("$TOOLS/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$v" ]; then
+    log "cargo install wasm-bindgen-cli $v (a few minutes)"
+    # no --locked: its lockfile pins a crate version the registry here does not serve
+    cargo install -q wasm-bindgen-cli --version "=$v" --root "$TOOLS" --force
+  fi
+fi
+
+if want node || want browser; then
+  command -v node >/dev/null || apt_install nodejs npm
+  if [ ! -x "$TOOLS/node_modules/.bin/wasm-opt" ] || [ ! -d "$TOOLS/node_modules/typescript" ] || [ ! -d "$TOOLS/node_modules/playwright-core" ]; then
+    log "npm install binaryen typescript playwright-core @types/node into $TOOLS"
+    ( cd "$TOOLS" && [ -f package.json ] || echo '{"name":"broker-rules-tools","private":true}' > "$TOOLS/package.json"
+      cd "$TOOLS" && timeout 900 npm install --no-audit --no-fund --silent \
+        binaryen@^132 typescript@^5 playwright-core@^1 @types/node@^20 )
+  fi
+  ln -sf "$TOOLS/node_modules/.bin/wasm-opt" "$TOOLS/bin/wasm-opt"
+  ln -sf "$TOOLS/node_modules/.bin/tsc" "$TOOLS/bin/tsc"
+fi
+
+if want browser; then
+  [ -x /usr/bin/chromium ] || apt_install chromium
+fi
+
+if want python; then
+  VENV=$CACHE/venv
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "python3 -m venv $VENV"
+    python3 -m venv "$VENV"
+  fi
+  if ! "$VENV/bin/python" -c 'import maturin, pytest, pandas, polars, pyarrow, mypy, nbclient, nbformat, ipykernel, matplotlib' 2>/dev/null; then
+    log "pip install python test dependencies"
+    timeout 1200 "$VENV/bin/pip" install -q --disable-pip-version-check \
+      'maturin>=1.8,<2' pytest pandas polars pyarrow mypy pandas-stubs nbclient nbformat ipykernel matplotlib
+  fi
+fi
+log "done"
