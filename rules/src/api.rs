@@ -26,12 +26,19 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// The names of the entry points, as `call` accepts them.
-pub const FUNCTIONS: [&str; 6] = ["settle", "estimate", "explain", "validate", "programs", "program"];
+pub const FUNCTIONS: [&str; 6] = [
+    "settle", "estimate", "explain", "validate", "programs", "program",
+];
 
 /// Wraps a result in the canonical envelope.
 pub fn envelope<T: Serialize>(r: Result<T>) -> String {
     let body = r.and_then(|v| {
-        serde_json::to_string(&v).map_err(|e| Error::new(ErrorCode::Internal, format!("cannot serialize the result: {e}")))
+        serde_json::to_string(&v).map_err(|e| {
+            Error::new(
+                ErrorCode::Internal,
+                format!("cannot serialize the result: {e}"),
+            )
+        })
     });
     match body {
         Ok(s) => format!("{{\"ok\":{s}}}"),
@@ -40,7 +47,9 @@ pub fn envelope<T: Serialize>(r: Result<T>) -> String {
 }
 
 pub fn error_envelope(e: &Error) -> String {
-    let body = serde_json::to_string(e).unwrap_or_else(|_| String::from("{\"code\":\"E_INTERNAL\",\"message\":\"unserializable error\"}"));
+    let body = serde_json::to_string(e).unwrap_or_else(|_| {
+        String::from("{\"code\":\"E_INTERNAL\",\"message\":\"unserializable error\"}")
+    });
     format!("{{\"error\":{body}}}")
 }
 
@@ -55,7 +64,10 @@ pub fn call(function: &str, request: &str) -> String {
         "program" => program(request),
         other => error_envelope(&Error::new(
             ErrorCode::Options,
-            format!("unknown function {other:?} (known: {})", FUNCTIONS.join(", ")),
+            format!(
+                "unknown function {other:?} (known: {})",
+                FUNCTIONS.join(", ")
+            ),
         )),
     }
 }
@@ -104,17 +116,31 @@ pub fn program_list() -> Vec<ProgramInfo> {
 
 /// Parses a request object.
 pub fn parse_request(request: &str) -> Result<Map<String, Value>> {
-    let text = if request.trim().is_empty() { "{}" } else { request };
+    let text = if request.trim().is_empty() {
+        "{}"
+    } else {
+        request
+    };
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(Error::new(ErrorCode::Parse, "the request must be a JSON object")),
+        Ok(_) => Err(Error::new(
+            ErrorCode::Parse,
+            "the request must be a JSON object",
+        )),
         Err(e) => Err(Error::from_json(&e, "request")),
     }
 }
 
 fn only(req: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
     match req.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(Error::new(ErrorCode::Field, format!("unknown request field {k:?} (allowed: {})", allowed.join(", "))).field(k.as_str())),
+        Some(k) => Err(Error::new(
+            ErrorCode::Field,
+            format!(
+                "unknown request field {k:?} (allowed: {})",
+                allowed.join(", ")
+            ),
+        )
+        .field(k.as_str())),
         None => Ok(()),
     }
 }
@@ -123,7 +149,9 @@ fn only(req: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
 pub fn field<T: DeserializeOwned>(req: &Map<String, Value>, name: &str) -> Result<Option<T>> {
     match req.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => T::deserialize(v).map(Some).map_err(|e| Error::new(ErrorCode::Field, format!("{name}: {e}")).field(name)),
+        Some(v) => T::deserialize(v)
+            .map(Some)
+            .map_err(|e| Error::new(ErrorCode::Field, format!("{name}: {e}")).field(name)),
     }
 }
 
@@ -132,11 +160,19 @@ pub fn program_from(v: Option<&Value>) -> Result<Program> {
     match v {
         Some(Value::String(id)) => builtin::program(id),
         Some(v @ Value::Object(_)) => {
-            let spec = ProgramSpec::deserialize(v).map_err(|e| Error::new(ErrorCode::Field, format!("program: {e}")).field("program"))?;
+            let spec = ProgramSpec::deserialize(v).map_err(|e| {
+                Error::new(ErrorCode::Field, format!("program: {e}")).field("program")
+            })?;
             Program::new(spec)
         }
-        Some(_) => Err(Error::new(ErrorCode::Field, "program must be a built-in id or a program object").field("program")),
-        None => Err(Error::new(ErrorCode::Field, "missing required field program").field("program")),
+        Some(_) => Err(Error::new(
+            ErrorCode::Field,
+            "program must be a built-in id or a program object",
+        )
+        .field("program")),
+        None => {
+            Err(Error::new(ErrorCode::Field, "missing required field program").field("program"))
+        }
     }
 }
 use serde::Deserialize;
@@ -162,7 +198,11 @@ pub fn feed_json_trade(s: &mut Settler, v: &Value, line: u64) -> Result<()> {
             s.note_unknown_fields(unknown);
             Ok(())
         }
-        _ => s.reject(None, Some(line), Error::new(ErrorCode::Field, "a trade must be a JSON object")),
+        _ => s.reject(
+            None,
+            Some(line),
+            Error::new(ErrorCode::Field, "a trade must be a JSON object"),
+        ),
     }
 }
 
@@ -170,7 +210,10 @@ fn trades_of(req: &Map<String, Value>) -> Result<&[Value]> {
     match req.get("trades") {
         Some(Value::Array(a)) => Ok(a),
         None | Some(Value::Null) => Ok(&[]),
-        Some(_) => Err(Error::new(ErrorCode::Field, "trades must be an array of trade objects").field("trades")),
+        Some(_) => Err(
+            Error::new(ErrorCode::Field, "trades must be an array of trade objects")
+                .field("trades"),
+        ),
     }
 }
 
@@ -187,11 +230,14 @@ fn settle_value(request: &str) -> Result<Statement> {
 
 fn explain_value(request: &str) -> Result<Explanation> {
     let mut req = parse_request(request)?;
-    let options = req.entry("options").or_insert_with(|| Value::Object(Map::new()));
+    let options = req
+        .entry("options")
+        .or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(o) = options {
         o.insert("lines".into(), Value::Bool(true));
     }
-    let text = serde_json::to_string(&req).map_err(|e| Error::new(ErrorCode::Internal, format!("{e}")))?;
+    let text =
+        serde_json::to_string(&req).map_err(|e| Error::new(ErrorCode::Internal, format!("{e}")))?;
     settle_value(&text).map(Explanation::from)
 }
 
@@ -199,7 +245,9 @@ fn estimate_value(request: &str) -> Result<estimate::Estimate> {
     let req = parse_request(request)?;
     only(&req, &["program", "scenario"])?;
     let program = program_from(req.get("program"))?;
-    let scenario: Scenario = field(&req, "scenario")?.ok_or_else(|| Error::new(ErrorCode::Field, "missing required field scenario").field("scenario"))?;
+    let scenario: Scenario = field(&req, "scenario")?.ok_or_else(|| {
+        Error::new(ErrorCode::Field, "missing required field scenario").field("scenario")
+    })?;
     estimate::estimate(&program, &scenario)
 }
 
@@ -208,7 +256,11 @@ fn program_value(request: &str) -> Result<ProgramSpec> {
     only(&req, &["id"])?;
     match req.get("id") {
         Some(Value::String(id)) => builtin::program(id).map(|p| p.spec().clone()),
-        _ => Err(Error::new(ErrorCode::Field, "missing required field id (a built-in program id)").field("id")),
+        _ => Err(Error::new(
+            ErrorCode::Field,
+            "missing required field id (a built-in program id)",
+        )
+        .field("id")),
     }
 }
 
@@ -220,13 +272,17 @@ fn validate_value(request: &str) -> Result<Validation> {
     } else if let Some(v) = req.get("registry") {
         match Registry::deserialize(v) {
             Ok(r) => r.problems(),
-            Err(e) => alloc::vec![Error::new(ErrorCode::Field, format!("registry: {e}")).field("registry")],
+            Err(e) => {
+                alloc::vec![Error::new(ErrorCode::Field, format!("registry: {e}")).field("registry")]
+            }
         }
     } else if let Some(v) = req.get("program") {
         match v {
             Value::Object(_) => match ProgramSpec::deserialize(v) {
                 Ok(spec) => Program::problems(spec),
-                Err(e) => alloc::vec![Error::new(ErrorCode::Field, format!("program: {e}")).field("program")],
+                Err(e) => alloc::vec![
+                    Error::new(ErrorCode::Field, format!("program: {e}")).field("program")
+                ],
             },
             other => match program_from(Some(other)) {
                 Ok(_) => Vec::new(),
@@ -234,9 +290,15 @@ fn validate_value(request: &str) -> Result<Validation> {
             },
         }
     } else {
-        return Err(Error::new(ErrorCode::Field, "validate needs one of program, trades or registry"));
+        return Err(Error::new(
+            ErrorCode::Field,
+            "validate needs one of program, trades or registry",
+        ));
     };
-    Ok(Validation { valid: problems.is_empty(), problems })
+    Ok(Validation {
+        valid: problems.is_empty(),
+        problems,
+    })
 }
 
 /// Trades are checked by settling them leniently under the program (backpack if none), so
@@ -263,12 +325,23 @@ fn validate_trades(req: &Map<String, Value>) -> Result<Vec<Error>> {
                         problems.push(e.line(i as u64 + 1));
                     }
                 }
-                let (c, p) = (obj.get("channel").and_then(|v| v.as_str()), obj.get("product").and_then(|v| v.as_str()));
+                let (c, p) = (
+                    obj.get("channel").and_then(|v| v.as_str()),
+                    obj.get("product").and_then(|v| v.as_str()),
+                );
                 if let Some(c) = c.filter(|c| !trade::KNOWN_CHANNELS.contains(c)) {
-                    problems.push(Error::new(ErrorCode::UnknownValue, format!("unknown channel {c:?}")).field("channel").line(i as u64 + 1));
+                    problems.push(
+                        Error::new(ErrorCode::UnknownValue, format!("unknown channel {c:?}"))
+                            .field("channel")
+                            .line(i as u64 + 1),
+                    );
                 }
                 if let Some(p) = p.filter(|p| !trade::KNOWN_PRODUCTS.contains(p)) {
-                    problems.push(Error::new(ErrorCode::UnknownValue, format!("unknown product {p:?}")).field("product").line(i as u64 + 1));
+                    problems.push(
+                        Error::new(ErrorCode::UnknownValue, format!("unknown product {p:?}"))
+                            .field("product")
+                            .line(i as u64 + 1),
+                    );
                 }
             }
         }

@@ -8,12 +8,19 @@ use crate::trade::TradeRef;
 /// The outcome of attribution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Attributed<'a> {
-    Broker { code: &'a str, source: AttributionSource },
+    Broker {
+        code: &'a str,
+        source: AttributionSource,
+    },
     /// No source named a broker (`no_broker`), or the code is not enrolled (`unenrolled_broker`).
     None { reason: &'static str },
 }
 
-pub fn attribute<'a>(t: &TradeRef<'a>, sources: &[AttributionSource], registry: Option<&'a Resolved>) -> Attributed<'a> {
+pub fn attribute<'a>(
+    t: &TradeRef<'a>,
+    sources: &[AttributionSource],
+    registry: Option<&'a Resolved>,
+) -> Attributed<'a> {
     let mut unenrolled = false;
     for &source in sources {
         let code = match (source, registry) {
@@ -37,5 +44,11 @@ pub fn attribute<'a>(t: &TradeRef<'a>, sources: &[AttributionSource], registry: 
             return Attributed::Broker { code, source };
         }
     }
-    Attributed::None { reason: if unenrolled { "unenrolled_broker" } else { "no_broker" } }
+    Attributed::None {
+        reason: if unenrolled {
+            "unenrolled_broker"
+        } else {
+            "no_broker"
+        },
+    }
 }

@@ -14,7 +14,10 @@ pub const SOURCES: [(&str, &str); 3] = [
 
 /// Every built-in program.
 pub fn programs() -> Vec<Program> {
-    SOURCES.iter().filter_map(|(_, src)| Program::from_json(src).ok()).collect()
+    SOURCES
+        .iter()
+        .filter_map(|(_, src)| Program::from_json(src).ok())
+        .collect()
 }
 
 /// One built-in program by id.
@@ -23,8 +26,11 @@ pub fn program(id: &str) -> Result<Program> {
         Some((_, src)) => Program::from_json(src),
         None => {
             let known: Vec<&str> = SOURCES.iter().map(|(k, _)| *k).collect();
-            Err(Error::new(ErrorCode::UnknownProgram, format!("no built-in program {id:?} (known: {})", known.join(", ")))
-                .field("program"))
+            Err(Error::new(
+                ErrorCode::UnknownProgram,
+                format!("no built-in program {id:?} (known: {})", known.join(", ")),
+            )
+            .field("program"))
         }
     }
 }

@@ -33,7 +33,10 @@ struct Shard {
 
 impl Default for Dedupe {
     fn default() -> Self {
-        Dedupe { shards: vec![Shard::default(); SHARDS], len: 0 }
+        Dedupe {
+            shards: vec![Shard::default(); SHARDS],
+            len: 0,
+        }
     }
 }
 
@@ -80,7 +83,13 @@ impl Shard {
         loop {
             match self.keys[i] {
                 0 => return Seen::New,
-                k if k == key => return if self.vals[i] == content { Seen::Same } else { Seen::Conflict },
+                k if k == key => {
+                    return if self.vals[i] == content {
+                        Seen::Same
+                    } else {
+                        Seen::Conflict
+                    }
+                }
                 _ => i = if i + 1 == cap { 0 } else { i + 1 },
             }
         }

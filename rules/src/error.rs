@@ -177,7 +177,11 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error { code, message: message.into(), location: Location::default() }
+        Error {
+            code,
+            message: message.into(),
+            location: Location::default(),
+        }
     }
     pub fn field(mut self, field: impl Into<String>) -> Self {
         self.location.field = Some(field.into());

@@ -30,11 +30,19 @@ pub struct Scenario {
     pub volume: Decimal,
     /// Average fee rate. Give this or `fees`.
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
-    #[serde(default, with = "crate::trade::opt_decimal", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::trade::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fee_rate: Option<Decimal>,
     /// Total fees at `volume` (the fee rate is then `fees / volume`, which must be exact).
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
-    #[serde(default, with = "crate::trade::opt_decimal", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::trade::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fees: Option<Decimal>,
     /// How the volume splits by product and channel; shares sum to 1. Default: all on the
     /// first product and channel of the program's first volume metric (else spot / api).
@@ -42,11 +50,19 @@ pub struct Scenario {
     pub mix: Vec<Flow>,
     /// Share of the volume from affiliate-referred clients, in [0, 1].
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
-    #[serde(default, with = "crate::trade::opt_decimal", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::trade::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub affiliate_share: Option<Decimal>,
     /// The affiliate rate of those clients, in [0, 1].
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
-    #[serde(default, with = "crate::trade::opt_decimal", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::trade::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub affiliate_rate: Option<Decimal>,
     /// Distinct active client accounts over the window.
     #[serde(default)]
@@ -108,38 +124,60 @@ struct Ctx<'a> {
 }
 
 pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
-    let opt = |m: &str, f: &str| Error::new(ErrorCode::Options, String::from(m)).field(format!("scenario.{f}"));
+    let opt = |m: &str, f: &str| {
+        Error::new(ErrorCode::Options, String::from(m)).field(format!("scenario.{f}"))
+    };
     if s.volume < Decimal::ZERO {
         return Err(opt("volume must be >= 0", "volume"));
     }
     let fee_rate = match (s.fee_rate, s.fees) {
         (Some(r), None) => r,
         (None, Some(f)) => money::div(f, s.volume).map_err(|e| {
-            opt(&format!("fees / volume is not an exact rate ({}); pass fee_rate instead", e.message), "fees")
+            opt(
+                &format!(
+                    "fees / volume is not an exact rate ({}); pass fee_rate instead",
+                    e.message
+                ),
+                "fees",
+            )
         })?,
         _ => return Err(opt("give exactly one of fee_rate and fees", "fee_rate")),
     };
-    for (v, f) in [(s.affiliate_share, "affiliate_share"), (s.affiliate_rate, "affiliate_rate")] {
+    for (v, f) in [
+        (s.affiliate_share, "affiliate_share"),
+        (s.affiliate_rate, "affiliate_rate"),
+    ] {
         if v.is_some_and(|v| v < Decimal::ZERO || v > Decimal::ONE) {
             return Err(opt(&format!("{f} must be between 0 and 1"), f));
         }
     }
     let flows = if s.mix.is_empty() {
         let first = p.metrics.iter().find(|m| m.kind == MetricKind::Volume);
-        let pick = |l: Option<&Vec<String>>, d: &str| l.and_then(|l| l.first().cloned()).unwrap_or_else(|| d.into());
+        let pick = |l: Option<&Vec<String>>, d: &str| {
+            l.and_then(|l| l.first().cloned())
+                .unwrap_or_else(|| d.into())
+        };
         vec![Flow {
             product: pick(first.and_then(|m| m.products.as_ref()), "spot"),
             channel: pick(first.and_then(|m| m.channels.as_ref()), "api"),
             share: Decimal::ONE,
         }]
     } else {
-        let total = s.mix.iter().try_fold(Decimal::ZERO, |a, f| money::add(a, f.share))?;
+        let total = s
+            .mix
+            .iter()
+            .try_fold(Decimal::ZERO, |a, f| money::add(a, f.share))?;
         if total != Decimal::ONE || s.mix.iter().any(|f| f.share < Decimal::ZERO) {
             return Err(opt("mix shares must be >= 0 and sum to 1", "mix"));
         }
         s.mix.clone()
     };
-    let cx = Ctx { p, s, fee_rate, flows };
+    let cx = Ctx {
+        p,
+        s,
+        fee_rate,
+        flows,
+    };
     let scale = p.currency_scale();
     let (rank, metrics) = cx.level_at(s.volume)?;
     let (commission, fees) = cx.commission_at(s.volume, rank)?;
@@ -147,7 +185,7 @@ pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
     for r in 1..p.level_rates.len() {
         if let Some(v) = cx.boundary(r)? {
             let at = cx.level_at(v)?.0;
-            let needed = (v - s.volume).max(Decimal::ZERO);
+            let needed = money::sub(v, s.volume)?.max(Decimal::ZERO);
             curve.push(CurvePoint {
                 tier: p.level_name(at).map(Into::into),
                 rate: money::canonical(p.level_rates[at][0]),
@@ -157,23 +195,47 @@ pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
             });
         }
     }
-    curve.sort_by(|a, b| money::parse(&a.volume).ok().cmp(&money::parse(&b.volume).ok()));
+    curve.sort_by(|a, b| {
+        money::parse(&a.volume)
+            .ok()
+            .cmp(&money::parse(&b.volume).ok())
+    });
     curve.dedup_by(|a, b| a.tier == b.tier);
     let next = curve
         .iter()
-        .find(|c| c.tier.as_deref().and_then(|t| p.level_names().position(|n| n == t)).is_some_and(|i| i + 1 > rank))
+        .find(|c| {
+            c.tier
+                .as_deref()
+                .and_then(|t| p.level_names().position(|n| n == t))
+                .is_some_and(|i| i + 1 > rank)
+        })
         .cloned();
     let spec = p.spec();
     Ok(Estimate {
-        program: ProgramRef { id: spec.id.clone(), version: spec.version.clone(), sha256: p.sha256().into() },
+        program: ProgramRef {
+            id: spec.id.clone(),
+            version: spec.version.clone(),
+            sha256: p.sha256().into(),
+        },
         engine: Engine::default(),
         currency: spec.settlement.currency.clone(),
         volume: money::canonical(s.volume),
         fees: money::canonical(fees),
         tier: p.level_name(rank).map(Into::into),
         rate: money::canonical(p.level_rates[rank][0]),
-        rates: spec.tiers.rates.iter().zip(&p.level_rates[rank]).map(|(n, r)| (n.clone(), money::canonical(*r))).collect(),
-        metrics: p.metrics.iter().zip(&metrics).map(|(m, v)| (m.name.clone(), money::canonical(*v))).collect(),
+        rates: spec
+            .tiers
+            .rates
+            .iter()
+            .zip(&p.level_rates[rank])
+            .map(|(n, r)| (n.clone(), money::canonical(*r)))
+            .collect(),
+        metrics: p
+            .metrics
+            .iter()
+            .zip(&metrics)
+            .map(|(m, v)| (m.name.clone(), money::canonical(*v)))
+            .collect(),
         commission: money::fixed(cx.round(commission), scale),
         next,
         curve,
@@ -182,13 +244,20 @@ pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
 
 impl Ctx<'_> {
     fn round(&self, d: Decimal) -> Decimal {
-        self.p.spec().settlement.rounding.apply(d, self.p.currency_scale())
+        self.p
+            .spec()
+            .settlement
+            .rounding
+            .apply(d, self.p.currency_scale())
     }
 
     /// The (share, affiliate rate) parts of a flow: referred and not referred.
     fn parts(&self) -> [(Decimal, Decimal); 2] {
         let a = self.s.affiliate_share.unwrap_or_default();
-        [(Decimal::ONE - a, Decimal::ZERO), (a, self.s.affiliate_rate.unwrap_or_default())]
+        [
+            (Decimal::ONE - a, Decimal::ZERO),
+            (a, self.s.affiliate_rate.unwrap_or_default()),
+        ]
     }
 
     fn vars<'a>(&self, f: &'a Flow, notional: Decimal, fee: Decimal, aff: Decimal) -> Vars<'a> {
@@ -289,14 +358,18 @@ impl Ctx<'_> {
             let mut need = Some(Decimal::ZERO);
             for (m, thr) in &step.min {
                 let req = match self.p.metrics[*m].kind {
-                    MetricKind::ActiveClients => (Decimal::from(self.s.active_clients) >= *thr).then_some(Decimal::ZERO),
+                    MetricKind::ActiveClients => {
+                        (Decimal::from(self.s.active_clients) >= *thr).then_some(Decimal::ZERO)
+                    }
                     MetricKind::Volume if thr.is_zero() => Some(Decimal::ZERO),
                     MetricKind::Volume if feeds[*m].is_zero() => None,
                     MetricKind::Volume => {
-                        let q = thr.checked_div(feeds[*m]).ok_or_else(|| Error::new(ErrorCode::Overflow, "volume needed overflows"))?;
+                        let q = thr.checked_div(feeds[*m]).ok_or_else(|| {
+                            Error::new(ErrorCode::Overflow, "volume needed overflows")
+                        })?;
                         let mut v = q.round_dp_with_strategy(scale, RoundingStrategy::AwayFromZero);
                         if money::mul(v, feeds[*m]).is_ok_and(|x| x < *thr) {
-                            v += Decimal::new(1, scale);
+                            v = money::add(v, Decimal::new(1, scale))?;
                         }
                         Some(v)
                     }

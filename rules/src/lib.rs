@@ -60,6 +60,8 @@ pub mod program;
 #[cfg(feature = "std")]
 pub mod read;
 pub mod registry;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod settle;
 pub mod statement;
 pub mod time;

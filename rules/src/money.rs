@@ -13,9 +13,7 @@ use serde::{Deserialize, Serialize};
 /// values with more digits than a 96-bit decimal holds (never rounded).
 pub fn parse(s: &str) -> Result<Decimal> {
     let t = s.trim();
-    let bad = |why: &str| {
-        Error::new(ErrorCode::Decimal, format!("{t:?} is not a decimal: {why}"))
-    };
+    let bad = |why: &str| Error::new(ErrorCode::Decimal, format!("{t:?} is not a decimal: {why}"));
     if t.is_empty() {
         return Err(bad("empty"));
     }
@@ -30,7 +28,9 @@ pub fn parse(s: &str) -> Result<Decimal> {
             '0'..='9' => digits += 1,
             '.' if !dot => dot = true,
             'e' | 'E' => {
-                return Err(bad("scientific notation is not accepted; write the digits out, e.g. \"0.00012\""))
+                return Err(bad(
+                    "scientific notation is not accepted; write the digits out, e.g. \"0.00012\"",
+                ))
             }
             _ => return Err(bad("only digits, one '.', and a leading sign are allowed")),
         }
@@ -75,6 +75,9 @@ pub fn sub(a: Decimal, b: Decimal) -> Result<Decimal> {
 
 /// Exact product, or `E_INEXACT` when it would need more than 28 fractional digits.
 pub fn mul(a: Decimal, b: Decimal) -> Result<Decimal> {
+    if a.is_zero() || b.is_zero() {
+        return Ok(Decimal::ZERO);
+    }
     let (a, b) = (a.normalize(), b.normalize());
     let p = a.checked_mul(b).ok_or_else(overflow)?;
     if p.scale() < a.scale() + b.scale() {
@@ -102,7 +105,10 @@ pub fn div(a: Decimal, b: Decimal) -> Result<Decimal> {
 }
 
 fn overflow() -> Error {
-    Error::new(ErrorCode::Overflow, "a value exceeds the range of a 96-bit decimal")
+    Error::new(
+        ErrorCode::Overflow,
+        "a value exceeds the range of a 96-bit decimal",
+    )
 }
 
 /// How a period total becomes a payable amount: the program's only rounding.
@@ -149,13 +155,19 @@ pub mod as_string {
                 parse_rate_or_decimal(v).map_err(|e| E::custom(e.message))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> core::result::Result<Decimal, E> {
-                Err(E::custom(format!("got the number {v}: pass decimals as strings, e.g. \"{v}\"")))
+                Err(E::custom(format!(
+                    "got the number {v}: pass decimals as strings, e.g. \"{v}\""
+                )))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> core::result::Result<Decimal, E> {
-                Err(E::custom(format!("got the number {v}: pass decimals as strings, e.g. \"{v}\"")))
+                Err(E::custom(format!(
+                    "got the number {v}: pass decimals as strings, e.g. \"{v}\""
+                )))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> core::result::Result<Decimal, E> {
-                Err(E::custom(format!("got the number {v}: pass decimals as strings, e.g. \"{v}\"")))
+                Err(E::custom(format!(
+                    "got the number {v}: pass decimals as strings, e.g. \"{v}\""
+                )))
             }
         }
         d.deserialize_any(V)
@@ -182,18 +194,44 @@ mod tests {
         for bad in ["", "1e5", "1.2E-3", "NaN", "1,000", "1.2.3", "-", "."] {
             assert_eq!(parse(bad).unwrap_err().code, ErrorCode::Decimal, "{bad}");
         }
-        assert!(parse("1e5").unwrap_err().message.contains("scientific notation"));
+        assert!(parse("1e5")
+            .unwrap_err()
+            .message
+            .contains("scientific notation"));
     }
 
     #[test]
     fn products_and_quotients_are_exact_or_refused() {
-        let p = mul(parse("0.0000000000000001").unwrap(), parse("0.0000000000000001").unwrap());
+        let p = mul(
+            parse("0.0000000000000001").unwrap(),
+            parse("0.0000000000000001").unwrap(),
+        );
         assert_eq!(p.unwrap_err().code, ErrorCode::Inexact);
-        assert_eq!(div(Decimal::ONE, Decimal::from(3)).unwrap_err().code, ErrorCode::Inexact);
-        assert_eq!(canonical(div(Decimal::ONE, Decimal::from(8)).unwrap()), "0.125");
-        assert_eq!(div(Decimal::ONE, Decimal::ZERO).unwrap_err().code, ErrorCode::DivZero);
-        assert_eq!(mul(Decimal::MAX, Decimal::TWO).unwrap_err().code, ErrorCode::Overflow);
+        assert_eq!(
+            div(Decimal::ONE, Decimal::from(3)).unwrap_err().code,
+            ErrorCode::Inexact
+        );
+        assert_eq!(
+            canonical(div(Decimal::ONE, Decimal::from(8)).unwrap()),
+            "0.125"
+        );
+        assert_eq!(
+            div(Decimal::ONE, Decimal::ZERO).unwrap_err().code,
+            ErrorCode::DivZero
+        );
+        assert_eq!(
+            mul(Decimal::MAX, Decimal::TWO).unwrap_err().code,
+            ErrorCode::Overflow
+        );
         assert_eq!(canonical(parse_rate_or_decimal("7.5%").unwrap()), "0.075");
+        assert_eq!(
+            mul(Decimal::ZERO, parse("0.5").unwrap()).unwrap(),
+            Decimal::ZERO
+        );
+        assert_eq!(
+            canonical(mul(parse("2.8125").unwrap(), parse("0.2").unwrap()).unwrap()),
+            "0.5625"
+        );
     }
 
     #[test]
@@ -201,7 +239,10 @@ mod tests {
         let half = parse("0.125").unwrap();
         assert_eq!(fixed(Rounding::HalfEven.apply(half, 2), 2), "0.12");
         assert_eq!(fixed(Rounding::HalfUp.apply(half, 2), 2), "0.13");
-        assert_eq!(fixed(Rounding::Down.apply(parse("0.129").unwrap(), 2), 2), "0.12");
+        assert_eq!(
+            fixed(Rounding::Down.apply(parse("0.129").unwrap(), 2), 2),
+            "0.12"
+        );
         assert_eq!(fixed(Decimal::ZERO, 8), "0.00000000");
     }
 }

@@ -117,7 +117,10 @@ pub struct TiersSpec {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Window {
     /// `days` whole days ending the day before the trade's day, or on it.
-    RollingDays { days: u32, include_current_day: bool },
+    RollingDays {
+        days: u32,
+        include_current_day: bool,
+    },
     /// The trade's calendar month (`same`) or the month before it (`previous`).
     CalendarMonth { month: MonthChoice },
 }
@@ -269,7 +272,10 @@ mod rate_map {
     use super::*;
     use serde::{Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(m: &BTreeMap<String, Decimal>, s: S) -> core::result::Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<String, Decimal>,
+        s: S,
+    ) -> core::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(Some(m.len()))?;
         for (k, v) in m {
@@ -278,7 +284,9 @@ mod rate_map {
         map.end()
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> core::result::Result<BTreeMap<String, Decimal>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> core::result::Result<BTreeMap<String, Decimal>, D::Error> {
         #[derive(Deserialize)]
         struct W(#[serde(with = "money::as_string")] Decimal);
         let m: BTreeMap<String, W> = BTreeMap::deserialize(d)?;
@@ -314,8 +322,13 @@ pub(crate) struct Metric {
 
 impl Metric {
     pub fn counts(&self, product: &str, channel: &str) -> bool {
-        self.products.as_ref().is_none_or(|p| p.iter().any(|x| x == product))
-            && self.channels.as_ref().is_none_or(|c| c.iter().any(|x| x == channel))
+        self.products
+            .as_ref()
+            .is_none_or(|p| p.iter().any(|x| x == product))
+            && self
+                .channels
+                .as_ref()
+                .is_none_or(|c| c.iter().any(|x| x == channel))
     }
 }
 
@@ -329,7 +342,8 @@ pub(crate) struct Step {
 impl Program {
     /// Parses and validates a program file.
     pub fn from_json(text: &str) -> Result<Program> {
-        let spec: ProgramSpec = serde_json::from_str(text).map_err(|e| Error::from_json(&e, "program"))?;
+        let spec: ProgramSpec =
+            serde_json::from_str(text).map_err(|e| Error::from_json(&e, "program"))?;
         Program::new(spec)
     }
 
@@ -340,7 +354,10 @@ impl Program {
         match (p, problems.into_iter().next()) {
             (Some(p), None) => Ok(p),
             (_, Some(e)) => Err(e),
-            (None, None) => Err(Error::new(ErrorCode::Internal, "program failed without a reason")),
+            (None, None) => Err(Error::new(
+                ErrorCode::Internal,
+                "program failed without a reason",
+            )),
         }
     }
 
@@ -370,7 +387,8 @@ impl Program {
         self.spec.tiers.levels.iter().map(|l| l.name.as_str())
     }
     pub(crate) fn level_name(&self, rank: usize) -> Option<&str> {
-        rank.checked_sub(1).map(|i| self.spec.tiers.levels[i].name.as_str())
+        rank.checked_sub(1)
+            .map(|i| self.spec.tiers.levels[i].name.as_str())
     }
     pub(crate) fn currency_scale(&self) -> u32 {
         self.spec.settlement.scale
@@ -396,16 +414,29 @@ fn canonical_json(spec: &ProgramSpec) -> String {
 }
 
 fn is_code(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Reasons the engine itself assigns; a program cannot reuse them for its predicates.
-pub const BUILTIN_REASONS: [&str; 3] = ["no_broker", "unenrolled_broker", "broker_affiliate_conflict"];
+pub const BUILTIN_REASONS: [&str; 3] = [
+    "no_broker",
+    "unenrolled_broker",
+    "broker_affiliate_conflict",
+];
 
 fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
-    let mut bad = |msg: String, field: &str| problems.push(Error::new(ErrorCode::Program, msg).field(field));
+    let mut bad =
+        |msg: String, field: &str| problems.push(Error::new(ErrorCode::Program, msg).field(field));
     if !is_code(&spec.id.replace('-', "_")) {
-        bad(format!("id {:?} must be lowercase letters, digits, '-' or '_'", spec.id), "id");
+        bad(
+            format!(
+                "id {:?} must be lowercase letters, digits, '-' or '_'",
+                spec.id
+            ),
+            "id",
+        );
     }
     let offset = match time::parse_offset(&spec.utc_offset) {
         Ok(o) => o,
@@ -415,35 +446,81 @@ fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
         }
     };
     if spec.attribution.sources.is_empty() {
-        problems.push(Error::new(ErrorCode::Program, "attribution.sources needs at least one source").field("attribution.sources"));
+        problems.push(
+            Error::new(
+                ErrorCode::Program,
+                "attribution.sources needs at least one source",
+            )
+            .field("attribution.sources"),
+        );
     }
     let t = &spec.tiers;
     if t.rates.is_empty() {
-        problems.push(Error::new(ErrorCode::Program, "tiers.rates needs at least one rate name").field("tiers.rates"));
+        problems.push(
+            Error::new(
+                ErrorCode::Program,
+                "tiers.rates needs at least one rate name",
+            )
+            .field("tiers.rates"),
+        );
     }
-    let reserved = ["tier_rate", "tier_level", "tier", "true", "false", "and", "or", "not", "in"];
+    let reserved = [
+        "tier_rate",
+        "tier_level",
+        "tier",
+        "true",
+        "false",
+        "and",
+        "or",
+        "not",
+        "in",
+    ];
     for (i, r) in t.rates.iter().enumerate() {
         if !is_code(r) || reserved.contains(&r.as_str()) || t.rates[..i].contains(r) {
-            problems.push(Error::new(ErrorCode::Program, format!("rate name {r:?} must be a new snake_case name")).field(format!("tiers.rates[{i}]")));
+            problems.push(
+                Error::new(
+                    ErrorCode::Program,
+                    format!("rate name {r:?} must be a new snake_case name"),
+                )
+                .field(format!("tiers.rates[{i}]")),
+            );
         }
     }
-    let scope_tier = Scope { tier: true, rate_names: t.rates.clone() };
-    let scope_trade = Scope { tier: false, rate_names: t.rates.clone() };
+    let scope_tier = Scope {
+        tier: true,
+        rate_names: t.rates.clone(),
+    };
+    let scope_trade = Scope {
+        tier: false,
+        rate_names: t.rates.clone(),
+    };
 
     // Metrics, with a slot per kind.
     let mut metrics = Vec::new();
     let mut slots = [0usize; 2];
     for (name, m) in &t.metrics {
         let k = m.kind as usize;
-        metrics.push(Metric { name: name.clone(), kind: m.kind, products: m.products.clone(), channels: m.channels.clone(), slot: slots[k] });
+        metrics.push(Metric {
+            name: name.clone(),
+            kind: m.kind,
+            products: m.products.clone(),
+            channels: m.channels.clone(),
+            slot: slots[k],
+        });
         slots[k] += 1;
     }
     if let Window::RollingDays { days: 0, .. } = t.window {
-        problems.push(Error::new(ErrorCode::Program, "a rolling window needs at least 1 day").field("tiers.window.days"));
+        problems.push(
+            Error::new(ErrorCode::Program, "a rolling window needs at least 1 day")
+                .field("tiers.window.days"),
+        );
     }
     if let Window::RollingDays { days, .. } = t.window {
         if days > 3660 {
-            problems.push(Error::new(ErrorCode::Program, "a rolling window is at most 3660 days").field("tiers.window.days"));
+            problems.push(
+                Error::new(ErrorCode::Program, "a rolling window is at most 3660 days")
+                    .field("tiers.window.days"),
+            );
         }
     }
 
@@ -452,27 +529,51 @@ fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
     for (i, l) in t.levels.iter().enumerate() {
         let field = format!("tiers.levels[{i}]");
         if l.name.is_empty() || t.levels[..i].iter().any(|o| o.name == l.name) {
-            problems.push(Error::new(ErrorCode::Program, format!("level name {:?} must be non-empty and unique", l.name)).field(&field));
+            problems.push(
+                Error::new(
+                    ErrorCode::Program,
+                    format!("level name {:?} must be non-empty and unique", l.name),
+                )
+                .field(&field),
+            );
         }
         let mut rates = Vec::new();
         for r in &t.rates {
             match l.rates.get(r) {
                 Some(v) => rates.push(*v),
                 None => {
-                    problems.push(Error::new(ErrorCode::Program, format!("level {:?} has no rate {r:?}", l.name)).field(format!("{field}.rates")));
+                    problems.push(
+                        Error::new(
+                            ErrorCode::Program,
+                            format!("level {:?} has no rate {r:?}", l.name),
+                        )
+                        .field(format!("{field}.rates")),
+                    );
                     rates.push(Decimal::ZERO);
                 }
             }
         }
         for k in l.rates.keys() {
             if !t.rates.contains(k) {
-                problems.push(Error::new(ErrorCode::Program, format!("level {:?} has rate {k:?}, which tiers.rates does not declare", l.name)).field(format!("{field}.rates.{k}")));
+                problems.push(
+                    Error::new(
+                        ErrorCode::Program,
+                        format!(
+                            "level {:?} has rate {k:?}, which tiers.rates does not declare",
+                            l.name
+                        ),
+                    )
+                    .field(format!("{field}.rates.{k}")),
+                );
             }
         }
         level_rates.push(rates);
     }
     if t.levels.is_empty() {
-        problems.push(Error::new(ErrorCode::Program, "tiers.levels needs at least one level").field("tiers.levels"));
+        problems.push(
+            Error::new(ErrorCode::Program, "tiers.levels needs at least one level")
+                .field("tiers.levels"),
+        );
     }
 
     // Ladders.
@@ -483,30 +584,63 @@ fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
             let field = format!("tiers.ladders[{li}].steps[{si}]");
             let level = t.levels.iter().position(|l| l.name == s.level);
             if level.is_none() {
-                problems.push(Error::new(ErrorCode::Program, format!("unknown level {:?}", s.level)).field(format!("{field}.level")));
+                problems.push(
+                    Error::new(ErrorCode::Program, format!("unknown level {:?}", s.level))
+                        .field(format!("{field}.level")),
+                );
             }
             let mut min = Vec::new();
             for (m, thr) in &s.min {
                 match metrics.iter().position(|x| &x.name == m) {
                     Some(mi) if *thr >= Decimal::ZERO => min.push((mi, *thr)),
-                    Some(_) => problems.push(Error::new(ErrorCode::Program, "thresholds must be >= 0").field(format!("{field}.min.{m}"))),
-                    None => problems.push(Error::new(ErrorCode::Program, format!("unknown metric {m:?}")).field(format!("{field}.min.{m}"))),
+                    Some(_) => problems.push(
+                        Error::new(ErrorCode::Program, "thresholds must be >= 0")
+                            .field(format!("{field}.min.{m}")),
+                    ),
+                    None => problems.push(
+                        Error::new(ErrorCode::Program, format!("unknown metric {m:?}"))
+                            .field(format!("{field}.min.{m}")),
+                    ),
                 }
             }
             if s.min.is_empty() {
-                problems.push(Error::new(ErrorCode::Program, "a step needs at least one threshold").field(format!("{field}.min")));
+                problems.push(
+                    Error::new(ErrorCode::Program, "a step needs at least one threshold")
+                        .field(format!("{field}.min")),
+                );
             }
-            steps.push(Step { level: level.map_or(0, |l| l + 1), min });
+            steps.push(Step {
+                level: level.map_or(0, |l| l + 1),
+                min,
+            });
+        }
+        if ladder.steps.is_empty() {
+            problems.push(
+                Error::new(ErrorCode::Program, "a ladder needs at least one step")
+                    .field(format!("tiers.ladders[{li}].steps")),
+            );
         }
         ladders.push(steps);
     }
     if t.ladders.is_empty() {
-        problems.push(Error::new(ErrorCode::Program, "tiers.ladders needs at least one ladder").field("tiers.ladders"));
+        problems.push(
+            Error::new(
+                ErrorCode::Program,
+                "tiers.ladders needs at least one ladder",
+            )
+            .field("tiers.ladders"),
+        );
     }
     if t.mode == Mode::Graduated {
         let single = ladders.len() == 1
-            && ladders[0].iter().all(|s| s.min.len() == 1 && metrics[s.min[0].0].kind == MetricKind::Volume)
-            && ladders[0].windows(2).all(|w| w[0].min[0].0 == w[1].min[0].0 && w[0].min[0].1 < w[1].min[0].1 && w[0].level < w[1].level);
+            && ladders[0]
+                .iter()
+                .all(|s| s.min.len() == 1 && metrics[s.min[0].0].kind == MetricKind::Volume)
+            && ladders[0].windows(2).all(|w| {
+                w[0].min[0].0 == w[1].min[0].0
+                    && w[0].min[0].1 < w[1].min[0].1
+                    && w[0].level < w[1].level
+            });
         if !single {
             problems.push(Error::new(ErrorCode::Program, "graduated mode needs one ladder whose steps each test the same volume metric, with rising thresholds and levels").field("tiers.mode"));
         }
@@ -516,7 +650,16 @@ fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
     let mut exclusions = Vec::new();
     for (i, x) in spec.exclusions.iter().enumerate() {
         if !is_code(&x.reason) || BUILTIN_REASONS.contains(&x.reason.as_str()) {
-            problems.push(Error::new(ErrorCode::Program, format!("reason {:?} must be a snake_case code not used by the engine", x.reason)).field(format!("exclusions[{i}].reason")));
+            problems.push(
+                Error::new(
+                    ErrorCode::Program,
+                    format!(
+                        "reason {:?} must be a snake_case code not used by the engine",
+                        x.reason
+                    ),
+                )
+                .field(format!("exclusions[{i}].reason")),
+            );
         }
         match Expr::compile(&x.when, &scope_trade, Ty::Bool) {
             Ok(e) => exclusions.push((x.reason.clone(), e)),
@@ -535,11 +678,18 @@ fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
     for (i, c) in spec.caps.iter().enumerate() {
         let field = format!("caps[{i}]");
         if c.amount < Decimal::ZERO {
-            problems.push(Error::new(ErrorCode::Program, "a cap must be >= 0").field(format!("{field}.amount")));
+            problems.push(
+                Error::new(ErrorCode::Program, "a cap must be >= 0")
+                    .field(format!("{field}.amount")),
+            );
         }
         match c.scope {
             CapScope::ClientMonth if client_cap.is_none() => {
-                let when = match c.when.as_deref().map(|w| Expr::compile(w, &scope_trade, Ty::Bool)) {
+                let when = match c
+                    .when
+                    .as_deref()
+                    .map(|w| Expr::compile(w, &scope_trade, Ty::Bool))
+                {
                     Some(Ok(e)) => Some(e),
                     Some(Err(e)) => {
                         problems.push(e.field(format!("{field}.when")));
@@ -549,16 +699,30 @@ fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
                 };
                 client_cap = Some((c.amount, when));
             }
-            CapScope::BrokerPeriod if period_cap.is_none() && c.when.is_none() => period_cap = Some(c.amount),
-            _ => problems.push(Error::new(ErrorCode::Program, "one cap per scope; `when` only on client_month").field(field)),
+            CapScope::BrokerPeriod if period_cap.is_none() && c.when.is_none() => {
+                period_cap = Some(c.amount)
+            }
+            _ => problems.push(
+                Error::new(
+                    ErrorCode::Program,
+                    "one cap per scope; `when` only on client_month",
+                )
+                .field(field),
+            ),
         }
     }
     let s = &spec.settlement;
     if s.scale > 18 {
-        problems.push(Error::new(ErrorCode::Program, "settlement.scale is at most 18").field("settlement.scale"));
+        problems.push(
+            Error::new(ErrorCode::Program, "settlement.scale is at most 18")
+                .field("settlement.scale"),
+        );
     }
     if s.currency.is_empty() {
-        problems.push(Error::new(ErrorCode::Program, "settlement.currency is empty").field("settlement.currency"));
+        problems.push(
+            Error::new(ErrorCode::Program, "settlement.currency is empty")
+                .field("settlement.currency"),
+        );
     }
     let formula = formula?;
     if !problems.is_empty() {
@@ -566,7 +730,10 @@ fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
     }
     let sha256 = {
         let digest = Sha256::digest(canonical_json(&spec).as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     };
     Some(Program {
         sha256,
@@ -588,4 +755,3 @@ impl core::str::FromStr for Program {
         Program::from_json(s)
     }
 }
-

@@ -5,10 +5,10 @@
 use crate::error::{Error, ErrorCode, Result};
 use crate::settle::Settler;
 use crate::trade::{self, Raw, TradeBuilder};
+use std::format;
 use std::io::{BufRead, BufReader, Read};
 use std::string::{String, ToString};
 use std::vec::Vec;
-use std::format;
 
 /// Input formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,12 @@ impl Format {
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
 /// Feeds every trade of `input` to the settler.
-pub fn feed<R: Read>(s: &mut Settler, input: R, format: Format, progress: Progress<'_>) -> Result<()> {
+pub fn feed<R: Read>(
+    s: &mut Settler,
+    input: R,
+    format: Format,
+    progress: Progress<'_>,
+) -> Result<()> {
     match format {
         Format::Csv => feed_csv(s, input, progress),
         Format::Ndjson => feed_ndjson(s, BufReader::with_capacity(1 << 16, input), progress),
@@ -54,22 +59,37 @@ pub fn feed<R: Read>(s: &mut Settler, input: R, format: Format, progress: Progre
 }
 
 fn feed_csv<R: Read>(s: &mut Settler, input: R, progress: Progress<'_>) -> Result<()> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(input);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(input);
     let headers: Vec<String> = rdr
         .headers()
         .map_err(|e| csv_error(&e))?
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
-    let unknown: Vec<usize> = (0..headers.len()).filter(|&i| !trade::FIELDS.contains(&headers[i].as_str())).collect();
+    let unknown: Vec<usize> = (0..headers.len())
+        .filter(|&i| !trade::FIELDS.contains(&headers[i].as_str()))
+        .collect();
     if s.strict() {
         if let Some(&i) = unknown.first() {
-            return Err(Error::new(ErrorCode::Field, format!("unknown column {:?}", headers[i])).field(headers[i].as_str()).line(1).column(i as u64 + 1));
+            return Err(
+                Error::new(ErrorCode::Field, format!("unknown column {:?}", headers[i]))
+                    .field(headers[i].as_str())
+                    .line(1)
+                    .column(i as u64 + 1),
+            );
         }
     }
     for req in ["id", "time", "account", "channel", "product", "notional"] {
         if !headers.iter().any(|h| h == req) {
-            return Err(Error::new(ErrorCode::Field, format!("the CSV header has no {req} column")).field(req).line(1));
+            return Err(Error::new(
+                ErrorCode::Field,
+                format!("the CSV header has no {req} column"),
+            )
+            .field(req)
+            .line(1));
         }
     }
     let mut rec = csv::StringRecord::new();
@@ -100,7 +120,12 @@ fn feed_csv<R: Read>(s: &mut Settler, input: R, progress: Progress<'_>) -> Resul
         let built = match bad {
             Some(e) => Err(e),
             None => b.finish().map_err(|e| {
-                let col = e.location.field.as_deref().and_then(|f| headers.iter().position(|h| h == f)).map(|c| c as u64 + 1);
+                let col = e
+                    .location
+                    .field
+                    .as_deref()
+                    .and_then(|f| headers.iter().position(|h| h == f))
+                    .map(|c| c as u64 + 1);
                 match col {
                     Some(c) => e.column(c),
                     None => e,
@@ -132,9 +157,13 @@ fn feed_ndjson<R: BufRead>(s: &mut Settler, mut input: R, progress: Progress<'_>
     let (mut line, mut bytes, mut n) = (0u64, 0u64, 0u64);
     loop {
         buf.clear();
-        let read = input
-            .read_line(&mut buf)
-            .map_err(|e| Error::new(ErrorCode::Parse, format!("cannot read line {}: {e}", line + 1)).line(line + 1))?;
+        let read = input.read_line(&mut buf).map_err(|e| {
+            Error::new(
+                ErrorCode::Parse,
+                format!("cannot read line {}: {e}", line + 1),
+            )
+            .line(line + 1)
+        })?;
         if read == 0 {
             break;
         }
@@ -150,13 +179,23 @@ fn feed_ndjson<R: BufRead>(s: &mut Settler, mut input: R, progress: Progress<'_>
                 let strict = s.strict();
                 match trade::from_json_object(&obj, &mut unknown, strict) {
                     Ok(t) => s.push(&t, Some(line))?,
-                    Err(e) => s.reject(obj.get("id").and_then(|v| v.as_str()), Some(line), e.line(line))?,
+                    Err(e) => s.reject(
+                        obj.get("id").and_then(|v| v.as_str()),
+                        Some(line),
+                        e.line(line),
+                    )?,
                 }
                 s.note_unknown_fields(unknown);
             }
-            Ok(_) => s.reject(None, Some(line), Error::new(ErrorCode::Field, "a trade must be a JSON object").line(line))?,
+            Ok(_) => s.reject(
+                None,
+                Some(line),
+                Error::new(ErrorCode::Field, "a trade must be a JSON object").line(line),
+            )?,
             Err(e) => {
-                let err = Error::new(ErrorCode::Parse, format!("malformed JSON: {e}")).line(line).column(e.column() as u64);
+                let err = Error::new(ErrorCode::Parse, format!("malformed JSON: {e}"))
+                    .line(line)
+                    .column(e.column() as u64);
                 s.reject(None, Some(line), err)?
             }
         }
@@ -199,7 +238,11 @@ fn feed_json<R: Read>(s: &mut Settler, input: R, progress: Progress<'_>) -> Resu
     }
     let mut fatal = None;
     let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 16, input));
-    let r = (&mut de).deserialize_seq(V { s, progress, fatal: &mut fatal });
+    let r = (&mut de).deserialize_seq(V {
+        s,
+        progress,
+        fatal: &mut fatal,
+    });
     if let Some(e) = fatal {
         return Err(e);
     }

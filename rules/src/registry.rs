@@ -41,7 +41,11 @@ pub struct BrokerEntry {
     pub parent: Option<String>,
     /// Share of this broker's commission that goes to its parent, in [0, 1].
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
-    #[serde(default, with = "crate::trade::opt_decimal", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::trade::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parent_share: Option<Decimal>,
 }
 
@@ -99,11 +103,24 @@ impl Registry {
                 bad(&mut problems, i, "code", "broker code is empty".into());
             }
             if !r.codes.insert(b.code.clone()) {
-                bad(&mut problems, i, "code", format!("broker code {:?} is listed twice", b.code));
+                bad(
+                    &mut problems,
+                    i,
+                    "code",
+                    format!("broker code {:?} is listed twice", b.code),
+                );
             }
             for s in &b.sub_accounts {
                 if let Some(prev) = r.sub_accounts.insert(s.clone(), b.code.clone()) {
-                    bad(&mut problems, i, "sub_accounts", format!("sub-account {s:?} is linked to both {prev:?} and {:?}", b.code));
+                    bad(
+                        &mut problems,
+                        i,
+                        "sub_accounts",
+                        format!(
+                            "sub-account {s:?} is linked to both {prev:?} and {:?}",
+                            b.code
+                        ),
+                    );
                 }
             }
             if let (BrokerModel::Independent, Some(acc)) = (b.model, &b.account) {
@@ -113,21 +130,41 @@ impl Registry {
                 (Some(p), share) => {
                     let share = share.unwrap_or_default();
                     if share < Decimal::ZERO || share > Decimal::ONE {
-                        bad(&mut problems, i, "parent_share", format!("parent_share must be between 0 and 1, got {}", money::canonical(share)));
+                        bad(
+                            &mut problems,
+                            i,
+                            "parent_share",
+                            format!(
+                                "parent_share must be between 0 and 1, got {}",
+                                money::canonical(share)
+                            ),
+                        );
                     }
                     r.parents.insert(b.code.clone(), (p.clone(), share));
                 }
-                (None, Some(_)) => bad(&mut problems, i, "parent_share", "parent_share without a parent".into()),
+                (None, Some(_)) => bad(
+                    &mut problems,
+                    i,
+                    "parent_share",
+                    "parent_share without a parent".into(),
+                ),
                 (None, None) => {}
             }
-            if affiliates.contains(b.code.as_str()) || b.account.as_deref().is_some_and(|a| affiliates.contains(a)) {
+            if affiliates.contains(b.code.as_str())
+                || b.account.as_deref().is_some_and(|a| affiliates.contains(a))
+            {
                 r.conflicted.insert(b.code.clone());
             }
         }
         for (i, b) in self.brokers.iter().enumerate() {
             if let Some(p) = &b.parent {
                 if !r.codes.contains(p) {
-                    bad(&mut problems, i, "parent", format!("parent {p:?} is not a broker in the registry"));
+                    bad(
+                        &mut problems,
+                        i,
+                        "parent",
+                        format!("parent {p:?} is not a broker in the registry"),
+                    );
                     continue;
                 }
                 // Walk up: a cycle would make shares flow forever.
@@ -135,13 +172,22 @@ impl Registry {
                 let mut cur = b.code.as_str();
                 while let Some((next, _)) = r.parents.get(cur) {
                     if !seen.insert(cur) {
-                        bad(&mut problems, i, "parent", format!("the parent chain of {:?} is a cycle", b.code));
+                        bad(
+                            &mut problems,
+                            i,
+                            "parent",
+                            format!("the parent chain of {:?} is a cycle", b.code),
+                        );
                         break;
                     }
                     cur = next;
                 }
             }
         }
-        if problems.is_empty() { Ok(r) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(r)
+        } else {
+            Err(problems)
+        }
     }
 }

@@ -10,7 +10,7 @@ use crate::dedupe::{self, Dedupe, Seen};
 use crate::error::{Error, ErrorCode, Result};
 use crate::formula::Vars;
 use crate::money;
-use crate::program::{Basis, MetricKind, MonthChoice, Mode, NegativeFees, Period, Program, Window};
+use crate::program::{Basis, MetricKind, Mode, MonthChoice, NegativeFees, Period, Program, Window};
 use crate::registry::{Registry, Resolved};
 use crate::statement::*;
 use crate::time::{self, Clock, NS_PER_DAY, NS_PER_HOUR, NS_PER_MIN};
@@ -56,7 +56,10 @@ impl Stat {
         Ok(())
     }
     fn out(&self) -> ExcludedStat {
-        ExcludedStat { trades: self.trades, fees: money::canonical(self.fees) }
+        ExcludedStat {
+            trades: self.trades,
+            fees: money::canonical(self.fees),
+        }
     }
 }
 
@@ -130,16 +133,28 @@ pub struct Settler {
 }
 
 impl Settler {
-    pub fn new(program: &Program, registry: Option<&Registry>, options: &SettleOptions) -> Result<Settler> {
+    pub fn new(
+        program: &Program,
+        registry: Option<&Registry>,
+        options: &SettleOptions,
+    ) -> Result<Settler> {
         let at = |s: &Option<String>, f: &str| -> Result<Option<i64>> {
             s.as_deref()
-                .map(|v| time::parse(v).map_err(|e| Error::new(ErrorCode::Options, e.message).field(format!("options.{f}"))))
+                .map(|v| {
+                    time::parse(v).map_err(|e| {
+                        Error::new(ErrorCode::Options, e.message).field(format!("options.{f}"))
+                    })
+                })
                 .transpose()
         };
         let (from, to) = (at(&options.from, "from")?, at(&options.to, "to")?);
         if let (Some(f), Some(t)) = (from, to) {
             if f >= t {
-                return Err(Error::new(ErrorCode::Options, "options.from must be before options.to").field("options.from"));
+                return Err(Error::new(
+                    ErrorCode::Options,
+                    "options.from must be before options.to",
+                )
+                .field("options.from"));
             }
         }
         Ok(Settler {
@@ -225,10 +240,26 @@ impl Settler {
     fn try_push(&mut self, t: &TradeRef<'_>) -> Result<()> {
         if self.options.strict {
             if !KNOWN_CHANNELS.contains(&t.channel) {
-                return Err(Error::new(ErrorCode::UnknownValue, format!("unknown channel {:?} (known: {})", t.channel, KNOWN_CHANNELS.join(", "))).field("channel"));
+                return Err(Error::new(
+                    ErrorCode::UnknownValue,
+                    format!(
+                        "unknown channel {:?} (known: {})",
+                        t.channel,
+                        KNOWN_CHANNELS.join(", ")
+                    ),
+                )
+                .field("channel"));
             }
             if !KNOWN_PRODUCTS.contains(&t.product) {
-                return Err(Error::new(ErrorCode::UnknownValue, format!("unknown product {:?} (known: {})", t.product, KNOWN_PRODUCTS.join(", "))).field("product"));
+                return Err(Error::new(
+                    ErrorCode::UnknownValue,
+                    format!(
+                        "unknown product {:?} (known: {})",
+                        t.product,
+                        KNOWN_PRODUCTS.join(", ")
+                    ),
+                )
+                .field("product"));
             }
         }
         let p = &self.p;
@@ -241,9 +272,12 @@ impl Settler {
                 return Ok(());
             }
             Seen::Conflict => {
-                return Err(Error::new(ErrorCode::DuplicateId, format!("trade id {:?} appears twice with different content", t.id))
-                    .id(t.id)
-                    .field("id"));
+                return Err(Error::new(
+                    ErrorCode::DuplicateId,
+                    format!("trade id {:?} appears twice with different content", t.id),
+                )
+                .id(t.id)
+                .field("id"));
             }
         }
         let day = p.clock.day(t.time);
@@ -296,7 +330,11 @@ impl Settler {
                 vars.tier = p.level_name(rank).unwrap_or("");
                 vars.rates = rates;
                 let c = p.formula.eval_num(&vars)?;
-                self.scratch.push(if floor && c < Decimal::ZERO { Decimal::ZERO } else { c });
+                self.scratch.push(if floor && c < Decimal::ZERO {
+                    Decimal::ZERO
+                } else {
+                    c
+                });
             }
         }
         let capped = match &p.client_cap {
@@ -310,7 +348,10 @@ impl Settler {
         } else {
             0
         };
-        let needs_account = p.metrics.iter().any(|m| m.kind == MetricKind::ActiveClients);
+        let needs_account = p
+            .metrics
+            .iter()
+            .any(|m| m.kind == MetricKind::ActiveClients);
         let account = if needs_account {
             let n = self.accounts.len() as u32;
             *self.accounts.entry_ref(t.account).or_insert(n)
@@ -377,7 +418,10 @@ impl Settler {
                     None => acc.excluded.entry(r.to_string()).or_default().add(t.fee)?,
                 }
             } else if p.spec().tiers.mode == Mode::Volume {
-                let bucket = acc.buckets.entry((day, client_key)).or_insert_with(|| vec![Decimal::ZERO; p.level_rates.len()]);
+                let bucket = acc
+                    .buckets
+                    .entry((day, client_key))
+                    .or_insert_with(|| vec![Decimal::ZERO; p.level_rates.len()]);
                 for (b, c) in bucket.iter_mut().zip(&self.scratch) {
                     *b = money::add(*b, *c)?;
                 }
@@ -389,7 +433,8 @@ impl Settler {
                 id: t.id.into(),
                 day,
                 contribution,
-                settled: (settled && excluded.is_none()).then(|| (period, client_key, self.scratch.clone())),
+                settled: (settled && excluded.is_none())
+                    .then(|| (period, client_key, self.scratch.clone())),
                 line,
             });
         }
@@ -438,12 +483,20 @@ impl Settler {
                 let mut intraday: BTreeMap<i64, Decimal> = BTreeMap::new();
                 for it in items {
                     let (lo, hi) = window(&p, it.day);
-                    let before = acc
-                        .days
-                        .range(lo..=hi.min(it.day - 1))
-                        .try_fold(Decimal::ZERO, |s, (_, d)| money::add(s, d.volume[slot]))?;
+                    let end = hi.min(it.day - 1);
+                    let before = if lo > end {
+                        Decimal::ZERO
+                    } else {
+                        acc.days
+                            .range(lo..=end)
+                            .try_fold(Decimal::ZERO, |s, (_, d)| money::add(s, d.volume[slot]))?
+                    };
                     let so_far = intraday.entry(it.day).or_default();
-                    let c0 = if hi >= it.day { money::add(before, *so_far)? } else { before };
+                    let c0 = if hi >= it.day {
+                        money::add(before, *so_far)?
+                    } else {
+                        before
+                    };
                     *so_far = money::add(*so_far, it.contribution)?;
                     let mut values = vec![Decimal::ZERO; p.metrics.len()];
                     values[metric] = c0;
@@ -452,7 +505,10 @@ impl Settler {
                         self.lines[l].level = Some(rank);
                     }
                     if let Some((period, client, comms)) = &it.settled {
-                        grad_amounts.entry(*period).or_default().push((*client, comms[rank]));
+                        grad_amounts
+                            .entry(*period)
+                            .or_default()
+                            .push((*client, comms[rank]));
                         grad_levels.insert(*period, rank);
                     }
                 }
@@ -464,14 +520,25 @@ impl Settler {
                 let (tier, metrics) = level(per.last_day);
                 let tier = grad_levels.get(start).copied().unwrap_or(tier);
                 let amounts: Vec<(u32, Decimal, i64)> = match p.spec().tiers.mode {
-                    Mode::Volume => per.buckets.iter().map(|((day, client), v)| (*client, v[level(*day).0], *day)).collect(),
-                    Mode::Graduated => grad_amounts.remove(start).unwrap_or_default().into_iter().map(|(c, a)| (c, a, per.last_day)).collect(),
+                    Mode::Volume => per
+                        .buckets
+                        .iter()
+                        .map(|((day, client), v)| (*client, v[level(*day).0], *day))
+                        .collect(),
+                    Mode::Graduated => grad_amounts
+                        .remove(start)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(c, a)| (c, a, per.last_day))
+                        .collect(),
                 };
                 let mut own = Decimal::ZERO;
                 for (client, amount, day) in amounts {
                     let mut amount = amount;
                     if let (Some((cap, _)), true) = (&p.client_cap, client > 0) {
-                        let used = client_used.entry((client, Clock::month_of_day(day))).or_default();
+                        let used = client_used
+                            .entry((client, Clock::month_of_day(day)))
+                            .or_default();
                         let room = money::sub(*cap, *used)?.max(Decimal::ZERO);
                         if amount > room {
                             amount = room;
@@ -487,7 +554,16 @@ impl Settler {
                     own = own.min(cap);
                 }
                 day_levels.insert(*start, tier);
-                out.insert(*start, Draft { tier, metrics, own, to_parent: Decimal::ZERO, from_subs: Decimal::ZERO });
+                out.insert(
+                    *start,
+                    Draft {
+                        tier,
+                        metrics,
+                        own,
+                        to_parent: Decimal::ZERO,
+                        from_subs: Decimal::ZERO,
+                    },
+                );
             }
             levels_by_broker.insert(code.clone(), day_levels);
             drafts.insert(code.clone(), out);
@@ -506,13 +582,17 @@ impl Settler {
                 }
             }
             for (parent, start, amt) in moves {
-                let d = drafts.entry(parent).or_default().entry(start).or_insert_with(|| Draft {
-                    tier: 0,
-                    metrics: vec![Decimal::ZERO; p.metrics.len()],
-                    own: Decimal::ZERO,
-                    to_parent: Decimal::ZERO,
-                    from_subs: Decimal::ZERO,
-                });
+                let d = drafts
+                    .entry(parent)
+                    .or_default()
+                    .entry(start)
+                    .or_insert_with(|| Draft {
+                        tier: 0,
+                        metrics: vec![Decimal::ZERO; p.metrics.len()],
+                        own: Decimal::ZERO,
+                        to_parent: Decimal::ZERO,
+                        from_subs: Decimal::ZERO,
+                    });
                 d.from_subs = money::add(d.from_subs, amt)?;
             }
         }
@@ -521,12 +601,19 @@ impl Settler {
         let mut out_brokers = Vec::new();
         let mut grand = Decimal::ZERO;
         for (code, periods) in &drafts {
-            let withheld = p.spec().broker_affiliate_exclusive && self.reg.as_ref().is_some_and(|r| r.conflicted.contains(code));
+            let withheld = p.spec().broker_affiliate_exclusive
+                && self
+                    .reg
+                    .as_ref()
+                    .is_some_and(|r| r.conflicted.contains(code));
             let empty = PeriodAcc::default();
             let mut total = Decimal::ZERO;
             let mut rows = Vec::new();
             for (start, d) in periods {
-                let acc = brokers.get(code).and_then(|b| b.periods.get(start)).unwrap_or(&empty);
+                let acc = brokers
+                    .get(code)
+                    .and_then(|b| b.periods.get(start))
+                    .unwrap_or(&empty);
                 let exact = money::add(money::sub(d.own, d.to_parent)?, d.from_subs)?;
                 let paid = rounding.apply(exact, scale);
                 total = money::add(total, paid)?;
@@ -535,16 +622,31 @@ impl Settler {
                 rows.push(PeriodStatement {
                     start: time::format(*start),
                     end: time::format(end),
-                    credit_at: time::format(end + p.spec().settlement.credit_delay_minutes as i64 * NS_PER_MIN),
+                    credit_at: time::format(
+                        end + p.spec().settlement.credit_delay_minutes as i64 * NS_PER_MIN,
+                    ),
                     tier: p.level_name(d.tier).map(Into::into),
                     rate: money::canonical(rates[0]),
                     volume: money::canonical(acc.volume),
                     fees: money::canonical(acc.fees),
                     commission: money::fixed(paid, scale),
                     trades: acc.trades,
-                    excluded: acc.excluded.iter().map(|(k, v)| (k.clone(), v.out())).collect(),
-                    rates: rate_names.iter().zip(rates).map(|(n, r)| (n.clone(), money::canonical(*r))).collect(),
-                    metrics: p.metrics.iter().zip(&d.metrics).map(|(m, v)| (m.name.clone(), money::canonical(*v))).collect(),
+                    excluded: acc
+                        .excluded
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.out()))
+                        .collect(),
+                    rates: rate_names
+                        .iter()
+                        .zip(rates)
+                        .map(|(n, r)| (n.clone(), money::canonical(*r)))
+                        .collect(),
+                    metrics: p
+                        .metrics
+                        .iter()
+                        .zip(&d.metrics)
+                        .map(|(m, v)| (m.name.clone(), money::canonical(*v)))
+                        .collect(),
                     exact: money::canonical(exact),
                     to_parent: money::canonical(d.to_parent),
                     from_sub_brokers: money::canonical(d.from_subs),
@@ -572,17 +674,31 @@ impl Settler {
                 let rank = match (&l.broker, l.level) {
                     (_, Some(r)) => r,
                     (Some(b), None) => *cache.entry((b.clone(), l.day)).or_insert_with(|| {
-                        brokers.get(b).map_or(0, |acc| p.level_for(&metric_values(&p, acc, window(&p, l.day))))
+                        brokers.get(b).map_or(0, |acc| {
+                            p.level_for(&metric_values(&p, acc, window(&p, l.day)))
+                        })
                     }),
                     (None, None) => 0,
                 };
-                let commission = if l.excluded.is_some() { Decimal::ZERO } else { l.comms.get(rank).copied().unwrap_or_default() };
+                let commission = if l.excluded.is_some() {
+                    Decimal::ZERO
+                } else {
+                    l.comms.get(rank).copied().unwrap_or_default()
+                };
                 out.push(Line {
                     id: l.id,
                     broker: l.broker,
                     period_start: Some(time::format(l.period)),
-                    tier: if l.attribution.is_some() { p.level_name(rank).map(Into::into) } else { None },
-                    rate: money::canonical(if l.attribution.is_some() { p.level_rates[rank][0] } else { Decimal::ZERO }),
+                    tier: if l.attribution.is_some() {
+                        p.level_name(rank).map(Into::into)
+                    } else {
+                        None
+                    },
+                    rate: money::canonical(if l.attribution.is_some() {
+                        p.level_rates[rank][0]
+                    } else {
+                        Decimal::ZERO
+                    }),
                     commission: money::canonical(commission),
                     excluded: l.excluded,
                     attribution: l.attribution.map(Into::into),
@@ -596,7 +712,11 @@ impl Settler {
         let _ = levels_by_broker;
         let spec = p.spec();
         Ok(Statement {
-            program: ProgramRef { id: spec.id.clone(), version: spec.version.clone(), sha256: p.sha256().into() },
+            program: ProgramRef {
+                id: spec.id.clone(),
+                version: spec.version.clone(),
+                sha256: p.sha256().into(),
+            },
             engine: Engine::default(),
             currency: spec.settlement.currency.clone(),
             brokers: out_brokers,
@@ -607,7 +727,11 @@ impl Settler {
                 duplicates: self.duplicates,
                 rejected: self.rejected.len() as u64,
                 unknown_fields: self.unknown_fields,
-                unattributed: self.unattributed.iter().map(|(k, v)| (k.to_string(), v.out())).collect(),
+                unattributed: self
+                    .unattributed
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.out()))
+                    .collect(),
                 commission: money::fixed(grand, scale),
             },
             rejected: self.rejected,
@@ -619,8 +743,14 @@ impl Settler {
 /// Inclusive local-day range of the tier window for trades on `day`.
 pub(crate) fn window(p: &Program, day: i64) -> (i64, i64) {
     match p.spec().tiers.window {
-        Window::RollingDays { days, include_current_day: true } => (day - days as i64 + 1, day),
-        Window::RollingDays { days, include_current_day: false } => (day - days as i64, day - 1),
+        Window::RollingDays {
+            days,
+            include_current_day: true,
+        } => (day - days as i64 + 1, day),
+        Window::RollingDays {
+            days,
+            include_current_day: false,
+        } => (day - days as i64, day - 1),
         Window::CalendarMonth { month } => {
             let m = Clock::month_of_day(day) - if month == MonthChoice::Previous { 1 } else { 0 };
             (Clock::month_first_day(m), Clock::month_first_day(m + 1) - 1)
@@ -631,8 +761,9 @@ pub(crate) fn window(p: &Program, day: i64) -> (i64, i64) {
 /// Value of every metric (program order) over a window of days.
 fn metric_values(p: &Program, acc: &BrokerAcc, (lo, hi): (i64, i64)) -> Vec<Decimal> {
     let mut vols = vec![Decimal::ZERO; p.metric_slots(MetricKind::Volume)];
-    let mut clients: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); p.metric_slots(MetricKind::ActiveClients)];
-    for (_, d) in acc.days.range(lo..=hi) {
+    let mut clients: Vec<BTreeSet<u32>> =
+        vec![BTreeSet::new(); p.metric_slots(MetricKind::ActiveClients)];
+    for (_, d) in acc.days.range(lo..=hi.max(lo)) {
         for (v, x) in vols.iter_mut().zip(&d.volume) {
             // Saturating: a window sum beyond 7.9e28 exceeds every threshold anyway.
             *v = v.checked_add(*x).unwrap_or(Decimal::MAX);
@@ -669,7 +800,12 @@ fn period_end(p: &Program, start: i64) -> i64 {
 }
 
 /// Settles a batch of owned trades.
-pub fn settle(program: &Program, trades: &[crate::trade::Trade], registry: Option<&Registry>, options: &SettleOptions) -> Result<Statement> {
+pub fn settle(
+    program: &Program,
+    trades: &[crate::trade::Trade],
+    registry: Option<&Registry>,
+    options: &SettleOptions,
+) -> Result<Statement> {
     let mut s = Settler::new(program, registry, options)?;
     for (i, t) in trades.iter().enumerate() {
         let line = Some(i as u64 + 1);
@@ -682,13 +818,27 @@ pub fn settle(program: &Program, trades: &[crate::trade::Trade], registry: Optio
 }
 
 /// Per-trade lines for a batch of owned trades.
-pub fn explain(program: &Program, trades: &[crate::trade::Trade], registry: Option<&Registry>, options: &SettleOptions) -> Result<Explanation> {
-    let opts = SettleOptions { lines: true, ..options.clone() };
+pub fn explain(
+    program: &Program,
+    trades: &[crate::trade::Trade],
+    registry: Option<&Registry>,
+    options: &SettleOptions,
+) -> Result<Explanation> {
+    let opts = SettleOptions {
+        lines: true,
+        ..options.clone()
+    };
     settle(program, trades, registry, &opts).map(Explanation::from)
 }
 
 impl From<Statement> for Explanation {
     fn from(s: Statement) -> Explanation {
-        Explanation { program: s.program, engine: s.engine, currency: s.currency, lines: s.lines.unwrap_or_default(), rejected: s.rejected }
+        Explanation {
+            program: s.program,
+            engine: s.engine,
+            currency: s.currency,
+            lines: s.lines.unwrap_or_default(),
+            rejected: s.rejected,
+        }
     }
 }

@@ -28,7 +28,10 @@ pub struct Engine {
 
 impl Default for Engine {
     fn default() -> Self {
-        Engine { name: ENGINE_NAME.into(), version: ENGINE_VERSION.into() }
+        Engine {
+            name: ENGINE_NAME.into(),
+            version: ENGINE_VERSION.into(),
+        }
     }
 }
 
@@ -192,4 +195,3 @@ pub struct ProgramInfo {
     pub currency: String,
     pub notes: Vec<String>,
 }
-

@@ -47,7 +47,12 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 
 /// Parses RFC 3339 (`2026-06-10T13:45:00Z`, `...:00.123Z`, `...+08:00`) to UTC nanoseconds.
 pub fn parse(s: &str) -> Result<i64> {
-    let err = |why: &str| Error::new(ErrorCode::Time, format!("{s:?} is not an RFC 3339 time: {why}"));
+    let err = |why: &str| {
+        Error::new(
+            ErrorCode::Time,
+            format!("{s:?} is not an RFC 3339 time: {why}"),
+        )
+    };
     let b = s.as_bytes();
     let num = |r: core::ops::Range<usize>| -> Option<i64> {
         let part = b.get(r)?;
@@ -63,9 +68,20 @@ pub fn parse(s: &str) -> Result<i64> {
     if b.len() < 20 {
         return Err(err("too short; expected YYYY-MM-DDTHH:MM:SSZ"));
     }
-    let (y, mo, d, h, mi, se) = match (num(0..4), num(5..7), num(8..10), num(11..13), num(14..16), num(17..19)) {
+    let (y, mo, d, h, mi, se) = match (
+        num(0..4),
+        num(5..7),
+        num(8..10),
+        num(11..13),
+        num(14..16),
+        num(17..19),
+    ) {
         (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(se))
-            if b[4] == b'-' && b[7] == b'-' && matches!(b[10], b'T' | b't' | b' ') && b[13] == b':' && b[16] == b':' =>
+            if b[4] == b'-'
+                && b[7] == b'-'
+                && matches!(b[10], b'T' | b't' | b' ')
+                && b[13] == b':'
+                && b[16] == b':' =>
         {
             (y, mo, d, h, mi, se)
         }
@@ -105,7 +121,11 @@ pub fn parse(s: &str) -> Result<i64> {
                 _ => return Err(err("bad UTC offset")),
             };
             let o = oh * 60 + om;
-            if sign == b'-' { -o } else { o }
+            if sign == b'-' {
+                -o
+            } else {
+                o
+            }
         }
         _ => return Err(err("missing 'Z' or a UTC offset such as +08:00")),
     };
@@ -123,7 +143,12 @@ pub fn format(ns: i64) -> String {
     let (y, m, d) = civil_from_days(days);
     let secs = rem / NS_PER_SEC;
     let frac = rem % NS_PER_SEC;
-    let base = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    let base = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
     if frac == 0 {
         format!("{base}Z")
     } else {
@@ -146,7 +171,10 @@ pub fn parse_offset(s: &str) -> Result<i32> {
             let v = h * 60 + m;
             Ok(if b[0] == b'-' { -v } else { v })
         }
-        _ => Err(Error::new(ErrorCode::Program, format!("{s:?} is not a UTC offset like \"+08:00\""))),
+        _ => Err(Error::new(
+            ErrorCode::Program,
+            format!("{s:?} is not a UTC offset like \"+08:00\""),
+        )),
     }
 }
 
@@ -158,7 +186,9 @@ pub struct Clock {
 
 impl Clock {
     pub fn new(offset_minutes: i32) -> Self {
-        Clock { offset_ns: offset_minutes as i64 * NS_PER_MIN }
+        Clock {
+            offset_ns: offset_minutes as i64 * NS_PER_MIN,
+        }
     }
     /// Local day number of an instant.
     pub fn day(&self, ns: i64) -> i64 {
@@ -195,9 +225,21 @@ mod tests {
         let t = parse("2026-06-10T13:45:00Z").unwrap();
         assert_eq!(format(t), "2026-06-10T13:45:00Z");
         assert_eq!(parse("2026-06-10T21:45:00+08:00").unwrap(), t);
-        assert_eq!(format(parse("2026-06-30T23:59:59.999Z").unwrap()), "2026-06-30T23:59:59.999Z");
-        assert_eq!(format(parse("1969-12-31T23:00:00Z").unwrap()), "1969-12-31T23:00:00Z");
-        for bad in ["2026-02-30T00:00:00Z", "2026-06-10 13:45:00", "2026-06-10T25:00:00Z", "yesterday", "2026-06-10T13:45:00.Z"] {
+        assert_eq!(
+            format(parse("2026-06-30T23:59:59.999Z").unwrap()),
+            "2026-06-30T23:59:59.999Z"
+        );
+        assert_eq!(
+            format(parse("1969-12-31T23:00:00Z").unwrap()),
+            "1969-12-31T23:00:00Z"
+        );
+        for bad in [
+            "2026-02-30T00:00:00Z",
+            "2026-06-10 13:45:00",
+            "2026-06-10T25:00:00Z",
+            "yesterday",
+            "2026-06-10T13:45:00.Z",
+        ] {
             assert_eq!(parse(bad).unwrap_err().code, ErrorCode::Time, "{bad}");
         }
     }
@@ -208,8 +250,14 @@ mod tests {
         let t = parse("2026-06-30T16:00:00Z").unwrap(); // 00:00 July 1 in UTC+8
         assert_eq!(civil_from_days(c8.day(t)), (2026, 7, 1));
         assert_eq!(civil_from_days(Clock::new(0).day(t)), (2026, 6, 30));
-        assert_eq!(format(c8.month_start(Clock::month_of_day(c8.day(t)))), "2026-06-30T16:00:00Z");
-        assert_eq!(Clock::month_first_day(2026 * 12 + 11), days_from_civil(2026, 12, 1));
+        assert_eq!(
+            format(c8.month_start(Clock::month_of_day(c8.day(t)))),
+            "2026-06-30T16:00:00Z"
+        );
+        assert_eq!(
+            Clock::month_first_day(2026 * 12 + 11),
+            days_from_civil(2026, 12, 1)
+        );
         assert_eq!(parse_offset("-05:30").unwrap(), -330);
     }
 }

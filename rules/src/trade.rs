@@ -17,8 +17,20 @@ pub const KNOWN_PRODUCTS: [&str; 5] = ["spot", "margin", "futures", "swap", "opt
 
 /// The trade fields, in the order CSV headers and docs list them.
 pub const FIELDS: [&str; 14] = [
-    "id", "time", "account", "broker", "channel", "product", "notional", "fee", "fee_rate", "liquidity", "vip",
-    "fee_discount", "affiliate_rate", "master",
+    "id",
+    "time",
+    "account",
+    "broker",
+    "channel",
+    "product",
+    "notional",
+    "fee",
+    "fee_rate",
+    "liquidity",
+    "vip",
+    "fee_discount",
+    "affiliate_rate",
+    "master",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -98,14 +110,19 @@ pub(crate) mod opt_decimal {
     use super::*;
     use serde::{Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(d: &Option<Decimal>, s: S) -> core::result::Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        d: &Option<Decimal>,
+        s: S,
+    ) -> core::result::Result<S::Ok, S::Error> {
         match d {
             Some(d) => money::as_string::serialize(d, s),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> core::result::Result<Option<Decimal>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> core::result::Result<Option<Decimal>, D::Error> {
         #[derive(Deserialize)]
         struct W(#[serde(with = "money::as_string")] Decimal);
         Ok(Option::<W>::deserialize(d)?.map(|W(v)| v))
@@ -137,22 +154,23 @@ pub struct TradeRef<'a> {
 impl Trade {
     /// Validates the trade and borrows it for settlement.
     pub fn as_ref(&self) -> Result<TradeRef<'_>> {
-        let mut b = TradeBuilder::default();
-        b.id = Some(&self.id);
-        b.time = Some(time::parse(&self.time).map_err(|e| e.field("time"))?);
-        b.account = Some(&self.account);
-        b.broker = self.broker.as_deref();
-        b.channel = Some(&self.channel);
-        b.product = Some(&self.product);
-        b.notional = Some(self.notional);
-        b.fee = self.fee;
-        b.fee_rate = self.fee_rate;
-        b.liquidity = self.liquidity;
-        b.vip = self.vip;
-        b.fee_discount = self.fee_discount;
-        b.affiliate_rate = self.affiliate_rate;
-        b.master = self.master.as_deref();
-        b.finish()
+        TradeBuilder {
+            id: Some(&self.id),
+            time: Some(time::parse(&self.time).map_err(|e| e.field("time"))?),
+            account: Some(&self.account),
+            broker: self.broker.as_deref(),
+            channel: Some(&self.channel),
+            product: Some(&self.product),
+            notional: Some(self.notional),
+            fee: self.fee,
+            fee_rate: self.fee_rate,
+            liquidity: self.liquidity,
+            vip: self.vip,
+            fee_discount: self.fee_discount,
+            affiliate_rate: self.affiliate_rate,
+            master: self.master.as_deref(),
+        }
+        .finish()
     }
 }
 
@@ -233,7 +251,11 @@ impl<'a> TradeBuilder<'a> {
                     Some("maker") => Some(Liquidity::Maker),
                     Some("taker") => Some(Liquidity::Taker),
                     Some(o) => {
-                        return Err(Error::new(ErrorCode::Value, format!("liquidity must be maker or taker, got {o:?}")).field(field))
+                        return Err(Error::new(
+                            ErrorCode::Value,
+                            format!("liquidity must be maker or taker, got {o:?}"),
+                        )
+                        .field(field))
                     }
                 }
             }
@@ -241,12 +263,28 @@ impl<'a> TradeBuilder<'a> {
                 self.vip = match v {
                     Raw::Null | Raw::Str("") => 0,
                     Raw::Str(s) => s.parse::<u32>().map_err(|_| {
-                        Error::new(ErrorCode::Value, format!("vip must be a whole number >= 0, got {s}")).field(field)
+                        Error::new(
+                            ErrorCode::Value,
+                            format!("vip must be a whole number >= 0, got {s}"),
+                        )
+                        .field(field)
                     })?,
-                    Raw::Num(n) => n.as_u64().and_then(|x| u32::try_from(x).ok()).ok_or_else(|| {
-                        Error::new(ErrorCode::Value, format!("vip must be a whole number >= 0, got {n}")).field(field)
-                    })?,
-                    Raw::Bool(_) => return Err(Error::new(ErrorCode::Field, "vip must be a whole number").field(field)),
+                    Raw::Num(n) => {
+                        n.as_u64()
+                            .and_then(|x| u32::try_from(x).ok())
+                            .ok_or_else(|| {
+                                Error::new(
+                                    ErrorCode::Value,
+                                    format!("vip must be a whole number >= 0, got {n}"),
+                                )
+                                .field(field)
+                            })?
+                    }
+                    Raw::Bool(_) => {
+                        return Err(
+                            Error::new(ErrorCode::Field, "vip must be a whole number").field(field)
+                        )
+                    }
                 }
             }
             "fee_discount" => {
@@ -255,7 +293,13 @@ impl<'a> TradeBuilder<'a> {
                     Raw::Bool(b) => b,
                     Raw::Str("true" | "TRUE" | "True" | "1") => true,
                     Raw::Str("false" | "FALSE" | "False" | "0") => false,
-                    _ => return Err(Error::new(ErrorCode::Value, "fee_discount must be true or false").field(field)),
+                    _ => {
+                        return Err(Error::new(
+                            ErrorCode::Value,
+                            "fee_discount must be true or false",
+                        )
+                        .field(field))
+                    }
                 }
             }
             _ => return Ok(false),
@@ -265,30 +309,50 @@ impl<'a> TradeBuilder<'a> {
 
     /// Checks required fields and ranges.
     pub fn finish(&self) -> Result<TradeRef<'a>> {
-        let need = |v: Option<&'a str>, f: &str| v.ok_or_else(|| Error::new(ErrorCode::Field, format!("missing required field {f}")).field(f));
+        let need = |v: Option<&'a str>, f: &str| {
+            v.ok_or_else(|| {
+                Error::new(ErrorCode::Field, format!("missing required field {f}")).field(f)
+            })
+        };
         let id = need(self.id, "id")?;
         let with_id = |e: Error| e.id(id);
-        let time = self.time.ok_or_else(|| with_id(Error::new(ErrorCode::Field, "missing required field time").field("time")))?;
+        let time = self.time.ok_or_else(|| {
+            with_id(Error::new(ErrorCode::Field, "missing required field time").field("time"))
+        })?;
         let account = need(self.account, "account").map_err(with_id)?;
         let channel = need(self.channel, "channel").map_err(with_id)?;
         let product = need(self.product, "product").map_err(with_id)?;
-        let notional = self
-            .notional
-            .ok_or_else(|| with_id(Error::new(ErrorCode::Field, "missing required field notional").field("notional")))?;
+        let notional = self.notional.ok_or_else(|| {
+            with_id(
+                Error::new(ErrorCode::Field, "missing required field notional").field("notional"),
+            )
+        })?;
         if notional < Decimal::ZERO {
-            return Err(with_id(Error::new(ErrorCode::Value, format!("notional must be >= 0, got {notional}")).field("notional")));
+            return Err(with_id(
+                Error::new(
+                    ErrorCode::Value,
+                    format!("notional must be >= 0, got {notional}"),
+                )
+                .field("notional"),
+            ));
         }
         let fee = match (self.fee, self.fee_rate) {
             (Some(f), _) => f,
             (None, Some(r)) => money::mul(notional, r).map_err(|e| with_id(e.field("fee_rate")))?,
             (None, None) => {
-                return Err(with_id(Error::new(ErrorCode::Field, "a trade needs fee or fee_rate").field("fee")));
+                return Err(with_id(
+                    Error::new(ErrorCode::Field, "a trade needs fee or fee_rate").field("fee"),
+                ));
             }
         };
         let affiliate_rate = self.affiliate_rate.unwrap_or_default();
         if affiliate_rate < Decimal::ZERO || affiliate_rate > Decimal::ONE {
             return Err(with_id(
-                Error::new(ErrorCode::Value, format!("affiliate_rate must be between 0 and 1, got {affiliate_rate}")).field("affiliate_rate"),
+                Error::new(
+                    ErrorCode::Value,
+                    format!("affiliate_rate must be between 0 and 1, got {affiliate_rate}"),
+                )
+                .field("affiliate_rate"),
             ));
         }
         Ok(TradeRef {
@@ -345,7 +409,10 @@ impl TradeRef<'_> {
         s(self.product.as_bytes());
         s(&self.notional.normalize().serialize());
         s(&self.fee.normalize().serialize());
-        s(&self.fee_rate.map(|r| r.normalize().serialize()).unwrap_or([0xee; 16]));
+        s(&self
+            .fee_rate
+            .map(|r| r.normalize().serialize())
+            .unwrap_or([0xee; 16]));
         s(self.liquidity.map_or("", |l| l.as_str()).as_bytes());
         s(&self.vip.to_le_bytes());
         s(&[self.fee_discount as u8]);
@@ -356,7 +423,11 @@ impl TradeRef<'_> {
 }
 
 /// Reads one JSON object into a builder; unknown keys are counted into `unknown`.
-pub fn from_json_object<'a>(obj: &'a serde_json::Map<String, serde_json::Value>, unknown: &mut u64, strict: bool) -> Result<TradeRef<'a>> {
+pub fn from_json_object<'a>(
+    obj: &'a serde_json::Map<String, serde_json::Value>,
+    unknown: &mut u64,
+    strict: bool,
+) -> Result<TradeRef<'a>> {
     let mut b = TradeBuilder::default();
     let id = obj.get("id").and_then(|v| v.as_str());
     let tag = |e: Error| match (id, &e.location.id) {
@@ -369,15 +440,24 @@ pub fn from_json_object<'a>(obj: &'a serde_json::Map<String, serde_json::Value>,
             serde_json::Value::Null => Raw::Null,
             serde_json::Value::Bool(x) => Raw::Bool(*x),
             serde_json::Value::Number(n) => Raw::Num(n),
-            _ => return Err(tag(Error::new(ErrorCode::Field, format!("{k} must not be an array or object")).field(k.as_str()))),
+            _ => {
+                return Err(tag(Error::new(
+                    ErrorCode::Field,
+                    format!("{k} must not be an array or object"),
+                )
+                .field(k.as_str())))
+            }
         };
         if !b.set(k, raw).map_err(tag)? {
             if strict {
-                return Err(tag(Error::new(ErrorCode::Field, format!("unknown field {k:?}")).field(k.as_str())));
+                return Err(tag(Error::new(
+                    ErrorCode::Field,
+                    format!("unknown field {k:?}"),
+                )
+                .field(k.as_str())));
             }
             *unknown += 1;
         }
     }
     b.finish().map_err(tag)
 }
-

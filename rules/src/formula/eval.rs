@@ -108,7 +108,11 @@ impl Expr {
                 }
                 Val::Num(best)
             }
-            Node::In { value, list, negated } => {
+            Node::In {
+                value,
+                list,
+                negated,
+            } => {
                 let x = self.eval(*value, v)?;
                 let found = list.iter().any(|l| match (l, x) {
                     (Lit::Num(a), Val::Num(b)) => *a == b,
@@ -170,5 +174,8 @@ fn var_value<'a>(var: Var, v: &Vars<'a>) -> Result<Val<'a>> {
 
 /// The type checker makes this impossible; it is an error rather than a panic all the same.
 fn unreachable_ty<T>() -> Result<T> {
-    Err(Error::new(crate::error::ErrorCode::Internal, "expression evaluated to an unexpected type"))
+    Err(Error::new(
+        crate::error::ErrorCode::Internal,
+        "expression evaluated to an unexpected type",
+    ))
 }

@@ -93,7 +93,10 @@ impl Var {
     ];
 
     fn is_tier(self) -> bool {
-        matches!(self, Var::TierRate | Var::TierLevel | Var::Tier | Var::Rate(_))
+        matches!(
+            self,
+            Var::TierRate | Var::TierLevel | Var::Tier | Var::Rate(_)
+        )
     }
 }
 
@@ -132,7 +135,11 @@ pub(crate) enum Node {
     Min(Box<[u32]>),
     Max(Box<[u32]>),
     Abs(u32),
-    In { value: u32, list: Box<[Lit]>, negated: bool },
+    In {
+        value: u32,
+        list: Box<[Lit]>,
+        negated: bool,
+    },
 }
 
 /// A parsed, type-checked expression.
@@ -155,13 +162,26 @@ impl Expr {
         if ty != want {
             return Err(Error::new(
                 ErrorCode::Expr,
-                format!("expression has type {}, but a {} is needed here", ty.name(), want.name()),
+                format!(
+                    "expression has type {}, but a {} is needed here",
+                    ty.name(),
+                    want.name()
+                ),
             )
             .position(0));
         }
         let (nodes, positions) = p.finish();
-        let uses_tier = nodes.iter().any(|n| matches!(n, Node::Var(v) if v.is_tier()));
-        Ok(Expr { source: source.into(), nodes, positions, root, ty, uses_tier })
+        let uses_tier = nodes
+            .iter()
+            .any(|n| matches!(n, Node::Var(v) if v.is_tier()));
+        Ok(Expr {
+            source: source.into(),
+            nodes,
+            positions,
+            root,
+            ty,
+            uses_tier,
+        })
     }
 
     pub fn source(&self) -> &str {

@@ -42,13 +42,17 @@ fn lex(src: &str) -> Result<Vec<(Tok, u32)>> {
             i += 1;
             continue;
         }
-        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+        {
             let start = i;
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
                 i += 1;
             }
             if i < chars.len() && (chars[i].is_alphabetic() || chars[i] == '_') {
-                return Err(err(i as u32, format!("unexpected '{}' after a number", chars[i])));
+                return Err(err(
+                    i as u32,
+                    format!("unexpected '{}' after a number", chars[i]),
+                ));
             }
             let text: String = chars[start..i].iter().collect();
             let mut v = money::parse(&text).map_err(|e| err(pos, e.message))?;
@@ -87,13 +91,17 @@ fn lex(src: &str) -> Result<Vec<(Tok, u32)>> {
             i += 2;
             continue;
         }
-        let one = ["+", "-", "*", "/", "(", ")", "[", "]", ",", "<", ">"].into_iter().find(|o| o.starts_with(c));
+        let one = ["+", "-", "*", "/", "(", ")", "[", "]", ",", "<", ">"]
+            .into_iter()
+            .find(|o| o.starts_with(c));
         match one {
             Some(op) => {
                 out.push((Tok::Op(op), pos));
                 i += 1;
             }
-            None if c == '=' => return Err(err(pos, "'=' is not an operator; compare with '=='".into())),
+            None if c == '=' => {
+                return Err(err(pos, "'=' is not an operator; compare with '=='".into()))
+            }
             None => return Err(err(pos, format!("unexpected character '{c}'"))),
         }
     }
@@ -106,14 +114,23 @@ impl<'s> Parser<'s> {
         if src.trim().is_empty() {
             return Err(err(0, "empty expression".into()));
         }
-        Ok(Parser { toks: lex(src)?, at: 0, scope, nodes: Vec::new(), positions: Vec::new() })
+        Ok(Parser {
+            toks: lex(src)?,
+            at: 0,
+            scope,
+            nodes: Vec::new(),
+            positions: Vec::new(),
+        })
     }
 
     pub(super) fn parse_all(&mut self) -> Result<(u32, Ty)> {
         let r = self.expr()?;
         match self.peek() {
             Tok::End => Ok(r),
-            t => Err(err(self.pos(), format!("unexpected {} after the end of the expression", describe(t)))),
+            t => Err(err(
+                self.pos(),
+                format!("unexpected {} after the end of the expression", describe(t)),
+            )),
         }
     }
 
@@ -145,7 +162,10 @@ impl<'s> Parser<'s> {
             self.bump();
             Ok(())
         } else {
-            Err(err(self.pos(), format!("expected '{op}', found {}", describe(self.peek()))))
+            Err(err(
+                self.pos(),
+                format!("expected '{op}', found {}", describe(self.peek())),
+            ))
         }
     }
     fn push(&mut self, n: Node, pos: u32) -> u32 {
@@ -185,7 +205,8 @@ impl<'s> Parser<'s> {
     fn cmp(&mut self) -> Result<(u32, Ty)> {
         let left = self.sum()?;
         let pos = self.pos();
-        let negated_in = self.is_kw("not") && matches!(&self.toks[self.at + 1].0, Tok::Name(n) if n == "in");
+        let negated_in =
+            self.is_kw("not") && matches!(&self.toks[self.at + 1].0, Tok::Name(n) if n == "in");
         if negated_in {
             self.bump();
         }
@@ -210,7 +231,11 @@ impl<'s> Parser<'s> {
                 if left.1 != right.1 {
                     return Err(err(
                         pos,
-                        format!("type mismatch: cannot compare {} with {} using '{sym}'", left.1.name(), right.1.name()),
+                        format!(
+                            "type mismatch: cannot compare {} with {} using '{sym}'",
+                            left.1.name(),
+                            right.1.name()
+                        ),
                     ));
                 }
             }
@@ -224,7 +249,10 @@ impl<'s> Parser<'s> {
 
     fn in_list(&mut self, left: (u32, Ty), pos: u32, negated: bool) -> Result<(u32, Ty)> {
         if left.1 == Ty::Bool {
-            return Err(err(pos, "type mismatch: 'in' needs a number or a string on its left".into()));
+            return Err(err(
+                pos,
+                "type mismatch: 'in' needs a number or a string on its left".into(),
+            ));
         }
         self.expect("[")?;
         let mut list = Vec::new();
@@ -236,9 +264,20 @@ impl<'s> Parser<'s> {
                 (Tok::Num(n), Ty::Num) => Lit::Num(if negative { -n } else { n }),
                 (Tok::Str(s), Ty::Str) if !negative => Lit::Str(s.into()),
                 (Tok::Num(_) | Tok::Str(_), ty) => {
-                    return Err(err(p, format!("type mismatch: the list holds a value that is not a {}", ty.name())))
+                    return Err(err(
+                        p,
+                        format!(
+                            "type mismatch: the list holds a value that is not a {}",
+                            ty.name()
+                        ),
+                    ))
                 }
-                (t, _) => return Err(err(p, format!("expected a literal in the list, found {}", describe(&t)))),
+                (t, _) => {
+                    return Err(err(
+                        p,
+                        format!("expected a literal in the list, found {}", describe(&t)),
+                    ))
+                }
             };
             list.push(lit);
             if !self.is_op("]") {
@@ -246,7 +285,17 @@ impl<'s> Parser<'s> {
             }
         }
         self.bump();
-        Ok((self.push(Node::In { value: left.0, list: list.into(), negated }, pos), Ty::Bool))
+        Ok((
+            self.push(
+                Node::In {
+                    value: left.0,
+                    list: list.into(),
+                    negated,
+                },
+                pos,
+            ),
+            Ty::Bool,
+        ))
     }
 
     fn sum(&mut self) -> Result<(u32, Ty)> {
@@ -312,7 +361,10 @@ impl<'s> Parser<'s> {
                     Ok((self.push(Node::Var(var), pos), ty))
                 }
             },
-            t => Err(err(pos, format!("expected a value, found {}", describe(&t)))),
+            t => Err(err(
+                pos,
+                format!("expected a value, found {}", describe(&t)),
+            )),
         }
     }
 
@@ -328,8 +380,17 @@ impl<'s> Parser<'s> {
         self.bump();
         let arity = |lo: usize, hi: usize| -> Result<()> {
             if args.len() < lo || args.len() > hi {
-                let n = if lo == hi { format!("{lo}") } else if hi == usize::MAX { format!("at least {lo}") } else { format!("{lo} to {hi}") };
-                return Err(err(pos, format!("{name}() takes {n} arguments, got {}", args.len())));
+                let n = if lo == hi {
+                    format!("{lo}")
+                } else if hi == usize::MAX {
+                    format!("at least {lo}")
+                } else {
+                    format!("{lo} to {hi}")
+                };
+                return Err(err(
+                    pos,
+                    format!("{name}() takes {n} arguments, got {}", args.len()),
+                ));
             }
             Ok(())
         };
@@ -340,7 +401,11 @@ impl<'s> Parser<'s> {
                     want(a.1, Ty::Num, pos, name)?;
                 }
                 let ids: Box<[u32]> = args.iter().map(|a| a.0).collect();
-                let node = if name == "min" { Node::Min(ids) } else { Node::Max(ids) };
+                let node = if name == "min" {
+                    Node::Min(ids)
+                } else {
+                    Node::Max(ids)
+                };
                 Ok((self.push(node, pos), Ty::Num))
             }
             "abs" => {
@@ -354,12 +419,22 @@ impl<'s> Parser<'s> {
                 if args[1].1 != args[2].1 {
                     return Err(err(
                         pos,
-                        format!("type mismatch: if() branches are {} and {}", args[1].1.name(), args[2].1.name()),
+                        format!(
+                            "type mismatch: if() branches are {} and {}",
+                            args[1].1.name(),
+                            args[2].1.name()
+                        ),
                     ));
                 }
-                Ok((self.push(Node::If(args[0].0, args[1].0, args[2].0), pos), args[1].1))
+                Ok((
+                    self.push(Node::If(args[0].0, args[1].0, args[2].0), pos),
+                    args[1].1,
+                ))
             }
-            _ => Err(err(pos, format!("unknown function '{name}' (known: min, max, abs, if)"))),
+            _ => Err(err(
+                pos,
+                format!("unknown function '{name}' (known: min, max, abs, if)"),
+            )),
         }
     }
 }
@@ -368,7 +443,14 @@ fn want(got: Ty, need: Ty, pos: u32, what: &str) -> Result<()> {
     if got == need {
         Ok(())
     } else {
-        Err(err(pos, format!("type mismatch: '{what}' needs a {}, got a {}", need.name(), got.name())))
+        Err(err(
+            pos,
+            format!(
+                "type mismatch: '{what}' needs a {}, got a {}",
+                need.name(),
+                got.name()
+            ),
+        ))
     }
 }
 
@@ -408,7 +490,11 @@ impl Scope {
             "tier_rate" => Some((Var::TierRate, Ty::Num)),
             "tier_level" => Some((Var::TierLevel, Ty::Num)),
             "tier" => Some((Var::Tier, Ty::Str)),
-            _ => self.rate_names.iter().position(|r| r == name).map(|i| (Var::Rate(i as u16), Ty::Num)),
+            _ => self
+                .rate_names
+                .iter()
+                .position(|r| r == name)
+                .map(|i| (Var::Rate(i as u16), Ty::Num)),
         };
         match tier {
             Some(found) if self.tier => Ok(found),

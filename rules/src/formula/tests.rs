@@ -3,7 +3,10 @@ use crate::error::ErrorCode;
 use crate::money::parse as d;
 
 fn scope() -> Scope {
-    Scope { tier: true, rate_names: alloc::vec!["rate".into(), "bound_rate".into()] }
+    Scope {
+        tier: true,
+        rate_names: alloc::vec!["rate".into(), "bound_rate".into()],
+    }
 }
 
 fn vars<'a>(rates: &'a [Decimal]) -> Vars<'a> {
@@ -35,7 +38,10 @@ fn num(src: &str) -> Result<String> {
 
 fn boolean(src: &str) -> bool {
     let rates = [d("0.4").unwrap(), d("0.05").unwrap()];
-    Expr::compile(src, &scope(), Ty::Bool).unwrap().eval_bool(&vars(&rates)).unwrap()
+    Expr::compile(src, &scope(), Ty::Bool)
+        .unwrap()
+        .eval_bool(&vars(&rates))
+        .unwrap()
 }
 
 fn compile_err(src: &str, want: Ty) -> (ErrorCode, u32, String) {
@@ -45,7 +51,10 @@ fn compile_err(src: &str, want: Ty) -> (ErrorCode, u32, String) {
 
 #[test]
 fn backpack_formula() {
-    assert_eq!(num("fee * min(tier_rate, max(0, 50% - affiliate_rate))").unwrap(), "800");
+    assert_eq!(
+        num("fee * min(tier_rate, max(0, 50% - affiliate_rate))").unwrap(),
+        "800"
+    );
 }
 
 #[test]
@@ -59,9 +68,13 @@ fn every_operator() {
     assert_eq!(num("fee_rate").unwrap(), "0.2");
     assert_eq!(num("tier_level + bound_rate").unwrap(), "3.05");
     assert_eq!(num("12.5%").unwrap(), "0.125");
-    assert!(boolean("channel == 'api' and product in ['spot', \"futures\"]"));
+    assert!(boolean(
+        "channel == 'api' and product in ['spot', \"futures\"]"
+    ));
     assert!(boolean("not (channel != 'api') or false"));
-    assert!(boolean("vip in [5, 6] and vip > 5 and vip < 7 and vip <= 6"));
+    assert!(boolean(
+        "vip in [5, 6] and vip > 5 and vip < 7 and vip <= 6"
+    ));
     assert!(boolean("channel not in ['web', 'app']"));
     assert!(!boolean("fee_discount"));
     assert!(boolean("tier == 'BKR 3' and true"));
@@ -72,9 +85,15 @@ fn runtime_errors_are_values_not_panics() {
     let e = Expr::compile("fee / (vip - 6)", &scope(), Ty::Num).unwrap();
     let rates = [Decimal::ZERO, Decimal::ZERO];
     let err = e.eval_num(&vars(&rates)).unwrap_err();
-    assert_eq!((err.code, err.location.position), (ErrorCode::DivZero, Some(4)));
+    assert_eq!(
+        (err.code, err.location.position),
+        (ErrorCode::DivZero, Some(4))
+    );
     assert_eq!(num("fee / 3").unwrap_err().code, ErrorCode::Inexact);
-    assert_eq!(num("79228162514264337593543950335 * 2").unwrap_err().code, ErrorCode::Overflow);
+    assert_eq!(
+        num("79228162514264337593543950335 * 2").unwrap_err().code,
+        ErrorCode::Overflow
+    );
 }
 
 #[test]
@@ -88,23 +107,50 @@ fn parse_errors_with_positions() {
     assert_eq!(compile_err("1e5", Ty::Num).1, 1);
     assert_eq!(compile_err("", Ty::Num).0, ErrorCode::Expr);
     let (code, pos, msg) = compile_err("fee * volume", Ty::Num);
-    assert_eq!((code, pos, msg.as_str()), (ErrorCode::Expr, 6, "unknown name 'volume'"));
+    assert_eq!(
+        (code, pos, msg.as_str()),
+        (ErrorCode::Expr, 6, "unknown name 'volume'")
+    );
     let (_, pos, msg) = compile_err("floor(fee)", Ty::Num);
-    assert_eq!((pos, msg.as_str()), (0, "unknown function 'floor' (known: min, max, abs, if)"));
-    assert_eq!(compile_err("if(true, 1)", Ty::Num).2, "if() takes 3 arguments, got 2");
+    assert_eq!(
+        (pos, msg.as_str()),
+        (0, "unknown function 'floor' (known: min, max, abs, if)")
+    );
+    assert_eq!(
+        compile_err("if(true, 1)", Ty::Num).2,
+        "if() takes 3 arguments, got 2"
+    );
 }
 
 #[test]
 fn type_errors() {
-    assert_eq!(compile_err("channel + 1", Ty::Num).2, "type mismatch: '+' needs a number, got a string");
+    assert_eq!(
+        compile_err("channel + 1", Ty::Num).2,
+        "type mismatch: '+' needs a number, got a string"
+    );
     assert_eq!(compile_err("channel + 1", Ty::Num).1, 8);
-    assert_eq!(compile_err("fee == 'api'", Ty::Bool).2, "type mismatch: cannot compare number with string using '=='");
+    assert_eq!(
+        compile_err("fee == 'api'", Ty::Bool).2,
+        "type mismatch: cannot compare number with string using '=='"
+    );
     assert_eq!(compile_err("vip and true", Ty::Bool).1, 4);
-    assert_eq!(compile_err("if(fee, 1, 2)", Ty::Num).2, "type mismatch: 'if' needs a boolean, got a number");
-    assert_eq!(compile_err("if(true, 1, 'x')", Ty::Num).2, "type mismatch: if() branches are number and string");
+    assert_eq!(
+        compile_err("if(fee, 1, 2)", Ty::Num).2,
+        "type mismatch: 'if' needs a boolean, got a number"
+    );
+    assert_eq!(
+        compile_err("if(true, 1, 'x')", Ty::Num).2,
+        "type mismatch: if() branches are number and string"
+    );
     assert_eq!(compile_err("channel in [1, 2]", Ty::Bool).1, 12);
-    assert_eq!(compile_err("fee", Ty::Bool).2, "expression has type number, but a boolean is needed here");
-    let no_tier = Scope { tier: false, rate_names: alloc::vec!["rate".into()] };
+    assert_eq!(
+        compile_err("fee", Ty::Bool).2,
+        "expression has type number, but a boolean is needed here"
+    );
+    let no_tier = Scope {
+        tier: false,
+        rate_names: alloc::vec!["rate".into()],
+    };
     let e = Expr::compile("tier_rate > 0", &no_tier, Ty::Bool).unwrap_err();
     assert!(e.message.contains("tier variable"), "{}", e.message);
 }
