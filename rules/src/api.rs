@@ -132,7 +132,7 @@ pub fn parse_request(request: &str) -> Result<Map<String, Value>> {
 }
 
 fn only(req: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
-    match req.keys().find(|k| !allowed.contains(&k.as_str())) {
+    match req.keys().filter(|k| !allowed.contains(&k.as_str())).min() {
         Some(k) => Err(Error::new(
             ErrorCode::Field,
             format!(

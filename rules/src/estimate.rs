@@ -45,7 +45,7 @@ pub struct Scenario {
     )]
     pub fees: Option<Decimal>,
     /// How the volume splits by product and channel; shares sum to 1. Default: all on the
-    /// first product and channel of the program's first volume metric (else spot / api).
+    /// first product and channel of the first volume metric the first ladder tests (else spot / api).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mix: Vec<Flow>,
     /// Share of the volume from affiliate-referred clients, in [0, 1].
@@ -152,7 +152,14 @@ pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
         }
     }
     let flows = if s.mix.is_empty() {
-        let first = p.metrics.iter().find(|m| m.kind == MetricKind::Volume);
+        // The first volume metric the first ladder tests (spot for okx), else any.
+        let first = p
+            .ladders
+            .iter()
+            .flatten()
+            .flat_map(|s| s.min.iter().map(|(m, _)| &p.metrics[*m]))
+            .find(|m| m.kind == MetricKind::Volume)
+            .or_else(|| p.metrics.iter().find(|m| m.kind == MetricKind::Volume));
         let pick = |l: Option<&Vec<String>>, d: &str| {
             l.and_then(|l| l.first().cloned())
                 .unwrap_or_else(|| d.into())

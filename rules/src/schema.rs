@@ -27,20 +27,35 @@ fn pretty(s: schemars::Schema) -> String {
 }
 
 /// The schema called `name` as pretty JSON (with a final newline), or `None` for an
-/// unknown name.
+/// unknown name. Inputs (program, trade, registry, settle-options, scenario) describe what
+/// the engine accepts (serde's deserialize contract: defaulted fields are optional);
+/// outputs (statement, estimate, error, explanation, validation) describe what it writes
+/// (the serialize contract: fields it skips when empty are optional).
 pub fn schema(name: &str) -> Option<String> {
-    use schemars::schema_for;
+    use crate::{error, estimate, program, registry, settle, statement, trade};
+    fn input<T: schemars::JsonSchema>() -> schemars::Schema {
+        schemars::generate::SchemaSettings::draft2020_12()
+            .for_deserialize()
+            .into_generator()
+            .into_root_schema_for::<T>()
+    }
+    fn output<T: schemars::JsonSchema>() -> schemars::Schema {
+        schemars::generate::SchemaSettings::draft2020_12()
+            .for_serialize()
+            .into_generator()
+            .into_root_schema_for::<T>()
+    }
     let s = match name {
-        "program" => schema_for!(crate::program::ProgramSpec),
-        "trade" => schema_for!(crate::trade::Trade),
-        "registry" => schema_for!(crate::registry::Registry),
-        "settle-options" => schema_for!(crate::settle::SettleOptions),
-        "statement" => schema_for!(crate::statement::Statement),
-        "scenario" => schema_for!(crate::estimate::Scenario),
-        "estimate" => schema_for!(crate::estimate::Estimate),
-        "error" => schema_for!(crate::error::Error),
-        "explanation" => schema_for!(crate::statement::Explanation),
-        "validation" => schema_for!(crate::statement::Validation),
+        "program" => input::<program::ProgramSpec>(),
+        "trade" => input::<trade::Trade>(),
+        "registry" => input::<registry::Registry>(),
+        "settle-options" => input::<settle::SettleOptions>(),
+        "scenario" => input::<estimate::Scenario>(),
+        "statement" => output::<statement::Statement>(),
+        "estimate" => output::<estimate::Estimate>(),
+        "error" => output::<error::Error>(),
+        "explanation" => output::<statement::Explanation>(),
+        "validation" => output::<statement::Validation>(),
         _ => return None,
     };
     Some(pretty(s))

@@ -434,30 +434,26 @@ pub fn from_json_object<'a>(
         (Some(id), None) => e.id(id),
         _ => e,
     };
-    for (k, v) in obj {
+    // Fields in the fixed FIELDS order, so the error reported for a trade with two bad
+    // fields does not depend on how the host's JSON map orders keys.
+    for k in FIELDS {
+        let Some(v) = obj.get(k) else { continue };
         let raw = match v {
             serde_json::Value::String(s) => Raw::Str(s),
             serde_json::Value::Null => Raw::Null,
             serde_json::Value::Bool(x) => Raw::Bool(*x),
             serde_json::Value::Number(n) => Raw::Num(n),
-            _ => {
-                return Err(tag(Error::new(
-                    ErrorCode::Field,
-                    format!("{k} must not be an array or object"),
-                )
-                .field(k.as_str())))
-            }
+            _ => return Err(tag(Error::new(ErrorCode::Field, format!("{k} must not be an array or object")).field(k))),
         };
-        if !b.set(k, raw).map_err(tag)? {
-            if strict {
-                return Err(tag(Error::new(
-                    ErrorCode::Field,
-                    format!("unknown field {k:?}"),
-                )
-                .field(k.as_str())));
-            }
-            *unknown += 1;
+        b.set(k, raw).map_err(tag)?;
+    }
+    let unknowns = obj.keys().filter(|k| !FIELDS.contains(&k.as_str()));
+    if strict {
+        if let Some(k) = unknowns.min() {
+            return Err(tag(Error::new(ErrorCode::Field, format!("unknown field {k:?}")).field(k.as_str())));
         }
+    } else {
+        *unknown += unknowns.count() as u64;
     }
     b.finish().map_err(tag)
 }

@@ -1,0 +1,395 @@
+"""broker-rules: crypto-exchange broker commissions, exactly.
+
+The one Rust engine (the same bytes as the CLI, the browser and Node), with exact
+``decimal.Decimal`` amounts, UTC ``datetime`` times, and trades from lists of dicts, JSON
+text or files, pandas, Polars and pyarrow.
+
+>>> import broker_rules as br
+>>> [p.id for p in br.programs()]  # doctest: +SKIP
+['backpack', 'okx', 'xt']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import _native
+from ._errors import (
+    ERRORS,
+    BrokerRulesError,
+    DecimalError,
+    DecimalOverflowError,
+    DivisionByZeroError,
+    DuplicateIdError,
+    ExprError,
+    FieldError,
+    InexactError,
+    InternalError,
+    InvalidValueError,
+    OptionsError,
+    ParseError,
+    ProgramError,
+    RegistryError,
+    TimeError,
+    UnknownProgramError,
+    UnknownValueError,
+    error_from,
+)
+from ._results import (
+    BrokerStatement,
+    CurvePoint,
+    Engine,
+    Estimate,
+    Excluded,
+    Explanation,
+    Line,
+    Period,
+    Program,
+    ProgramInfo,
+    ProgramRef,
+    Rejected,
+    Statement,
+    Summary,
+    Validation,
+)
+
+__version__: str = _native.engine_version()
+
+__all__ = [
+    "__version__",
+    "programs",
+    "program",
+    "settle",
+    "explain",
+    "estimate",
+    "validate",
+    "call",
+    "TRADE_FIELDS",
+    # results
+    "Statement",
+    "BrokerStatement",
+    "Period",
+    "Excluded",
+    "Line",
+    "Rejected",
+    "Summary",
+    "Explanation",
+    "Estimate",
+    "CurvePoint",
+    "Validation",
+    "ProgramInfo",
+    "Program",
+    "ProgramRef",
+    "Engine",
+    # errors
+    "BrokerRulesError",
+    "ParseError",
+    "FieldError",
+    "DecimalError",
+    "TimeError",
+    "InvalidValueError",
+    "DuplicateIdError",
+    "ProgramError",
+    "ExprError",
+    "DecimalOverflowError",
+    "DivisionByZeroError",
+    "InexactError",
+    "UnknownProgramError",
+    "RegistryError",
+    "OptionsError",
+    "UnknownValueError",
+    "InternalError",
+    "ERRORS",
+]
+
+#: The trade fields, in documentation order.
+TRADE_FIELDS: Tuple[str, ...] = tuple(_native.trade_fields())
+
+#: Request keys whose values are decimals: a Python ``int`` there is sent as exact text.
+_DECIMAL_KEYS = frozenset(
+    {"notional", "fee", "fee_rate", "affiliate_rate", "volume", "fees", "affiliate_share", "share", "parent_share"}
+)
+
+ProgramArg = Union[str, Program, Mapping[str, Any]]
+TradesArg = Any
+TimeArg = Union[str, datetime, None]
+
+_FLOAT_HELP = (
+    "binary floats cannot hold decimal amounts exactly; pass decimal.Decimal({r!r}) or the string {r!r} "
+    "(or opt in with allow_float=True to convert floats through their shortest repr)"
+)
+
+
+# ---------------------------------------------------------------------------------------
+# conversion of Python values to the engine's JSON
+
+
+def _rfc3339(v: datetime) -> str:
+    """An RFC 3339 UTC string; a naive datetime is taken as UTC."""
+    if v.tzinfo is not None:
+        v = v.astimezone(timezone.utc)
+    s = v.strftime("%Y-%m-%dT%H:%M:%S")
+    nanos = v.microsecond * 1000 + int(getattr(v, "nanosecond", 0) or 0)
+    if nanos:
+        s += "." + f"{nanos:09d}".rstrip("0")
+    return s + "Z"
+
+
+def _decimal_text(d: Decimal, where: str) -> str:
+    if not d.is_finite():
+        raise DecimalError(f"{where} is {d}, not a finite decimal", {"field": where})
+    return format(d, "f")
+
+
+def _jsonable(v: Any, where: str, allow_float: bool, decimal_key: bool = False, loc: Optional[Dict[str, Any]] = None) -> Any:
+    """Python value -> JSON value with exact decimals. Floats raise DecimalError unless allowed."""
+    if v is None or isinstance(v, (str, bool)):
+        return v
+    if isinstance(v, Decimal):
+        return _decimal_text(v, where)
+    if isinstance(v, int):
+        return str(v) if decimal_key else v
+    if isinstance(v, float):
+        if not allow_float:
+            location = dict(loc or {})
+            location["field"] = where.rsplit(".", 1)[-1] if loc else where
+            raise DecimalError(f"{where} is the float {v!r}; " + _FLOAT_HELP.format(r=repr(v)), location)
+        return _decimal_text(Decimal(repr(v)), where)
+    if isinstance(v, datetime):
+        return _rfc3339(v)
+    if isinstance(v, date):
+        return v.isoformat() + "T00:00:00Z"
+    if isinstance(v, Program):
+        return v.to_dict()
+    if isinstance(v, Mapping):
+        return {str(k): _jsonable(x, f"{where}.{k}", allow_float, str(k) in _DECIMAL_KEYS, loc) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x, f"{where}[{i}]", allow_float, decimal_key, loc) for i, x in enumerate(v)]
+    item = getattr(v, "item", None)  # numpy scalars
+    if callable(item):
+        return _jsonable(item(), where, allow_float, decimal_key, loc)
+    raise FieldError(f"{where}: cannot send a {type(v).__name__} to the engine", {"field": where})
+
+
+def _trade_json(t: Any, i: int, allow_float: bool) -> Any:
+    if not isinstance(t, Mapping):
+        return _jsonable(t, f"trades[{i}]", allow_float)
+    loc: Dict[str, Any] = {"line": i + 1}
+    tid = t.get("id")
+    if isinstance(tid, str):
+        loc["id"] = tid
+    return {str(k): _jsonable(x, str(k), allow_float, str(k) in _DECIMAL_KEYS, loc) for k, x in t.items()}
+
+
+def _program_json(program: ProgramArg) -> Any:
+    if isinstance(program, Program):
+        return program.to_dict()
+    if isinstance(program, str):
+        if program.endswith(".json") and os.path.isfile(program):
+            with open(program, encoding="utf-8") as f:
+                return json.load(f)
+        return program
+    if isinstance(program, Mapping):
+        return _jsonable(program, "program", False)
+    raise FieldError("program must be a built-in id, a Program, a program dict or a .json path", {"field": "program"})
+
+
+def _unwrap(envelope: str) -> str:
+    """The ``ok`` body of an envelope, byte for byte; raises the error otherwise."""
+    if envelope.startswith('{"ok":'):
+        return envelope[6:-1]
+    try:
+        err = json.loads(envelope)["error"]
+    except Exception:  # pragma: no cover - the core always sends an envelope
+        raise InternalError(f"malformed envelope from the engine: {envelope[:200]!r}") from None
+    raise error_from(err)
+
+
+def call(function: str, request: Union[str, Mapping[str, Any]] = "{}") -> str:
+    """Calls a JSON entry point and returns the canonical envelope text, unchanged:
+    ``{"ok": ...}`` or ``{"error": {...}}``. ``request`` is JSON text or a dict."""
+    text = request if isinstance(request, str) else json.dumps(_jsonable(request, "request", False), ensure_ascii=False)
+    return _native.call(function, text)
+
+
+# ---------------------------------------------------------------------------------------
+# trade sources
+
+
+def _is_arrow_stream(x: Any) -> bool:
+    return hasattr(x, "__arrow_c_stream__")
+
+
+def _arrow_capsule(trades: Any) -> Any:
+    mod = type(trades).__module__ or ""
+    if mod.startswith("pandas"):
+        import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+
+        return pa.Table.from_pandas(trades, preserve_index=False).__arrow_c_stream__()
+    if mod.startswith("polars"):
+        if hasattr(trades, "collect") and not hasattr(trades, "to_arrow"):
+            trades = trades.collect()  # LazyFrame
+        return trades.to_arrow().__arrow_c_stream__()
+    if _is_arrow_stream(trades):
+        return trades.__arrow_c_stream__()
+    if hasattr(trades, "__arrow_c_array__"):  # a single record batch
+        import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+
+        return pa.table(trades).__arrow_c_stream__()
+    return None
+
+
+_FORMATS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json"}
+
+
+def _settle(
+    kind: str,
+    program: ProgramArg,
+    trades: TradesArg,
+    registry: Optional[Mapping[str, Any]],
+    from_: TimeArg,
+    to: TimeArg,
+    lines: bool,
+    strict: bool,
+    allow_float: bool,
+    format: Optional[str],
+) -> str:
+    req: Dict[str, Any] = {"program": _program_json(program)}
+    if registry is not None:
+        req["registry"] = _jsonable(registry, "registry", allow_float)
+    options: Dict[str, Any] = {}
+    if from_ is not None:
+        options["from"] = _rfc3339(from_) if isinstance(from_, datetime) else from_
+    if to is not None:
+        options["to"] = _rfc3339(to) if isinstance(to, datetime) else to
+    if lines:
+        options["lines"] = True
+    if strict:
+        options["strict"] = True
+    if options:
+        req["options"] = options
+    explain = kind == "explain"
+
+    if trades is None:
+        trades = []
+    if isinstance(trades, os.PathLike):
+        trades = os.fspath(trades)
+    if isinstance(trades, bytes):
+        trades = trades.decode("utf-8")
+    if isinstance(trades, str):
+        head = trades.lstrip()[:1]
+        if head in ("[", "{") or "\n" in trades:
+            fmt = format or ("json" if head == "[" else "ndjson" if head == "{" else "csv")
+            return _native.settle_text(json.dumps(req, ensure_ascii=False), trades, fmt, explain)
+        if not os.path.exists(trades):
+            raise FileNotFoundError(f"no such trades file: {trades!r} (JSON text must start with '[' or '{{')")
+        return _native.settle_file(json.dumps(req, ensure_ascii=False), trades, format, explain)
+    capsule = None if isinstance(trades, (list, tuple)) else _arrow_capsule(trades)
+    if capsule is not None:
+        return _native.settle_arrow(json.dumps(req, ensure_ascii=False), capsule, explain, allow_float)
+    if isinstance(trades, Mapping):
+        raise FieldError("trades must be a list of trade dicts, not one dict", {"field": "trades"})
+    if not isinstance(trades, Iterable):
+        raise FieldError(f"cannot read trades from a {type(trades).__name__}", {"field": "trades"})
+    req["trades"] = [_trade_json(t, i, allow_float) for i, t in enumerate(trades)]
+    return _native.call(kind, json.dumps(req, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------------------------------
+# the API
+
+
+def programs() -> List[ProgramInfo]:
+    """The built-in programs."""
+    body = json.loads(_unwrap(_native.call("programs", "{}")))
+    return [ProgramInfo._from(p) for p in body]
+
+
+def program(id: str) -> Program:
+    """A built-in program file (``to_dict()`` to copy and change a knob)."""
+    return Program._from_json(_unwrap(_native.call("program", json.dumps({"id": id}))))
+
+
+def settle(
+    program: ProgramArg,
+    trades: TradesArg = None,
+    *,
+    registry: Optional[Mapping[str, Any]] = None,
+    from_: TimeArg = None,
+    to: TimeArg = None,
+    lines: bool = False,
+    strict: bool = False,
+    allow_float: bool = False,
+    format: Optional[str] = None,
+) -> Statement:
+    """Settles trades under a program; returns the :class:`Statement`.
+
+    ``trades``: a list of dicts (decimals as ``Decimal``, ``int`` or ``str``; times as
+    RFC 3339 strings or ``datetime``), JSON-array / NDJSON / CSV text, a path to a
+    ``.csv``/``.ndjson``/``.json`` file, a pandas or Polars DataFrame, or a pyarrow Table /
+    RecordBatchReader (anything with ``__arrow_c_stream__``). Floats where decimals belong
+    raise :class:`DecimalError` unless ``allow_float=True``. The GIL is released while the
+    engine runs.
+    """
+    return Statement._from_json(_unwrap(_settle("settle", program, trades, registry, from_, to, lines, strict, allow_float, format)))
+
+
+def explain(
+    program: ProgramArg,
+    trades: TradesArg = None,
+    *,
+    registry: Optional[Mapping[str, Any]] = None,
+    from_: TimeArg = None,
+    to: TimeArg = None,
+    strict: bool = False,
+    allow_float: bool = False,
+    format: Optional[str] = None,
+) -> Explanation:
+    """One line per trade: broker, period, tier, rate, exact commission or exclusion reason."""
+    return Explanation._from_json(_unwrap(_settle("explain", program, trades, registry, from_, to, True, strict, allow_float, format)))
+
+
+def estimate(program: ProgramArg, scenario: Optional[Mapping[str, Any]] = None, *, allow_float: bool = False, **fields: Any) -> Estimate:
+    """The dashboard question: tier, rate and commission for a scenario, the next tier and
+    the commission curve. ``scenario`` is a dict, or give its fields as keywords
+    (``volume=``, ``fee_rate=`` or ``fees=``, ``mix=``, ``affiliate_share=``,
+    ``affiliate_rate=``, ``active_clients=``, ``vip=``)."""
+    sc: Dict[str, Any] = dict(scenario or {})
+    sc.update(fields)
+    req = {"program": _program_json(program), "scenario": _jsonable(sc, "scenario", allow_float, False)}
+    # Top-level scenario decimals given as int are exact.
+    for k in _DECIMAL_KEYS & set(req["scenario"]):
+        if isinstance(req["scenario"][k], int) and not isinstance(req["scenario"][k], bool):
+            req["scenario"][k] = str(req["scenario"][k])
+    return Estimate._from_json(_unwrap(_native.call("estimate", json.dumps(req, ensure_ascii=False))))
+
+
+def validate(
+    program: Optional[ProgramArg] = None,
+    trades: Optional[Sequence[Mapping[str, Any]]] = None,
+    *,
+    registry: Optional[Mapping[str, Any]] = None,
+    strict: bool = False,
+    allow_float: bool = False,
+) -> Validation:
+    """Lists every problem of a program, a trade list (dicts or JSON text) or a registry."""
+    req: Dict[str, Any] = {}
+    if program is not None:
+        req["program"] = _program_json(program)
+    if trades is not None:
+        if isinstance(trades, (str, bytes)):
+            parsed = json.loads(trades)
+            req["trades"] = parsed
+        elif isinstance(trades, (list, tuple)):
+            req["trades"] = [_trade_json(t, i, allow_float) for i, t in enumerate(trades)]
+        else:
+            raise FieldError("validate takes trades as a list of dicts or JSON text; settle a DataFrame and read .rejected", {"field": "trades"})
+        if strict:
+            req["options"] = {"strict": True}
+    if registry is not None:
+        req["registry"] = _jsonable(registry, "registry", allow_float)
+    return Validation._from_json(_unwrap(_native.call("validate", json.dumps(req, ensure_ascii=False))))

@@ -1,0 +1,602 @@
+"""Typed result objects over the engine's canonical JSON.
+
+Conversion only: every number here was computed by the Rust core and arrives as canonical
+decimal text; it becomes a ``decimal.Decimal`` (exact) and every time an aware UTC
+``datetime``. ``to_json()`` returns the exact bytes the core produced.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, cast
+
+from ._errors import BrokerRulesError, error_from
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+    import polars
+    import pyarrow  # type: ignore[import-untyped,unused-ignore]
+
+__all__ = [
+    "ProgramRef",
+    "Engine",
+    "Excluded",
+    "Period",
+    "BrokerStatement",
+    "Rejected",
+    "Line",
+    "Summary",
+    "Statement",
+    "Explanation",
+    "CurvePoint",
+    "Estimate",
+    "Validation",
+    "ProgramInfo",
+    "Program",
+]
+
+
+def _dec(s: Any) -> Decimal:
+    return Decimal(str(s))
+
+
+def _opt_dec(s: Any) -> Optional[Decimal]:
+    return None if s is None else Decimal(str(s))
+
+
+def _split_time(s: str) -> "tuple[int, int]":
+    """RFC 3339 UTC text -> (seconds since the epoch, nanoseconds), exactly."""
+    t = s.strip()
+    if t.endswith("Z") or t.endswith("z"):
+        t, offset = t[:-1], 0
+    elif len(t) > 6 and t[-6] in "+-" and t[-3] == ":":
+        sign = 1 if t[-6] == "+" else -1
+        offset = sign * (int(t[-5:-3]) * 3600 + int(t[-2:]) * 60)
+        t = t[:-6]
+    else:
+        offset = 0
+    frac = ""
+    if "." in t:
+        t, frac = t.split(".", 1)
+    base = datetime.strptime(t.replace("t", "T").replace(" ", "T"), "%Y-%m-%dT%H:%M:%S")
+    secs = calendar.timegm(base.timetuple()) - offset
+    nanos = int((frac + "000000000")[:9]) if frac else 0
+    return secs, nanos
+
+
+def _time(s: str) -> datetime:
+    """An aware UTC datetime (sub-microsecond digits are dropped; ``to_dict`` keeps them)."""
+    secs, nanos = _split_time(s)
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=secs, microseconds=nanos // 1000)
+
+
+def _opt_time(s: Optional[str]) -> Optional[datetime]:
+    return None if s is None else _time(s)
+
+
+def _ns(s: Optional[str]) -> Optional[int]:
+    if s is None:
+        return None
+    secs, nanos = _split_time(s)
+    return secs * 1_000_000_000 + nanos
+
+
+def _decmap(m: Mapping[str, Any]) -> Dict[str, Decimal]:
+    return {k: _dec(v) for k, v in m.items()}
+
+
+# Column kinds for the tables.
+_DEC, _TIME, _STR, _INT, _BOOL = "decimal", "time", "str", "int", "bool"
+
+
+def _arrow_table(columns: Sequence["tuple[str, str, List[Any]]"]) -> "pyarrow.Table":
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+
+    arrays = []
+    names = []
+    for name, kind, values in columns:
+        names.append(name)
+        if kind == _DEC:
+            decs = [None if v is None else _dec(v) for v in values]
+            arr = pa.array(decs) if any(d is not None for d in decs) else pa.array(decs, pa.decimal128(38, 0))
+        elif kind == _TIME:
+            arr = pa.array([_ns(v) for v in values], pa.timestamp("ns", tz="UTC"))
+        elif kind == _INT:
+            arr = pa.array(values, pa.int64())
+        elif kind == _BOOL:
+            arr = pa.array(values, pa.bool_())
+        else:
+            arr = pa.array(values, pa.string())
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+class _Tabular:
+    """``to_arrow`` / ``to_pandas`` / ``to_polars`` over named tables."""
+
+    _default_table = ""
+
+    def _columns(self, table: str) -> Sequence["tuple[str, str, List[Any]]"]:  # pragma: no cover
+        raise NotImplementedError
+
+    def to_arrow(self, table: Optional[str] = None) -> "pyarrow.Table":
+        """A pyarrow Table: decimals as ``decimal128`` (exact), times as UTC ``timestamp[ns]``."""
+        return _arrow_table(self._columns(table or self._default_table))
+
+    def to_pandas(self, table: Optional[str] = None) -> "pandas.DataFrame":
+        """A pandas DataFrame: decimals as ``decimal.Decimal`` objects, times as UTC."""
+        return cast("pandas.DataFrame", self.to_arrow(table).to_pandas())
+
+    def to_polars(self, table: Optional[str] = None) -> "polars.DataFrame":
+        """A Polars DataFrame: decimals as ``pl.Decimal``, times as UTC ``Datetime``."""
+        import polars as pl
+
+        df = pl.from_arrow(self.to_arrow(table))
+        assert isinstance(df, pl.DataFrame)
+        return df
+
+
+class _Canonical:
+    """Holds the canonical JSON text the core produced."""
+
+    _json: str
+
+    def to_json(self) -> str:
+        """The exact canonical JSON the engine produced (the same bytes on every host)."""
+        return self._json
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The canonical JSON as Python objects (decimals as exact strings, as in JSON)."""
+        d = json.loads(self._json)
+        assert isinstance(d, dict)
+        return d
+
+
+@dataclass(frozen=True)
+class ProgramRef:
+    id: str
+    version: str
+    sha256: str
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "ProgramRef":
+        return cls(id=d["id"], version=d["version"], sha256=d["sha256"])
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    version: str
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "Engine":
+        return cls(name=d["name"], version=d["version"])
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """Trades excluded for one reason, and their fees."""
+
+    trades: int
+    fees: Decimal
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "Excluded":
+        return cls(trades=int(d["trades"]), fees=_dec(d["fees"]))
+
+
+@dataclass(frozen=True)
+class Period:
+    """One settlement period of one broker."""
+
+    start: datetime
+    end: datetime
+    credit_at: datetime
+    tier: Optional[str]
+    rate: Decimal
+    volume: Decimal
+    fees: Decimal
+    commission: Decimal
+    trades: int
+    excluded: Dict[str, Excluded]
+    rates: Dict[str, Decimal]
+    metrics: Dict[str, Decimal]
+    exact: Decimal
+    to_parent: Decimal
+    from_sub_brokers: Decimal
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "Period":
+        return cls(
+            start=_time(d["start"]),
+            end=_time(d["end"]),
+            credit_at=_time(d["credit_at"]),
+            tier=d.get("tier"),
+            rate=_dec(d["rate"]),
+            volume=_dec(d["volume"]),
+            fees=_dec(d["fees"]),
+            commission=_dec(d["commission"]),
+            trades=int(d["trades"]),
+            excluded={k: Excluded._from(v) for k, v in (d.get("excluded") or {}).items()},
+            rates=_decmap(d.get("rates") or {}),
+            metrics=_decmap(d.get("metrics") or {}),
+            exact=_dec(d.get("exact", d["commission"])),
+            to_parent=_dec(d.get("to_parent", "0")),
+            from_sub_brokers=_dec(d.get("from_sub_brokers", "0")),
+        )
+
+
+@dataclass(frozen=True)
+class BrokerStatement:
+    """One broker's statement: status, payable total and its periods."""
+
+    broker: str
+    status: str
+    reason: Optional[str]
+    commission: Decimal
+    periods: List[Period]
+    withheld: Decimal
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "BrokerStatement":
+        return cls(
+            broker=d["broker"],
+            status=d["status"],
+            reason=d.get("reason"),
+            commission=_dec(d["commission"]),
+            periods=[Period._from(p) for p in d.get("periods") or []],
+            withheld=_dec(d.get("withheld", "0")),
+        )
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A trade refused in lenient mode, with its error."""
+
+    id: Optional[str]
+    line: Optional[int]
+    code: str
+    message: str
+    field: Optional[str]
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "Rejected":
+        return cls(id=d.get("id"), line=d.get("line"), code=d["code"], message=d["message"], field=d.get("field"))
+
+    @property
+    def error(self) -> BrokerRulesError:
+        """The matching exception object (not raised)."""
+        loc = {k: v for k, v in (("id", self.id), ("line", self.line), ("field", self.field)) if v is not None}
+        return error_from({"code": self.code, "message": self.message, "location": loc})
+
+
+@dataclass(frozen=True)
+class Line:
+    """One trade's outcome: broker, period, tier, rate, exact commission or exclusion."""
+
+    id: str
+    broker: Optional[str]
+    period_start: Optional[datetime]
+    tier: Optional[str]
+    rate: Decimal
+    commission: Decimal
+    excluded: Optional[str]
+    attribution: Optional[str]
+    time: Optional[datetime]
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "Line":
+        return cls(
+            id=d["id"],
+            broker=d.get("broker"),
+            period_start=_opt_time(d.get("period_start")),
+            tier=d.get("tier"),
+            rate=_dec(d["rate"]),
+            commission=_dec(d["commission"]),
+            excluded=d.get("excluded"),
+            attribution=d.get("attribution"),
+            time=_opt_time(d.get("time")),
+        )
+
+
+@dataclass(frozen=True)
+class Summary:
+    from_: Optional[datetime]
+    to: Optional[datetime]
+    trades: int
+    duplicates: int
+    rejected: int
+    unknown_fields: int
+    unattributed: Dict[str, Excluded]
+    commission: Decimal
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "Summary":
+        return cls(
+            from_=_opt_time(d.get("from")),
+            to=_opt_time(d.get("to")),
+            trades=int(d.get("trades", 0)),
+            duplicates=int(d.get("duplicates", 0)),
+            rejected=int(d.get("rejected", 0)),
+            unknown_fields=int(d.get("unknown_fields", 0)),
+            unattributed={k: Excluded._from(v) for k, v in (d.get("unattributed") or {}).items()},
+            commission=_dec(d.get("commission", "0")),
+        )
+
+
+def _line_columns(lines: Sequence[Line], raw: Sequence[Mapping[str, Any]]) -> Sequence["tuple[str, str, List[Any]]"]:
+    return [
+        ("id", _STR, [r["id"] for r in raw]),
+        ("time", _TIME, [r.get("time") for r in raw]),
+        ("broker", _STR, [r.get("broker") for r in raw]),
+        ("attribution", _STR, [r.get("attribution") for r in raw]),
+        ("period_start", _TIME, [r.get("period_start") for r in raw]),
+        ("tier", _STR, [r.get("tier") for r in raw]),
+        ("rate", _DEC, [r["rate"] for r in raw]),
+        ("commission", _DEC, [r["commission"] for r in raw]),
+        ("excluded", _STR, [r.get("excluded") for r in raw]),
+    ]
+
+
+def _rejected_columns(raw: Sequence[Mapping[str, Any]]) -> Sequence["tuple[str, str, List[Any]]"]:
+    return [
+        ("id", _STR, [r.get("id") for r in raw]),
+        ("line", _INT, [r.get("line") for r in raw]),
+        ("code", _STR, [r["code"] for r in raw]),
+        ("message", _STR, [r["message"] for r in raw]),
+        ("field", _STR, [r.get("field") for r in raw]),
+    ]
+
+
+@dataclass(frozen=True)
+class Statement(_Canonical, _Tabular):
+    """The result of ``settle``.
+
+    Tables for ``to_arrow`` / ``to_pandas`` / ``to_polars``: ``"periods"`` (default; one row
+    per broker and period), ``"brokers"`` (one row per broker), ``"lines"`` (one row per
+    trade; settle with ``lines=True``) and ``"rejected"``.
+    """
+
+    program: ProgramRef
+    engine: Engine
+    currency: str
+    brokers: List[BrokerStatement]
+    rejected: List[Rejected]
+    lines: Optional[List[Line]]
+    summary: Summary
+    _json: str = field(repr=False, compare=False, default="")
+    _default_table = "periods"
+
+    @classmethod
+    def _from_json(cls, text: str) -> "Statement":
+        d = json.loads(text)
+        lines = d.get("lines")
+        return cls(
+            program=ProgramRef._from(d["program"]),
+            engine=Engine._from(d["engine"]),
+            currency=d["currency"],
+            brokers=[BrokerStatement._from(b) for b in d["brokers"]],
+            rejected=[Rejected._from(r) for r in d.get("rejected") or []],
+            lines=None if lines is None else [Line._from(x) for x in lines],
+            summary=Summary._from(d.get("summary") or {}),
+            _json=text,
+        )
+
+    @property
+    def commission(self) -> Decimal:
+        """Payable commission of all brokers (the engine's ``summary.commission``)."""
+        return self.summary.commission
+
+    def broker(self, code: str) -> BrokerStatement:
+        """The statement of one broker (KeyError if it has none)."""
+        for b in self.brokers:
+            if b.broker == code:
+                return b
+        raise KeyError(code)
+
+    def _columns(self, table: str) -> Sequence["tuple[str, str, List[Any]]"]:
+        d = self.to_dict()
+        if table == "periods":
+            rows = [(b, p) for b in d["brokers"] for p in b["periods"]]
+            return [
+                ("broker", _STR, [b["broker"] for b, _ in rows]),
+                ("status", _STR, [b["status"] for b, _ in rows]),
+                ("start", _TIME, [p["start"] for _, p in rows]),
+                ("end", _TIME, [p["end"] for _, p in rows]),
+                ("credit_at", _TIME, [p["credit_at"] for _, p in rows]),
+                ("tier", _STR, [p.get("tier") for _, p in rows]),
+                ("rate", _DEC, [p["rate"] for _, p in rows]),
+                ("volume", _DEC, [p["volume"] for _, p in rows]),
+                ("fees", _DEC, [p["fees"] for _, p in rows]),
+                ("commission", _DEC, [p["commission"] for _, p in rows]),
+                ("exact", _DEC, [p.get("exact") for _, p in rows]),
+                ("trades", _INT, [p["trades"] for _, p in rows]),
+                ("excluded_trades", _INT, [sum(int(x["trades"]) for x in (p.get("excluded") or {}).values()) for _, p in rows]),
+            ]
+        if table == "brokers":
+            bs = d["brokers"]
+            return [
+                ("broker", _STR, [b["broker"] for b in bs]),
+                ("status", _STR, [b["status"] for b in bs]),
+                ("reason", _STR, [b.get("reason") for b in bs]),
+                ("commission", _DEC, [b["commission"] for b in bs]),
+                ("withheld", _DEC, [b.get("withheld") for b in bs]),
+                ("periods", _INT, [len(b["periods"]) for b in bs]),
+            ]
+        if table == "lines":
+            if d.get("lines") is None:
+                raise ValueError("this statement has no lines: settle with lines=True, or use explain()")
+            return _line_columns(self.lines or [], d["lines"])
+        if table == "rejected":
+            return _rejected_columns(d.get("rejected") or [])
+        raise ValueError(f"unknown table {table!r} (periods, brokers, lines, rejected)")
+
+
+@dataclass(frozen=True)
+class Explanation(_Canonical, _Tabular):
+    """The result of ``explain``: one line per trade. Tables: ``"lines"`` (default), ``"rejected"``."""
+
+    program: ProgramRef
+    engine: Engine
+    currency: str
+    lines: List[Line]
+    rejected: List[Rejected]
+    _json: str = field(repr=False, compare=False, default="")
+    _default_table = "lines"
+
+    @classmethod
+    def _from_json(cls, text: str) -> "Explanation":
+        d = json.loads(text)
+        return cls(
+            program=ProgramRef._from(d["program"]),
+            engine=Engine._from(d["engine"]),
+            currency=d["currency"],
+            lines=[Line._from(x) for x in d.get("lines") or []],
+            rejected=[Rejected._from(r) for r in d.get("rejected") or []],
+            _json=text,
+        )
+
+    def _columns(self, table: str) -> Sequence["tuple[str, str, List[Any]]"]:
+        d = self.to_dict()
+        if table == "lines":
+            return _line_columns(self.lines, d.get("lines") or [])
+        if table == "rejected":
+            return _rejected_columns(d.get("rejected") or [])
+        raise ValueError(f"unknown table {table!r} (lines, rejected)")
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """A tier boundary: least volume for the level and the commission there."""
+
+    tier: Optional[str]
+    rate: Decimal
+    volume: Decimal
+    volume_needed: Decimal
+    commission: Decimal
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "CurvePoint":
+        return cls(
+            tier=d.get("tier"),
+            rate=_dec(d["rate"]),
+            volume=_dec(d["volume"]),
+            volume_needed=_dec(d["volume_needed"]),
+            commission=_dec(d["commission"]),
+        )
+
+
+@dataclass(frozen=True)
+class Estimate(_Canonical, _Tabular):
+    """The result of ``estimate``. Table ``"curve"`` (default): one row per tier boundary."""
+
+    program: ProgramRef
+    engine: Engine
+    currency: str
+    volume: Decimal
+    fees: Decimal
+    tier: Optional[str]
+    rate: Decimal
+    rates: Dict[str, Decimal]
+    metrics: Dict[str, Decimal]
+    commission: Decimal
+    next: Optional[CurvePoint]
+    curve: List[CurvePoint]
+    _json: str = field(repr=False, compare=False, default="")
+    _default_table = "curve"
+
+    @classmethod
+    def _from_json(cls, text: str) -> "Estimate":
+        d = json.loads(text)
+        nxt = d.get("next")
+        return cls(
+            program=ProgramRef._from(d["program"]),
+            engine=Engine._from(d["engine"]),
+            currency=d["currency"],
+            volume=_dec(d["volume"]),
+            fees=_dec(d["fees"]),
+            tier=d.get("tier"),
+            rate=_dec(d["rate"]),
+            rates=_decmap(d.get("rates") or {}),
+            metrics=_decmap(d.get("metrics") or {}),
+            commission=_dec(d["commission"]),
+            next=None if nxt is None else CurvePoint._from(nxt),
+            curve=[CurvePoint._from(c) for c in d.get("curve") or []],
+            _json=text,
+        )
+
+    def _columns(self, table: str) -> Sequence["tuple[str, str, List[Any]]"]:
+        if table != "curve":
+            raise ValueError(f"unknown table {table!r} (curve)")
+        c = self.to_dict().get("curve") or []
+        return [
+            ("tier", _STR, [p.get("tier") for p in c]),
+            ("rate", _DEC, [p["rate"] for p in c]),
+            ("volume", _DEC, [p["volume"] for p in c]),
+            ("volume_needed", _DEC, [p["volume_needed"] for p in c]),
+            ("commission", _DEC, [p["commission"] for p in c]),
+        ]
+
+
+@dataclass(frozen=True)
+class Validation(_Canonical):
+    """The result of ``validate``: every problem found (as exception objects, not raised)."""
+
+    valid: bool
+    problems: List[BrokerRulesError]
+    _json: str = field(repr=False, compare=False, default="")
+
+    @classmethod
+    def _from_json(cls, text: str) -> "Validation":
+        d = json.loads(text)
+        return cls(valid=bool(d["valid"]), problems=[error_from(p) for p in d.get("problems") or []], _json=text)
+
+    def __bool__(self) -> bool:
+        return self.valid
+
+
+@dataclass(frozen=True)
+class ProgramInfo:
+    """One built-in program, as ``programs()`` lists it."""
+
+    id: str
+    name: str
+    version: str
+    sha256: str
+    currency: str
+    notes: List[str]
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "ProgramInfo":
+        return cls(
+            id=d["id"],
+            name=d["name"],
+            version=d["version"],
+            sha256=d["sha256"],
+            currency=d["currency"],
+            notes=list(d.get("notes") or []),
+        )
+
+
+@dataclass(frozen=True)
+class Program(_Canonical):
+    """A program file (what ``program(id)`` returns). Pass it, or ``to_dict()`` edited, to
+    ``settle`` / ``estimate`` as ``program=``."""
+
+    id: str
+    name: str
+    version: str
+    _json: str = field(repr=False, compare=False, default="")
+
+    @classmethod
+    def _from_json(cls, text: str) -> "Program":
+        d = json.loads(text)
+        return cls(id=d["id"], name=d.get("name", d["id"]), version=str(d.get("version", "")), _json=text)
+
+    @property
+    def notes(self) -> List[str]:
+        return list(self.to_dict().get("notes") or [])
