@@ -14,14 +14,10 @@ export PATH="$BROKER_RULES_CACHE/tools/bin:$HOME/.cargo/bin:$PATH"
 bash scripts/bootstrap.sh wasm
 
 echo "[conformance] building the plain-ABI .wasm"
-cargo build -p broker-rules-wasm --target wasm32-unknown-unknown --profile wasm-release --features plain
+cargo build -p broker-rules-wasm-plain --target wasm32-unknown-unknown --profile wasm-release
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
-OUT="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/broker_rules_wasm.wasm"
-[ -f "$OUT" ] || { echo "missing $OUT" >&2; exit 1; }
-# The wasm-bindgen build (feature bindgen) writes the same cargo output path: keep our own copy.
-mkdir -p "$TARGET_DIR/plain-abi"
-WASM="$TARGET_DIR/plain-abi/broker_rules_plain.wasm"
-cp "$OUT" "$WASM"
+WASM="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/broker_rules_wasm_plain.wasm"
+[ -f "$WASM" ] || { echo "missing $WASM" >&2; exit 1; }
 BROKER_RULES_PLAIN_WASM=$(realpath "$WASM")
 export BROKER_RULES_PLAIN_WASM
 export BROKER_RULES_REQUIRE_WASM=1

@@ -1,12 +1,11 @@
 //! broker-rules for WebAssembly. Two forms from the same core code path
 //! (`broker_rules::api`, the JSON-string entry points):
-//! - feature `bindgen`: the wasm-bindgen package for browsers and bundlers;
-//! - feature `plain`: a plain-ABI module (alloc, free, one function per entry point taking
-//!   and returning JSON bytes) that wasmtime loads.
+//! - this crate, feature `bindgen`: the wasm-bindgen package for browsers and bundlers
+//!   (npm `broker-rules-wasm`, built by `host-wasm/js/build.sh`);
+//! - `host-wasm/plain` (crate `broker-rules-wasm-plain`): a plain-ABI module (alloc, free,
+//!   one function per entry point taking and returning JSON bytes) that wasmtime loads.
 #![no_std]
 extern crate alloc;
 
 #[cfg(feature = "bindgen")]
 mod bindgen;
-#[cfg(feature = "plain")]
-mod plain;

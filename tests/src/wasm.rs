@@ -1,4 +1,4 @@
-//! Runs the plain-ABI module (`host-wasm/src/plain.rs`) under wasmtime: copy the request
+//! Runs the plain-ABI module (`host-wasm/plain`, crate `broker-rules-wasm-plain`) under wasmtime: copy the request
 //! into linear memory with `alloc`, call the entry point, read the packed `(ptr << 32) | len`
 //! result, `free` both buffers.
 
@@ -8,7 +8,7 @@ use wasmtime::{Config, Engine, Instance, Memory, Module, Store, TypedFunc};
 pub use wasmtime::Result;
 
 /// The module the conformance script builds: `$BROKER_RULES_PLAIN_WASM`, else
-/// `target/plain-abi/broker_rules_plain.wasm` (the script copies cargo's output there at
+/// `target/wasm32-unknown-unknown/wasm-release/broker_rules_wasm_plain.wasm` (built by the script at
 /// once, because the wasm-bindgen build writes the same cargo output path).
 pub fn default_path() -> PathBuf {
     match std::env::var_os("BROKER_RULES_PLAIN_WASM") {
@@ -17,7 +17,7 @@ pub fn default_path() -> PathBuf {
             let target = std::env::var_os("CARGO_TARGET_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| crate::root().join("target"));
-            target.join("plain-abi").join("broker_rules_plain.wasm")
+            target.join("wasm32-unknown-unknown").join("wasm-release").join("broker_rules_wasm_plain.wasm")
         }
     }
 }

@@ -30,7 +30,7 @@ fn plain() -> Option<wasm::Plain> {
         return None;
     }
     Some(wasm::Plain::load(&path).unwrap_or_else(|e| {
-        panic!("cannot load {} (is it the plain-ABI build, `--features plain`? the bindgen build imports JS glue): {e:?}", path.display())
+        panic!("cannot load {} (is it the plain-ABI build of broker-rules-wasm-plain? the bindgen build imports JS glue): {e:?}", path.display())
     }))
 }
 

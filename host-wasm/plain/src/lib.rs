@@ -18,6 +18,8 @@
 //!
 //! Request bytes that are not UTF-8 give an `E_PARSE` error envelope, not a trap. Every
 //! entry point is the core's JSON-string entry point: nothing is computed here.
+#![no_std]
+extern crate alloc;
 extern crate std;
 
 use alloc::alloc::{alloc as raw_alloc, dealloc, Layout};

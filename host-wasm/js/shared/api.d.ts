@@ -1,0 +1,90 @@
+// The functions of both packages (same names, same behaviour). Edit here only; gen.mjs
+// appends this to the types generated from /schemas (and shared/extra.d.ts) in each package's index.d.ts.
+
+/**
+ * The one error model of both packages: every engine error is thrown as a
+ * BrokerRulesError carrying the core's stable `code` and `location`.
+ */
+export declare class BrokerRulesError extends Error {
+  readonly name: 'BrokerRulesError';
+  /** Stable code, e.g. "E_DECIMAL". */
+  readonly code: ErrorCode;
+  /** The core's message, without code and location. */
+  readonly detail: string;
+  readonly location: ErrorLocation;
+  /** One sentence on what to do about it. */
+  readonly help: string;
+  toJSON(): CoreError;
+}
+
+/** The built-in programs. */
+export declare function programs(): ProgramInfo[];
+/** A built-in program by id (or a `{"id"}` request). */
+export declare function program(id: string | { id: string }): ProgramSpec;
+
+/** Settles trades: a request object or its JSON text. */
+export declare function settle(request: SettleRequest | string): Statement;
+/** Settles trades; string `trades`/`options`/`registry` are taken as JSON text. */
+export declare function settle(program: ProgramArg, trades: Trade[] | string, options?: SettleOptions | string, registry?: Registry | string): Statement;
+/** Per-trade lines (settle with lines). */
+export declare function explain(request: SettleRequest | string): Explanation;
+export declare function explain(program: ProgramArg, trades: Trade[] | string, options?: SettleOptions | string, registry?: Registry | string): Explanation;
+/** The dashboard question: tier, rate, commission, next tier, curve. */
+export declare function estimate(request: EstimateRequest | string): Estimate;
+export declare function estimate(program: ProgramArg, scenario: Scenario | string): Estimate;
+/** Every problem of a program, a trade list or a registry (never throws for problems). */
+export declare function validate(request: ValidateRequest | string): Validation;
+
+/** Canonical JSON text of the result, byte-identical on every host; throws BrokerRulesError. */
+export declare function settleJson(request: SettleRequest | string): string;
+export declare function settleJson(program: ProgramArg, trades: Trade[] | string, options?: SettleOptions | string, registry?: Registry | string): string;
+export declare function explainJson(request: SettleRequest | string): string;
+export declare function explainJson(program: ProgramArg, trades: Trade[] | string, options?: SettleOptions | string, registry?: Registry | string): string;
+export declare function estimateJson(request: EstimateRequest | string): string;
+export declare function estimateJson(program: ProgramArg, scenario: Scenario | string): string;
+export declare function validateJson(request: ValidateRequest | string): string;
+export declare function programJson(id: string | { id: string }): string;
+export declare function programsJson(): string;
+
+/**
+ * Promise forms. In `broker-rules` (Node addon) they run on the libuv thread pool, off the
+ * main thread; in `broker-rules-wasm` they run on the calling thread (same results).
+ */
+export declare function settleAsync(request: SettleRequest | string): Promise<Statement>;
+export declare function settleAsync(program: ProgramArg, trades: Trade[] | string, options?: SettleOptions | string, registry?: Registry | string): Promise<Statement>;
+export declare function settleJsonAsync(request: SettleRequest | string): Promise<string>;
+export declare function settleJsonAsync(program: ProgramArg, trades: Trade[] | string, options?: SettleOptions | string, registry?: Registry | string): Promise<string>;
+export declare function explainAsync(request: SettleRequest | string): Promise<Explanation>;
+export declare function explainAsync(program: ProgramArg, trades: Trade[] | string, options?: SettleOptions | string, registry?: Registry | string): Promise<Explanation>;
+export declare function explainJsonAsync(request: SettleRequest | string): Promise<string>;
+export declare function estimateAsync(request: EstimateRequest | string): Promise<Estimate>;
+export declare function estimateAsync(program: ProgramArg, scenario: Scenario | string): Promise<Estimate>;
+export declare function estimateJsonAsync(request: EstimateRequest | string): Promise<string>;
+export declare function validateAsync(request: ValidateRequest | string): Promise<Validation>;
+export declare function validateJsonAsync(request: ValidateRequest | string): Promise<string>;
+export declare function programAsync(id: string | { id: string }): Promise<ProgramSpec>;
+export declare function programJsonAsync(id: string | { id: string }): Promise<string>;
+export declare function programsAsync(): Promise<ProgramInfo[]>;
+export declare function programsJsonAsync(): Promise<string>;
+
+/**
+ * The raw envelope `{"ok":...}` / `{"error":...}` of a core function by name, exactly as
+ * every host (CLI, Python, wasmtime) returns it. Never throws for engine errors.
+ */
+export declare function call(fn: 'settle' | 'estimate' | 'explain' | 'validate' | 'program' | 'programs' | (string & {}), request: object | string): string;
+
+/** Incremental settlement for streams: the same statement as `settle` over all batches. */
+export declare class Settlement {
+  constructor(program: ProgramArg, options?: SettleOptions | string | null, registry?: Registry | string | null);
+  /** Feeds a batch (or one trade, or a JSON array text); returns distinct trades accepted so far. */
+  push(trades: Trade[] | Trade | string): number;
+  /** The statement; the settlement is spent afterwards. */
+  finish(): Statement;
+  /** The statement's canonical JSON text. */
+  finishJson(): string;
+}
+
+/** One sentence of help for an error code. */
+export declare function errorHelp(code: ErrorCode | string): string;
+/** The engine version statements carry. */
+export declare function engineVersion(): string;

@@ -1,0 +1,195 @@
+// The JavaScript API of broker-rules, shared by both npm packages: `broker-rules-wasm`
+// (core = the wasm-bindgen module) and `broker-rules` (core = the napi-rs addon).
+// host-wasm/js/gen.mjs pastes this file into each package's entry points; edit it here only.
+//
+// The core exposes JSON-text functions returning the engine's envelope
+// (`{"ok":...}` / `{"error":{...}}`). This wrapper only converts: objects to JSON text,
+// envelopes to values or a thrown BrokerRulesError. It computes nothing itself.
+function createApi(core, pkg) {
+  const OK = '{"ok":';
+  const helpCache = new Map();
+
+  function helpFor(code) {
+    if (!helpCache.has(code)) {
+      let h = '';
+      try { h = core.errorHelp(code); } catch (_) { /* not initialized */ }
+      helpCache.set(code, h);
+    }
+    return helpCache.get(code);
+  }
+
+  function where(loc) {
+    if (!loc) return '';
+    let s = '';
+    if (loc.id != null) s += ` (trade ${loc.id})`;
+    if (loc.field != null) s += ` [field ${loc.field}]`;
+    if (loc.line != null) s += ` at line ${loc.line}` + (loc.column != null ? `, column ${loc.column}` : '');
+    if (loc.position != null) s += ` at position ${loc.position}`;
+    return s;
+  }
+
+  /** The one error type of the package: the core's error, unchanged, as an Error. */
+  class BrokerRulesError extends Error {
+    constructor(error) {
+      const e = error || {};
+      const code = e.code || 'E_INTERNAL';
+      super(`${code}: ${e.message}${where(e.location)}`);
+      this.name = 'BrokerRulesError';
+      /** Stable error code, e.g. "E_DECIMAL". */
+      this.code = code;
+      /** The core's message, without code and location. */
+      this.detail = String(e.message);
+      /** Where: field, line, column, id, position (each optional). */
+      this.location = e.location || {};
+      /** One sentence on what to do about it. */
+      this.help = helpFor(code);
+    }
+    /** The core's error object: {code, message, location?}. */
+    toJSON() {
+      const o = { code: this.code, message: this.detail };
+      if (Object.keys(this.location).length) o.location = this.location;
+      return o;
+    }
+  }
+
+  function fail(code, message, location) {
+    return new BrokerRulesError(location ? { code, message, location } : { code, message });
+  }
+
+  // JSON text of a value. Strings are taken as JSON text already when `raw` is true.
+  function text(value, what) {
+    let s;
+    try {
+      s = JSON.stringify(value);
+    } catch (e) {
+      throw fail('E_PARSE', `${what} cannot be serialized as JSON: ${e && e.message}`, { field: what });
+    }
+    if (s === undefined) throw fail('E_FIELD', `${what} is not a JSON value`, { field: what });
+    return s;
+  }
+
+  // A whole request: an object, or JSON text passed through byte for byte.
+  function requestText(request) {
+    if (typeof request === 'string') return request;
+    if (request === undefined || request === null) return '{}';
+    return text(request, 'request');
+  }
+
+  // A program argument: a built-in id, a program object, or program JSON text.
+  function programText(program) {
+    if (typeof program === 'string') return program.trim().startsWith('{') ? program : JSON.stringify(program);
+    return text(program, 'program');
+  }
+
+  // A request built from positional arguments; string parts are JSON text (program: an id).
+  function compose(parts) {
+    const out = [];
+    for (const [k, v] of Object.entries(parts)) {
+      if (v === undefined) continue;
+      const t = k === 'program' ? programText(v) : typeof v === 'string' ? v : text(v, k);
+      out.push(`${JSON.stringify(k)}:${t}`);
+    }
+    return `{${out.join(',')}}`;
+  }
+
+  // Runs a core call; anything the core throws (a trapped wasm instance, a missing init)
+  // becomes an error of the package's model.
+  function guard(fn, ...args) {
+    try {
+      return fn(...args);
+    } catch (e) {
+      if (e instanceof BrokerRulesError) throw e;
+      if (pkg.notReady && pkg.notReady()) throw new Error(`${pkg.name}: call \`await init()\` before using the API`);
+      throw fail('E_INTERNAL', `the engine failed: ${e && e.message}`);
+    }
+  }
+
+  function invoke(fn, ...args) {
+    const env = guard(fn, ...args);
+    if (typeof env !== 'string') throw fail('E_INTERNAL', 'the engine returned no envelope');
+    return env;
+  }
+
+  function errorOf(env) {
+    let parsed;
+    try { parsed = JSON.parse(env); } catch (_) { return fail('E_INTERNAL', `malformed envelope: ${env.slice(0, 200)}`); }
+    return new BrokerRulesError(parsed.error);
+  }
+
+  // The canonical JSON text of the envelope's `ok`, exactly the core's bytes; throws on error.
+  function okText(env) {
+    if (env.startsWith(OK)) return env.slice(OK.length, -1);
+    throw errorOf(env);
+  }
+
+  const settleReq = (args) => (args.length > 1 ? compose({ program: args[0], trades: args[1], options: args[2], registry: args[3] }) : requestText(args[0]));
+  const estimateReq = (args) => (args.length > 1 ? compose({ program: args[0], scenario: args[1] }) : requestText(args[0]));
+  const programReq = (args) => {
+    const x = args[0];
+    if (typeof x === 'string' && !x.trim().startsWith('{')) return JSON.stringify({ id: x });
+    return requestText(x);
+  };
+
+  const api = {};
+  const entries = [
+    ['settle', core.settleJson, settleReq],
+    ['explain', core.explainJson, settleReq],
+    ['estimate', core.estimateJson, estimateReq],
+    ['validate', core.validateJson, (args) => requestText(args[0])],
+    ['program', core.programJson, programReq],
+    ['programs', () => core.programsJson(), () => '{}'],
+  ];
+  for (const [name, fn, req] of entries) {
+    const json = (...args) => okText(invoke(fn, req(args)));
+    api[`${name}Json`] = json;
+    api[name] = (...args) => JSON.parse(json(...args));
+    api[`${name}JsonAsync`] = (...args) => {
+      let request;
+      try { request = req(args); } catch (e) { return Promise.reject(e); }
+      const env = core.callJsonAsync
+        ? core.callJsonAsync(name, request)
+        : Promise.resolve().then(() => invoke(core.callJson, name, request));
+      return Promise.resolve(env).then(okText);
+    };
+    api[`${name}Async`] = (...args) => api[`${name}JsonAsync`](...args).then((t) => JSON.parse(t));
+  }
+
+  /** The raw envelope string for `function` (never throws for engine errors). */
+  api.call = (fn, request) => invoke(core.callJson, String(fn), requestText(request));
+
+  /** Incremental settlement: `push` batches of trades, then `finish`. */
+  class Settlement {
+    #core;
+    constructor(program, options, registry) {
+      const opt = options === undefined || options === null ? '' : typeof options === 'string' ? options : text(options, 'options');
+      const reg = registry === undefined || registry === null ? '' : typeof registry === 'string' ? registry : text(registry, 'registry');
+      const p = programText(program);
+      this.#core = guard(() => new core.SettlementCore(p, opt, reg));
+      const st = invoke(() => this.#core.status());
+      if (st !== '{"ok":null}') throw errorOf(st);
+    }
+    /** Feeds an array of trades (or its JSON text; one trade object is taken as a batch of
+     * one); returns the number of distinct trades accepted so far. */
+    push(trades) {
+      const t = typeof trades === 'string' ? trades : text(Array.isArray(trades) ? trades : [trades], 'trades');
+      return JSON.parse(okText(invoke((x) => this.#core.push(x), t)));
+    }
+    /** The statement's canonical JSON text. The settlement is spent afterwards. */
+    finishJson() {
+      const env = invoke(() => this.#core.finish());
+      if (typeof this.#core.free === 'function') { try { this.#core.free(); } catch (_) { /* already freed */ } }
+      this.#core = { finish: () => '{"error":{"code":"E_OPTIONS","message":"this settlement is already finished"}}', push: () => '{"error":{"code":"E_OPTIONS","message":"this settlement is already finished"}}', status: () => '{"ok":null}' };
+      return okText(env);
+    }
+    /** The statement. The settlement is spent afterwards. */
+    finish() {
+      return JSON.parse(this.finishJson());
+    }
+  }
+
+  api.Settlement = Settlement;
+  api.BrokerRulesError = BrokerRulesError;
+  api.errorHelp = (code) => helpFor(String(code));
+  api.engineVersion = () => invoke(core.engineVersion);
+  return api;
+}

@@ -1,0 +1,41 @@
+// Types the JSON Schemas in /schemas do not (yet) describe: the request envelopes of the
+// JSON API (rules/src/api.rs) and the `programs()` entry. Everything else in index.d.ts is
+// generated from /schemas by gen.mjs (schema-to-ts.mjs). Edit here only.
+
+/** A decimal as a string of digits, e.g. "1234.5678". JS numbers are rejected (E_DECIMAL). */
+export type Decimal = DecimalString;
+/** Where an error is (field, line, column, id, position; each optional). */
+export type ErrorLocation = Location;
+
+/** A built-in program id ("backpack", "xt", "okx") or a program object. */
+export type ProgramArg = 'backpack' | 'xt' | 'okx' | (string & {}) | ProgramSpec;
+
+/** Request of `settle` and `explain`. */
+export interface SettleRequest {
+  program: ProgramArg;
+  trades?: Trade[];
+  registry?: Registry;
+  options?: SettleOptions;
+}
+
+/** Request of `estimate`. */
+export interface EstimateRequest {
+  program: ProgramArg;
+  scenario: Scenario;
+}
+
+/** Request of `validate`: a program, a trade list (checked under a program, backpack if none), or a registry. */
+export type ValidateRequest =
+  | { program: ProgramArg }
+  | { trades: Trade[]; program?: ProgramArg; registry?: Registry; options?: SettleOptions }
+  | { registry: Registry };
+
+/** One entry of `programs()`. */
+export interface ProgramInfo {
+  id: string;
+  name: string;
+  version: string;
+  sha256: string;
+  currency: string;
+  notes: string[];
+}

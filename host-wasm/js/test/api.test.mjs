@@ -1,0 +1,130 @@
+// Real values asserted directly, the error model, and the package surfaces.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { packages, threeClients } from './common.mjs';
+
+for (const [name, api] of Object.entries(packages)) {
+  describe(name, () => {
+    it('backpack three-client month: 700 + 840 + 150 = 1690.00', () => {
+      const st = api.settle({ program: 'backpack', trades: threeClients(), options: { lines: true } });
+      assert.equal(st.currency, 'USD');
+      assert.equal(st.brokers.length, 1);
+      const b = st.brokers[0];
+      assert.equal(b.broker, 'B1');
+      assert.equal(b.status, 'eligible');
+      assert.equal(b.commission, '1690.00');
+      assert.equal(b.periods[0].tier, 'BKR 2');
+      assert.equal(b.periods[0].volume.replace(/\.0+$/, ''), '10000000');
+      assert.equal(b.periods[0].credit_at, '2026-07-01T00:00:00Z');
+      const per = Object.fromEntries(st.lines.map((l) => [l.id, Number(l.commission)]));
+      assert.deepEqual(per, { a: 700, b: 840, c: 150 });
+      assert.equal(st.summary.commission, '1690.00');
+    });
+
+    it('positional, object and JSON-text requests agree', () => {
+      const req = { program: 'backpack', trades: threeClients() };
+      const a = api.settleJson(req);
+      assert.equal(api.settleJson(JSON.stringify(req)), a);
+      assert.equal(api.settleJson('backpack', threeClients()), a);
+      assert.equal(api.settleJson('backpack', JSON.stringify(threeClients())), a);
+      assert.equal(api.settleJson(api.program('backpack'), threeClients()), a);
+      assert.equal(api.call('settle', req), `{"ok":${a}}`);
+    });
+
+    it('a JS number where a decimal belongs is E_DECIMAL, telling to pass a string', () => {
+      const trades = threeClients();
+      trades[0].notional = 4000000.5;
+      assert.throws(() => api.settle('backpack', trades, { strict: true }), (e) => {
+        assert.ok(e instanceof api.BrokerRulesError);
+        assert.ok(e instanceof Error);
+        assert.equal(e.name, 'BrokerRulesError');
+        assert.equal(e.code, 'E_DECIMAL');
+        assert.equal(e.location.field, 'notional');
+        assert.match(e.detail, /string/);
+        assert.match(e.help, /strings/);
+        return true;
+      });
+      // lenient: listed as rejected, never dropped
+      const st = api.settle('backpack', trades);
+      assert.equal(st.rejected[0].code, 'E_DECIMAL');
+      assert.equal(st.rejected[0].id, 'a');
+    });
+
+    it('estimate: backpack 8M at 0.0002', () => {
+      const e = api.estimate('backpack', { volume: '8000000', fee_rate: '0.0002' });
+      assert.equal(e.tier, 'BKR 1');
+      assert.equal(e.commission, '480.00');
+      assert.equal(e.next.tier, 'BKR 2');
+      assert.equal(e.next.volume_needed, '2000000');
+    });
+
+    it('programs, program, validate, explain', () => {
+      const ids = api.programs().map((p) => p.id).sort();
+      assert.deepEqual(ids, ['backpack', 'okx', 'xt']);
+      assert.equal(api.program('xt').id, 'xt');
+      assert.equal(api.program({ id: 'okx' }).id, 'okx');
+      assert.equal(api.validate({ program: 'okx' }).valid, true);
+      const x = api.explain('backpack', threeClients());
+      assert.equal(x.lines.length, 3);
+      assert.throws(() => api.program('nope'), { code: 'E_UNKNOWN_PROGRAM' });
+      assert.throws(() => api.settle('{not json'), { code: 'E_PARSE' });
+      assert.match(api.engineVersion(), /^\d+\.\d+\.\d+/);
+    });
+
+    it('Settlement: batches, errors and reuse', () => {
+      const s = new api.Settlement('backpack', { lines: false });
+      assert.equal(s.push(threeClients().slice(0, 1)), 1);
+      assert.equal(s.push(threeClients()[1]), 2);
+      assert.equal(s.push(JSON.stringify(threeClients().slice(2))), 3);
+      assert.equal(s.finish().summary.commission, '1690.00');
+      assert.throws(() => s.finish(), { code: 'E_OPTIONS' });
+      assert.throws(() => new api.Settlement('nope'), { code: 'E_UNKNOWN_PROGRAM' });
+      const strict = new api.Settlement('backpack', { strict: true });
+      assert.throws(() => strict.push([{ id: 'x' }]), { name: 'BrokerRulesError' });
+    });
+
+    it('async rejects with the same error', async () => {
+      await assert.rejects(api.settleAsync({ program: 'nope' }), { code: 'E_UNKNOWN_PROGRAM' });
+      const st = await api.settleAsync('backpack', threeClients());
+      assert.equal(st.summary.commission, '1690.00');
+      const many = await Promise.all(Array.from({ length: 8 }, () => api.settleJsonAsync('backpack', threeClients())));
+      assert.equal(new Set(many).size, 1);
+    });
+
+    it('unserializable input is a BrokerRulesError', () => {
+      const cyclic = { program: 'backpack' };
+      cyclic.self = cyclic;
+      assert.throws(() => api.settle(cyclic), { code: 'E_PARSE' });
+    });
+  });
+}
+
+describe('broker-rules (addon) specifics', () => {
+  const api = packages['broker-rules'];
+  it('settleAsync runs off the main thread (the event loop keeps turning)', async () => {
+    const trades = [];
+    for (let i = 0; i < 20000; i++) {
+      trades.push({ id: `t${i}`, time: `2026-06-${String(1 + (i % 28)).padStart(2, '0')}T10:00:00Z`, account: `c${i % 50}`,
+        broker: `B${i % 3}`, channel: 'api', product: 'spot', notional: '1000', fee: '0.2' });
+    }
+    const request = JSON.stringify({ program: 'backpack', trades });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const text = await api.settleJsonAsync(request);
+    clearInterval(timer);
+    assert.equal(text, api.settleJson(request));
+    assert.ok(ticks > 0, 'the event loop ran while settling');
+  });
+});
+
+describe('ESM entry points and the exports map', () => {
+  it('import both packages by file', async () => {
+    const { root } = await import('./common.mjs');
+    const w = await import(`${root}/host-wasm/pkg/node/index.mjs`);
+    await w.default();
+    assert.equal(w.settle('backpack', threeClients()).summary.commission, '1690.00');
+    const n = await import(`${root}/host-node/index.mjs`);
+    assert.equal(n.settle('backpack', threeClients()).summary.commission, '1690.00');
+    assert.equal(typeof n.default.Settlement, 'function');
+  });
+});

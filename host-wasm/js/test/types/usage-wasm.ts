@@ -1,0 +1,35 @@
+// Typed usage of broker-rules-wasm, checked by `tsc --noEmit -p tsconfig.wasm.json`.
+import init, { settle, settleJson, estimate, explain, validate, program, programs, call, Settlement, BrokerRulesError } from 'broker-rules-wasm';
+import type { Trade, Statement, Estimate, ProgramSpec, ProgramInfo, Validation, Explanation, ErrorCode } from 'broker-rules-wasm';
+
+export async function main(): Promise<string> {
+  await init();
+  const trades: Trade[] = [
+    { id: 'a', time: '2026-06-02T10:00:00Z', account: 'c1', broker: 'B1', channel: 'api', product: 'spot', notional: '4000000', fee: '2000' },
+  ];
+  const st: Statement = settle('backpack', trades, { lines: true });
+  const st2: Statement = settle({ program: 'backpack', trades, options: { strict: true } });
+  const text: string = settleJson('{"program":"backpack"}');
+  const e: Estimate = estimate('backpack', { volume: '8000000', fee_rate: '0.0002' });
+  const x: Explanation = explain({ program: 'okx', trades });
+  const v: Validation = validate({ program: 'xt' });
+  const p: ProgramSpec = program('backpack');
+  const all: ProgramInfo[] = programs();
+  const env: string = call('settle', { program: 'backpack' });
+  const s = new Settlement('backpack', { strict: false });
+  const n: number = s.push(trades);
+  const done: Statement = s.finish();
+  try {
+    settle('nope', []);
+  } catch (err) {
+    if (err instanceof BrokerRulesError) {
+      const code: ErrorCode = err.code;
+      const field: string | null | undefined = err.location.field;
+      return `${code} ${field} ${err.help}`;
+    }
+  }
+  const tier: string | null = st.brokers[0]?.periods[0]?.tier ?? null;
+  // @ts-expect-error decimals are strings, not numbers
+  const bad: Trade = { id: 'b', time: '2026-06-02T10:00:00Z', account: 'c', channel: 'api', product: 'spot', notional: 1 };
+  return [st2.summary.commission, text, e.commission, x.lines.length, v.valid, p.id, all.length, env, n, done.currency, tier, bad.id].join(' ');
+}

@@ -1,0 +1,102 @@
+//! wasm-bindgen exports for the npm package `broker-rules-wasm`.
+//!
+//! Deliberately thin: every export takes the request as a JSON string and returns the core's
+//! envelope string (`{"ok": ...}` or `{"error": ...}`) byte for byte. The JavaScript wrapper
+//! (`host-wasm/js/shared/api.js`, shared with the Node addon) turns objects into JSON, parses
+//! the envelope and throws `BrokerRulesError`. Keeping conversion in one JS file is what
+//! makes the browser, bundler, Node-wasm and Node-addon packages behave the same.
+//!
+//! The incremental `Settlement` mirrors the Node addon's: `new(program, options, registry)`
+//! as JSON strings, `push(trades_json)`, `finish()`; it also answers with envelopes.
+
+use alloc::string::String;
+use broker_rules::api;
+use broker_rules::error::ErrorCode;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(js_name = settleJson)]
+pub fn settle_json(request: &str) -> String {
+    api::settle(request)
+}
+
+#[wasm_bindgen(js_name = estimateJson)]
+pub fn estimate_json(request: &str) -> String {
+    api::estimate(request)
+}
+
+#[wasm_bindgen(js_name = explainJson)]
+pub fn explain_json(request: &str) -> String {
+    api::explain(request)
+}
+
+#[wasm_bindgen(js_name = validateJson)]
+pub fn validate_json(request: &str) -> String {
+    api::validate(request)
+}
+
+#[wasm_bindgen(js_name = programJson)]
+pub fn program_json(request: &str) -> String {
+    api::program(request)
+}
+
+#[wasm_bindgen(js_name = programsJson)]
+pub fn programs_json() -> String {
+    api::programs()
+}
+
+/// `call(function, request)`: dispatch by name, as the conformance vectors do.
+#[wasm_bindgen(js_name = callJson)]
+pub fn call_json(function: &str, request: &str) -> String {
+    api::call(function, request)
+}
+
+/// One sentence of help for an error code (`""` for an unknown code).
+#[wasm_bindgen(js_name = errorHelp)]
+pub fn error_help(code: &str) -> String {
+    ErrorCode::ALL
+        .iter()
+        .find(|c| c.as_str() == code)
+        .map(|c| String::from(c.help()))
+        .unwrap_or_default()
+}
+
+/// The engine version (the same string statements carry).
+#[wasm_bindgen(js_name = engineVersion)]
+pub fn engine_version() -> String {
+    String::from(broker_rules::statement::ENGINE_VERSION)
+}
+
+#[path = "incremental.rs"]
+mod incremental;
+
+/// Incremental settlement: feed trades in batches, then `finish`. Every method answers with
+/// a core envelope string; the JS wrapper's `Settlement` class turns them into values/errors.
+#[wasm_bindgen(js_name = SettlementCore)]
+pub struct SettlementCore(incremental::Incremental);
+
+#[wasm_bindgen(js_class = SettlementCore)]
+impl SettlementCore {
+    #[wasm_bindgen(constructor)]
+    pub fn new(program_json: &str, options_json: &str, registry_json: &str) -> SettlementCore {
+        SettlementCore(incremental::Incremental::new(
+            program_json,
+            options_json,
+            registry_json,
+        ))
+    }
+
+    /// `{"ok":null}` or the error that stopped this settlement.
+    pub fn status(&self) -> String {
+        self.0.status()
+    }
+
+    /// Feeds a JSON array of trades (positions continue across batches).
+    pub fn push(&mut self, trades_json: &str) -> String {
+        self.0.push(trades_json)
+    }
+
+    /// The statement envelope; the settlement is spent afterwards.
+    pub fn finish(&mut self) -> String {
+        self.0.finish()
+    }
+}

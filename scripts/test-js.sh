@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# JS hosts: builds the npm packages broker-rules-wasm (host-wasm/pkg) and broker-rules
+# (host-node), type-checks a usage file per package, replays every conformance vector
+# through both (node --test), in headless Chromium, and runs the README examples.
+# Idempotent; builds are incremental (cargo, and wasm-bindgen only when the .wasm changed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export BROKER_RULES_CACHE=${BROKER_RULES_CACHE:-$HOME/.cache/broker-rules}
+export PATH="$BROKER_RULES_CACHE/tools/bin:$HOME/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+log() { echo "[test-js] $*" >&2; }
+
+bash scripts/bootstrap.sh wasm node browser
+
+log "build broker-rules-wasm (host-wasm/pkg)"
+bash host-wasm/js/build.sh
+log "build broker-rules (host-node)"
+bash host-node/build.sh
+
+log "tsc --noEmit (one usage file per package)"
+tsc -p host-wasm/js/test/types/tsconfig.wasm.json
+tsc -p host-wasm/js/test/types/tsconfig.node.json
+
+log "node --test (vectors through both packages, API, README examples, headless Chromium)"
+node --test --test-reporter=spec --test-reporter-destination=stdout \
+  host-wasm/js/test/vectors.test.mjs host-wasm/js/test/api.test.mjs \
+  host-wasm/js/test/readme.test.mjs host-wasm/js/test/exports.test.mjs \
+  host-wasm/js/test/browser.test.mjs \
+  > target/test-js.out 2>&1 && rc=0 || rc=$?
+# the runner's failures and closing summary (the full report is in target/test-js.out)
+grep -E '^(✖|# browser)|^\s+✖' target/test-js.out | head -80 || true
+sed -n '/^ℹ tests /,$p' target/test-js.out
+log "wasm size: $(cat host-wasm/pkg/wasm-gzip-bytes.txt) bytes gzip (web/broker_rules_wasm_bg.wasm)"
+exit $rc
