@@ -6,3 +6,4 @@ cargo fmt --all -- --check
 cargo clippy -p broker-rules -p broker-rules-cli --all-targets -- -D warnings
 cargo build -p broker-rules --no-default-features
 cargo test -p broker-rules
+cargo test -p broker-rules-cli

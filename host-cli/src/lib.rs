@@ -1,1 +1,1194 @@
-//! placeholder
+//! The `broker-rules` command. A thin host: it reads files and streams, hands them to the
+//! engine in `broker-rules` (rules/), and prints what the engine returns. Every number in
+//! its output is one the engine produced.
+//!
+//! Exit codes: 0 success; 1 the input was rejected (a bad trade in `--strict` mode, an invalid
+//! program, registry or trade file, a duplicate id with other content, `validate` finding
+//! problems); 2 usage (bad arguments, an unknown program id, a file that cannot be opened).
+
+pub mod output;
+pub mod sample;
+
+use broker_rules::read::{self, Format};
+use broker_rules::{
+    Error, ErrorCode, Explanation, Program, Registry, SettleOptions, Settler, Statement,
+};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use output::{csv_row, group, percent, Table};
+use serde::Serialize;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Crypto exchange broker commissions, computed exactly.
+#[derive(Parser, Debug)]
+#[command(name = "broker-rules", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Settle a trade log: per broker and period, the tier, volume, fees and commission.
+    Settle(SettleArgs),
+    /// Estimate a scenario: tier, rate, commission, the next tier and the commission curve.
+    Estimate(EstimateArgs),
+    /// Per-trade lines: attribution, period, tier, rate, exact commission or exclusion.
+    Explain(SettleArgs),
+    /// List the built-in programs, or print one (`programs show <id>`).
+    Programs(ProgramsArgs),
+    /// Check a program, a trade file or a broker registry; print every problem.
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of an input or output type.
+    Schema(SchemaArgs),
+    /// Write a deterministic synthetic trade log (CSV or NDJSON, by extension).
+    Sample(SampleArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InFormat {
+    Csv,
+    Ndjson,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct SettleArgs {
+    /// A built-in program id (`broker-rules programs`) or a program JSON file.
+    #[arg(long, short = 'p')]
+    pub program: String,
+    /// Trade log (CSV with a header row, NDJSON, or a JSON array); `-` reads stdin.
+    /// Without it, the bundled sample log is used.
+    #[arg(long, short = 't')]
+    pub trades: Option<String>,
+    /// Broker registry JSON (enrolled brokers, sub-accounts, parents, affiliates).
+    #[arg(long, short = 'b')]
+    pub brokers: Option<String>,
+    /// Settle trades at or after this time (RFC 3339 or YYYY-MM-DD); earlier trades still
+    /// feed the tier windows.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Settle trades before this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Include one line per trade (settle only; explain always does).
+    #[arg(long)]
+    pub lines: bool,
+    /// Fail on the first bad trade instead of listing it under "rejected".
+    #[arg(long)]
+    pub strict: bool,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<OutFormat>,
+    /// Input format [default: by extension, else sniffed from the first byte].
+    #[arg(long, value_enum)]
+    pub input_format: Option<InFormat>,
+}
+
+#[derive(Args, Debug)]
+pub struct EstimateArgs {
+    /// A built-in program id or a program JSON file.
+    #[arg(long, short = 'p')]
+    pub program: String,
+    /// Expected attributed volume over the tier window (a month for monthly programs).
+    #[arg(long)]
+    pub volume: String,
+    /// Average fee rate (e.g. 0.0002).
+    #[arg(long, conflicts_with = "fees", required_unless_present = "fees")]
+    pub fee_rate: Option<String>,
+    /// Expected total fees at that volume.
+    #[arg(long)]
+    pub fees: Option<String>,
+    /// Share of the volume from affiliate-referred clients, in [0, 1].
+    #[arg(long, requires = "affiliate_rate")]
+    pub affiliate_share: Option<String>,
+    /// The affiliate rate of those clients, in [0, 1].
+    #[arg(long)]
+    pub affiliate_rate: Option<String>,
+    /// Product mix: `spot`, or repeated `spot=0.6 --product futures=0.4` (shares sum to 1).
+    #[arg(long = "product")]
+    pub products: Vec<String>,
+    /// Channel of the flow.
+    #[arg(long, default_value = "api")]
+    pub channel: String,
+    /// Distinct active client accounts over the window.
+    #[arg(long, default_value_t = 0)]
+    pub active_clients: u64,
+    /// The clients' VIP level.
+    #[arg(long, default_value_t = 0)]
+    pub vip: u32,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<OutFormat>,
+}
+
+#[derive(Args, Debug)]
+pub struct ProgramsArgs {
+    #[command(subcommand)]
+    pub show: Option<ProgramsCommand>,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<OutFormat>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProgramsCommand {
+    /// Print a built-in program's JSON file.
+    Show {
+        /// Program id.
+        id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("what").required(true).multiple(true).args(["program", "trades", "brokers"]))]
+pub struct ValidateArgs {
+    /// A program JSON file (or built-in id). With --trades: the program to check them under
+    /// [default: backpack].
+    #[arg(long, short = 'p')]
+    pub program: Option<String>,
+    /// A trade log; every rejected trade is listed.
+    #[arg(long, short = 't')]
+    pub trades: Option<String>,
+    /// A broker registry JSON file.
+    #[arg(long, short = 'b')]
+    pub brokers: Option<String>,
+    /// Also report unknown fields, channels and products.
+    #[arg(long)]
+    pub strict: bool,
+    /// Input format of --trades.
+    #[arg(long, value_enum)]
+    pub input_format: Option<InFormat>,
+    /// Output format (table or json) [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<OutFormat>,
+}
+
+#[derive(Args, Debug)]
+pub struct SchemaArgs {
+    /// Schema name (omit with --list or --write).
+    pub name: Option<String>,
+    /// List the schema names.
+    #[arg(long)]
+    pub list: bool,
+    /// Write every schema as <dir>/<name>.schema.json.
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// Number of trades.
+    #[arg(long, short = 'n', default_value_t = sample::DEFAULT_COUNT)]
+    pub count: u64,
+    /// PRNG seed (the same seed and count always give the same file).
+    #[arg(long, short = 's', default_value_t = sample::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Output file (`.csv`, `.ndjson` or `.jsonl`); stdout when omitted.
+    #[arg(long, short = 'o')]
+    pub out: Option<String>,
+    /// Output format [default: by extension of --out, else csv].
+    #[arg(long, value_parser = ["csv", "ndjson"])]
+    pub format: Option<String>,
+}
+
+/// What ends a command early: the text for stderr and the exit code.
+#[derive(Debug)]
+pub struct Fail {
+    pub code: i32,
+    pub text: String,
+}
+
+impl Fail {
+    pub fn usage(msg: impl AsRef<str>) -> Self {
+        Fail {
+            code: 2,
+            text: output::usage_error(msg.as_ref()),
+        }
+    }
+    pub fn input(file: Option<&str>, e: &Error) -> Self {
+        let code = if e.code == ErrorCode::UnknownProgram {
+            2
+        } else {
+            1
+        };
+        Fail {
+            code,
+            text: output::error_message(file, e),
+        }
+    }
+    fn io(what: &str, e: io::Error) -> Self {
+        Fail::usage(format!("{what}: {e}"))
+    }
+}
+
+type R<T> = Result<T, Fail>;
+
+/// Runs the command line; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match run(cli, &mut out).and_then(|()| out.flush().map_err(|e| Fail::io("stdout", e))) {
+        Ok(()) => 0,
+        Err(f) => {
+            if f.text.contains("Broken pipe") {
+                return 0;
+            }
+            eprint!("{}", f.text);
+            f.code
+        }
+    }
+}
+
+pub fn run(cli: Cli, out: &mut dyn Write) -> R<()> {
+    match cli.command {
+        Command::Settle(a) => settle(a, out, false),
+        Command::Explain(a) => settle(a, out, true),
+        Command::Estimate(a) => estimate_cmd(a, out),
+        Command::Programs(a) => programs_cmd(a, out),
+        Command::Validate(a) => validate_cmd(a, out),
+        Command::Schema(a) => schema_cmd(a, out),
+        Command::Sample(a) => sample_cmd(a, out),
+    }
+}
+
+fn emit(out: &mut dyn Write, s: &str) -> R<()> {
+    out.write_all(s.as_bytes())
+        .map_err(|e| Fail::io("stdout", e))
+}
+
+fn json<T: Serialize>(v: &T) -> R<String> {
+    serde_json::to_string(v)
+        .map(|mut s| {
+            s.push('\n');
+            s
+        })
+        .map_err(|e| {
+            Fail::input(
+                None,
+                &Error::new(ErrorCode::Internal, format!("cannot serialize: {e}")),
+            )
+        })
+}
+
+fn default_format(f: Option<OutFormat>) -> OutFormat {
+    f.unwrap_or(if io::stdout().is_terminal() {
+        OutFormat::Table
+    } else {
+        OutFormat::Json
+    })
+}
+
+fn read_text(path: &str) -> R<String> {
+    if path == "-" {
+        let mut s = String::new();
+        io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Fail::io("stdin", e))?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(path).map_err(|e| Fail::io(&format!("cannot read {path}"), e))
+}
+
+/// A built-in id, or a path to a program JSON file.
+pub fn load_program(arg: &str) -> R<Program> {
+    if arg.ends_with(".json") || Path::new(arg).is_file() || arg == "-" {
+        let text = read_text(arg)?;
+        Program::from_json(&text).map_err(|e| Fail::input(Some(arg), &e))
+    } else {
+        broker_rules::program(arg).map_err(|e| Fail::input(None, &e))
+    }
+}
+
+fn load_registry(path: &str) -> R<Registry> {
+    let text = read_text(path)?;
+    Registry::from_json(&text).map_err(|e| Fail::input(Some(path), &e))
+}
+
+/// `2026-06-01` -> `2026-06-01T00:00:00Z`; anything else passes through to the engine.
+fn time_arg(s: &Option<String>) -> Option<String> {
+    s.as_ref().map(|t| {
+        if t.len() == 10 && t.as_bytes().get(4) == Some(&b'-') {
+            format!("{t}T00:00:00Z")
+        } else {
+            t.clone()
+        }
+    })
+}
+
+/// An open trade input: a reader, its display name, its format, its size if known.
+struct Input {
+    name: String,
+    reader: Box<dyn BufRead>,
+    format: Format,
+    size: Option<u64>,
+}
+
+fn open_trades(path: Option<&str>, forced: Option<InFormat>) -> R<Input> {
+    let Some(path) = path else {
+        let bytes = sample::bundled_csv();
+        eprintln!(
+            "broker-rules: no --trades given; using the bundled sample log ({} trades, June-July 2026, seed {}; \
+             `broker-rules sample --out trades.csv` writes it)",
+            sample::DEFAULT_COUNT,
+            sample::DEFAULT_SEED
+        );
+        return Ok(Input {
+            name: "<sample>".into(),
+            size: Some(bytes.len() as u64),
+            reader: Box::new(io::Cursor::new(bytes)),
+            format: Format::Csv,
+        });
+    };
+    let (name, mut reader, size): (String, Box<dyn BufRead>, Option<u64>) = if path == "-" {
+        (
+            "<stdin>".into(),
+            Box::new(BufReader::with_capacity(1 << 16, io::stdin())),
+            None,
+        )
+    } else {
+        let f = File::open(path).map_err(|e| Fail::io(&format!("cannot open {path}"), e))?;
+        let size = f.metadata().ok().map(|m| m.len());
+        (
+            path.to_string(),
+            Box::new(BufReader::with_capacity(1 << 16, f)),
+            size,
+        )
+    };
+    let format = match forced {
+        Some(InFormat::Csv) => Format::Csv,
+        Some(InFormat::Ndjson) => Format::Ndjson,
+        Some(InFormat::Json) => Format::Json,
+        None => match Format::from_path(path) {
+            Some(f) if path != "-" => f,
+            _ => {
+                let buf = reader
+                    .fill_buf()
+                    .map_err(|e| Fail::io(&format!("cannot read {name}"), e))?;
+                match buf.iter().find(|b| !b.is_ascii_whitespace()) {
+                    Some(b'[') => Format::Json,
+                    Some(b'{') => Format::Ndjson,
+                    _ => Format::Csv,
+                }
+            }
+        },
+    };
+    Ok(Input {
+        name,
+        reader,
+        format,
+        size,
+    })
+}
+
+/// A progress bar on stderr that appears only after two seconds, and only on a terminal.
+struct Progress {
+    bar: ProgressBar,
+    start: Instant,
+    shown: bool,
+    enabled: bool,
+}
+
+impl Progress {
+    fn new(total: Option<u64>, what: &str) -> Self {
+        let bar = match total {
+            Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::hidden()),
+            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()),
+        };
+        let style = if total.is_some() {
+            ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {msg} ({eta})")
+        } else {
+            ProgressStyle::with_template("{prefix} {spinner} {bytes} {msg}")
+        };
+        if let Ok(s) = style {
+            bar.set_style(s.progress_chars("=> "));
+        }
+        bar.set_prefix(what.to_string());
+        Progress {
+            bar,
+            start: Instant::now(),
+            shown: false,
+            enabled: io::stderr().is_terminal(),
+        }
+    }
+
+    fn tick(&mut self, pos: u64, msg: impl FnOnce() -> String) {
+        if !self.enabled {
+            return;
+        }
+        if !self.shown && self.start.elapsed() >= Duration::from_secs(2) {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.shown = true;
+        }
+        if self.shown {
+            self.bar.set_position(pos);
+            self.bar.set_message(msg());
+        }
+    }
+
+    fn done(self) {
+        if self.shown {
+            self.bar.finish_and_clear();
+        }
+    }
+}
+
+/// Counts bytes as they are read, for the progress bar (works for every format).
+struct Counting<R> {
+    inner: R,
+    n: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n.set(self.n.get() + k as u64);
+        Ok(k)
+    }
+}
+
+/// Streams a trade input through a settler. A fatal error (strict mode, a conflicting
+/// duplicate id, an unreadable CSV header) comes back located in the file.
+fn feed_input(settler: &mut Settler, input: Input) -> R<()> {
+    let mut progress = Progress::new(input.size, "reading");
+    let counter = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let reader = Counting {
+        inner: input.reader,
+        n: counter.clone(),
+    };
+    let r = read::feed(settler, reader, input.format, &mut |_bytes, records| {
+        progress.tick(counter.get(), || {
+            format!("{} trades", group(&records.to_string()))
+        });
+    });
+    progress.done();
+    r.map_err(|e| Fail::input(Some(&input.name), &e))
+}
+
+fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
+    let program = load_program(&a.program)?;
+    let registry = a.brokers.as_deref().map(load_registry).transpose()?;
+    let options = SettleOptions {
+        from: time_arg(&a.from),
+        to: time_arg(&a.to),
+        lines: a.lines || explain,
+        strict: a.strict,
+    };
+    let mut settler =
+        Settler::new(&program, registry.as_ref(), &options).map_err(|e| Fail::input(None, &e))?;
+    let input = open_trades(a.trades.as_deref(), a.input_format)?;
+    let name = input.name.clone();
+    feed_input(&mut settler, input)?;
+    let statement = settler.finish().map_err(|e| Fail::input(Some(&name), &e))?;
+    let format = default_format(a.format);
+    let rejected = statement.rejected.len();
+    if explain {
+        let ex = Explanation::from(statement);
+        let text = match format {
+            OutFormat::Json => json(&ex)?,
+            OutFormat::Csv => explain_csv(&ex),
+            OutFormat::Table => explain_table(&program, &ex),
+        };
+        emit(out, &text)?;
+    } else {
+        let text = match format {
+            OutFormat::Json => json(&statement)?,
+            OutFormat::Csv => statement_csv(&statement),
+            OutFormat::Table => statement_table(&program, &statement),
+        };
+        emit(out, &text)?;
+    }
+    if rejected > 0 && format != OutFormat::Table {
+        eprintln!("broker-rules: {rejected} trade(s) of {name} rejected and not settled; they are listed under \"rejected\" (--strict fails on the first)");
+    }
+    Ok(())
+}
+
+/// Period label: `2026-06` for months, `2026-06-10` for days, `2026-06-10T13:00` for hours
+/// (UTC programs); the full start time otherwise.
+fn period_label(program: &Program, start: &str) -> String {
+    use broker_rules::program::Period;
+    let spec = program.spec();
+    if spec.utc_offset != "+00:00" && spec.utc_offset != "Z" || start.len() < 16 {
+        return start.to_string();
+    }
+    match spec.settlement.period {
+        Period::Month => start[..7].to_string(),
+        Period::Day => start[..10].to_string(),
+        Period::Hour => start[..16].to_string(),
+    }
+}
+
+fn header(
+    program: &Program,
+    st_program: &broker_rules::statement::ProgramRef,
+    engine: &broker_rules::statement::Engine,
+) -> String {
+    format!(
+        "{} - program {} {} (sha256 {}), engine {} {}\n",
+        program.spec().name,
+        st_program.id,
+        st_program.version,
+        &st_program.sha256[..st_program.sha256.len().min(12)],
+        engine.name,
+        engine.version
+    )
+}
+
+/// The readable statement: a row per broker and period, each broker's total, the total,
+/// excluded trades by reason, unattributed trades, rejected trades.
+pub fn statement_table(program: &Program, st: &Statement) -> String {
+    let mut s = header(program, &st.program, &st.engine);
+    s.push('\n');
+    let cur = &st.currency;
+    let mut t = Table::new(&[
+        ("broker", false),
+        ("status", false),
+        ("period", false),
+        ("tier", false),
+        ("rate", true),
+        ("volume", true),
+        ("fees", true),
+        (&format!("commission {cur}"), true),
+        ("trades", true),
+        ("excluded", true),
+        ("credit at", false),
+    ]);
+    let mut reasons: std::collections::BTreeMap<&str, u64> = Default::default();
+    for b in &st.brokers {
+        let status = match &b.reason {
+            Some(r) => format!("{} ({r})", b.status),
+            None => b.status.clone(),
+        };
+        for (i, p) in b.periods.iter().enumerate() {
+            let excluded: u64 = p.excluded.values().map(|x| x.trades).sum();
+            for (r, x) in &p.excluded {
+                *reasons.entry(r.as_str()).or_default() += x.trades;
+            }
+            t.row(vec![
+                if i == 0 {
+                    b.broker.clone()
+                } else {
+                    String::new()
+                },
+                if i == 0 {
+                    status.clone()
+                } else {
+                    String::new()
+                },
+                period_label(program, &p.start),
+                p.tier.clone().unwrap_or_else(|| "-".into()),
+                percent(&p.rate),
+                group(&p.volume),
+                group(&p.fees),
+                group(&p.commission),
+                group(&p.trades.to_string()),
+                group(&excluded.to_string()),
+                p.credit_at.clone(),
+            ]);
+        }
+        if b.periods.len() > 1 || b.reason.is_some() {
+            let mut total = vec![String::new(); 7];
+            total[2] = "total".into();
+            total.push(group(&b.commission));
+            t.row(total);
+        }
+        if b.reason.is_some() {
+            let mut w = vec![String::new(); 7];
+            w[2] = "withheld".into();
+            w.push(group(&b.withheld));
+            t.row(w);
+        }
+    }
+    if t.is_empty() {
+        s.push_str("No broker earned or was attributed a trade.\n");
+    } else {
+        s.push_str(&t.render(""));
+    }
+    s.push_str(&format!(
+        "\nTotal commission: {} {cur} ({} broker{})\n",
+        group(&st.summary.commission),
+        st.brokers.len(),
+        if st.brokers.len() == 1 { "" } else { "s" }
+    ));
+    if !reasons.is_empty() {
+        let list: Vec<String> = reasons
+            .iter()
+            .map(|(r, n)| format!("{r} {}", group(&n.to_string())))
+            .collect();
+        s.push_str(&format!("Excluded trades by reason: {}\n", list.join(", ")));
+    }
+    if !st.summary.unattributed.is_empty() {
+        let list: Vec<String> = st
+            .summary
+            .unattributed
+            .iter()
+            .map(|(r, x)| {
+                format!(
+                    "{r} {} (fees {})",
+                    group(&x.trades.to_string()),
+                    group(&x.fees)
+                )
+            })
+            .collect();
+        s.push_str(&format!("Unattributed trades: {}\n", list.join(", ")));
+    }
+    let sm = &st.summary;
+    s.push_str(&format!(
+        "Trades: {} accepted, {} identical duplicate{}, {} rejected, {} unknown field{} ignored\n",
+        group(&sm.trades.to_string()),
+        sm.duplicates,
+        if sm.duplicates == 1 { "" } else { "s" },
+        sm.rejected,
+        sm.unknown_fields,
+        if sm.unknown_fields == 1 { "" } else { "s" }
+    ));
+    if sm.from.is_some() || sm.to.is_some() {
+        s.push_str(&format!(
+            "Settled range: from {} to {}\n",
+            sm.from.as_deref().unwrap_or("the start"),
+            sm.to.as_deref().unwrap_or("the end")
+        ));
+    }
+    if !st.rejected.is_empty() {
+        s.push_str(&format!(
+            "\nRejected trades ({}; not settled, --strict fails on the first):\n",
+            st.rejected.len()
+        ));
+        let mut t = Table::new(&[
+            ("line", true),
+            ("id", false),
+            ("code", false),
+            ("field", false),
+            ("message", false),
+        ]);
+        const SHOWN: usize = 20;
+        for r in st.rejected.iter().take(SHOWN) {
+            t.row(vec![
+                r.line.map(|l| l.to_string()).unwrap_or_default(),
+                r.id.clone().unwrap_or_default(),
+                r.code.as_str().into(),
+                r.field.clone().unwrap_or_default(),
+                r.message.clone(),
+            ]);
+        }
+        s.push_str(&t.render("  "));
+        if st.rejected.len() > SHOWN {
+            s.push_str(&format!(
+                "  ... and {} more (--format json lists them all)\n",
+                st.rejected.len() - SHOWN
+            ));
+        }
+    }
+    s
+}
+
+/// One CSV row per broker and period.
+pub fn statement_csv(st: &Statement) -> String {
+    let mut s = csv_row(&[
+        "broker",
+        "status",
+        "reason",
+        "period_start",
+        "period_end",
+        "credit_at",
+        "tier",
+        "rate",
+        "volume",
+        "fees",
+        "commission",
+        "trades",
+        "excluded_trades",
+        "currency",
+    ]);
+    for b in &st.brokers {
+        for p in &b.periods {
+            let excluded: u64 = p.excluded.values().map(|x| x.trades).sum();
+            s.push_str(&csv_row(&[
+                &b.broker,
+                &b.status,
+                b.reason.as_deref().unwrap_or(""),
+                &p.start,
+                &p.end,
+                &p.credit_at,
+                p.tier.as_deref().unwrap_or(""),
+                &p.rate,
+                &p.volume,
+                &p.fees,
+                &p.commission,
+                &p.trades.to_string(),
+                &excluded.to_string(),
+                &st.currency,
+            ]));
+        }
+    }
+    s
+}
+
+fn explain_csv(ex: &Explanation) -> String {
+    let mut s = csv_row(&[
+        "id",
+        "time",
+        "broker",
+        "attribution",
+        "period_start",
+        "tier",
+        "rate",
+        "commission",
+        "excluded",
+    ]);
+    for l in &ex.lines {
+        s.push_str(&csv_row(&[
+            &l.id,
+            &l.time,
+            l.broker.as_deref().unwrap_or(""),
+            l.attribution.as_deref().unwrap_or(""),
+            l.period_start.as_deref().unwrap_or(""),
+            l.tier.as_deref().unwrap_or(""),
+            &l.rate,
+            &l.commission,
+            l.excluded.as_deref().unwrap_or(""),
+        ]));
+    }
+    s
+}
+
+fn explain_table(program: &Program, ex: &Explanation) -> String {
+    let mut s = header(program, &ex.program, &ex.engine);
+    s.push('\n');
+    let mut t = Table::new(&[
+        ("id", false),
+        ("time", false),
+        ("broker", false),
+        ("via", false),
+        ("period", false),
+        ("tier", false),
+        ("rate", true),
+        (&format!("commission {}", ex.currency), true),
+        ("excluded", false),
+    ]);
+    for l in &ex.lines {
+        t.row(vec![
+            l.id.clone(),
+            l.time.clone(),
+            l.broker.clone().unwrap_or_else(|| "-".into()),
+            l.attribution.clone().unwrap_or_else(|| "-".into()),
+            l.period_start
+                .as_deref()
+                .map(|p| period_label(program, p))
+                .unwrap_or_else(|| "-".into()),
+            l.tier.clone().unwrap_or_else(|| "-".into()),
+            percent(&l.rate),
+            l.commission.clone(),
+            l.excluded.clone().unwrap_or_default(),
+        ]);
+    }
+    s.push_str(&t.render(""));
+    s.push_str(
+        "\nCommission per line is exact, before the period's rounding (and caps or shares).\n",
+    );
+    if !ex.rejected.is_empty() {
+        s.push_str(&format!("\nRejected trades: {}\n", ex.rejected.len()));
+        for r in &ex.rejected {
+            s.push_str(&format!(
+                "  line {} {}: {} {}\n",
+                r.line.map(|l| l.to_string()).unwrap_or_default(),
+                r.id.as_deref().unwrap_or(""),
+                r.code.as_str(),
+                r.message
+            ));
+        }
+    }
+    s
+}
+
+fn estimate_cmd(a: EstimateArgs, out: &mut dyn Write) -> R<()> {
+    let program = load_program(&a.program)?;
+    let mut scenario = serde_json::Map::new();
+    let str_v = |s: &str| serde_json::Value::String(s.to_string());
+    scenario.insert("volume".into(), str_v(&a.volume));
+    if let Some(r) = &a.fee_rate {
+        scenario.insert("fee_rate".into(), str_v(r));
+    }
+    if let Some(f) = &a.fees {
+        scenario.insert("fees".into(), str_v(f));
+    }
+    match (&a.affiliate_share, &a.affiliate_rate) {
+        (Some(s), Some(r)) => {
+            scenario.insert("affiliate_share".into(), str_v(s));
+            scenario.insert("affiliate_rate".into(), str_v(r));
+        }
+        // An affiliate rate alone: all the flow is referred at that rate.
+        (None, Some(r)) => {
+            scenario.insert("affiliate_share".into(), str_v("1"));
+            scenario.insert("affiliate_rate".into(), str_v(r));
+        }
+        _ => {}
+    }
+    if !a.products.is_empty() {
+        let mut mix = Vec::new();
+        for p in &a.products {
+            let (product, share) = match p.split_once('=') {
+                Some((p, s)) => (p, s),
+                None if a.products.len() == 1 => (p.as_str(), "1"),
+                None => {
+                    return Err(Fail::usage(format!(
+                        "--product {p}: with several products give each a share, e.g. spot=0.6"
+                    )))
+                }
+            };
+            mix.push(serde_json::json!({"product": product, "channel": a.channel, "share": share}));
+        }
+        scenario.insert("mix".into(), serde_json::Value::Array(mix));
+    }
+    scenario.insert("active_clients".into(), a.active_clients.into());
+    scenario.insert("vip".into(), a.vip.into());
+    let scenario: broker_rules::Scenario =
+        serde_json::from_value(serde_json::Value::Object(scenario)).map_err(|e| {
+            Fail::input(
+                None,
+                &Error::new(ErrorCode::Options, format!("scenario: {e}")).field("scenario"),
+            )
+        })?;
+    let e = broker_rules::estimate(&program, &scenario).map_err(|e| Fail::input(None, &e))?;
+    let text = match default_format(a.format) {
+        OutFormat::Json => json(&e)?,
+        OutFormat::Csv => {
+            let mut s = csv_row(&[
+                "tier",
+                "rate",
+                "volume",
+                "volume_needed",
+                "commission",
+                "currency",
+            ]);
+            for c in &e.curve {
+                s.push_str(&csv_row(&[
+                    c.tier.as_deref().unwrap_or(""),
+                    &c.rate,
+                    &c.volume,
+                    &c.volume_needed,
+                    &c.commission,
+                    &e.currency,
+                ]));
+            }
+            s
+        }
+        OutFormat::Table => {
+            let cur = &e.currency;
+            let mut s = header(&program, &e.program, &e.engine);
+            s.push('\n');
+            let tier = e.tier.as_deref().unwrap_or("no tier");
+            s.push_str(&format!("volume      {} {cur}\n", group(&e.volume)));
+            s.push_str(&format!("fees        {} {cur}\n", group(&e.fees)));
+            s.push_str(&format!("tier        {tier} ({})\n", percent(&e.rate)));
+            s.push_str(&format!("commission  {} {cur}\n", group(&e.commission)));
+            match &e.next {
+                Some(n) => s.push_str(&format!(
+                    "next tier   {} ({}) from {} {cur}: {} {cur} more volume, commission there {} {cur}\n",
+                    n.tier.as_deref().unwrap_or("-"),
+                    percent(&n.rate),
+                    group(&n.volume),
+                    group(&n.volume_needed),
+                    group(&n.commission)
+                )),
+                None => s.push_str("next tier   none reachable by volume alone\n"),
+            }
+            let mut t = Table::new(&[
+                ("tier", false),
+                ("rate", true),
+                ("from volume", true),
+                ("still needed", true),
+                ("commission there", true),
+            ]);
+            for c in &e.curve {
+                t.row(vec![
+                    c.tier.clone().unwrap_or_else(|| "-".into()),
+                    percent(&c.rate),
+                    group(&c.volume),
+                    group(&c.volume_needed),
+                    group(&c.commission),
+                ]);
+            }
+            s.push_str("\nCommission curve (same mix and fee rate at each tier boundary):\n");
+            s.push_str(&t.render("  "));
+            s
+        }
+    };
+    emit(out, &text)
+}
+
+fn programs_cmd(a: ProgramsArgs, out: &mut dyn Write) -> R<()> {
+    if let Some(ProgramsCommand::Show { id }) = a.show {
+        let src = broker_rules::builtin::SOURCES
+            .iter()
+            .find(|(k, _)| *k == id)
+            .map(|(_, s)| *s);
+        return match src {
+            Some(s) => emit(out, &format!("{}\n", s.trim_end())),
+            None => Err(broker_rules::program(&id)
+                .err()
+                .map(|e| Fail::input(None, &e))
+                .unwrap_or_else(|| Fail::usage("unknown program"))),
+        };
+    }
+    let list = broker_rules::api::program_list();
+    let text = match default_format(a.format) {
+        OutFormat::Json => json(&list)?,
+        OutFormat::Csv => {
+            let mut s = csv_row(&["id", "name", "version", "currency", "sha256"]);
+            for p in &list {
+                s.push_str(&csv_row(&[
+                    &p.id,
+                    &p.name,
+                    &p.version,
+                    &p.currency,
+                    &p.sha256,
+                ]));
+            }
+            s
+        }
+        OutFormat::Table => {
+            let mut t = Table::new(&[
+                ("id", false),
+                ("name", false),
+                ("version", false),
+                ("currency", false),
+                ("sha256", false),
+            ]);
+            for p in &list {
+                t.row(vec![
+                    p.id.clone(),
+                    p.name.clone(),
+                    p.version.clone(),
+                    p.currency.clone(),
+                    p.sha256[..12].to_string(),
+                ]);
+            }
+            let mut s = t.render("");
+            s.push_str(
+                "\n`broker-rules programs show <id>` prints a program file, its notes included.\n",
+            );
+            s
+        }
+    };
+    emit(out, &text)
+}
+
+#[derive(Serialize)]
+struct Checked {
+    input: String,
+    kind: &'static str,
+    valid: bool,
+    problems: Vec<Error>,
+}
+
+fn validate_cmd(a: ValidateArgs, out: &mut dyn Write) -> R<()> {
+    let mut results = Vec::new();
+    if let Some(p) = &a.program {
+        if p.ends_with(".json") || Path::new(p).is_file() {
+            let text = read_text(p)?;
+            let problems = broker_rules::validate_program(&text);
+            results.push(Checked {
+                input: p.clone(),
+                kind: "program",
+                valid: problems.is_empty(),
+                problems,
+            });
+        } else if a.trades.is_none() {
+            let problems: Vec<Error> = broker_rules::program(p).err().into_iter().collect();
+            results.push(Checked {
+                input: p.clone(),
+                kind: "program",
+                valid: problems.is_empty(),
+                problems,
+            });
+        }
+    }
+    if let Some(b) = &a.brokers {
+        let text = read_text(b)?;
+        let problems = match Registry::from_json(&text) {
+            Ok(r) => r.problems(),
+            Err(e) => vec![e],
+        };
+        results.push(Checked {
+            input: b.clone(),
+            kind: "registry",
+            valid: problems.is_empty(),
+            problems,
+        });
+    }
+    if let Some(t) = &a.trades {
+        // Trades are checked by a lenient settlement, so validate reports exactly what
+        // settle would reject.
+        let program = match &a.program {
+            Some(p) => load_program(p)?,
+            None => broker_rules::program("backpack").map_err(|e| Fail::input(None, &e))?,
+        };
+        let registry = match &a.brokers {
+            Some(b) => load_registry(b).ok(),
+            None => None,
+        };
+        let mut problems = Vec::new();
+        let mut settler = Settler::new(&program, registry.as_ref(), &SettleOptions::default())
+            .map_err(|e| Fail::input(None, &e))?;
+        let input = open_trades(Some(t), a.input_format)?;
+        let mut progress = Progress::new(input.size, "checking");
+        let counter = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        let reader = Counting {
+            inner: input.reader,
+            n: counter.clone(),
+        };
+        let fatal = read::feed(&mut settler, reader, input.format, &mut |_b, _n| {
+            progress.tick(counter.get(), String::new)
+        })
+        .err();
+        progress.done();
+        match settler.finish() {
+            Ok(st) => {
+                for r in st.rejected {
+                    let mut e = Error::new(r.code, r.message);
+                    e.location.field = r.field;
+                    e.location.line = r.line;
+                    e.location.id = r.id;
+                    problems.push(e);
+                }
+                if a.strict && st.summary.unknown_fields > 0 {
+                    problems.push(Error::new(
+                        ErrorCode::Field,
+                        format!(
+                            "{} unknown field value(s) ignored; strict mode rejects them",
+                            st.summary.unknown_fields
+                        ),
+                    ));
+                }
+            }
+            Err(e) => problems.push(e),
+        }
+        problems.extend(fatal);
+        results.push(Checked {
+            input: t.clone(),
+            kind: "trades",
+            valid: problems.is_empty(),
+            problems,
+        });
+    }
+    let valid = results.iter().all(|r| r.valid);
+    let text = match default_format(a.format) {
+        OutFormat::Json => json(&results)?,
+        _ => {
+            let mut s = String::new();
+            for r in &results {
+                if r.valid {
+                    s.push_str(&format!("{}: ok ({})\n", r.input, r.kind));
+                } else {
+                    s.push_str(&format!(
+                        "{}: {} problem{} ({})\n",
+                        r.input,
+                        r.problems.len(),
+                        if r.problems.len() == 1 { "" } else { "s" },
+                        r.kind
+                    ));
+                    for p in &r.problems {
+                        s.push_str(&format!("  {}\n", output::problem_line(&r.input, p)));
+                    }
+                }
+            }
+            s
+        }
+    };
+    emit(out, &text)?;
+    if valid {
+        Ok(())
+    } else {
+        Err(Fail {
+            code: 1,
+            text: String::new(),
+        })
+    }
+}
+
+fn schema_cmd(a: SchemaArgs, out: &mut dyn Write) -> R<()> {
+    use broker_rules::schema;
+    if let Some(dir) = &a.write {
+        schema::write_all(Path::new(dir))
+            .map_err(|e| Fail::io(&format!("cannot write schemas to {dir}"), e))?;
+        eprintln!(
+            "broker-rules: wrote {} schemas to {dir}",
+            schema::NAMES.len()
+        );
+        return Ok(());
+    }
+    match (a.list, a.name.as_deref()) {
+        (true, _) | (false, None) => emit(out, &format!("{}\n", schema::NAMES.join("\n"))),
+        (false, Some(name)) => match schema::schema(name) {
+            Some(text) => emit(out, &text),
+            None => Err(Fail::usage(format!(
+                "no schema {name:?} (known: {})",
+                schema::NAMES.join(", ")
+            ))),
+        },
+    }
+}
+
+fn sample_cmd(a: SampleArgs, out: &mut dyn Write) -> R<()> {
+    let format = match a.format.as_deref() {
+        Some("ndjson") => sample::SampleFormat::Ndjson,
+        Some(_) => sample::SampleFormat::Csv,
+        None => match a.out.as_deref().and_then(Format::from_path) {
+            Some(Format::Ndjson) => sample::SampleFormat::Ndjson,
+            Some(Format::Json) => {
+                return Err(Fail::usage(
+                    "sample writes CSV or NDJSON (.csv, .ndjson, .jsonl), not a JSON array",
+                ))
+            }
+            _ => sample::SampleFormat::Csv,
+        },
+    };
+    let mut progress = Progress::new(None, "writing");
+    if let Ok(s) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} trades ({eta})") {
+        progress.bar.set_style(s.progress_chars("=> "));
+    }
+    progress.bar.set_length(a.count);
+    let mut tick = |n: u64| progress.tick(n, String::new);
+    match &a.out {
+        Some(path) if path != "-" => {
+            let f =
+                File::create(path).map_err(|e| Fail::io(&format!("cannot create {path}"), e))?;
+            let mut w = io::BufWriter::with_capacity(1 << 20, f);
+            sample::write(&mut w, a.count, a.seed, format, &mut tick)
+                .and_then(|()| w.flush())
+                .map_err(|e| Fail::io(&format!("cannot write {path}"), e))?;
+            progress.done();
+            eprintln!(
+                "broker-rules: wrote {} trades to {path} (seed {})",
+                a.count, a.seed
+            );
+            Ok(())
+        }
+        _ => {
+            let mut w = io::BufWriter::with_capacity(1 << 16, out);
+            let r =
+                sample::write(&mut w, a.count, a.seed, format, &mut tick).and_then(|()| w.flush());
+            progress.done();
+            r.map_err(|e| Fail::io("stdout", e))
+        }
+    }
+}

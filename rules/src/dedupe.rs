@@ -54,12 +54,12 @@ impl Dedupe {
 
     /// Whether `id` was seen, without recording it.
     pub fn check(&self, key: u64, content: u32) -> Seen {
-        self.shards[(key >> 58) as usize % SHARDS].find(key, content)
+        self.shards[key as usize % SHARDS].find(key, content)
     }
 
     /// Records `id` (when new) and reports what was there.
     pub fn insert(&mut self, key: u64, content: u32) -> Seen {
-        let shard = &mut self.shards[(key >> 58) as usize % SHARDS];
+        let shard = &mut self.shards[key as usize % SHARDS];
         let seen = shard.find(key, content);
         if seen == Seen::New {
             shard.put(key, content);
@@ -70,6 +70,8 @@ impl Dedupe {
 }
 
 impl Shard {
+    /// Home slot from the key's high bits (the shard came from its low bits, so the two
+    /// choices are independent and keys spread over the whole table).
     fn slot(key: u64, cap: usize) -> usize {
         ((key as u128 * cap as u128) >> 64) as usize
     }
@@ -125,6 +127,32 @@ impl Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Longest run of occupied slots a lookup may walk: short runs mean keys spread out.
+    fn longest_cluster(d: &Dedupe) -> usize {
+        let mut longest = 0;
+        for s in &d.shards {
+            let mut run = 0;
+            for k in &s.keys {
+                run = if *k == 0 { 0 } else { run + 1 };
+                longest = longest.max(run);
+            }
+        }
+        longest
+    }
+
+    #[test]
+    fn keys_spread_over_every_shard_and_slot() {
+        let mut d = Dedupe::default();
+        for i in 0..200_000u32 {
+            d.insert(fingerprint(&alloc::format!("trade-{i:09}")), i);
+        }
+        // 200,000 keys at <= 7/8 load: runs stay in the hundreds; keys crowded into one part
+        // of each table (the slot and the shard read the same bits) leave runs of thousands.
+        assert!(longest_cluster(&d) < 1_000, "longest cluster {}", longest_cluster(&d));
+        let per_shard: Vec<usize> = d.shards.iter().map(|s| s.len).collect();
+        assert!(per_shard.iter().all(|&n| n > 2_500 && n < 3_800), "{per_shard:?}");
+    }
 
     #[test]
     fn tells_new_same_and_conflict() {

@@ -192,6 +192,10 @@ impl Settler {
     /// Records a trade a reader could not build (lenient mode), or fails (strict mode).
     pub fn reject(&mut self, id: Option<&str>, line: Option<u64>, e: Error) -> Result<()> {
         if self.options.strict {
+            let e = match (id, &e.location.id) {
+                (Some(id), None) => e.id(id),
+                _ => e,
+            };
             return Err(match line {
                 Some(l) if e.location.line.is_none() => e.line(l),
                 _ => e,

@@ -1,0 +1,527 @@
+//! Runs the `broker-rules` binary on fixture files and asserts its exact output, stderr and
+//! exit code (0 ok, 1 input rejected, 2 usage).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn run_with(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_broker-rules"));
+    cmd.args(args)
+        .current_dir(fixtures())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd.spawn().expect("run broker-rules");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn run(args: &[&str]) -> Output {
+    run_with(args, None)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(fixtures().join(name)).unwrap()
+}
+
+fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+// ---- the backpack worked example: three clients, 10,000,000 API volume, BKR 2 (35%) ----
+
+#[test]
+fn backpack_three_clients_exact_json() {
+    let o = run(&[
+        "settle",
+        "--program",
+        "backpack",
+        "--trades",
+        "backpack_month.csv",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), fixture("backpack_month.expected.json"));
+    assert_eq!(stderr(&o), "");
+    let out = stdout(&o);
+    assert!(out.contains(
+        r#""tier":"BKR 2","rate":"0.35","volume":"10000000","fees":"5000","commission":"1690.00""#
+    ));
+    assert!(out.contains(r#""summary":{"from":null,"to":null,"trades":3,"duplicates":0,"rejected":0,"unknown_fields":0,"unattributed":{},"commission":"1690.00"}"#));
+}
+
+#[test]
+fn every_input_format_gives_the_same_bytes() {
+    let expected = fixture("backpack_month.expected.json");
+    for f in [
+        "backpack_month.csv",
+        "backpack_month.ndjson",
+        "backpack_month.json",
+    ] {
+        let o = run(&["settle", "-p", "backpack", "-t", f]);
+        assert_exit(&o, 0);
+        assert_eq!(stdout(&o), expected, "{f}");
+    }
+    // stdin, format sniffed from the first byte, and forced
+    let csv = fixture("backpack_month.csv");
+    let o = run_with(
+        &["settle", "-p", "backpack", "-t", "-"],
+        Some(csv.as_bytes()),
+    );
+    assert_eq!(stdout(&o), expected);
+    let nd = fixture("backpack_month.ndjson");
+    let o = run_with(
+        &[
+            "settle",
+            "-p",
+            "backpack",
+            "-t",
+            "-",
+            "--input-format",
+            "ndjson",
+        ],
+        Some(nd.as_bytes()),
+    );
+    assert_eq!(stdout(&o), expected);
+}
+
+#[test]
+fn explain_lines_per_trade() {
+    let o = run(&[
+        "explain",
+        "-p",
+        "backpack",
+        "-t",
+        "backpack_month.csv",
+        "--format",
+        "csv",
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "id,time,broker,attribution,period_start,tier,rate,commission,excluded\n\
+         t1,2026-06-03T10:00:00Z,BKR,broker_code,2026-06-01T00:00:00Z,BKR 2,0.35,700,\n\
+         t2,2026-06-12T15:30:00Z,BKR,broker_code,2026-06-01T00:00:00Z,BKR 2,0.35,840,\n\
+         t3,2026-06-25T08:15:00Z,BKR,broker_code,2026-06-01T00:00:00Z,BKR 2,0.35,150,\n"
+    );
+    let o = run(&[
+        "explain",
+        "-p",
+        "backpack",
+        "-t",
+        "backpack_month.csv",
+        "--format",
+        "json",
+    ]);
+    let out = stdout(&o);
+    assert!(out.contains(r#"{"id":"t2","broker":"BKR","period_start":"2026-06-01T00:00:00Z","tier":"BKR 2","rate":"0.35","commission":"840","excluded":null"#), "{out}");
+}
+
+// ---- table layout ----
+
+#[test]
+fn table_layout() {
+    let o = run(&[
+        "settle",
+        "-p",
+        "backpack",
+        "-t",
+        "backpack_month.csv",
+        "--format",
+        "table",
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), fixture("backpack_month.table.txt"));
+    assert_eq!(
+        stdout(&o),
+        "Backpack API Broker Program - program backpack 2026.1 (sha256 ce366dd4950d), engine broker-rules 0.1.0\n\
+         \n\
+         broker  status    period   tier   rate      volume   fees  commission USD  trades  excluded  credit at\n\
+         BKR     eligible  2026-06  BKR 2   35%  10,000,000  5,000        1,690.00       3         0  2026-07-01T00:00:00Z\n\
+         \n\
+         Total commission: 1,690.00 USD (1 broker)\n\
+         Trades: 3 accepted, 0 identical duplicates, 0 rejected, 0 unknown fields ignored\n"
+    );
+}
+
+#[test]
+fn table_lists_rejected_trades_in_lenient_mode() {
+    let o = run(&[
+        "settle",
+        "-p",
+        "backpack",
+        "-t",
+        "bad_row.csv",
+        "--format",
+        "table",
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), fixture("bad_row.table.txt"));
+}
+
+#[test]
+fn statement_csv() {
+    let o = run(&[
+        "settle",
+        "-p",
+        "backpack",
+        "-t",
+        "backpack_month.csv",
+        "--format",
+        "csv",
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "broker,status,reason,period_start,period_end,credit_at,tier,rate,volume,fees,commission,trades,excluded_trades,currency\n\
+         BKR,eligible,,2026-06-01T00:00:00Z,2026-07-01T00:00:00Z,2026-07-01T00:00:00Z,BKR 2,0.35,10000000,5000,1690.00,3,0,USD\n"
+    );
+}
+
+// ---- bad input: exact messages and exit codes ----
+
+fn strict_error(file: &str) -> String {
+    let o = run(&["settle", "-p", "backpack", "-t", file, "--strict"]);
+    assert_exit(&o, 1);
+    assert_eq!(stdout(&o), "");
+    stderr(&o)
+}
+
+#[test]
+fn malformed_csv_row() {
+    assert_eq!(
+        strict_error("bad_row.csv"),
+        "error[E_PARSE]: bad_row.csv:3: malformed CSV: CSV error: record 2 (line: 3, byte: 128): found record with 5 fields, but the previous record has 9 fields\n  \
+         help: check the file is well-formed JSON, NDJSON or CSV with a header row\n"
+    );
+    // lenient: listed, the rest settled
+    let o = run(&[
+        "settle",
+        "-p",
+        "backpack",
+        "-t",
+        "bad_row.csv",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains(
+        r#""rejected":[{"id":null,"line":3,"code":"E_PARSE","message":"malformed CSV: CSV error: record 2 (line: 3, byte: 128): found record with 5 fields, but the previous record has 9 fields","field":null}]"#
+    ));
+    assert!(stdout(&o).contains(r#""commission":"750.00""#));
+    assert_eq!(
+        stderr(&o),
+        "broker-rules: 1 trade(s) of bad_row.csv rejected and not settled; they are listed under \"rejected\" (--strict fails on the first)\n"
+    );
+}
+
+#[test]
+fn scientific_notation() {
+    assert_eq!(
+        strict_error("scientific.csv"),
+        "error[E_DECIMAL]: scientific.csv:2:7: \"1e5\" is not a decimal: scientific notation is not accepted; write the digits out, e.g. \"0.00012\" (field notional)\n  \
+         help: pass decimals as strings of digits such as \"1234.56\" (no exponent, no binary floats)\n"
+    );
+    let o = run(&["settle", "-p", "backpack", "-t", "scientific.csv"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains(r#""rejected":[{"id":"t1","line":2,"code":"E_DECIMAL","message":"\"1e5\" is not a decimal: scientific notation is not accepted; write the digits out, e.g. \"0.00012\"","field":"notional"}]"#));
+}
+
+#[test]
+fn negative_notional() {
+    assert_eq!(
+        strict_error("negative.csv"),
+        "error[E_VALUE]: negative.csv:2:7: notional must be >= 0, got -100 (field notional, trade t1)\n  \
+         help: the value is outside the range the field allows\n"
+    );
+}
+
+#[test]
+fn missing_required_field() {
+    assert_eq!(
+        strict_error("missing_field.ndjson"),
+        "error[E_FIELD]: missing_field.ndjson:1: missing required field account (field account, trade t1)\n  \
+         help: check the field names and types against the schema\n"
+    );
+    // a CSV without the column fails in both modes: no row could be read
+    let o = run(&["settle", "-p", "backpack", "-t", "missing_column.csv"]);
+    assert_exit(&o, 1);
+    assert_eq!(
+        stderr(&o),
+        "error[E_FIELD]: missing_column.csv:1: the CSV header has no account column (field account)\n  \
+         help: check the field names and types against the schema\n"
+    );
+}
+
+#[test]
+fn duplicate_id_with_different_content() {
+    let expected = "error[E_DUPLICATE_ID]: duplicate.csv:3: trade id \"t1\" appears twice with different content (field id, trade t1)\n  \
+                    help: each trade id must identify one fill; remove or fix the conflicting copy\n";
+    assert_eq!(strict_error("duplicate.csv"), expected);
+    // fatal in lenient mode too: no order-independent choice exists
+    let o = run(&["settle", "-p", "backpack", "-t", "duplicate.csv"]);
+    assert_exit(&o, 1);
+    assert_eq!(stderr(&o), expected);
+}
+
+#[test]
+fn unknown_program() {
+    let o = run(&[
+        "settle",
+        "--program",
+        "nope",
+        "--trades",
+        "backpack_month.csv",
+    ]);
+    assert_exit(&o, 2);
+    assert_eq!(stdout(&o), "");
+    assert_eq!(
+        stderr(&o),
+        "error[E_UNKNOWN_PROGRAM]: no built-in program \"nope\" (known: backpack, xt, okx) (field program)\n  \
+         help: `broker-rules programs` lists the built-in programs\n"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = run(&["settle"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--program <PROGRAM>"), "{}", stderr(&o));
+    let o = run(&["settle", "-p", "backpack", "-t", "no-such-file.csv"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).starts_with("error: cannot open no-such-file.csv: "),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["settle", "-p", "backpack", "--format", "xml"]);
+    assert_exit(&o, 2);
+}
+
+// ---- the bundled sample and the generator ----
+
+#[test]
+fn settle_without_trades_uses_the_bundled_sample() {
+    let o = run(&["settle", "--program", "backpack", "--format", "table"]);
+    assert_exit(&o, 0);
+    assert!(
+        stderr(&o).starts_with(
+            "broker-rules: no --trades given; using the bundled sample log (4000 trades"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let out = stdout(&o);
+    for b in ["ALPHA", "BRAVO", "CHARLIE", "DELTA", "ECHO"] {
+        assert!(out.contains(b), "{b} missing:\n{out}");
+    }
+    for tier in ["BKR 0", "BKR 1", "BKR 2", "BKR 3", "BKR 5"] {
+        assert!(out.contains(tier), "{tier} missing:\n{out}");
+    }
+    assert!(
+        out.contains("Excluded trades by reason: non_api_channel"),
+        "{out}"
+    );
+    assert!(out.contains("Unattributed trades: no_broker"), "{out}");
+    // deterministic: the same bytes every run, and the same as the written sample
+    let a = run(&["settle", "-p", "backpack", "-f", "json"]);
+    let b = run(&["settle", "-p", "backpack", "-f", "json"]);
+    assert_eq!(a.stdout, b.stdout);
+    let csv = run(&["sample"]);
+    assert_exit(&csv, 0);
+    let c = run_with(
+        &["settle", "-p", "backpack", "-t", "-", "-f", "json"],
+        Some(&csv.stdout),
+    );
+    assert_eq!(a.stdout, c.stdout);
+    // the sample has affiliate-referred clients, web trades and negative fees
+    let text = stdout(&csv);
+    assert_eq!(text.lines().count(), 4001);
+    assert!(text.contains(",web,") && text.contains(",-0.00005,") && text.contains(",0.25\n"));
+}
+
+#[test]
+fn sample_writes_csv_and_ndjson_by_extension() {
+    let dir = std::env::temp_dir().join(format!("broker-rules-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("s.csv");
+    let nd = dir.join("s.ndjson");
+    let o = run(&[
+        "sample",
+        "--count",
+        "1000",
+        "--seed",
+        "7",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 0);
+    let o = run(&[
+        "sample",
+        "--count",
+        "1000",
+        "--seed",
+        "7",
+        "--out",
+        nd.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 1001);
+    let first = std::fs::read_to_string(&nd)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        first.starts_with(r#"{"id":"T00000001","time":"2026-06-01T"#),
+        "{first}"
+    );
+    let a = run(&["settle", "-p", "xt", "-t", csv.to_str().unwrap()]);
+    let b = run(&["settle", "-p", "xt", "-t", nd.to_str().unwrap()]);
+    assert_exit(&a, 0);
+    assert_eq!(a.stdout, b.stdout);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- estimate, programs, validate, schema ----
+
+#[test]
+fn estimate_json_and_table() {
+    let o = run(&[
+        "estimate",
+        "-p",
+        "backpack",
+        "--volume",
+        "8000000",
+        "--fee-rate",
+        "0.0002",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(out.contains(r#""tier":"BKR 1","rate":"0.3""#), "{out}");
+    assert!(out.contains(r#""commission":"480.00","next":{"tier":"BKR 2","rate":"0.35","volume":"10000000","volume_needed":"2000000","commission":"700.00"}"#), "{out}");
+    let o = run(&[
+        "estimate",
+        "-p",
+        "backpack",
+        "--volume",
+        "8000000",
+        "--fee-rate",
+        "0.0002",
+        "--format",
+        "table",
+    ]);
+    let out = stdout(&o);
+    assert!(out.contains("tier        BKR 1 (30%)\ncommission  480.00 USD\nnext tier   BKR 2 (35%) from 10,000,000 USD: 2,000,000 USD more volume, commission there 700.00 USD\n"), "{out}");
+    // a float-looking value is refused with the engine's code
+    let o = run(&[
+        "estimate",
+        "-p",
+        "backpack",
+        "--volume",
+        "8e6",
+        "--fee-rate",
+        "0.0002",
+    ]);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).starts_with("error[E_OPTIONS]: scenario: "),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn programs_list_and_show() {
+    let o = run(&["programs", "--format", "csv"]);
+    assert_exit(&o, 0);
+    let ids: Vec<String> = stdout(&o)
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["backpack", "xt", "okx"]);
+    let o = run(&["programs", "show", "backpack"]);
+    assert_exit(&o, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["id"], "backpack");
+    let o = run(&["programs", "show", "nope"]);
+    assert_exit(&o, 2);
+}
+
+#[test]
+fn validate_reports_every_problem() {
+    let o = run(&["validate", "--trades", "bad_row.csv", "--format", "table"]);
+    assert_exit(&o, 1);
+    assert_eq!(
+        stdout(&o),
+        "bad_row.csv: 1 problem (trades)\n  bad_row.csv:3: E_PARSE malformed CSV: CSV error: record 2 (line: 3, byte: 128): found record with 5 fields, but the previous record has 9 fields\n"
+    );
+    let o = run(&[
+        "validate",
+        "--trades",
+        "backpack_month.csv",
+        "--format",
+        "table",
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), "backpack_month.csv: ok (trades)\n");
+    let o = run(&[
+        "validate",
+        "--program",
+        "bad_program.json",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v[0]["valid"], false);
+    assert!(!v[0]["problems"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn schema_prints_json_schemas() {
+    let o = run(&["schema", "trade"]);
+    assert_exit(&o, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["properties"]["notional"].is_object(), "{v}");
+    let o = run(&["schema", "--list"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).lines().any(|l| l == "statement"));
+    let o = run(&["schema", "nope"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).starts_with("error: no schema \"nope\" (known: program, trade,"),
+        "{}",
+        stderr(&o)
+    );
+}
