@@ -149,9 +149,16 @@ mod tests {
         }
         // 200,000 keys at <= 7/8 load: runs stay in the hundreds; keys crowded into one part
         // of each table (the slot and the shard read the same bits) leave runs of thousands.
-        assert!(longest_cluster(&d) < 1_000, "longest cluster {}", longest_cluster(&d));
+        assert!(
+            longest_cluster(&d) < 1_000,
+            "longest cluster {}",
+            longest_cluster(&d)
+        );
         let per_shard: Vec<usize> = d.shards.iter().map(|s| s.len).collect();
-        assert!(per_shard.iter().all(|&n| n > 2_500 && n < 3_800), "{per_shard:?}");
+        assert!(
+            per_shard.iter().all(|&n| n > 2_500 && n < 3_800),
+            "{per_shard:?}"
+        );
     }
 
     #[test]

@@ -443,14 +443,24 @@ pub fn from_json_object<'a>(
             serde_json::Value::Null => Raw::Null,
             serde_json::Value::Bool(x) => Raw::Bool(*x),
             serde_json::Value::Number(n) => Raw::Num(n),
-            _ => return Err(tag(Error::new(ErrorCode::Field, format!("{k} must not be an array or object")).field(k))),
+            _ => {
+                return Err(tag(Error::new(
+                    ErrorCode::Field,
+                    format!("{k} must not be an array or object"),
+                )
+                .field(k)))
+            }
         };
         b.set(k, raw).map_err(tag)?;
     }
     let unknowns = obj.keys().filter(|k| !FIELDS.contains(&k.as_str()));
     if strict {
         if let Some(k) = unknowns.min() {
-            return Err(tag(Error::new(ErrorCode::Field, format!("unknown field {k:?}")).field(k.as_str())));
+            return Err(tag(Error::new(
+                ErrorCode::Field,
+                format!("unknown field {k:?}"),
+            )
+            .field(k.as_str())));
         }
     } else {
         *unknown += unknowns.count() as u64;

@@ -17,7 +17,10 @@ pub fn default_path() -> PathBuf {
             let target = std::env::var_os("CARGO_TARGET_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| crate::root().join("target"));
-            target.join("wasm32-unknown-unknown").join("wasm-release").join("broker_rules_wasm_plain.wasm")
+            target
+                .join("wasm32-unknown-unknown")
+                .join("wasm-release")
+                .join("broker_rules_wasm_plain.wasm")
         }
     }
 }
