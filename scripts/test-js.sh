@@ -12,6 +12,9 @@ log() { echo "[test-js] $*" >&2; }
 
 bash scripts/bootstrap.sh wasm node browser
 
+log "clippy (the bindgen crate, for wasm32)"
+cargo clippy -q -p broker-rules-wasm --features bindgen --target wasm32-unknown-unknown -- -D warnings
+
 log "build broker-rules-wasm (host-wasm/pkg)"
 bash host-wasm/js/build.sh
 log "build broker-rules (host-node)"

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
-cargo clippy -p broker-rules -p broker-rules-cli --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 cargo build -p broker-rules --no-default-features
 cargo test -p broker-rules
 cargo test -p broker-rules-cli

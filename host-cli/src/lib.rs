@@ -1063,13 +1063,7 @@ fn validate_cmd(a: ValidateArgs, out: &mut dyn Write) -> R<()> {
         progress.done();
         match settler.finish() {
             Ok(st) => {
-                for r in st.rejected {
-                    let mut e = Error::new(r.code, r.message);
-                    e.location.field = r.field;
-                    e.location.line = r.line;
-                    e.location.id = r.id;
-                    problems.push(e);
-                }
+                problems.extend(st.rejected.into_iter().map(Error::from));
                 if a.strict && st.summary.unknown_fields > 0 {
                     problems.push(Error::new(
                         ErrorCode::Field,

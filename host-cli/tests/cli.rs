@@ -245,7 +245,7 @@ fn malformed_csv_row() {
 fn scientific_notation() {
     assert_eq!(
         strict_error("scientific.csv"),
-        "error[E_DECIMAL]: scientific.csv:2:7: \"1e5\" is not a decimal: scientific notation is not accepted; write the digits out, e.g. \"0.00012\" (field notional)\n  \
+        "error[E_DECIMAL]: scientific.csv:2:7: \"1e5\" is not a decimal: scientific notation is not accepted; write the digits out, e.g. \"0.00012\" (field notional, trade t1)\n  \
          help: pass decimals as strings of digits such as \"1234.56\" (no exponent, no binary floats)\n"
     );
     let o = run(&["settle", "-p", "backpack", "-t", "scientific.csv"]);

@@ -448,18 +448,7 @@ fn feed_arrow(s: &mut Settler, reader: RecordBatchStreamReader, allow_float: boo
             let id = b.id;
             let built = match bad {
                 Some(e) => Err(e),
-                None => b.finish().map_err(|e| {
-                    let col = e
-                        .location
-                        .field
-                        .as_deref()
-                        .and_then(|f| names.iter().position(|h| *h == f))
-                        .map(|c| c as u64 + 1);
-                    match col {
-                        Some(c) => e.column(c),
-                        None => e,
-                    }
-                }),
+                None => b.finish().map_err(|e| e.at_column_of(&names)),
             };
             match built {
                 Ok(t) => s.push(&t, Some(line))?,
@@ -491,31 +480,20 @@ fn set_cell<'a>(b: &mut TradeBuilder<'a>, c: &Column<'a>, row: usize) -> Result<
     };
     let mut scratch = TradeBuilder::default();
     match &c.conv {
-        Conv::Null => {
-            b.set(name, Raw::Null)?;
-            return Ok(());
+        Conv::Null => b.set(name, Raw::Null).map(drop),
+        Conv::Str(f) => b.set(name, Raw::Str(f(i))).map(drop),
+        Conv::Bool(x) => b.set(name, Raw::Bool(x.value(i))).map(drop),
+        Conv::Time(f) if name == "time" => {
+            b.time = Some(f(i).ok_or_else(|| {
+                Error::new(ErrorCode::Time, "the timestamp is out of range").field(name)
+            })?);
+            Ok(())
         }
-        Conv::Str(f) => {
-            b.set(name, Raw::Str(f(i)))?;
-            return Ok(());
-        }
-        Conv::Bool(x) => {
-            b.set(name, Raw::Bool(x.value(i)))?;
-            return Ok(());
-        }
-        Conv::Time(f) => {
-            if name == "time" {
-                b.time = Some(f(i).ok_or_else(|| {
-                    Error::new(ErrorCode::Time, "the timestamp is out of range").field(name)
-                })?);
-                return Ok(());
-            }
-            return Err(Error::new(
-                ErrorCode::Field,
-                format!("{name} must be a string, not a timestamp"),
-            )
-            .field(name));
-        }
+        Conv::Time(_) => Err(Error::new(
+            ErrorCode::Field,
+            format!("{name} must be a string, not a timestamp"),
+        )
+        .field(name)),
         Conv::Text(f) => {
             let t = f(i);
             scratch.set(name, Raw::Str(&t))?;
@@ -527,9 +505,7 @@ fn set_cell<'a>(b: &mut TradeBuilder<'a>, c: &Column<'a>, row: usize) -> Result<
                 take(b, &scratch, name)
             }
             None => {
-                return Err(
-                    Error::new(ErrorCode::Value, format!("{name} is out of range")).field(name),
-                )
+                Err(Error::new(ErrorCode::Value, format!("{name} is out of range")).field(name))
             }
         },
         Conv::Float(f) => {

@@ -4,7 +4,6 @@
 //!   (npm `broker-rules-wasm`, built by `host-wasm/js/build.sh`);
 //! - `host-wasm/plain` (crate `broker-rules-wasm-plain`): a plain-ABI module (alloc, free,
 //!   one function per entry point taking and returning JSON bytes) that wasmtime loads.
-#![no_std]
 extern crate alloc;
 
 #[cfg(feature = "bindgen")]

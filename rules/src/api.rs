@@ -350,13 +350,7 @@ fn validate_trades(req: &Map<String, Value>) -> Result<Vec<Error>> {
         problems.push(e);
     }
     let st = s.finish()?;
-    for r in st.rejected {
-        let mut e = Error::new(r.code, r.message);
-        e.location.field = r.field;
-        e.location.line = r.line;
-        e.location.id = r.id;
-        problems.push(e);
-    }
+    problems.extend(st.rejected.into_iter().map(Error::from));
     problems.sort_by_key(|e| e.location.line);
     Ok(problems)
 }

@@ -212,6 +212,20 @@ impl Error {
         self.location.position = Some(position);
         self
     }
+    /// Sets the column from the error's field, given the input's column names (CSV headers,
+    /// Arrow field names); unchanged when the field is not a column.
+    pub fn at_column_of<S: AsRef<str>>(self, columns: &[S]) -> Self {
+        let col = self
+            .location
+            .field
+            .as_deref()
+            .and_then(|f| columns.iter().position(|c| c.as_ref() == f));
+        match col {
+            Some(c) => self.column(c as u64 + 1),
+            None => self,
+        }
+    }
+
     /// Converts a serde_json error, keeping its line and column.
     pub fn from_json(e: &serde_json::Error, what: &str) -> Self {
         let code = match e.classify() {

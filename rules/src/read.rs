@@ -119,18 +119,7 @@ fn feed_csv<R: Read>(s: &mut Settler, input: R, progress: Progress<'_>) -> Resul
         let id = b.id;
         let built = match bad {
             Some(e) => Err(e),
-            None => b.finish().map_err(|e| {
-                let col = e
-                    .location
-                    .field
-                    .as_deref()
-                    .and_then(|f| headers.iter().position(|h| h == f))
-                    .map(|c| c as u64 + 1);
-                match col {
-                    Some(c) => e.column(c),
-                    None => e,
-                }
-            }),
+            None => b.finish().map_err(|e| e.at_column_of(&headers)),
         };
         match built {
             Ok(t) => s.push(&t, Some(line))?,

@@ -129,6 +129,16 @@ impl Rejected {
     }
 }
 
+impl From<Rejected> for Error {
+    fn from(r: Rejected) -> Error {
+        let mut e = Error::new(r.code, r.message);
+        e.location.field = r.field;
+        e.location.line = r.line;
+        e.location.id = r.id;
+        e
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Line {

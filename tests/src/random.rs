@@ -3,26 +3,20 @@
 //! differential runs (native vs wasm): the same seed gives the same cases on every machine
 //! (its own SplitMix64, no dependency whose stream could change).
 
+use broker_rules_cli::sample::SplitMix64;
 use serde_json::{json, Value};
 
-/// SplitMix64: tiny, fast, and fixed forever.
+/// The CLI sample generator's SplitMix64, with the helpers the random vectors use.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        Rng(SplitMix64::new(seed))
     }
     /// Uniform in `0..n` (n > 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
+        self.0.below(n)
     }
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
@@ -285,24 +279,9 @@ fn trades(r: &mut Rng) -> Vec<Value> {
 
 /// `secs` since the epoch as RFC 3339 UTC (proleptic Gregorian; civil-from-days).
 pub fn rfc3339(secs: i64, frac: &str) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    // Whole seconds format without a fraction; the generator's own fraction text goes before Z.
+    let whole = broker_rules::time::format(secs * broker_rules::time::NS_PER_SEC);
+    format!("{}{frac}Z", whole.trim_end_matches('Z'))
 }
 
 fn registry(r: &mut Rng) -> Value {
