@@ -14,9 +14,8 @@ export PATH="$BROKER_RULES_CACHE/tools/bin:$HOME/.cargo/bin:$PATH"
 bash scripts/bootstrap.sh wasm
 
 echo "[conformance] building the plain-ABI .wasm"
-cargo build -p broker-rules-wasm-plain --target wasm32-unknown-unknown --profile wasm-release
-TARGET_DIR=${CARGO_TARGET_DIR:-target}
-WASM="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/broker_rules_wasm_plain.wasm"
+bash scripts/wasm-cargo.sh build -p broker-rules-wasm-plain --profile wasm-release
+WASM="$(bash scripts/wasm-cargo.sh out-dir --profile wasm-release)/broker_rules_wasm_plain.wasm"
 [ -f "$WASM" ] || { echo "missing $WASM" >&2; exit 1; }
 BROKER_RULES_PLAIN_WASM=$(realpath "$WASM")
 export BROKER_RULES_PLAIN_WASM

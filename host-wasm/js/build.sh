@@ -11,9 +11,9 @@ export PATH="$CACHE/tools/bin:$HOME/.cargo/bin:$PATH"
 OUT=$ROOT/host-wasm/pkg
 WORK=$ROOT/target/broker-rules-wasm-pkg
 mkdir -p "$WORK" "$OUT"
-WASM=$ROOT/target/wasm32-unknown-unknown/wasm-release/broker_rules_wasm.wasm
+WASM=$(bash "$ROOT/scripts/wasm-cargo.sh" out-dir --profile wasm-release)/broker_rules_wasm.wasm
 
-cargo build -q -p broker-rules-wasm --target wasm32-unknown-unknown --profile wasm-release --features bindgen
+bash "$ROOT/scripts/wasm-cargo.sh" build -q -p broker-rules-wasm --profile wasm-release --features bindgen
 cp "$WASM" "$WORK/raw.wasm.tmp"
 
 if [ -f "$OUT/web/broker_rules_wasm_bg.wasm" ] && [ -f "$WORK/raw.wasm" ] && cmp -s "$WORK/raw.wasm.tmp" "$WORK/raw.wasm"; then
