@@ -16,8 +16,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-#[path = "../../host-wasm/src/incremental.rs"]
-mod incremental;
+use broker_rules::incremental;
 
 fn panic_error(p: Box<dyn std::any::Any + Send>) -> Error {
     let what = p

@@ -66,8 +66,7 @@ pub fn engine_version() -> String {
     String::from(broker_rules::statement::ENGINE_VERSION)
 }
 
-#[path = "incremental.rs"]
-mod incremental;
+use broker_rules::incremental;
 
 /// Incremental settlement: feed trades in batches, then `finish`. Every method answers with
 /// a core envelope string; the JS wrapper's `Settlement` class turns them into values/errors.

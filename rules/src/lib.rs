@@ -55,6 +55,7 @@ mod dedupe;
 pub mod error;
 pub mod estimate;
 pub mod formula;
+pub mod incremental;
 pub mod money;
 pub mod program;
 #[cfg(feature = "std")]

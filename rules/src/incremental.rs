@@ -1,12 +1,12 @@
-//! Incremental settlement over JSON text, shared by the wasm-bindgen package
-//! (`bindgen.rs` includes this file) and the Node addon (`host-node/src/lib.rs` includes it by
-//! path), so both number trade positions and report errors the same way as the one-shot
-//! `settle`: positions continue across batches, and every answer is a core envelope.
+//! Incremental settlement over JSON text, for hosts that take trades in batches (the
+//! wasm-bindgen package's and the Node addon's `Settlement`): positions continue across
+//! batches and every answer is a core envelope, so the result is byte for byte the one-shot
+//! `settle`.
 
+use crate::api;
+use crate::error::{Error, ErrorCode};
+use crate::{Registry, SettleOptions, Settler};
 use alloc::string::String;
-use broker_rules::api;
-use broker_rules::error::{Error, ErrorCode};
-use broker_rules::{Registry, SettleOptions, Settler};
 use serde_json::Value;
 
 pub struct Incremental {
