@@ -10,7 +10,7 @@
 extern crate alloc;
 
 use broker_rules::api;
-use broker_rules::error::{Error, ErrorCode};
+use broker_rules::error::ErrorCode;
 use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -18,54 +18,40 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use broker_rules::incremental;
 
-fn panic_error(p: Box<dyn std::any::Any + Send>) -> Error {
-    let what = p
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    Error::new(ErrorCode::Internal, format!("the engine panicked: {what}"))
-}
-
-/// Runs `f`, turning a panic into an `E_INTERNAL` envelope.
-fn guarded(f: impl FnOnce() -> String) -> String {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| api::error_envelope(&panic_error(p)))
-}
-
 #[napi]
 pub fn settle_json(request: String) -> String {
-    guarded(|| api::settle(&request))
+    api::guarded(|| api::settle(&request))
 }
 
 #[napi]
 pub fn estimate_json(request: String) -> String {
-    guarded(|| api::estimate(&request))
+    api::guarded(|| api::estimate(&request))
 }
 
 #[napi]
 pub fn explain_json(request: String) -> String {
-    guarded(|| api::explain(&request))
+    api::guarded(|| api::explain(&request))
 }
 
 #[napi]
 pub fn validate_json(request: String) -> String {
-    guarded(|| api::validate(&request))
+    api::guarded(|| api::validate(&request))
 }
 
 #[napi]
 pub fn program_json(request: String) -> String {
-    guarded(|| api::program(&request))
+    api::guarded(|| api::program(&request))
 }
 
 #[napi]
 pub fn programs_json() -> String {
-    guarded(api::programs)
+    api::guarded(api::programs)
 }
 
 /// `call(function, request)`: dispatch by name, as the conformance vectors do.
 #[napi]
 pub fn call_json(function: String, request: String) -> String {
-    guarded(|| api::call(&function, &request))
+    api::guarded(|| api::call(&function, &request))
 }
 
 /// One sentence of help for an error code (`""` for an unknown code).
@@ -94,7 +80,7 @@ impl Task for CallTask {
     type JsValue = String;
 
     fn compute(&mut self) -> Result<String> {
-        Ok(guarded(|| api::call(&self.function, &self.request)))
+        Ok(api::guarded(|| api::call(&self.function, &self.request)))
     }
 
     fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
@@ -121,7 +107,7 @@ impl SettlementCore {
         });
         SettlementCore(made.unwrap_or_else(|p| {
             let mut i = incremental::Incremental::new("\"\"", "", "");
-            i.fail(panic_error(p));
+            i.fail(api::panic_error(p));
             i
         }))
     }
@@ -136,7 +122,7 @@ impl SettlementCore {
         match catch_unwind(AssertUnwindSafe(|| self.0.push(&trades_json))) {
             Ok(s) => s,
             Err(p) => {
-                let e = panic_error(p);
+                let e = api::panic_error(p);
                 let env = api::error_envelope(&e);
                 self.0.fail(e);
                 env
@@ -149,7 +135,7 @@ impl SettlementCore {
         match catch_unwind(AssertUnwindSafe(|| self.0.finish())) {
             Ok(s) => s,
             Err(p) => {
-                let e = panic_error(p);
+                let e = api::panic_error(p);
                 let env = api::error_envelope(&e);
                 self.0.fail(e);
                 env

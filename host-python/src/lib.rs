@@ -14,7 +14,6 @@
 //! Every call releases the GIL while the engine runs and turns a panic into `E_INTERNAL`.
 
 use std::ffi::CStr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use arrow_array::cast::AsArray;
 use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
@@ -36,26 +35,11 @@ use broker_rules::trade::{self, Raw, TradeBuilder};
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
-/// Runs `f`, turning a panic into an `E_INTERNAL` envelope.
-fn guarded(f: impl FnOnce() -> String) -> String {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(s) => s,
-        Err(p) => {
-            let what = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            api::error_envelope(&Error::new(ErrorCode::Internal, format!("the engine panicked: {what}; this is a bug in broker-rules, please report it with the input")))
-        }
-    }
-}
-
 /// Calls a JSON entry point (`settle`, `estimate`, `explain`, `validate`, `program`,
 /// `programs`) with a request string; returns the canonical envelope.
 #[pyfunction]
 fn call(py: Python<'_>, function: String, request: String) -> String {
-    py.detach(move || guarded(|| api::call(&function, &request)))
+    py.detach(move || api::guarded(|| api::call(&function, &request)))
 }
 
 /// The engine version (the `engine.version` every result carries).
@@ -146,7 +130,7 @@ fn settle_text(
     explain: bool,
 ) -> String {
     py.detach(move || {
-        guarded(|| {
+        api::guarded(|| {
             let fmt = match format_of(&format) {
                 Ok(f) => f,
                 Err(e) => return api::error_envelope(&e),
@@ -170,7 +154,7 @@ fn settle_file(
     explain: bool,
 ) -> String {
     py.detach(move || {
-        guarded(|| {
+        api::guarded(|| {
             let fmt = match format.as_deref().map(format_of).unwrap_or_else(|| {
                 Format::from_path(&path).ok_or_else(|| {
                     Error::new(ErrorCode::Options, format!("cannot tell the format of {path:?} from its extension (.csv, .ndjson, .jsonl, .json); pass format=")).field("format")
@@ -208,7 +192,7 @@ fn settle_arrow(
     let raw = ptr.as_ptr() as *mut FFI_ArrowArrayStream;
     let ffi = unsafe { std::ptr::replace(raw, FFI_ArrowArrayStream::empty()) };
     Ok(py.detach(move || {
-        guarded(|| {
+        api::guarded(|| {
             let reader = match RecordBatchStreamReader::try_new(ffi) {
                 Ok(r) => r,
                 Err(e) => {

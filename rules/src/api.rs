@@ -354,3 +354,26 @@ fn validate_trades(req: &Map<String, Value>) -> Result<Vec<Error>> {
     problems.sort_by_key(|e| e.location.line);
     Ok(problems)
 }
+
+/// The `E_INTERNAL` error for a caught panic payload. The core never panics on any input (the
+/// property tests feed it hostile ones); hosts that can catch unwinding still turn a bug into
+/// an error value rather than a crashed Node process or Python interpreter.
+#[cfg(feature = "std")]
+pub fn panic_error(payload: std::boxed::Box<dyn core::any::Any + Send>) -> Error {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| String::from(*s))
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| String::from("unknown panic"));
+    Error::new(
+        ErrorCode::Internal,
+        format!("the engine panicked: {what}; this is a bug in broker-rules, please report it with the input"),
+    )
+}
+
+/// Runs an entry point, turning a panic into an `E_INTERNAL` envelope.
+#[cfg(feature = "std")]
+pub fn guarded(f: impl FnOnce() -> String) -> String {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|p| error_envelope(&panic_error(p)))
+}
