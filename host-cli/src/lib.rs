@@ -6,21 +6,22 @@
 //! program, registry or trade file, a duplicate id with other content, `validate` finding
 //! problems); 2 usage (bad arguments, an unknown program id, a file that cannot be opened).
 
+pub mod input;
 pub mod output;
 pub mod sample;
+mod sample_parquet;
 
 use broker_rules::read::{self, Format};
 use broker_rules::{
     Error, ErrorCode, Explanation, Program, Registry, SettleOptions, Settler, Statement,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressStyle;
 use output::{csv_row, group, percent, Table};
 use serde::Serialize;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 /// Crypto exchange broker commissions, computed exactly.
 #[derive(Parser, Debug)]
@@ -60,6 +61,8 @@ pub enum InFormat {
     Csv,
     Ndjson,
     Json,
+    Parquet,
+    Arrow,
 }
 
 #[derive(Args, Debug)]
@@ -90,9 +93,17 @@ pub struct SettleArgs {
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(long, short = 'f', value_enum)]
     pub format: Option<OutFormat>,
-    /// Input format [default: by extension, else sniffed from the first byte].
+    /// Input format [default: by extension (.csv, .ndjson/.jsonl, .json, .parquet,
+    /// .arrow/.ipc/.feather), else sniffed from the first bytes].
     #[arg(long, value_enum)]
     pub input_format: Option<InFormat>,
+    /// Rename an input column to a trade field, e.g. `--column trade_id=id --column ts=time`
+    /// (CSV headers, Parquet and Arrow field names). Repeat for each column.
+    #[arg(long = "column", value_name = "FROM=TO")]
+    pub columns: Vec<String>,
+    /// Worker threads for CSV and Parquet input [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -194,11 +205,11 @@ pub struct SampleArgs {
     /// PRNG seed (the same seed and count always give the same file).
     #[arg(long, short = 's', default_value_t = sample::DEFAULT_SEED)]
     pub seed: u64,
-    /// Output file (`.csv`, `.ndjson` or `.jsonl`); stdout when omitted.
+    /// Output file (`.csv`, `.ndjson`, `.jsonl` or `.parquet`); stdout when omitted.
     #[arg(long, short = 'o')]
     pub out: Option<String>,
     /// Output format [default: by extension of --out, else csv].
-    #[arg(long, value_parser = ["csv", "ndjson"])]
+    #[arg(long, value_parser = ["csv", "ndjson", "parquet"])]
     pub format: Option<String>,
 }
 
@@ -227,7 +238,7 @@ impl Fail {
             text: output::error_message(file, e),
         }
     }
-    fn io(what: &str, e: io::Error) -> Self {
+    pub(crate) fn io(what: &str, e: io::Error) -> Self {
         Fail::usage(format!("{what}: {e}"))
     }
 }
@@ -333,155 +344,6 @@ fn time_arg(s: &Option<String>) -> Option<String> {
     })
 }
 
-/// An open trade input: a reader, its display name, its format, its size if known.
-struct Input {
-    name: String,
-    reader: Box<dyn BufRead>,
-    format: Format,
-    size: Option<u64>,
-}
-
-fn open_trades(path: Option<&str>, forced: Option<InFormat>) -> R<Input> {
-    let Some(path) = path else {
-        let bytes = sample::bundled_csv();
-        eprintln!(
-            "broker-rules: no --trades given; using the bundled sample log ({} trades, June-July 2026, seed {}; \
-             `broker-rules sample --out trades.csv` writes it)",
-            sample::DEFAULT_COUNT,
-            sample::DEFAULT_SEED
-        );
-        return Ok(Input {
-            name: "<sample>".into(),
-            size: Some(bytes.len() as u64),
-            reader: Box::new(io::Cursor::new(bytes)),
-            format: Format::Csv,
-        });
-    };
-    let (name, mut reader, size): (String, Box<dyn BufRead>, Option<u64>) = if path == "-" {
-        (
-            "<stdin>".into(),
-            Box::new(BufReader::with_capacity(1 << 16, io::stdin())),
-            None,
-        )
-    } else {
-        let f = File::open(path).map_err(|e| Fail::io(&format!("cannot open {path}"), e))?;
-        let size = f.metadata().ok().map(|m| m.len());
-        (
-            path.to_string(),
-            Box::new(BufReader::with_capacity(1 << 16, f)),
-            size,
-        )
-    };
-    let format = match forced {
-        Some(InFormat::Csv) => Format::Csv,
-        Some(InFormat::Ndjson) => Format::Ndjson,
-        Some(InFormat::Json) => Format::Json,
-        None => match Format::from_path(path) {
-            Some(f) if path != "-" => f,
-            _ => {
-                let buf = reader
-                    .fill_buf()
-                    .map_err(|e| Fail::io(&format!("cannot read {name}"), e))?;
-                match buf.iter().find(|b| !b.is_ascii_whitespace()) {
-                    Some(b'[') => Format::Json,
-                    Some(b'{') => Format::Ndjson,
-                    _ => Format::Csv,
-                }
-            }
-        },
-    };
-    Ok(Input {
-        name,
-        reader,
-        format,
-        size,
-    })
-}
-
-/// A progress bar on stderr that appears only after two seconds, and only on a terminal.
-struct Progress {
-    bar: ProgressBar,
-    start: Instant,
-    shown: bool,
-    enabled: bool,
-}
-
-impl Progress {
-    fn new(total: Option<u64>, what: &str) -> Self {
-        let bar = match total {
-            Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::hidden()),
-            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden()),
-        };
-        let style = if total.is_some() {
-            ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {msg} ({eta})")
-        } else {
-            ProgressStyle::with_template("{prefix} {spinner} {bytes} {msg}")
-        };
-        if let Ok(s) = style {
-            bar.set_style(s.progress_chars("=> "));
-        }
-        bar.set_prefix(what.to_string());
-        Progress {
-            bar,
-            start: Instant::now(),
-            shown: false,
-            enabled: io::stderr().is_terminal(),
-        }
-    }
-
-    fn tick(&mut self, pos: u64, msg: impl FnOnce() -> String) {
-        if !self.enabled {
-            return;
-        }
-        if !self.shown && self.start.elapsed() >= Duration::from_secs(2) {
-            self.bar.set_draw_target(ProgressDrawTarget::stderr());
-            self.shown = true;
-        }
-        if self.shown {
-            self.bar.set_position(pos);
-            self.bar.set_message(msg());
-        }
-    }
-
-    fn done(self) {
-        if self.shown {
-            self.bar.finish_and_clear();
-        }
-    }
-}
-
-/// Counts bytes as they are read, for the progress bar (works for every format).
-struct Counting<R> {
-    inner: R,
-    n: std::rc::Rc<std::cell::Cell<u64>>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let k = self.inner.read(buf)?;
-        self.n.set(self.n.get() + k as u64);
-        Ok(k)
-    }
-}
-
-/// Streams a trade input through a settler. A fatal error (strict mode, a conflicting
-/// duplicate id, an unreadable CSV header) comes back located in the file.
-fn feed_input(settler: &mut Settler, input: Input) -> R<()> {
-    let mut progress = Progress::new(input.size, "reading");
-    let counter = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    let reader = Counting {
-        inner: input.reader,
-        n: counter.clone(),
-    };
-    let r = read::feed(settler, reader, input.format, &mut |_bytes, records| {
-        progress.tick(counter.get(), || {
-            format!("{} trades", group(&records.to_string()))
-        });
-    });
-    progress.done();
-    r.map_err(|e| Fail::input(Some(&input.name), &e))
-}
-
 fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
     let program = load_program(&a.program)?;
     let registry = a.brokers.as_deref().map(load_registry).transpose()?;
@@ -493,9 +355,10 @@ fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
     };
     let mut settler =
         Settler::new(&program, registry.as_ref(), &options).map_err(|e| Fail::input(None, &e))?;
-    let input = open_trades(a.trades.as_deref(), a.input_format)?;
+    let input = input::open_trades(a.trades.as_deref(), a.input_format)?;
     let name = input.name.clone();
-    feed_input(&mut settler, input)?;
+    let map = read::ColumnMap::parse(&a.columns).map_err(|e| Fail::usage(e.message))?;
+    input::feed_input(&mut settler, input, &map, input::threads(a.threads))?;
     let statement = settler.finish().map_err(|e| Fail::input(Some(&name), &e))?;
     let format = default_format(a.format);
     let rejected = statement.rejected.len();
@@ -1049,18 +912,15 @@ fn validate_cmd(a: ValidateArgs, out: &mut dyn Write) -> R<()> {
         let mut problems = Vec::new();
         let mut settler = Settler::new(&program, registry.as_ref(), &SettleOptions::default())
             .map_err(|e| Fail::input(None, &e))?;
-        let input = open_trades(Some(t), a.input_format)?;
-        let mut progress = Progress::new(input.size, "checking");
-        let counter = std::rc::Rc::new(std::cell::Cell::new(0u64));
-        let reader = Counting {
-            inner: input.reader,
-            n: counter.clone(),
-        };
-        let fatal = read::feed(&mut settler, reader, input.format, &mut |_b, _n| {
-            progress.tick(counter.get(), String::new)
-        })
+        let input = input::open_trades(Some(t), a.input_format)?;
+        let fatal = input::feed(
+            &mut settler,
+            input,
+            &read::ColumnMap::default(),
+            1,
+            "checking",
+        )
         .err();
-        progress.done();
         match settler.finish() {
             Ok(st) => {
                 problems.extend(st.rejected.into_iter().map(Error::from));
@@ -1143,6 +1003,10 @@ fn schema_cmd(a: SchemaArgs, out: &mut dyn Write) -> R<()> {
 }
 
 fn sample_cmd(a: SampleArgs, out: &mut dyn Write) -> R<()> {
+    let parquet = match a.format.as_deref() {
+        Some(f) => f == "parquet",
+        None => a.out.as_deref().and_then(Format::from_path) == Some(Format::Parquet),
+    };
     let format = match a.format.as_deref() {
         Some("ndjson") => sample::SampleFormat::Ndjson,
         Some(_) => sample::SampleFormat::Csv,
@@ -1156,12 +1020,33 @@ fn sample_cmd(a: SampleArgs, out: &mut dyn Write) -> R<()> {
             _ => sample::SampleFormat::Csv,
         },
     };
-    let mut progress = Progress::new(None, "writing");
+    let mut progress = input::Progress::new(None, "writing");
     if let Ok(s) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} trades ({eta})") {
         progress.bar.set_style(s.progress_chars("=> "));
     }
     progress.bar.set_length(a.count);
     let mut tick = |n: u64| progress.tick(n, String::new);
+    if parquet {
+        let Some(path) = a.out.as_deref().filter(|p| *p != "-") else {
+            return Err(Fail::usage(
+                "sample writes Parquet only to a file: --out FILE.parquet",
+            ));
+        };
+        let f = File::create(path).map_err(|e| Fail::io(&format!("cannot create {path}"), e))?;
+        sample_parquet::write(
+            io::BufWriter::with_capacity(1 << 20, f),
+            a.count,
+            a.seed,
+            &mut tick,
+        )
+        .map_err(|e| Fail::io(&format!("cannot write {path}"), e))?;
+        progress.done();
+        eprintln!(
+            "broker-rules: wrote {} trades to {path} (Parquet, seed {})",
+            a.count, a.seed
+        );
+        return Ok(());
+    }
     match &a.out {
         Some(path) if path != "-" => {
             let f =

@@ -228,6 +228,96 @@ fn settle_value(request: &str) -> Result<Statement> {
     s.finish()
 }
 
+/// How a request's trades are settled by [`settle_with`] (conformance runners use it to
+/// show every path gives the same bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// Always the per-trade engine.
+    PerTrade,
+    /// The trades split into `parts` partial states by a hash of their id (so an id's copies
+    /// meet in one state), each state serialized and read back, then merged in an order
+    /// drawn from `seed`. Programs the batch engine does not take settle as one.
+    Partitioned { parts: usize, seed: u64 },
+}
+
+/// `settle`, through another path; the envelope must equal [`settle`]'s byte for byte.
+#[doc(hidden)]
+pub fn settle_with(request: &str, path: Path) -> String {
+    envelope(settle_path(request, path))
+}
+
+fn settle_path(request: &str, path: Path) -> Result<Statement> {
+    use crate::settle::EngineChoice;
+    let req = parse_request(request)?;
+    only(&req, &["program", "trades", "registry", "options"])?;
+    let program = program_from(req.get("program"))?;
+    let registry: Option<Registry> = field(&req, "registry")?;
+    let options: SettleOptions = field(&req, "options")?.unwrap_or_default();
+    let trades = trades_of(&req)?;
+    let (parts, seed) = match path {
+        Path::PerTrade => {
+            let mut s = Settler::with_engine(
+                &program,
+                registry.as_ref(),
+                &options,
+                EngineChoice::PerTrade,
+            )?;
+            feed_json_trades(&mut s, trades)?;
+            return s.finish();
+        }
+        Path::Partitioned { parts, seed } => (parts.max(1), seed),
+    };
+    let mut base = Settler::new(&program, registry.as_ref(), &options)?;
+    if !base.is_batch() {
+        feed_json_trades(&mut base, trades)?;
+        return base.finish();
+    }
+    let mut states: Vec<Settler> = Vec::with_capacity(parts);
+    for _ in 0..parts {
+        states.push(Settler::new(&program, registry.as_ref(), &options)?);
+    }
+    let mut first_error: Option<(u64, Error)> = None;
+    let mut stopped = alloc::vec![false; parts];
+    for (i, v) in trades.iter().enumerate() {
+        let line = i as u64 + 1;
+        let key = match v.get("id") {
+            Some(Value::String(id)) => xxhash_rust::xxh3::xxh3_64(id.as_bytes()),
+            _ => line,
+        };
+        let part = ((key ^ seed) % parts as u64) as usize;
+        if stopped[part] {
+            continue;
+        }
+        if let Err(e) = feed_json_trade(&mut states[part], v, line) {
+            stopped[part] = true;
+            if first_error.as_ref().is_none_or(|(l, _)| line < *l) {
+                first_error = Some((line, e));
+            }
+        }
+    }
+    if let Some((_, e)) = first_error {
+        return Err(e);
+    }
+    let mut bytes = Vec::with_capacity(parts);
+    for s in &states {
+        bytes.push(s.to_bytes()?);
+    }
+    // A seeded shuffle of the merge order.
+    let mut order: Vec<usize> = (0..parts).collect();
+    let mut x = seed | 1;
+    for i in (1..order.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        order.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    for i in order {
+        let s = base.from_bytes(&bytes[i])?;
+        base.merge(s)?;
+    }
+    base.finish()
+}
+
 fn explain_value(request: &str) -> Result<Explanation> {
     let mut req = parse_request(request)?;
     let options = req

@@ -55,6 +55,10 @@ pub enum ErrorCode {
     /// A field holds a value the program does not know (strict mode only).
     #[serde(rename = "E_UNKNOWN_VALUE")]
     UnknownValue,
+    /// A partial settlement state is corrupt, truncated, or from another program, options or
+    /// engine version, so it cannot be merged.
+    #[serde(rename = "E_PARTIAL")]
+    Partial,
     /// A bug: the engine caught something it should never do. Please report it.
     #[serde(rename = "E_INTERNAL")]
     Internal,
@@ -62,7 +66,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// All codes, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::Parse,
         ErrorCode::Field,
         ErrorCode::Decimal,
@@ -78,6 +82,7 @@ impl ErrorCode {
         ErrorCode::Registry,
         ErrorCode::Options,
         ErrorCode::UnknownValue,
+        ErrorCode::Partial,
         ErrorCode::Internal,
     ];
 
@@ -99,6 +104,7 @@ impl ErrorCode {
             ErrorCode::Registry => "E_REGISTRY",
             ErrorCode::Options => "E_OPTIONS",
             ErrorCode::UnknownValue => "E_UNKNOWN_VALUE",
+            ErrorCode::Partial => "E_PARTIAL",
             ErrorCode::Internal => "E_INTERNAL",
         }
     }
@@ -121,6 +127,7 @@ impl ErrorCode {
             ErrorCode::Registry => "fix the broker registry",
             ErrorCode::Options => "fix the options or scenario",
             ErrorCode::UnknownValue => "strict mode rejects values the program does not know; use lenient mode or fix the data",
+            ErrorCode::Partial => "merge only partial states made by the same engine version from the same program, registry and options, and pass their bytes unchanged",
             ErrorCode::Internal => "this is a bug in broker-rules; please report it with the input",
         }
     }

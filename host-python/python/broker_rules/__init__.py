@@ -29,6 +29,7 @@ from ._errors import (
     FieldError,
     InexactError,
     InternalError,
+    PartialStateError,
     InvalidValueError,
     OptionsError,
     ParseError,
@@ -103,6 +104,7 @@ __all__ = [
     "OptionsError",
     "UnknownValueError",
     "InternalError",
+    "PartialStateError",
     "ERRORS",
 ]
 

@@ -21,6 +21,7 @@ __all__ = [
     "RegistryError",
     "OptionsError",
     "UnknownValueError",
+    "PartialStateError",
     "InternalError",
     "ERRORS",
     "error_from",
@@ -179,6 +180,13 @@ class UnknownValueError(BrokerRulesError):
     code = "E_UNKNOWN_VALUE"
 
 
+class PartialStateError(BrokerRulesError):
+    """E_PARTIAL: a partial settlement state is corrupt, truncated, or from another program,
+    options, registry or engine version."""
+
+    code = "E_PARTIAL"
+
+
 class InternalError(BrokerRulesError):
     """E_INTERNAL: a bug in broker-rules (a caught panic included); please report it."""
 
@@ -203,6 +211,7 @@ ERRORS: Dict[str, Type[BrokerRulesError]] = {
         RegistryError,
         OptionsError,
         UnknownValueError,
+        PartialStateError,
         InternalError,
     )
 }

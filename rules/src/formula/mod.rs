@@ -196,6 +196,50 @@ impl Expr {
     pub fn uses_tier(&self) -> bool {
         self.uses_tier
     }
+
+    /// Every variable the expression reads.
+    pub(crate) fn vars(&self) -> impl Iterator<Item = Var> + '_ {
+        self.nodes.iter().filter_map(|n| match n {
+            Node::Var(v) => Some(*v),
+            _ => None,
+        })
+    }
+
+    /// The additive trade quantity `q` when the expression is `q * g(...)`: a product chain
+    /// with exactly one factor that is `fee` or `notional`, and no other use of `fee`,
+    /// `notional` or `fee_rate` anywhere. Then the value for a trade is `q` times the value
+    /// at `q = 1`, so sums of `q` can be priced once per class instead of once per trade.
+    pub(crate) fn quantity_factor(&self) -> Option<Var> {
+        let mut factors = Vec::new();
+        let mut stack = alloc::vec![self.root];
+        while let Some(i) = stack.pop() {
+            match &self.nodes[i as usize] {
+                Node::Bin(BinOp::Mul, a, b) => {
+                    stack.push(*a);
+                    stack.push(*b);
+                }
+                _ => factors.push(i),
+            }
+        }
+        let is_q = |i: u32| {
+            matches!(
+                self.nodes[i as usize],
+                Node::Var(Var::Fee) | Node::Var(Var::Notional)
+            )
+        };
+        let q: Vec<u32> = factors.iter().copied().filter(|&i| is_q(i)).collect();
+        let uses = self
+            .vars()
+            .filter(|v| matches!(v, Var::Fee | Var::Notional | Var::FeeRate))
+            .count();
+        match (q.as_slice(), uses) {
+            ([i], 1) => match self.nodes[*i as usize] {
+                Node::Var(v) => Some(v),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

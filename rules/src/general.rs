@@ -1,0 +1,801 @@
+//! The general (per-trade) engine. Trades stream through [`General::push`]; the state kept is per broker per day
+//! (tier metrics) and per broker per period per day (commission *under every level*), so a
+//! 10-million-trade log needs no more memory than a small one, apart from de-duplication.
+//! The tier of a day may depend on trades not yet seen (the same calendar month), so each
+//! trade's commission is accumulated for every level and the level is chosen at the end.
+//! Only per-trade lines and graduated mode keep per-trade records.
+
+use crate::attribution::{attribute, Attributed};
+use crate::dedupe::{self, Dedupe, Seen};
+use crate::error::{Error, ErrorCode, Result};
+use crate::formula::Vars;
+use crate::money;
+use crate::program::{Basis, MetricKind, Mode, MonthChoice, NegativeFees, Period, Program, Window};
+use crate::registry::{Registry, Resolved};
+use crate::settle::SettleOptions;
+use crate::statement::*;
+use crate::time::{self, Clock, NS_PER_DAY, NS_PER_HOUR, NS_PER_MIN};
+use crate::trade::{TradeRef, KNOWN_CHANNELS, KNOWN_PRODUCTS};
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use rust_decimal::Decimal;
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Stat {
+    pub(crate) trades: u64,
+    pub(crate) fees: Decimal,
+}
+
+impl Stat {
+    fn add(&mut self, fee: Decimal) -> Result<()> {
+        self.trades += 1;
+        self.fees = money::add(self.fees, fee)?;
+        Ok(())
+    }
+    fn out(&self) -> ExcludedStat {
+        ExcludedStat {
+            trades: self.trades,
+            fees: money::canonical(self.fees),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DayAgg {
+    pub(crate) volume: Vec<Decimal>,
+    pub(crate) clients: Vec<BTreeSet<u32>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PeriodAcc {
+    pub(crate) trades: u64,
+    pub(crate) volume: Decimal,
+    pub(crate) fees: Decimal,
+    pub(crate) excluded: BTreeMap<String, Stat>,
+    /// (day, capped client + 1 or 0) -> commission under each level rank.
+    pub(crate) buckets: BTreeMap<(i64, u32), Vec<Decimal>>,
+    pub(crate) last_day: i64,
+}
+
+/// A trade remembered for graduated mode.
+#[derive(Clone, Debug)]
+pub(crate) struct GradItem {
+    pub(crate) time: i64,
+    pub(crate) id: String,
+    pub(crate) day: i64,
+    pub(crate) contribution: Decimal,
+    /// (period start, client key, commission per level) when settled and eligible.
+    pub(crate) settled: Option<(i64, u32, Vec<Decimal>)>,
+    pub(crate) line: Option<usize>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BrokerAcc {
+    pub(crate) days: BTreeMap<i64, DayAgg>,
+    pub(crate) periods: BTreeMap<i64, PeriodAcc>,
+    pub(crate) grad: Vec<GradItem>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct LineAcc {
+    pub(crate) time: i64,
+    pub(crate) id: String,
+    pub(crate) broker: Option<String>,
+    pub(crate) period: i64,
+    pub(crate) day: i64,
+    pub(crate) attribution: Option<&'static str>,
+    pub(crate) excluded: Option<String>,
+    pub(crate) comms: Vec<Decimal>,
+    /// Level rank fixed by graduated mode.
+    pub(crate) level: Option<usize>,
+}
+
+/// The per-trade engine: evaluates the formula for every trade at every level. It settles
+/// every program, including those the batch engine does not take (graduated mode, client
+/// caps, per-trade lines, formulas that do not factor); [`crate::Settler`] picks the engine.
+#[derive(Clone, Debug)]
+pub struct General {
+    pub(crate) p: Program,
+    pub(crate) reg: Option<Resolved>,
+    pub(crate) options: SettleOptions,
+    pub(crate) from: Option<i64>,
+    pub(crate) to: Option<i64>,
+    pub(crate) seen: Dedupe,
+    /// Distinct trades taken.
+    pub(crate) accepted: u64,
+    pub(crate) accounts: hashbrown::HashMap<String, u32>,
+    pub(crate) brokers: BTreeMap<String, BrokerAcc>,
+    pub(crate) lines: Vec<LineAcc>,
+    pub(crate) rejected: Vec<Rejected>,
+    pub(crate) unattributed: BTreeMap<&'static str, Stat>,
+    pub(crate) duplicates: u64,
+    pub(crate) unknown_fields: u64,
+    pub(crate) scratch: Vec<Decimal>,
+}
+
+impl General {
+    pub fn new(
+        program: &Program,
+        registry: Option<&Registry>,
+        options: &SettleOptions,
+    ) -> Result<General> {
+        let at = |s: &Option<String>, f: &str| -> Result<Option<i64>> {
+            s.as_deref()
+                .map(|v| {
+                    time::parse(v).map_err(|e| {
+                        Error::new(ErrorCode::Options, e.message).field(format!("options.{f}"))
+                    })
+                })
+                .transpose()
+        };
+        let (from, to) = (at(&options.from, "from")?, at(&options.to, "to")?);
+        if let (Some(f), Some(t)) = (from, to) {
+            if f >= t {
+                return Err(Error::new(
+                    ErrorCode::Options,
+                    "options.from must be before options.to",
+                )
+                .field("options.from"));
+            }
+        }
+        Ok(General {
+            p: program.clone(),
+            reg: registry.map(|r| r.resolve()).transpose()?,
+            options: options.clone(),
+            from,
+            to,
+            seen: Dedupe::default(),
+            accepted: 0,
+            accounts: hashbrown::HashMap::new(),
+            brokers: BTreeMap::new(),
+            lines: Vec::new(),
+            rejected: Vec::new(),
+            unattributed: BTreeMap::new(),
+            duplicates: 0,
+            unknown_fields: 0,
+            scratch: Vec::new(),
+        })
+    }
+
+    pub fn strict(&self) -> bool {
+        self.options.strict
+    }
+
+    /// Counts unknown fields a reader ignored.
+    pub fn note_unknown_fields(&mut self, n: u64) {
+        self.unknown_fields += n;
+    }
+
+    /// Records a trade a reader could not build (lenient mode), or fails (strict mode).
+    pub fn reject(&mut self, id: Option<&str>, line: Option<u64>, e: Error) -> Result<()> {
+        if self.options.strict {
+            let e = match (id, &e.location.id) {
+                (Some(id), None) => e.id(id),
+                _ => e,
+            };
+            return Err(match line {
+                Some(l) if e.location.line.is_none() => e.line(l),
+                _ => e,
+            });
+        }
+        self.rejected.push(Rejected::new(id, line, &e));
+        Ok(())
+    }
+
+    /// Settles one trade. `line` locates it in the input for error reports.
+    ///
+    /// Returns an error only when the batch must stop: strict mode, or a duplicate id with
+    /// different content (fatal in both modes: no order-independent choice exists).
+    pub fn push(&mut self, t: &TradeRef<'_>, line: Option<u64>) -> Result<()> {
+        match self.try_push(t) {
+            Ok(()) => Ok(()),
+            Err(e) if e.code == ErrorCode::DuplicateId => Err(match line {
+                Some(l) => e.line(l),
+                None => e,
+            }),
+            Err(e) => self.reject(Some(t.id), line, e.id(t.id)),
+        }
+    }
+
+    fn vars<'a>(t: &TradeRef<'a>, broker: &'a str, attribution: &'a str) -> Vars<'a> {
+        Vars {
+            notional: t.notional,
+            fee: t.fee,
+            fee_rate: t.fee_rate,
+            vip: Decimal::from(t.vip),
+            affiliate_rate: t.affiliate_rate,
+            channel: t.channel,
+            product: t.product,
+            liquidity: t.liquidity.map_or("", |l| l.as_str()),
+            account: t.account,
+            broker,
+            master: t.master.unwrap_or(""),
+            attribution,
+            fee_discount: t.fee_discount,
+            tier_level: 0,
+            tier: "",
+            rates: &[],
+        }
+    }
+
+    fn try_push(&mut self, t: &TradeRef<'_>) -> Result<()> {
+        if self.options.strict {
+            known_values(t.channel, t.product)?;
+        }
+        let p = &self.p;
+        let key = dedupe::fingerprint(t.id);
+        let content = t.content_hash();
+        match self.seen.check(key, content) {
+            Seen::New => {}
+            Seen::Same => {
+                self.duplicates += 1;
+                return Ok(());
+            }
+            Seen::Conflict => return Err(duplicate_id(t.id)),
+        }
+        let day = p.clock.day(t.time);
+        let period = period_start(p, t.time);
+        let settled = self.from.is_none_or(|f| t.time >= f) && self.to.is_none_or(|x| t.time < x);
+        let attributed = attribute(t, &p.spec().attribution.sources, self.reg.as_ref());
+        let (code, source) = match attributed {
+            Attributed::Broker { code, source } => (code, source),
+            Attributed::None { reason } => {
+                if settled {
+                    self.unattributed.entry(reason).or_default().add(t.fee)?;
+                    if self.options.lines {
+                        self.lines.push(LineAcc {
+                            time: t.time,
+                            id: t.id.into(),
+                            broker: None,
+                            period,
+                            day,
+                            attribution: None,
+                            excluded: Some(reason.into()),
+                            comms: Vec::new(),
+                            level: Some(0),
+                        });
+                    }
+                }
+                self.seen.insert(key, content);
+                self.accepted += 1;
+                return Ok(());
+            }
+        };
+
+        // Everything that can fail happens before any state changes.
+        let mut vars = Self::vars(t, code, source.as_str());
+        let mut excluded = None;
+        for (reason, pred) in &p.exclusions {
+            if pred.eval_bool(&vars)? {
+                excluded = Some(reason.as_str());
+                break;
+            }
+        }
+        self.scratch.clear();
+        if excluded.is_none() {
+            let floor = p.spec().negative_fees == NegativeFees::Floor;
+            for (rank, rates) in p.level_rates.iter().enumerate() {
+                if rank > 0 && !p.formula.uses_tier() {
+                    let first = self.scratch[0];
+                    self.scratch.push(first);
+                    continue;
+                }
+                vars.tier_level = rank as u32;
+                vars.tier = p.level_name(rank).unwrap_or("");
+                vars.rates = rates;
+                let c = p.formula.eval_num(&vars)?;
+                self.scratch.push(if floor && c < Decimal::ZERO {
+                    Decimal::ZERO
+                } else {
+                    c
+                });
+            }
+        }
+        let capped = match &p.client_cap {
+            Some((_, None)) => true,
+            Some((_, Some(when))) => when.eval_bool(&Self::vars(t, code, source.as_str()))?,
+            None => false,
+        };
+        let client_key = if capped {
+            let n = self.accounts.len() as u32;
+            *self.accounts.entry_ref(t.account).or_insert(n) + 1
+        } else {
+            0
+        };
+        let needs_account = p
+            .metrics
+            .iter()
+            .any(|m| m.kind == MetricKind::ActiveClients);
+        let account = if needs_account {
+            let n = self.accounts.len() as u32;
+            *self.accounts.entry_ref(t.account).or_insert(n)
+        } else {
+            0
+        };
+
+        // Tier metrics.
+        let counts = p.spec().tiers.basis == Basis::Attributed || excluded.is_none();
+        let broker = match self.brokers.get_mut(code) {
+            Some(b) => b,
+            None => self.brokers.entry(code.to_string()).or_default(),
+        };
+        let agg = broker.days.entry(day).or_insert_with(|| DayAgg {
+            volume: vec![Decimal::ZERO; p.metric_slots(MetricKind::Volume)],
+            clients: vec![BTreeSet::new(); p.metric_slots(MetricKind::ActiveClients)],
+        });
+        let mut contribution = Decimal::ZERO;
+        if counts {
+            for m in &p.metrics {
+                if m.counts(t.product, t.channel) {
+                    match m.kind {
+                        MetricKind::Volume => {
+                            agg.volume[m.slot] = money::add(agg.volume[m.slot], t.notional)?;
+                            contribution = t.notional;
+                        }
+                        MetricKind::ActiveClients => {
+                            agg.clients[m.slot].insert(account);
+                        }
+                    }
+                }
+            }
+        }
+
+        // Settlement.
+        let line = if settled && self.options.lines {
+            self.lines.push(LineAcc {
+                time: t.time,
+                id: t.id.into(),
+                broker: Some(code.into()),
+                period,
+                day,
+                attribution: Some(source.as_str()),
+                excluded: excluded.map(Into::into),
+                comms: self.scratch.clone(),
+                level: None,
+            });
+            Some(self.lines.len() - 1)
+        } else {
+            None
+        };
+        if settled {
+            let acc = broker.periods.entry(period).or_default();
+            acc.trades += 1;
+            acc.volume = money::add(acc.volume, t.notional)?;
+            acc.fees = money::add(acc.fees, t.fee)?;
+            acc.last_day = acc.last_day.max(day);
+            if acc.trades == 1 {
+                acc.last_day = day;
+            }
+            if let Some(r) = excluded {
+                match acc.excluded.get_mut(r) {
+                    Some(s) => s.add(t.fee)?,
+                    None => acc.excluded.entry(r.to_string()).or_default().add(t.fee)?,
+                }
+            } else if p.spec().tiers.mode == Mode::Volume {
+                let bucket = acc
+                    .buckets
+                    .entry((day, client_key))
+                    .or_insert_with(|| vec![Decimal::ZERO; p.level_rates.len()]);
+                for (b, c) in bucket.iter_mut().zip(&self.scratch) {
+                    *b = money::add(*b, *c)?;
+                }
+            }
+        }
+        if p.spec().tiers.mode == Mode::Graduated {
+            broker.grad.push(GradItem {
+                time: t.time,
+                id: t.id.into(),
+                day,
+                contribution,
+                settled: (settled && excluded.is_none())
+                    .then(|| (period, client_key, self.scratch.clone())),
+                line,
+            });
+        }
+        self.seen.insert(key, content);
+        self.accepted += 1;
+        Ok(())
+    }
+
+    /// The statement of everything pushed.
+    pub fn finish(mut self) -> Result<Statement> {
+        let p = self.p.clone();
+        let scale = p.currency_scale();
+        let rounding = p.spec().settlement.rounding;
+        let rate_names = &p.spec().tiers.rates;
+        let shares = p.spec().sub_broker_share;
+
+        // Pass 1: exact commission per broker per period.
+        struct Draft {
+            tier: usize,
+            metrics: Vec<Decimal>,
+            own: Decimal,
+            to_parent: Decimal,
+            from_subs: Decimal,
+        }
+        let mut drafts: BTreeMap<String, BTreeMap<i64, Draft>> = BTreeMap::new();
+        let mut levels_by_broker: BTreeMap<String, BTreeMap<i64, usize>> = BTreeMap::new();
+        let brokers = core::mem::take(&mut self.brokers);
+        for (code, acc) in &brokers {
+            // Days that share a window share a level (a calendar month's days, say).
+            let mut level_of_window: BTreeMap<(i64, i64), (usize, Vec<Decimal>)> = BTreeMap::new();
+            let mut level = |day: i64| -> (usize, Vec<Decimal>) {
+                level_of_window
+                    .entry(window(&p, day))
+                    .or_insert_with(|| {
+                        let values = metric_values(&p, acc, window(&p, day));
+                        (p.level_for(&values), values)
+                    })
+                    .clone()
+            };
+            // Graduated mode: each trade's level from the volume before it.
+            let mut grad_amounts: BTreeMap<i64, Vec<(u32, Decimal)>> = BTreeMap::new();
+            let mut grad_levels: BTreeMap<i64, usize> = BTreeMap::new();
+            if p.spec().tiers.mode == Mode::Graduated {
+                let mut items: Vec<&GradItem> = acc.grad.iter().collect();
+                items.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+                let metric = p.ladders[0][0].min[0].0;
+                let slot = p.metrics[metric].slot;
+                let mut intraday: BTreeMap<i64, Decimal> = BTreeMap::new();
+                for it in items {
+                    let (lo, hi) = window(&p, it.day);
+                    let end = hi.min(it.day - 1);
+                    let before = if lo > end {
+                        Decimal::ZERO
+                    } else {
+                        acc.days
+                            .range(lo..=end)
+                            .try_fold(Decimal::ZERO, |s, (_, d)| money::add(s, d.volume[slot]))?
+                    };
+                    let so_far = intraday.entry(it.day).or_default();
+                    let c0 = if hi >= it.day {
+                        money::add(before, *so_far)?
+                    } else {
+                        before
+                    };
+                    *so_far = money::add(*so_far, it.contribution)?;
+                    let mut values = vec![Decimal::ZERO; p.metrics.len()];
+                    values[metric] = c0;
+                    let rank = p.level_for(&values);
+                    if let Some(l) = it.line {
+                        self.lines[l].level = Some(rank);
+                    }
+                    if let Some((period, client, comms)) = &it.settled {
+                        grad_amounts
+                            .entry(*period)
+                            .or_default()
+                            .push((*client, comms[rank]));
+                        grad_levels.insert(*period, rank);
+                    }
+                }
+            }
+            let mut client_used: BTreeMap<(u32, i64), Decimal> = BTreeMap::new();
+            let mut out = BTreeMap::new();
+            let mut day_levels = BTreeMap::new();
+            for (start, per) in &acc.periods {
+                let (tier, metrics) = level(per.last_day);
+                let tier = grad_levels.get(start).copied().unwrap_or(tier);
+                let amounts: Vec<(u32, Decimal, i64)> = match p.spec().tiers.mode {
+                    Mode::Volume => per
+                        .buckets
+                        .iter()
+                        .map(|((day, client), v)| (*client, v[level(*day).0], *day))
+                        .collect(),
+                    Mode::Graduated => grad_amounts
+                        .remove(start)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(c, a)| (c, a, per.last_day))
+                        .collect(),
+                };
+                let mut own = Decimal::ZERO;
+                for (client, amount, day) in amounts {
+                    let mut amount = amount;
+                    if let (Some((cap, _)), true) = (&p.client_cap, client > 0) {
+                        let used = client_used
+                            .entry((client, Clock::month_of_day(day)))
+                            .or_default();
+                        let room = money::sub(*cap, *used)?.max(Decimal::ZERO);
+                        if amount > room {
+                            amount = room;
+                        }
+                        *used = money::add(*used, amount)?;
+                    }
+                    own = money::add(own, amount)?;
+                }
+                if own < Decimal::ZERO {
+                    own = Decimal::ZERO; // netted rebates never make a broker owe
+                }
+                if let Some(cap) = p.period_cap {
+                    own = own.min(cap);
+                }
+                day_levels.insert(*start, tier);
+                out.insert(
+                    *start,
+                    Draft {
+                        tier,
+                        metrics,
+                        own,
+                        to_parent: Decimal::ZERO,
+                        from_subs: Decimal::ZERO,
+                    },
+                );
+            }
+            levels_by_broker.insert(code.clone(), day_levels);
+            drafts.insert(code.clone(), out);
+        }
+
+        // Pass 2: sub-broker shares flow to parents (own commission only, one level up).
+        if let (true, Some(reg)) = (shares, &self.reg) {
+            let mut moves: Vec<(String, i64, Decimal)> = Vec::new();
+            for (code, periods) in drafts.iter_mut() {
+                if let Some((parent, share)) = reg.parents.get(code) {
+                    for (start, d) in periods.iter_mut() {
+                        let amt = money::mul(d.own, *share)?;
+                        d.to_parent = amt;
+                        moves.push((parent.clone(), *start, amt));
+                    }
+                }
+            }
+            for (parent, start, amt) in moves {
+                let d = drafts
+                    .entry(parent)
+                    .or_default()
+                    .entry(start)
+                    .or_insert_with(|| Draft {
+                        tier: 0,
+                        metrics: vec![Decimal::ZERO; p.metrics.len()],
+                        own: Decimal::ZERO,
+                        to_parent: Decimal::ZERO,
+                        from_subs: Decimal::ZERO,
+                    });
+                d.from_subs = money::add(d.from_subs, amt)?;
+            }
+        }
+
+        // Pass 3: round once per broker per period, and assemble.
+        let mut out_brokers = Vec::new();
+        let mut grand = Decimal::ZERO;
+        for (code, periods) in &drafts {
+            let withheld = p.spec().broker_affiliate_exclusive
+                && self
+                    .reg
+                    .as_ref()
+                    .is_some_and(|r| r.conflicted.contains(code));
+            let empty = PeriodAcc::default();
+            let mut total = Decimal::ZERO;
+            let mut rows = Vec::new();
+            for (start, d) in periods {
+                let acc = brokers
+                    .get(code)
+                    .and_then(|b| b.periods.get(start))
+                    .unwrap_or(&empty);
+                let exact = money::add(money::sub(d.own, d.to_parent)?, d.from_subs)?;
+                let paid = rounding.apply(exact, scale);
+                total = money::add(total, paid)?;
+                let end = period_end(&p, *start);
+                let rates = &p.level_rates[d.tier];
+                rows.push(PeriodStatement {
+                    start: time::format(*start),
+                    end: time::format(end),
+                    credit_at: time::format(
+                        end + p.spec().settlement.credit_delay_minutes as i64 * NS_PER_MIN,
+                    ),
+                    tier: p.level_name(d.tier).map(Into::into),
+                    rate: money::canonical(rates[0]),
+                    volume: money::canonical(acc.volume),
+                    fees: money::canonical(acc.fees),
+                    commission: money::fixed(paid, scale),
+                    trades: acc.trades,
+                    excluded: acc
+                        .excluded
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.out()))
+                        .collect(),
+                    rates: rate_names
+                        .iter()
+                        .zip(rates)
+                        .map(|(n, r)| (n.clone(), money::canonical(*r)))
+                        .collect(),
+                    metrics: p
+                        .metrics
+                        .iter()
+                        .zip(&d.metrics)
+                        .map(|(m, v)| (m.name.clone(), money::canonical(*v)))
+                        .collect(),
+                    exact: money::canonical(exact),
+                    to_parent: money::canonical(d.to_parent),
+                    from_sub_brokers: money::canonical(d.from_subs),
+                });
+            }
+            if !withheld {
+                grand = money::add(grand, total)?;
+            }
+            out_brokers.push(BrokerStatement {
+                broker: code.clone(),
+                status: if withheld { "withheld" } else { "eligible" }.into(),
+                reason: withheld.then(|| "broker_affiliate_conflict".into()),
+                commission: money::fixed(if withheld { Decimal::ZERO } else { total }, scale),
+                periods: rows,
+                withheld: money::fixed(if withheld { total } else { Decimal::ZERO }, scale),
+            });
+        }
+
+        let lines = if self.options.lines {
+            let mut ls = core::mem::take(&mut self.lines);
+            ls.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+            let mut cache: BTreeMap<(String, i64), usize> = BTreeMap::new();
+            let mut out = Vec::with_capacity(ls.len());
+            for l in ls {
+                let rank = match (&l.broker, l.level) {
+                    (_, Some(r)) => r,
+                    (Some(b), None) => *cache.entry((b.clone(), l.day)).or_insert_with(|| {
+                        brokers.get(b).map_or(0, |acc| {
+                            p.level_for(&metric_values(&p, acc, window(&p, l.day)))
+                        })
+                    }),
+                    (None, None) => 0,
+                };
+                let commission = if l.excluded.is_some() {
+                    Decimal::ZERO
+                } else {
+                    l.comms.get(rank).copied().unwrap_or_default()
+                };
+                out.push(Line {
+                    id: l.id,
+                    broker: l.broker,
+                    period_start: Some(time::format(l.period)),
+                    tier: if l.attribution.is_some() {
+                        p.level_name(rank).map(Into::into)
+                    } else {
+                        None
+                    },
+                    rate: money::canonical(if l.attribution.is_some() {
+                        p.level_rates[rank][0]
+                    } else {
+                        Decimal::ZERO
+                    }),
+                    commission: money::canonical(commission),
+                    excluded: l.excluded,
+                    attribution: l.attribution.map(Into::into),
+                    time: time::format(l.time),
+                });
+            }
+            Some(out)
+        } else {
+            None
+        };
+        let _ = levels_by_broker;
+        let spec = p.spec();
+        Ok(Statement {
+            program: ProgramRef {
+                id: spec.id.clone(),
+                version: spec.version.clone(),
+                sha256: p.sha256().into(),
+            },
+            engine: Engine::default(),
+            currency: spec.settlement.currency.clone(),
+            brokers: out_brokers,
+            summary: Summary {
+                from: self.options.from.clone(),
+                to: self.options.to.clone(),
+                trades: self.accepted,
+                duplicates: self.duplicates,
+                rejected: self.rejected.len() as u64,
+                unknown_fields: self.unknown_fields,
+                unattributed: self
+                    .unattributed
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.out()))
+                    .collect(),
+                commission: money::fixed(grand, scale),
+            },
+            rejected: self.rejected,
+            lines,
+        })
+    }
+}
+
+/// Strict mode: the channel and product must be known values.
+pub(crate) fn known_values(channel: &str, product: &str) -> Result<()> {
+    if !KNOWN_CHANNELS.contains(&channel) {
+        return Err(Error::new(
+            ErrorCode::UnknownValue,
+            format!(
+                "unknown channel {:?} (known: {})",
+                channel,
+                KNOWN_CHANNELS.join(", ")
+            ),
+        )
+        .field("channel"));
+    }
+    if !KNOWN_PRODUCTS.contains(&product) {
+        return Err(Error::new(
+            ErrorCode::UnknownValue,
+            format!(
+                "unknown product {:?} (known: {})",
+                product,
+                KNOWN_PRODUCTS.join(", ")
+            ),
+        )
+        .field("product"));
+    }
+    Ok(())
+}
+
+/// Two different trades with one id.
+pub(crate) fn duplicate_id(id: &str) -> Error {
+    Error::new(
+        ErrorCode::DuplicateId,
+        format!("trade id {id:?} appears twice with different content"),
+    )
+    .id(id)
+    .field("id")
+}
+
+/// Inclusive local-day range of the tier window for trades on `day`.
+pub fn window(p: &Program, day: i64) -> (i64, i64) {
+    match p.spec().tiers.window {
+        Window::RollingDays {
+            days,
+            include_current_day: true,
+        } => (day - days as i64 + 1, day),
+        Window::RollingDays {
+            days,
+            include_current_day: false,
+        } => (day - days as i64, day - 1),
+        Window::CalendarMonth { month } => {
+            let m = Clock::month_of_day(day) - if month == MonthChoice::Previous { 1 } else { 0 };
+            (Clock::month_first_day(m), Clock::month_first_day(m + 1) - 1)
+        }
+    }
+}
+
+/// Value of every metric (program order) over a window of days.
+pub(crate) fn metric_values(p: &Program, acc: &BrokerAcc, (lo, hi): (i64, i64)) -> Vec<Decimal> {
+    let mut vols = vec![Decimal::ZERO; p.metric_slots(MetricKind::Volume)];
+    // Accounts of every day concatenated, then sorted and deduplicated: a month of days is
+    // one sort, not thirty set unions.
+    let mut clients: Vec<Vec<u32>> = vec![Vec::new(); p.metric_slots(MetricKind::ActiveClients)];
+    for (_, d) in acc.days.range(lo..=hi.max(lo)) {
+        for (v, x) in vols.iter_mut().zip(&d.volume) {
+            // Saturating: a window sum beyond 7.9e28 exceeds every threshold anyway.
+            *v = v.checked_add(*x).unwrap_or(Decimal::MAX);
+        }
+        for (c, x) in clients.iter_mut().zip(&d.clients) {
+            c.extend(x.iter().copied());
+        }
+    }
+    for c in clients.iter_mut() {
+        c.sort_unstable();
+        c.dedup();
+    }
+    p.metrics
+        .iter()
+        .map(|m| match m.kind {
+            MetricKind::Volume => vols[m.slot],
+            MetricKind::ActiveClients => Decimal::from(clients[m.slot].len() as u64),
+        })
+        .collect()
+}
+
+pub(crate) fn period_start(p: &Program, t: i64) -> i64 {
+    let c = p.clock;
+    match p.spec().settlement.period {
+        Period::Hour => c.hour_start(t),
+        Period::Day => c.day_start(c.day(t)),
+        Period::Month => c.month_start(Clock::month_of_day(c.day(t))),
+    }
+}
+
+pub(crate) fn period_end(p: &Program, start: i64) -> i64 {
+    let c = p.clock;
+    match p.spec().settlement.period {
+        Period::Hour => start + NS_PER_HOUR,
+        Period::Day => start + NS_PER_DAY,
+        Period::Month => c.month_start(Clock::month_of_day(c.day(start)) + 1),
+    }
+}
