@@ -359,8 +359,21 @@ fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
     let name = input.name.clone();
     let map = read::ColumnMap::parse(&a.columns).map_err(|e| Fail::usage(e.message))?;
     input::feed_input(&mut settler, input, &map, input::threads(a.threads))?;
-    let statement = settler.finish().map_err(|e| Fail::input(Some(&name), &e))?;
     let format = default_format(a.format);
+    if format == OutFormat::Json && !explain {
+        // Streamed broker by broker: the statement is never held whole.
+        let mut w = io::BufWriter::with_capacity(1 << 16, out);
+        let summary = broker_rules::statement::write_json(settler, &mut w)
+            .map_err(|e| Fail::input(Some(&name), &e))?;
+        w.write_all(b"\n")
+            .and_then(|()| w.flush())
+            .map_err(|e| Fail::io("stdout", e))?;
+        if summary.rejected > 0 {
+            eprintln!("broker-rules: {} trade(s) of {name} rejected and not settled; they are listed under \"rejected\" (--strict fails on the first)", summary.rejected);
+        }
+        return Ok(());
+    }
+    let statement = settler.finish().map_err(|e| Fail::input(Some(&name), &e))?;
     let rejected = statement.rejected.len();
     if explain {
         let ex = Explanation::from(statement);
@@ -371,12 +384,11 @@ fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
         };
         emit(out, &text)?;
     } else {
-        let text = match format {
-            OutFormat::Json => json(&statement)?,
-            OutFormat::Csv => statement_csv(&statement),
-            OutFormat::Table => statement_table(&program, &statement),
-        };
-        emit(out, &text)?;
+        match format {
+            OutFormat::Json => emit(out, &json(&statement)?)?,
+            OutFormat::Csv => emit(out, &statement_csv(&statement))?,
+            OutFormat::Table => emit(out, &statement_table(&program, &statement))?,
+        }
     }
     if rejected > 0 && format != OutFormat::Table {
         eprintln!("broker-rules: {rejected} trade(s) of {name} rejected and not settled; they are listed under \"rejected\" (--strict fails on the first)");

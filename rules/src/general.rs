@@ -400,8 +400,13 @@ impl General {
         Ok(())
     }
 
-    /// The statement of everything pushed.
-    pub fn finish(mut self) -> Result<Statement> {
+    /// The statement, its brokers handed to `emit` one by one (in order) instead of kept:
+    /// the returned statement's `brokers` is empty. A month of hourly periods for many
+    /// brokers is hundreds of megabytes as values; streamed, one broker at a time.
+    pub fn finish_with(
+        mut self,
+        emit: &mut dyn FnMut(BrokerStatement) -> Result<()>,
+    ) -> Result<Statement> {
         let p = self.p.clone();
         let scale = p.currency_scale();
         let rounding = p.spec().settlement.rounding;
@@ -557,7 +562,6 @@ impl General {
         }
 
         // Pass 3: round once per broker per period, and assemble.
-        let mut out_brokers = Vec::new();
         let mut grand = Decimal::ZERO;
         for (code, periods) in &drafts {
             let withheld = p.spec().broker_affiliate_exclusive
@@ -614,14 +618,14 @@ impl General {
             if !withheld {
                 grand = money::add(grand, total)?;
             }
-            out_brokers.push(BrokerStatement {
+            emit(BrokerStatement {
                 broker: code.clone(),
                 status: if withheld { "withheld" } else { "eligible" }.into(),
                 reason: withheld.then(|| "broker_affiliate_conflict".into()),
                 commission: money::fixed(if withheld { Decimal::ZERO } else { total }, scale),
                 periods: rows,
                 withheld: money::fixed(if withheld { total } else { Decimal::ZERO }, scale),
-            });
+            })?;
         }
 
         let lines = if self.options.lines {
@@ -678,7 +682,7 @@ impl General {
             },
             engine: Engine::default(),
             currency: spec.settlement.currency.clone(),
-            brokers: out_brokers,
+            brokers: Vec::new(),
             summary: Summary {
                 from: self.options.from.clone(),
                 to: self.options.to.clone(),

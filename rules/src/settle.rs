@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::general::General;
 use crate::program::Program;
 use crate::registry::Registry;
-use crate::statement::{Explanation, Statement};
+use crate::statement::{BrokerStatement, Explanation, Statement};
 use crate::trade::TradeRef;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -96,6 +96,30 @@ impl Settler {
             None => Inner::General(general),
         };
         Ok(Settler { inner })
+    }
+
+    /// The statement's first fields (program, engine, currency), known before settling.
+    pub fn statement_head(
+        &self,
+    ) -> (
+        crate::statement::ProgramRef,
+        crate::statement::Engine,
+        String,
+    ) {
+        let p = match &self.inner {
+            Inner::Batch(b) => &b.p,
+            Inner::General(g) => &g.p,
+        };
+        let spec = p.spec();
+        (
+            crate::statement::ProgramRef {
+                id: spec.id.clone(),
+                version: spec.version.clone(),
+                sha256: p.sha256().into(),
+            },
+            crate::statement::Engine::default(),
+            spec.settlement.currency.clone(),
+        )
     }
 
     /// Whether the batch engine runs (else the per-trade engine).
@@ -211,9 +235,26 @@ impl Settler {
 
     /// The statement of everything pushed.
     pub fn finish(self) -> Result<Statement> {
+        let mut brokers = Vec::new();
+        let mut st = self.finish_with(&mut |b| {
+            brokers.push(b);
+            Ok(())
+        })?;
+        st.brokers = brokers;
+        Ok(st)
+    }
+
+    /// The statement with its brokers handed to `emit` one at a time, in order, instead of
+    /// kept (the returned statement's `brokers` is empty): output can be written as it is
+    /// made, so memory holds one broker's periods, not every broker's.
+    /// [`crate::statement::write_json`] writes the canonical JSON this way.
+    pub fn finish_with(
+        self,
+        emit: &mut dyn FnMut(BrokerStatement) -> Result<()>,
+    ) -> Result<Statement> {
         match self.inner {
-            Inner::Batch(b) => b.finish(),
-            Inner::General(g) => g.finish(),
+            Inner::Batch(b) => b.finish(emit),
+            Inner::General(g) => g.finish_with(emit),
         }
     }
 

@@ -205,3 +205,55 @@ pub struct ProgramInfo {
     pub currency: String,
     pub notes: Vec<String>,
 }
+
+/// Settles and writes the statement's canonical JSON (the bytes of `serde_json::to_writer`
+/// on the finished [`Statement`]) while brokers are produced, so the whole statement is
+/// never held: the CLI's `--format json` path for large inputs.
+#[cfg(feature = "std")]
+pub fn write_json<W: std::io::Write>(
+    settler: crate::Settler,
+    out: &mut W,
+) -> crate::Result<Summary> {
+    use crate::error::{Error, ErrorCode};
+    let io =
+        |e: std::io::Error| Error::new(ErrorCode::Internal, alloc::format!("cannot write: {e}"));
+    let ser = |e: serde_json::Error| Error::new(ErrorCode::Internal, alloc::format!("{e}"));
+    let mut first = true;
+    let mut started = false;
+    let head =
+        |out: &mut W, program: &ProgramRef, engine: &Engine, currency: &str| -> crate::Result<()> {
+            out.write_all(b"{\"program\":").map_err(io)?;
+            serde_json::to_writer(&mut *out, program).map_err(ser)?;
+            out.write_all(b",\"engine\":").map_err(io)?;
+            serde_json::to_writer(&mut *out, engine).map_err(ser)?;
+            out.write_all(b",\"currency\":").map_err(io)?;
+            serde_json::to_writer(&mut *out, currency).map_err(ser)?;
+            out.write_all(b",\"brokers\":[").map_err(io)
+        };
+    let (program, engine, currency) = settler.statement_head();
+    let st = {
+        let out_ref = &mut *out;
+        settler.finish_with(&mut |b| {
+            if !started {
+                head(out_ref, &program, &engine, &currency)?;
+                started = true;
+            }
+            if !first {
+                out_ref.write_all(b",").map_err(io)?;
+            }
+            first = false;
+            serde_json::to_writer(&mut *out_ref, &b).map_err(ser)
+        })?
+    };
+    if !started {
+        head(out, &st.program, &st.engine, &st.currency)?;
+    }
+    out.write_all(b"],\"rejected\":").map_err(io)?;
+    serde_json::to_writer(&mut *out, &st.rejected).map_err(ser)?;
+    out.write_all(b",\"lines\":").map_err(io)?;
+    serde_json::to_writer(&mut *out, &st.lines).map_err(ser)?;
+    out.write_all(b",\"summary\":").map_err(io)?;
+    serde_json::to_writer(&mut *out, &st.summary).map_err(ser)?;
+    out.write_all(b"}").map_err(io)?;
+    Ok(st.summary)
+}

@@ -14,7 +14,7 @@ use crate::program::{AttributionSource, Basis, MetricKind, Period, Program};
 use crate::registry::{Registry, Resolved};
 use crate::settle::SettleOptions;
 use crate::statement::Rejected;
-use crate::time::NS_PER_HOUR;
+use crate::time::{Clock, NS_PER_HOUR};
 use crate::trade::{Liquidity, TradeRef};
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -202,6 +202,8 @@ pub(crate) struct Batch {
     pub clients: hashbrown::HashSet<u128, Fast>,
     /// Bits of the active-client metrics.
     pub client_metrics: u64,
+    /// Whether tier windows are whole calendar months (see [`Batch::client_day`]).
+    pub monthly_clients: bool,
 }
 
 /// Per-string hash used in content fingerprints (absent values hash to a fixed marker).
@@ -376,6 +378,10 @@ impl Batch {
             wide: BTreeMap::new(),
             clients: hashbrown::HashSet::default(),
             client_metrics,
+            monthly_clients: matches!(
+                p.spec().tiers.window,
+                crate::program::Window::CalendarMonth { .. }
+            ),
         })
     }
 
@@ -437,6 +443,18 @@ impl Batch {
             (t + self.p.clock.offset_ns).div_euclid(NS_PER_HOUR)
         } else {
             self.p.clock.day(t)
+        }
+    }
+
+    /// The day under which a trade's account is recorded for active-client metrics: its own
+    /// day, or the first day of its month when every window is whole calendar months (then
+    /// a month's accounts are one set, not thirty).
+    pub fn client_day(&self, unit: i64) -> i64 {
+        let day = self.day_of_unit(unit);
+        if self.monthly_clients {
+            Clock::month_first_day(Clock::month_of_day(day))
+        } else {
+            day
         }
     }
 
@@ -624,7 +642,7 @@ impl Batch {
         });
         self.add(cell, notional, fee)?;
         if self.plan.clients {
-            let day = self.day_of_unit(unit);
+            let day = self.client_day(unit);
             self.count_client(broker, class, t.account, day);
         }
         Ok(())
@@ -870,7 +888,7 @@ impl Batch {
                 }
             }
             if self.plan.clients {
-                let day = self.day_of_unit(unit);
+                let day = self.client_day(unit);
                 let cl = &self.classes[class as usize];
                 let counts =
                     self.p.spec().tiers.basis == Basis::Attributed || cl.excluded.is_none();

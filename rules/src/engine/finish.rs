@@ -11,7 +11,7 @@ use crate::general::{metric_values, BrokerAcc, DayAgg, General, PeriodAcc, Stat}
 use crate::money;
 use crate::program::{MetricKind, NegativeFees};
 use crate::settle::window;
-use crate::statement::Statement;
+use crate::statement::{BrokerStatement, Statement};
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec;
@@ -22,7 +22,7 @@ use rust_decimal::Decimal;
 type Eligible = (u32, Decimal, Decimal);
 
 impl Batch {
-    pub fn finish(self) -> Result<Statement> {
+    pub fn finish(self, emit: &mut dyn FnMut(BrokerStatement) -> Result<()>) -> Result<Statement> {
         let p = &self.p;
         let vol_slots = p.metric_slots(MetricKind::Volume);
         let client_slots = p.metric_slots(MetricKind::ActiveClients);
@@ -156,6 +156,6 @@ impl Batch {
         let mut rejected = self.rejected;
         rejected.sort_by_key(|r| r.line);
         g.rejected = rejected;
-        g.finish()
+        g.finish_with(emit)
     }
 }

@@ -18,7 +18,9 @@
 //! gives, located by `line` (the 1-based row number across the whole input) and `column`
 //! (1-based) and `field`.
 
-use super::{fast_decimal, role, ColumnMap, Interner, Progress, Role, Rows, Sink, BATCH_ROWS, REQUIRED};
+use super::{
+    fast_decimal, role, ColumnMap, Interner, Progress, Role, Rows, Sink, BATCH_ROWS, REQUIRED,
+};
 use crate::columns::{NULL, ONE, POW10};
 use crate::error::{Error, ErrorCode, Result};
 use crate::settle::Settler;
@@ -72,9 +74,12 @@ where
     let mut n = 0u64;
     for batch in batches {
         let batch = batch.map_err(|e| {
-            Error::new(ErrorCode::Parse, format!("cannot read the Arrow input: {e}"))
-                .field("trades")
-                .line(n + 1)
+            Error::new(
+                ErrorCode::Parse,
+                format!("cannot read the Arrow input: {e}"),
+            )
+            .field("trades")
+            .line(n + 1)
         })?;
         feed_batch(s, &mut rows, &batch, n, map, allow_float)?;
         n += batch.num_rows() as u64;
@@ -92,7 +97,11 @@ pub fn feed_arrow_ipc<R: Read + Seek>(
     progress: Progress<'_>,
 ) -> Result<()> {
     let io = |e: std::io::Error| {
-        Error::new(ErrorCode::Parse, format!("cannot read the Arrow input: {e}")).field("trades")
+        Error::new(
+            ErrorCode::Parse,
+            format!("cannot read the Arrow input: {e}"),
+        )
+        .field("trades")
     };
     let start = reader.stream_position().map_err(io)?;
     let mut magic = [0u8; 6];
@@ -107,7 +116,11 @@ pub fn feed_arrow_ipc<R: Read + Seek>(
     }
     reader.seek(SeekFrom::Start(start)).map_err(io)?;
     let bad = |e: ArrowError| {
-        Error::new(ErrorCode::Parse, format!("cannot read the Arrow input: {e}")).field("trades")
+        Error::new(
+            ErrorCode::Parse,
+            format!("cannot read the Arrow input: {e}"),
+        )
+        .field("trades")
     };
     if got == 6 && &magic == b"ARROW1" {
         let r = arrow_ipc::reader::FileReader::try_new_buffered(reader, None).map_err(bad)?;
@@ -131,8 +144,11 @@ pub fn feed_parquet(
     let len = file
         .metadata()
         .map_err(|e| {
-            Error::new(ErrorCode::Parse, format!("cannot read the Parquet file: {e}"))
-                .field("trades")
+            Error::new(
+                ErrorCode::Parse,
+                format!("cannot read the Parquet file: {e}"),
+            )
+            .field("trades")
         })?
         .len();
     let src = PosFile {
@@ -376,7 +392,9 @@ fn fast<'a>(r: Role, c: Cell<'a>) -> V<'a> {
         },
         Role::Vip => match c {
             Cell::Null | Cell::Str("") => V::Small(0),
-            Cell::Str(s) if !s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            Cell::Str(s)
+                if !s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 s.parse::<u32>().map_or(V::Slow, V::Small)
             }
             Cell::Int(v) => u32::try_from(v).map_or(V::Slow, V::Small),
@@ -395,8 +413,44 @@ fn fast<'a>(r: Role, c: Cell<'a>) -> V<'a> {
     }
 }
 
+/// The decimal text of an integer, without allocating.
+struct Digits {
+    buf: [u8; 40],
+    start: usize,
+}
+
+impl Digits {
+    fn of(v: i128) -> Digits {
+        let mut buf = [0u8; 40];
+        let mut i = buf.len();
+        let mut u = v.unsigned_abs();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (u % 10) as u8;
+            u /= 10;
+            if u == 0 {
+                break;
+            }
+        }
+        if v < 0 {
+            i -= 1;
+            buf[i] = b'-';
+        }
+        Digits { buf, start: i }
+    }
+
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.buf[self.start..]).unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn digits_for_tests(v: i128) -> String {
+    Digits::of(v).as_str().to_string()
+}
+
 /// The decimal text of a mantissa and scale, trailing fractional zeros removed.
-fn dec_text(digits: String, scale: i8) -> String {
+pub(crate) fn dec_text(digits: String, scale: i8) -> String {
     let (neg, digits) = match digits.strip_prefix('-') {
         Some(d) => (true, d.to_string()),
         None => (false, digits),
@@ -420,7 +474,10 @@ fn dec_text(digits: String, scale: i8) -> String {
         let (a, b) = digits.split_at(digits.len() - s);
         (a.to_string(), b.to_string())
     } else {
-        ("0".to_string(), format!("{}{digits}", "0".repeat(s - digits.len())))
+        (
+            "0".to_string(),
+            format!("{}{digits}", "0".repeat(s - digits.len())),
+        )
     };
     t.push_str(&int);
     let frac = frac.trim_end_matches('0');
@@ -494,7 +551,7 @@ impl<'a> Col<'a> {
                     d.push(Some(s));
                 }
             }
-            V::Int(v) => d.push(Some(&v.to_string())),
+            V::Int(v) => d.push(Some(Digits::of(v).as_str())),
             _ => d.dict.keys.push(NULL),
         }
     }
@@ -608,7 +665,7 @@ fn slot(r: Role) -> usize {
     r as usize
 }
 
-fn feed_batch<S: Sink>(
+pub(crate) fn feed_batch<S: Sink>(
     s: &mut S,
     rows: &mut Rows,
     batch: &RecordBatch,
@@ -632,8 +689,7 @@ fn feed_batch<S: Sink>(
     for req in REQUIRED {
         if !names.iter().any(|n| n == req) {
             return Err(
-                Error::new(ErrorCode::Field, format!("the table has no {req} column"))
-                    .field(req),
+                Error::new(ErrorCode::Field, format!("the table has no {req} column")).field(req),
             );
         }
     }
@@ -694,7 +750,13 @@ fn feed_batch<S: Sink>(
 }
 
 /// Adds the row to the batch if every value is plain; false (nothing added) if not.
-fn clean(cols: &mut [Col<'_>], by_role: &[usize; 15], rows: &mut Rows, row: usize, line: u64) -> bool {
+fn clean(
+    cols: &mut [Col<'_>],
+    by_role: &[usize; 15],
+    rows: &mut Rows,
+    row: usize,
+    line: u64,
+) -> bool {
     let mut v = [V::Absent; 15];
     for c in cols.iter() {
         let x = c.fast(row);
@@ -733,7 +795,7 @@ fn clean(cols: &mut [Col<'_>], by_role: &[usize; 15], rows: &mut Rows, row: usiz
     c.line.push(line);
     match v[slot(Role::Id)] {
         V::Text(s) => c.push_id(s),
-        V::Int(i) => c.push_id(&i.to_string()),
+        V::Int(i) => c.push_id(Digits::of(i).as_str()),
         _ => {}
     }
     c.time.push(time);
@@ -748,7 +810,8 @@ fn clean(cols: &mut [Col<'_>], by_role: &[usize; 15], rows: &mut Rows, row: usiz
         V::Small(x) => x,
         _ => 0,
     });
-    c.fee_discount.push(matches!(v[slot(Role::FeeDiscount)], V::Bool(true)));
+    c.fee_discount
+        .push(matches!(v[slot(Role::FeeDiscount)], V::Bool(true)));
     c.affiliate_rate.push(affiliate_rate);
     let gen = rows.gen;
     for (r, d) in [
@@ -870,34 +933,47 @@ impl parquet::file::reader::ChunkReader for PosFile {
 }
 
 fn parquet_error(e: impl core::fmt::Display) -> Error {
-    Error::new(ErrorCode::Parse, format!("cannot read the Parquet input: {e}")).field("trades")
+    Error::new(
+        ErrorCode::Parse,
+        format!("cannot read the Parquet input: {e}"),
+    )
+    .field("trades")
 }
 
-/// Reads the row groups `groups` (in order) into `s`.
-fn feed_groups<S: Sink, T: parquet::file::reader::ChunkReader + 'static>(
-    s: &mut S,
-    rows: &mut Rows,
-    src: T,
-    meta: &parquet::arrow::arrow_reader::ArrowReaderMetadata,
-    groups: Vec<usize>,
-    first_row: u64,
-    map: &ColumnMap,
-    done: &mut dyn FnMut(u64),
-) -> Result<()> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(src, meta.clone())
-        .with_row_groups(groups)
-        .with_batch_size(16 << 10)
-        .build()
-        .map_err(parquet_error)?;
-    let mut n = first_row;
-    for batch in reader {
-        let batch = batch.map_err(|e| parquet_error(e).line(n + 1))?;
-        feed_batch(s, rows, &batch, n, map, false)?;
-        n += batch.num_rows() as u64;
-        done(batch.num_rows() as u64);
+/// A Parquet input's row groups, read one at a time.
+struct Groups<'a, T> {
+    src: &'a T,
+    meta: &'a parquet::arrow::arrow_reader::ArrowReaderMetadata,
+    map: &'a ColumnMap,
+}
+
+impl<T: parquet::file::reader::ChunkReader + Clone + 'static> Groups<'_, T> {
+    /// Reads row group `g`, whose first row is row `first_row` of the file, into `s`;
+    /// `done` hears the rows of each batch.
+    fn feed<S: Sink>(
+        &self,
+        s: &mut S,
+        rows: &mut Rows,
+        g: usize,
+        first_row: u64,
+        done: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let reader =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(self.src.clone(), self.meta.clone())
+                .with_row_groups(std::vec![g])
+                .with_batch_size(16 << 10)
+                .build()
+                .map_err(parquet_error)?;
+        let mut n = first_row;
+        for batch in reader {
+            let batch = batch.map_err(|e| parquet_error(e).line(n + 1))?;
+            feed_batch(s, rows, &batch, n, self.map, false)?;
+            n += batch.num_rows() as u64;
+            done(batch.num_rows() as u64);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn feed_parquet_from<T>(
@@ -913,8 +989,13 @@ where
     use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-    let meta = ArrowReaderMetadata::load(&src, ArrowReaderOptions::default())
-        .map_err(parquet_error)?;
+    let meta =
+        ArrowReaderMetadata::load(&src, ArrowReaderOptions::default()).map_err(parquet_error)?;
+    let reader = Groups {
+        src: &src,
+        meta: &meta,
+        map,
+    };
     let md = meta.metadata().clone();
     let groups = md.num_row_groups();
     let mut starts = Vec::with_capacity(groups);
@@ -945,7 +1026,7 @@ where
         let mut rows = Rows::default();
         let (mut bytes, mut n) = (0u64, 0u64);
         for g in 0..groups {
-            feed_groups(s, &mut rows, src.clone(), &meta, std::vec![g], starts[g], map, &mut |k| {
+            reader.feed(s, &mut rows, g, starts[g], &mut |k| {
                 n += k;
                 progress(bytes, n);
             })?;
@@ -969,7 +1050,7 @@ where
             .into_iter()
             .map(|mut w| {
                 let (next, stop_line, starts, sizes) = (&next, &stop_line, &starts, &sizes);
-                let (done_rows, done_bytes, meta, src) = (&done_rows, &done_bytes, &meta, &src);
+                let (done_rows, done_bytes, reader) = (&done_rows, &done_bytes, &reader);
                 scope.spawn(move || {
                     let mut rows = Rows::default();
                     let mut failure = None;
@@ -981,7 +1062,7 @@ where
                         if starts[g] + 1 > stop_line.load(Ordering::Relaxed) {
                             continue;
                         }
-                        let r = feed_groups(&mut w, &mut rows, src.clone(), meta, std::vec![g], starts[g], map, &mut |k| {
+                        let r = reader.feed(&mut w, &mut rows, g, starts[g], &mut |k| {
                             done_rows.fetch_add(k, Ordering::Relaxed);
                         });
                         done_bytes.fetch_add(sizes[g], Ordering::Relaxed);
@@ -1004,7 +1085,10 @@ where
         for h in handles {
             // Progress from this thread while the workers run.
             while !h.is_finished() {
-                progress(done_bytes.load(Ordering::Relaxed), done_rows.load(Ordering::Relaxed));
+                progress(
+                    done_bytes.load(Ordering::Relaxed),
+                    done_rows.load(Ordering::Relaxed),
+                );
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
             match h.join() {
@@ -1020,7 +1104,9 @@ where
         if let Some(e) = f {
             let better = match &first {
                 None => true,
-                Some(x) => e.location.line.unwrap_or(u64::MAX) < x.location.line.unwrap_or(u64::MAX),
+                Some(x) => {
+                    e.location.line.unwrap_or(u64::MAX) < x.location.line.unwrap_or(u64::MAX)
+                }
             };
             if better {
                 first = Some(e);
@@ -1034,7 +1120,9 @@ where
     for w in settlers {
         s.merge(w)?;
     }
-    progress(done_bytes.load(Ordering::Relaxed), done_rows.load(Ordering::Relaxed));
+    progress(
+        done_bytes.load(Ordering::Relaxed),
+        done_rows.load(Ordering::Relaxed),
+    );
     Ok(())
 }
-

@@ -18,7 +18,7 @@ use std::format;
 use std::string::{String, ToString};
 use std::sync::Arc;
 use std::vec::Vec;
-use std::{vec, println};
+use std::{println, vec};
 
 /// One trade, with decimals as (mantissa, scale).
 #[derive(Clone, Debug)]
@@ -161,7 +161,12 @@ fn reference(ts: &[T], o: &SettleOptions) -> String {
     outcome(s, r)
 }
 
-fn via_batches(batches: &[RecordBatch], o: &SettleOptions, map: &ColumnMap, allow_float: bool) -> String {
+fn via_batches(
+    batches: &[RecordBatch],
+    o: &SettleOptions,
+    map: &ColumnMap,
+    allow_float: bool,
+) -> String {
     let mut s = settler(o);
     let mut first = 0;
     let mut r = Ok(());
@@ -199,20 +204,36 @@ fn d128(v: Vec<Option<(i128, u32)>>, scale: i8) -> ArrayRef {
         .iter()
         .map(|x| x.map(|(m, s)| m * 10i128.pow(scale as u32 - s)))
         .collect();
-    Arc::new(Decimal128Array::from(vals).with_precision_and_scale(38, scale).unwrap())
+    Arc::new(
+        Decimal128Array::from(vals)
+            .with_precision_and_scale(38, scale)
+            .unwrap(),
+    )
 }
 
 fn d256(v: Vec<Option<(i128, u32)>>, scale: i8) -> ArrayRef {
     let vals: Vec<Option<i256>> = v
         .iter()
-        .map(|x| x.map(|(m, s)| i256::from_i128(m).wrapping_mul(i256::from_i128(10i128.pow(scale as u32 - s)))))
+        .map(|x| {
+            x.map(|(m, s)| {
+                i256::from_i128(m).wrapping_mul(i256::from_i128(10i128.pow(scale as u32 - s)))
+            })
+        })
         .collect();
-    Arc::new(Decimal256Array::from(vals).with_precision_and_scale(76, scale).unwrap())
+    Arc::new(
+        Decimal256Array::from(vals)
+            .with_precision_and_scale(76, scale)
+            .unwrap(),
+    )
 }
 
+/// Replaces a column of a test batch: `Some(Some(array))`, or `Some(None)` to drop it.
+type Override<'a> = &'a dyn Fn(&str, &[T]) -> Option<Option<ArrayRef>>;
+
 /// The columns of `ts`; `f` overrides any column (None drops it).
-fn batch(ts: &[T], f: &dyn Fn(&str, &[T]) -> Option<Option<ArrayRef>>) -> RecordBatch {
-    let text = |g: &dyn Fn(&T) -> Option<String>| -> Vec<Option<String>> { ts.iter().map(g).collect() };
+fn batch(ts: &[T], f: Override<'_>) -> RecordBatch {
+    let text =
+        |g: &dyn Fn(&T) -> Option<String>| -> Vec<Option<String>> { ts.iter().map(g).collect() };
     let default = |name: &str| -> ArrayRef {
         match name {
             "id" => strs(text(&|t| Some(t.id.to_string()))),
@@ -225,10 +246,12 @@ fn batch(ts: &[T], f: &dyn Fn(&str, &[T]) -> Option<Option<ArrayRef>>) -> Record
             "fee" => d128(ts.iter().map(|t| Some(t.fee)).collect(), 10),
             "fee_rate" => d128(ts.iter().map(|t| t.fee_rate).collect(), 6),
             "liquidity" => strs(text(&|t| t.liquidity.map(Into::into))),
-            "vip" => Arc::new(UInt32Array::from(ts.iter().map(|t| t.vip).collect::<Vec<_>>())),
-            "fee_discount" => {
-                Arc::new(BooleanArray::from(ts.iter().map(|t| t.fee_discount).collect::<Vec<_>>()))
-            }
+            "vip" => Arc::new(UInt32Array::from(
+                ts.iter().map(|t| t.vip).collect::<Vec<_>>(),
+            )),
+            "fee_discount" => Arc::new(BooleanArray::from(
+                ts.iter().map(|t| t.fee_discount).collect::<Vec<_>>(),
+            )),
             "affiliate_rate" => d128(ts.iter().map(|t| t.affiliate_rate).collect(), 4),
             "master" => strs(text(&|t| t.master.map(Into::into))),
             _ => unreachable!(),
@@ -251,15 +274,23 @@ fn plain(ts: &[T]) -> RecordBatch {
 
 /// Both modes: batches of `ts` with the given overrides settle as the JSON trades do, in
 /// one batch and in several.
-fn assert_same(ts: &[T], f: &dyn Fn(&str, &[T]) -> Option<Option<ArrayRef>>, what: &str) {
+fn assert_same(ts: &[T], f: Override<'_>, what: &str) {
     for strict in [false, true] {
         let o = options(strict);
         let want = reference(ts, &o);
         assert!(!want.starts_with("error"), "{what}: {want}");
         let one = batch(ts, f);
-        assert_eq!(via_batches(&[one], &o, &ColumnMap::default(), false), want, "{what}");
+        assert_eq!(
+            via_batches(&[one], &o, &ColumnMap::default(), false),
+            want,
+            "{what}"
+        );
         let parts: Vec<RecordBatch> = ts.chunks(37).map(|c| batch(c, f)).collect();
-        assert_eq!(via_batches(&parts, &o, &ColumnMap::default(), false), want, "{what} in parts");
+        assert_eq!(
+            via_batches(&parts, &o, &ColumnMap::default(), false),
+            want,
+            "{what} in parts"
+        );
     }
 }
 
@@ -285,7 +316,10 @@ fn arrow_decimal256_columns() {
     assert_same(
         &ts,
         &|n, ts| match n {
-            "notional" => Some(Some(d256(ts.iter().map(|t| Some(t.notional)).collect(), 20))),
+            "notional" => Some(Some(d256(
+                ts.iter().map(|t| Some(t.notional)).collect(),
+                20,
+            ))),
             "fee" => Some(Some(d256(ts.iter().map(|t| Some(t.fee)).collect(), 40))),
             "fee_rate" => Some(Some(d256(ts.iter().map(|t| t.fee_rate).collect(), 6))),
             _ => None,
@@ -298,14 +332,22 @@ fn arrow_decimal256_columns() {
 fn arrow_decimal_strings() {
     let ts = trades(200, false, false);
     let text = |g: fn(&T) -> Option<(i128, u32)>, ts: &[T]| -> Vec<Option<String>> {
-        ts.iter().map(|t| g(t).map(|(m, s)| dec_text(m, s))).collect()
+        ts.iter()
+            .map(|t| g(t).map(|(m, s)| dec_text(m, s)))
+            .collect()
     };
     assert_same(
         &ts,
         &|n, ts| match n {
             "notional" => Some(Some(strs(text(|t| Some(t.notional), ts)))),
-            "fee" => Some(Some(Arc::new(LargeStringArray::from(text(|t| Some(t.fee), ts))))),
-            "fee_rate" => Some(Some(Arc::new(StringViewArray::from(text(|t| t.fee_rate, ts))))),
+            "fee" => Some(Some(Arc::new(LargeStringArray::from(text(
+                |t| Some(t.fee),
+                ts,
+            ))))),
+            "fee_rate" => Some(Some(Arc::new(StringViewArray::from(text(
+                |t| t.fee_rate,
+                ts,
+            ))))),
             "affiliate_rate" => Some(Some(dict(text(|t| t.affiliate_rate, ts)))),
             _ => None,
         },
@@ -347,7 +389,9 @@ fn arrow_timestamps_of_every_unit_with_and_without_zone() {
             &|n, ts| {
                 (n == "time").then(|| {
                     Some(zoned(Arc::new(TimestampSecondArray::from(
-                        ts.iter().map(|t| t.time / 1_000_000_000).collect::<Vec<_>>(),
+                        ts.iter()
+                            .map(|t| t.time / 1_000_000_000)
+                            .collect::<Vec<_>>(),
                     ))))
                 })
             },
@@ -394,16 +438,26 @@ fn arrow_cast_tz(a: ArrayRef, tz: &str) -> ArrayRef {
     use arrow_array::cast::AsArray;
     use arrow_array::types::*;
     match a.data_type() {
-        arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Second, _) => {
-            Arc::new(a.as_primitive::<TimestampSecondType>().clone().with_timezone(tz))
-        }
-        arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Millisecond, _) => {
-            Arc::new(a.as_primitive::<TimestampMillisecondType>().clone().with_timezone(tz))
-        }
-        arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, _) => {
-            Arc::new(a.as_primitive::<TimestampMicrosecondType>().clone().with_timezone(tz))
-        }
-        _ => Arc::new(a.as_primitive::<TimestampNanosecondType>().clone().with_timezone(tz)),
+        arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Second, _) => Arc::new(
+            a.as_primitive::<TimestampSecondType>()
+                .clone()
+                .with_timezone(tz),
+        ),
+        arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Millisecond, _) => Arc::new(
+            a.as_primitive::<TimestampMillisecondType>()
+                .clone()
+                .with_timezone(tz),
+        ),
+        arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, _) => Arc::new(
+            a.as_primitive::<TimestampMicrosecondType>()
+                .clone()
+                .with_timezone(tz),
+        ),
+        _ => Arc::new(
+            a.as_primitive::<TimestampNanosecondType>()
+                .clone()
+                .with_timezone(tz),
+        ),
     }
 }
 
@@ -429,7 +483,15 @@ fn arrow_rfc3339_string_times() {
     );
     assert_same(
         &ts,
-        &|n, ts| (n == "time").then(|| Some(dict(ts.iter().map(|t| Some(crate::time::format(t.time))).collect()))),
+        &|n, ts| {
+            (n == "time").then(|| {
+                Some(dict(
+                    ts.iter()
+                        .map(|t| Some(crate::time::format(t.time)))
+                        .collect(),
+                ))
+            })
+        },
         "rfc 3339 strings in a dictionary",
     );
 }
@@ -440,12 +502,24 @@ fn arrow_dictionary_strings() {
     assert_same(
         &ts,
         &|n, ts| match n {
-            "account" => Some(Some(dict(ts.iter().map(|t| Some(format!("c{}", t.account))).collect()))),
-            "broker" => Some(Some(dict(ts.iter().map(|t| t.broker.map(Into::into)).collect()))),
-            "channel" => Some(Some(dict(ts.iter().map(|t| Some(t.channel.into())).collect()))),
-            "product" => Some(Some(dict(ts.iter().map(|t| Some(t.product.into())).collect()))),
-            "liquidity" => Some(Some(dict(ts.iter().map(|t| t.liquidity.map(Into::into)).collect()))),
-            "master" => Some(Some(dict(ts.iter().map(|t| t.master.map(Into::into)).collect()))),
+            "account" => Some(Some(dict(
+                ts.iter().map(|t| Some(format!("c{}", t.account))).collect(),
+            ))),
+            "broker" => Some(Some(dict(
+                ts.iter().map(|t| t.broker.map(Into::into)).collect(),
+            ))),
+            "channel" => Some(Some(dict(
+                ts.iter().map(|t| Some(t.channel.into())).collect(),
+            ))),
+            "product" => Some(Some(dict(
+                ts.iter().map(|t| Some(t.product.into())).collect(),
+            ))),
+            "liquidity" => Some(Some(dict(
+                ts.iter().map(|t| t.liquidity.map(Into::into)).collect(),
+            ))),
+            "master" => Some(Some(dict(
+                ts.iter().map(|t| t.master.map(Into::into)).collect(),
+            ))),
             _ => None,
         },
         "dictionary strings",
@@ -453,7 +527,9 @@ fn arrow_dictionary_strings() {
     // A dictionary with unused and null values, and keys that repeat across batches.
     let values = StringArray::from(vec![Some("api"), None, Some("unused"), Some("web")]);
     let keys = arrow_array::Int8Array::from(
-        ts.iter().map(|t| if t.channel == "api" { 0 } else { 3 }).collect::<Vec<i8>>(),
+        ts.iter()
+            .map(|t| if t.channel == "api" { 0 } else { 3 })
+            .collect::<Vec<i8>>(),
     );
     let channel: ArrayRef = Arc::new(DictionaryArray::try_new(keys, Arc::new(values)).unwrap());
     let mut ts2 = ts.clone();
@@ -461,8 +537,13 @@ fn arrow_dictionary_strings() {
         t.channel = if t.channel == "api" { "api" } else { "web" };
     }
     let o = options(false);
-    let b = batch(&ts2, &|n, _| (n == "channel").then(|| Some(channel.clone())));
-    assert_eq!(via_batches(&[b], &o, &ColumnMap::default(), false), reference(&ts2, &o));
+    let b = batch(&ts2, &|n, _| {
+        (n == "channel").then(|| Some(channel.clone()))
+    });
+    assert_eq!(
+        via_batches(&[b], &o, &ColumnMap::default(), false),
+        reference(&ts2, &o)
+    );
 }
 
 #[test]
@@ -501,8 +582,12 @@ fn arrow_integer_ids_and_accounts() {
     }
     let o = options(false);
     let b = batch(&numeric, &|n, ts| match n {
-        "id" => Some(Some(Arc::new(Int64Array::from(ts.iter().map(|t| t.id as i64).collect::<Vec<_>>())))),
-        "account" => Some(Some(Arc::new(UInt8Array::from(ts.iter().map(|t| t.account as u8).collect::<Vec<_>>())))),
+        "id" => Some(Some(Arc::new(Int64Array::from(
+            ts.iter().map(|t| t.id as i64).collect::<Vec<_>>(),
+        )))),
+        "account" => Some(Some(Arc::new(UInt8Array::from(
+            ts.iter().map(|t| t.account as u8).collect::<Vec<_>>(),
+        )))),
         _ => None,
     });
     let mut refs = json_of(&numeric);
@@ -538,12 +623,24 @@ fn arrow_column_map_renames_fields() {
         })
         .collect();
     let renamed = RecordBatch::try_from_iter(renamed).unwrap();
-    let map = ColumnMap::parse(&["trade_id=id", "ts=time", "user_id=account", "broker_code=broker"]).unwrap();
+    let map = ColumnMap::parse(&[
+        "trade_id=id",
+        "ts=time",
+        "user_id=account",
+        "broker_code=broker",
+    ])
+    .unwrap();
     let o = options(true);
-    assert_eq!(via_batches(&[renamed.clone()], &o, &map, false), reference(&ts, &o));
+    assert_eq!(
+        via_batches(std::slice::from_ref(&renamed), &o, &map, false),
+        reference(&ts, &o)
+    );
     // Without the map the columns are unknown (strict) or missing.
     let e = via_batches(&[renamed], &o, &ColumnMap::default(), false);
-    assert!(e.contains(r#""code":"E_FIELD","message":"unknown column \"trade_id\"""#), "{e}");
+    assert!(
+        e.contains(r#""code":"E_FIELD","message":"unknown column \"trade_id\"""#),
+        "{e}"
+    );
 }
 
 #[test]
@@ -552,7 +649,9 @@ fn arrow_float_decimal_column_is_refused_unless_allowed() {
     let floats = |n: &str, ts: &[T]| -> Option<Option<ArrayRef>> {
         (n == "fee").then(|| {
             Some(Arc::new(Float64Array::from(
-                ts.iter().map(|t| dec_text(t.fee.0, t.fee.1).parse::<f64>().unwrap()).collect::<Vec<_>>(),
+                ts.iter()
+                    .map(|t| dec_text(t.fee.0, t.fee.1).parse::<f64>().unwrap())
+                    .collect::<Vec<_>>(),
             )) as ArrayRef)
         })
     };
@@ -573,11 +672,24 @@ fn arrow_float_decimal_column_is_refused_unless_allowed() {
 fn arrow_errors_name_the_row_and_the_column() {
     let ts = trades(100, false, false);
     let times = |ts: &[T], bad: usize| -> ArrayRef {
-        strs(ts.iter().enumerate().map(|(i, t)| Some(if i == bad { "yesterday".to_string() } else { crate::time::format(t.time) })).collect())
+        strs(
+            ts.iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    Some(if i == bad {
+                        "yesterday".to_string()
+                    } else {
+                        crate::time::format(t.time)
+                    })
+                })
+                .collect(),
+        )
     };
     // Row 70 of the input is row 20 of the second batch.
     let b1 = batch(&ts[..50], &|_, _| None);
-    let b2 = batch(&ts[50..], &|n, ts| (n == "time").then(|| Some(times(ts, 20))));
+    let b2 = batch(&ts[50..], &|n, ts| {
+        (n == "time").then(|| Some(times(ts, 20)))
+    });
     let o = options(true);
     let e = via_batches(&[b1.clone(), b2.clone()], &o, &ColumnMap::default(), false);
     assert_eq!(
@@ -589,29 +701,81 @@ fn arrow_errors_name_the_row_and_the_column() {
     );
     // Lenient: listed with its row, and the rest settled.
     let st = via_batches(&[b1, b2], &options(false), &ColumnMap::default(), false);
-    assert!(st.contains(&format!(r#""rejected":[{{"id":"{}","line":71,"code":"E_TIME""#, ts[70].id)), "{st}");
+    assert!(
+        st.contains(&format!(
+            r#""rejected":[{{"id":"{}","line":71,"code":"E_TIME""#,
+            ts[70].id
+        )),
+        "{st}"
+    );
     // A negative notional: found when the trade is built, located by its column.
     let neg = batch(&ts, &|n, ts| {
-        (n == "notional").then(|| Some(strs(ts.iter().enumerate().map(|(i, t)| Some(if i == 3 { "-1".into() } else { dec_text(t.notional.0, t.notional.1) })).collect())))
+        (n == "notional").then(|| {
+            Some(strs(
+                ts.iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        Some(if i == 3 {
+                            "-1".into()
+                        } else {
+                            dec_text(t.notional.0, t.notional.1)
+                        })
+                    })
+                    .collect(),
+            ))
+        })
     });
     let e = via_batches(&[neg], &o, &ColumnMap::default(), false);
-    assert!(e.contains(r#""location":{"field":"notional","line":4,"column":7"#), "{e}");
+    assert!(
+        e.contains(r#""location":{"field":"notional","line":4,"column":7"#),
+        "{e}"
+    );
 }
 
 #[test]
 fn arrow_required_columns_and_strict_unknown_columns() {
     let ts = trades(10, false, false);
     let o = options(false);
-    let e = via_batches(&[batch(&ts, &|n, _| (n == "account").then_some(None))], &o, &ColumnMap::default(), false);
-    assert_eq!(e, r#"error {"code":"E_FIELD","message":"the table has no account column","location":{"field":"account"}}"#);
+    let e = via_batches(
+        &[batch(&ts, &|n, _| (n == "account").then_some(None))],
+        &o,
+        &ColumnMap::default(),
+        false,
+    );
+    assert_eq!(
+        e,
+        r#"error {"code":"E_FIELD","message":"the table has no account column","location":{"field":"account"}}"#
+    );
     let b = plain(&ts);
-    let mut cols: Vec<(String, ArrayRef)> = b.schema().fields().iter().map(|f| f.name().to_string()).zip(b.columns().iter().cloned()).collect();
-    cols.push(("note".into(), strs(ts.iter().enumerate().map(|(i, _)| (i % 2 == 0).then(|| "x".to_string())).collect())));
+    let mut cols: Vec<(String, ArrayRef)> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().to_string())
+        .zip(b.columns().iter().cloned())
+        .collect();
+    cols.push((
+        "note".into(),
+        strs(
+            ts.iter()
+                .enumerate()
+                .map(|(i, _)| (i % 2 == 0).then(|| "x".to_string()))
+                .collect(),
+        ),
+    ));
     let with_note = RecordBatch::try_from_iter(cols).unwrap();
-    let st = via_batches(&[with_note.clone()], &o, &ColumnMap::default(), false);
+    let st = via_batches(
+        std::slice::from_ref(&with_note),
+        &o,
+        &ColumnMap::default(),
+        false,
+    );
     assert!(st.contains(r#""unknown_fields":5"#), "{st}");
     let e = via_batches(&[with_note], &options(true), &ColumnMap::default(), false);
-    assert_eq!(e, r#"error {"code":"E_FIELD","message":"unknown column \"note\"","location":{"field":"note","column":15}}"#);
+    assert_eq!(
+        e,
+        r#"error {"code":"E_FIELD","message":"unknown column \"note\"","location":{"field":"note","column":15}}"#
+    );
 }
 
 fn parquet_bytes(batches: &[RecordBatch], rows_per_group: usize) -> Vec<u8> {
@@ -637,7 +801,11 @@ fn parquet_round_trip_on_one_and_two_threads() {
     let dir = std::env::temp_dir().join(format!("broker-rules-parquet-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (strict, lines) in [(false, true), (true, true), (false, false), (true, false)] {
-        let o = SettleOptions { strict, lines, ..SettleOptions::default() };
+        let o = SettleOptions {
+            strict,
+            lines,
+            ..SettleOptions::default()
+        };
         let want = {
             let mut s = settler(&o);
             let r = crate::api::feed_json_trades(&mut s, &json_of(&ts));
@@ -645,8 +813,15 @@ fn parquet_round_trip_on_one_and_two_threads() {
         };
         // Dictionary strings and timestamps, in row groups of 128 rows.
         let b = batch(&ts, &|n, ts| match n {
-            "time" => Some(Some(Arc::new(TimestampMillisecondArray::from(ts.iter().map(|t| t.time / 1_000_000).collect::<Vec<_>>()).with_timezone("UTC")))),
-            "account" => Some(Some(dict(ts.iter().map(|t| Some(format!("c{}", t.account))).collect()))),
+            "time" => Some(Some(Arc::new(
+                TimestampMillisecondArray::from(
+                    ts.iter().map(|t| t.time / 1_000_000).collect::<Vec<_>>(),
+                )
+                .with_timezone("UTC"),
+            ))),
+            "account" => Some(Some(dict(
+                ts.iter().map(|t| Some(format!("c{}", t.account))).collect(),
+            ))),
             _ => None,
         });
         let bytes = parquet_bytes(&[b], 128);
@@ -654,29 +829,77 @@ fn parquet_round_trip_on_one_and_two_threads() {
         std::fs::write(&path, &bytes).unwrap();
         for threads in [1, 2, 3] {
             let mut s = settler(&o);
-            let r = feed_parquet(&mut s, std::fs::File::open(&path).unwrap(), &ColumnMap::default(), threads, &mut |_, _| {});
-            assert_eq!(outcome(s, r), want, "strict={strict} lines={lines} threads={threads}");
+            let r = feed_parquet(
+                &mut s,
+                std::fs::File::open(&path).unwrap(),
+                &ColumnMap::default(),
+                threads,
+                &mut |_, _| {},
+            );
+            assert_eq!(
+                outcome(s, r),
+                want,
+                "strict={strict} lines={lines} threads={threads}"
+            );
             let mut s = settler(&o);
-            let r = feed_parquet_bytes(&mut s, bytes.clone(), &ColumnMap::default(), threads, &mut |_, _| {});
+            let r = feed_parquet_bytes(
+                &mut s,
+                bytes.clone(),
+                &ColumnMap::default(),
+                threads,
+                &mut |_, _| {},
+            );
             assert_eq!(outcome(s, r), want, "bytes, threads={threads}");
         }
     }
     // Bad rows in several row groups: the rows are the file's, and strict mode reports the
     // first.
     let bad = batch(&ts, &|n, ts| {
-        (n == "notional").then(|| Some(strs(ts.iter().enumerate().map(|(i, t)| Some(if i == 300 || i == 900 || i == 901 { "x".into() } else { dec_text(t.notional.0, t.notional.1) })).collect())))
+        (n == "notional").then(|| {
+            Some(strs(
+                ts.iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        Some(if i == 300 || i == 900 || i == 901 {
+                            "x".into()
+                        } else {
+                            dec_text(t.notional.0, t.notional.1)
+                        })
+                    })
+                    .collect(),
+            ))
+        })
     });
     let path = dir.join("bad.parquet");
     std::fs::write(&path, parquet_bytes(&[bad], 100)).unwrap();
     for threads in [1, 2, 4] {
-        let strict = SettleOptions { strict: true, ..SettleOptions::default() };
+        let strict = SettleOptions {
+            strict: true,
+            ..SettleOptions::default()
+        };
         let mut s = settler(&strict);
-        let r = feed_parquet(&mut s, std::fs::File::open(&path).unwrap(), &ColumnMap::default(), threads, &mut |_, _| {});
+        let r = feed_parquet(
+            &mut s,
+            std::fs::File::open(&path).unwrap(),
+            &ColumnMap::default(),
+            threads,
+            &mut |_, _| {},
+        );
         let e: Error = r.unwrap_err();
-        assert_eq!((e.code, e.location.line, e.location.column), (ErrorCode::Decimal, Some(301), Some(7)), "{threads}");
+        assert_eq!(
+            (e.code, e.location.line, e.location.column),
+            (ErrorCode::Decimal, Some(301), Some(7)),
+            "{threads}"
+        );
         let mut s = settler(&SettleOptions::default());
         assert!(s.is_batch());
-        let r = feed_parquet(&mut s, std::fs::File::open(&path).unwrap(), &ColumnMap::default(), threads, &mut |_, _| {});
+        let r = feed_parquet(
+            &mut s,
+            std::fs::File::open(&path).unwrap(),
+            &ColumnMap::default(),
+            threads,
+            &mut |_, _| {},
+        );
         let st = s.finish().unwrap();
         r.unwrap();
         let lines: Vec<Option<u64>> = st.rejected.iter().map(|x| x.line).collect();
@@ -701,7 +924,8 @@ fn arrow_ipc_file_and_stream() {
     }
     let mut stream = Vec::new();
     {
-        let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut stream, &parts[0].schema()).unwrap();
+        let mut w =
+            arrow_ipc::writer::StreamWriter::try_new(&mut stream, &parts[0].schema()).unwrap();
         for b in &parts {
             w.write(b).unwrap();
         }
@@ -709,7 +933,12 @@ fn arrow_ipc_file_and_stream() {
     }
     for (what, bytes) in [("file", file), ("stream", stream)] {
         let mut s = settler(&o);
-        let r = feed_arrow_ipc(&mut s, std::io::Cursor::new(&bytes), &ColumnMap::default(), &mut |_, _| {});
+        let r = feed_arrow_ipc(
+            &mut s,
+            std::io::Cursor::new(&bytes),
+            &ColumnMap::default(),
+            &mut |_, _| {},
+        );
         assert_eq!(outcome(s, r), want, "{what}");
         // And through the generic reader (from memory).
         let mut s = settler(&o);
@@ -717,4 +946,66 @@ fn arrow_ipc_file_and_stream() {
         assert_eq!(outcome(s, r), want, "{what} via feed");
     }
     println!("ipc ok");
+}
+
+/// Rows through the batch path and the row path for one batch.
+fn paths(b: &RecordBatch) -> (u64, u64) {
+    let mut c = super::tests::Count::default();
+    let mut rows = super::Rows::default();
+    super::arrow::feed_batch(&mut c, &mut rows, b, 0, &ColumnMap::default(), false).unwrap();
+    rows.flush(&mut c).unwrap();
+    (c.rows, c.slow)
+}
+
+#[test]
+fn arrow_clean_rows_take_the_batch_path() {
+    let ts = trades(300, false, false);
+    assert_eq!(paths(&plain(&ts)), (300, 0));
+    let d = batch(&ts, &|n, ts| match n {
+        "account" => Some(Some(dict(
+            ts.iter().map(|t| Some(format!("c{}", t.account))).collect(),
+        ))),
+        "time" => Some(Some(Arc::new(TimestampNanosecondArray::from(
+            ts.iter().map(|t| t.time).collect::<Vec<_>>(),
+        )))),
+        "id" => Some(Some(Arc::new(Int64Array::from(
+            ts.iter().map(|t| t.id as i64).collect::<Vec<_>>(),
+        )))),
+        "notional" => Some(Some(d256(
+            ts.iter().map(|t| Some(t.notional)).collect(),
+            20,
+        ))),
+        _ => None,
+    });
+    assert_eq!(paths(&d), (300, 0));
+    // Decimal256 values beyond i128 take the row path (and give the same trades).
+    let wide = batch(&ts, &|n, ts| {
+        (n == "fee").then(|| Some(d256(ts.iter().map(|t| Some(t.fee)).collect(), 40)))
+    });
+    assert_eq!(paths(&wide).0 + paths(&wide).1, 300);
+    assert!(paths(&wide).1 > 250);
+}
+
+#[test]
+fn integer_identifiers_print_as_their_digits() {
+    for v in [0i128, 7, -7, 1234567890123, i64::MIN as i128, u64::MAX as i128] {
+        assert_eq!(super::arrow::digits_for_tests(v), v.to_string());
+    }
+}
+
+#[test]
+fn decimal_text_of_mantissa_and_scale() {
+    let t = |m: &str, s: i8| super::arrow::dec_text(m.to_string(), s);
+    assert_eq!(t("12345", 2), "123.45");
+    assert_eq!(t("-5", 3), "-0.005");
+    assert_eq!(t("100", 2), "1");
+    assert_eq!(t("-120", 1), "-12");
+    assert_eq!(t("12", -2), "1200");
+    assert_eq!(t("0", -3), "0");
+    assert_eq!(t("0", 4), "0");
+    // What the row path reads from it is the value.
+    for (m, s, m2, s2) in [(123456789i128, 28i8, 123456789, 28), (-1, 0, -1, 0), (500, 30, 5, 28)] {
+        let d = crate::money::parse(&t(&m.to_string(), s)).unwrap();
+        assert_eq!(d, rust_decimal::Decimal::from_i128_with_scale(m2, s2));
+    }
 }

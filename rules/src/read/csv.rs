@@ -379,7 +379,9 @@ pub(crate) fn field_text(buf: &[u8], f: &Field) -> Vec<u8> {
 /// The header of a CSV input that has one (tests).
 #[cfg(test)]
 pub(crate) fn read_header_for_tests<R: Read>(src: &mut Source<R>) -> Header {
-    read_header(src, &ColumnMap::default(), false).unwrap().unwrap()
+    read_header(src, &ColumnMap::default(), false)
+        .unwrap()
+        .unwrap()
 }
 
 /// Skips terminators (blank lines) from `p`; returns the new position and the newlines.
@@ -509,7 +511,10 @@ impl Header {
     /// Checks a header row (its cells as read) as the reader always has: in strict mode an
     /// unknown column is an error; every required column must be there.
     pub(crate) fn new<S: AsRef<str>>(cells: &[S], map: &ColumnMap, strict: bool) -> Result<Self> {
-        let trimmed: Vec<String> = cells.iter().map(|h| h.as_ref().trim().to_string()).collect();
+        let trimmed: Vec<String> = cells
+            .iter()
+            .map(|h| h.as_ref().trim().to_string())
+            .collect();
         let names = map.apply(&trimmed).map_err(|e| e.line(1))?;
         let roles: Vec<Role> = names.iter().map(|n| role(n)).collect();
         if strict {
@@ -941,7 +946,7 @@ pub(crate) fn run_sequential<S: Sink, R: Read>(
         record += n;
         src.consume(used, lines);
         progress(src.byte, parser.records);
-        if src.eof && src.buf.is_empty() || src.eof && used == 0 {
+        if src.eof && (src.buf.is_empty() || used == 0) {
             break;
         }
         // A record longer than the buffer: read more before parsing again.
@@ -996,8 +1001,13 @@ fn parallel<R: Read>(
     let (tx, rx) = mpsc::sync_channel::<Chunk>(threads * 2);
     let rx = Arc::new(Mutex::new(rx));
 
-    type Outcome = (Settler, Vec<Done>, Vec<(usize, Structural)>, Option<Failure>);
-    let (outcomes, dispatch): (Vec<Outcome>, Result<()>) = std::thread::scope(|scope| {
+    type Outcome = (
+        Settler,
+        Vec<Done>,
+        Vec<(usize, Structural)>,
+        Option<Failure>,
+    );
+    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
         let mut handles = Vec::with_capacity(threads);
         for mut w in forks {
             let rx = Arc::clone(&rx);
@@ -1055,7 +1065,7 @@ fn parallel<R: Read>(
         }
         drop(rx);
         // This thread cuts the input into chunks of whole records.
-        let dispatch = (|| -> Result<()> {
+        {
             let mut fields = Vec::new();
             let mut index = 0usize;
             let mut want = block;
@@ -1094,18 +1104,15 @@ fn parallel<R: Read>(
                 progress(src.byte, records.load(Ordering::Relaxed));
             }
             drop(tx);
-            Ok(())
-        })();
-        let outcomes = handles
+        }
+        handles
             .into_iter()
             .map(|h| match h.join() {
                 Ok(o) => o,
                 Err(p) => std::panic::resume_unwind(p),
             })
-            .collect();
-        (outcomes, dispatch)
+            .collect()
     });
-    dispatch?;
 
     // Record numbers: chunk by chunk, after the header (record 0).
     let mut counts: Vec<(usize, u64)> = Vec::new();

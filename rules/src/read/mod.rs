@@ -18,9 +18,9 @@ use std::vec::Vec;
 
 #[cfg(feature = "arrow")]
 pub mod arrow;
-pub mod csv;
 #[cfg(all(test, feature = "arrow"))]
 mod arrow_tests;
+pub mod csv;
 #[cfg(test)]
 mod tests;
 
@@ -163,7 +163,11 @@ impl ColumnMap {
             if let Some(i) = names[..j].iter().position(|m| m == n) {
                 let (a, b) = (columns[i].as_ref(), columns[j].as_ref());
                 let msg = if a == b {
-                    format!("the column {n} appears twice (columns {} and {})", i + 1, j + 1)
+                    format!(
+                        "the column {n} appears twice (columns {} and {})",
+                        i + 1,
+                        j + 1
+                    )
                 } else {
                     format!(
                         "columns {a:?} and {b:?} (columns {} and {}) both give the field {n}",
@@ -257,7 +261,11 @@ pub fn feed_with<R: Read>(
             ErrorCode::Options,
             format!(
                 "this build of broker-rules reads no {} (it needs the arrow feature)",
-                if format == Format::Parquet { "Parquet" } else { "Arrow IPC" }
+                if format == Format::Parquet {
+                    "Parquet"
+                } else {
+                    "Arrow IPC"
+                }
             ),
         )
         .field("format")),
@@ -574,11 +582,12 @@ fn feed_ndjson<R: BufRead>(
         n += 1;
         match serde_json::from_str::<serde_json::Value>(&buf) {
             Ok(serde_json::Value::Object(obj)) if !map.is_empty() => {
-                feed_json_value(s, serde_json::Value::Object(obj), line, map)
-                    .map_err(|e| match e.location.line {
+                feed_json_value(s, serde_json::Value::Object(obj), line, map).map_err(
+                    |e| match e.location.line {
                         None => e.line(line),
                         Some(_) => e,
-                    })?
+                    },
+                )?
             }
             Ok(serde_json::Value::Object(obj)) => {
                 let mut unknown = 0;

@@ -121,12 +121,22 @@ fn old(program: &str, o: &SettleOptions, text: &[u8]) -> String {
 
 fn new(program: &str, o: &SettleOptions, text: &[u8], threads: usize, block: usize) -> String {
     let mut s = settler(program, o);
-    let r = feed_csv_blocks(&mut s, text, &ColumnMap::default(), threads, block, &mut |_, _| {});
+    let r = feed_csv_blocks(
+        &mut s,
+        text,
+        &ColumnMap::default(),
+        threads,
+        block,
+        &mut |_, _| {},
+    );
     outcome(s, r)
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    let p = format!("{}/../host-cli/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let p = format!(
+        "{}/../host-cli/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
 }
 
@@ -214,7 +224,14 @@ fn random_log(seed: u64, n: usize) -> Vec<u8> {
     for i in 0..n {
         let day = 1 + r.below(28);
         let mut row: Vec<String> = vec![
-            format!("t{}", if r.below(20) == 0 { r.below(i as u64 + 1) } else { i as u64 }),
+            format!(
+                "t{}",
+                if r.below(20) == 0 {
+                    r.below(i as u64 + 1)
+                } else {
+                    i as u64
+                }
+            ),
             format!(
                 "2026-06-{day:02}T{:02}:{:02}:{:02}{}Z",
                 r.below(24),
@@ -225,7 +242,8 @@ fn random_log(seed: u64, n: usize) -> Vec<u8> {
             format!("c{}", r.below(50)),
             r.pick(&["B1", "B2", "B3", ""]).to_string(),
             r.pick(&["api", "api", "oauth", "web", "app"]).to_string(),
-            r.pick(&["spot", "spot", "futures", "swap", "margin", "options"]).to_string(),
+            r.pick(&["spot", "spot", "futures", "swap", "margin", "options"])
+                .to_string(),
             format!("{}.{}", r.below(100_000), r.below(100)),
             format!("{}.{:04}", r.below(50), r.below(10_000)),
             r.pick(&["", "0.0005", "0.001"]).to_string(),
@@ -285,7 +303,10 @@ fn fast_decimal_reads_plain_decimals_exactly() {
     assert_eq!(fast_decimal(b"5."), Some(5 * one));
     assert_eq!(fast_decimal(b".5"), Some(one / 2));
     assert_eq!(fast_decimal(b"-0"), Some(0));
-    assert_eq!(fast_decimal(b"99999999999999999999"), Some(99999999999999999999 * one));
+    assert_eq!(
+        fast_decimal(b"99999999999999999999"),
+        Some(99999999999999999999 * one)
+    );
     for bad in [
         &b""[..],
         b"-",
@@ -303,7 +324,13 @@ fn fast_decimal_reads_plain_decimals_exactly() {
         assert_eq!(fast_decimal(bad), None, "{}", String::from_utf8_lossy(bad));
     }
     // Whatever the fast path reads, money::parse reads to the same value.
-    for t in ["0", "1.25", "-3.000", "12345678901234567890", "0.123456789012345678"] {
+    for t in [
+        "0",
+        "1.25",
+        "-3.000",
+        "12345678901234567890",
+        "0.123456789012345678",
+    ] {
         let d = crate::money::parse(t).unwrap();
         assert_eq!(crate::columns::fixed(d), fast_decimal(t.as_bytes()), "{t}");
     }
@@ -353,7 +380,10 @@ fn csv_errors_keep_code_message_line_column_and_field() {
 fn csv_vectors_match_the_previous_reader() {
     let dir = format!("{}/../tests/vectors", env!("CARGO_MANIFEST_DIR"));
     let mut checked = 0;
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     paths.sort();
     for p in paths {
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
@@ -361,9 +391,16 @@ fn csv_vectors_match_the_previous_reader() {
             continue;
         }
         let input = &v["input"];
-        let Some(trades) = input["trades"].as_array() else { continue };
-        let Some(program) = input["program"].as_str() else { continue };
-        if trades.is_empty() || !trades.iter().all(|t| t.is_object()) || input.get("registry").is_some_and(|r| !r.is_null()) {
+        let Some(trades) = input["trades"].as_array() else {
+            continue;
+        };
+        let Some(program) = input["program"].as_str() else {
+            continue;
+        };
+        if trades.is_empty()
+            || !trades.iter().all(|t| t.is_object())
+            || input.get("registry").is_some_and(|r| !r.is_null())
+        {
             continue;
         }
         let mut keys: Vec<String> = Vec::new();
@@ -391,7 +428,12 @@ fn csv_vectors_match_the_previous_reader() {
         let o: SettleOptions = serde_json::from_value(input["options"].clone()).unwrap_or_default();
         let want = old(program, &o, &text);
         for (threads, block) in [(1, 4 << 20), (2, 4 << 20), (2, 50), (1, 3)] {
-            assert_eq!(new(program, &o, &text, threads, block), want, "{}", p.display());
+            assert_eq!(
+                new(program, &o, &text, threads, block),
+                want,
+                "{}",
+                p.display()
+            );
         }
         checked += 1;
     }
@@ -428,7 +470,10 @@ t4,2026-06-25T08:15:00Z,c4,BKR,api,spot,x,600\n";
     assert_same_as_old(text, "quoted");
     // The record after a quoted newline is on its physical line, as before.
     let st = new("backpack", &options(false, false), text, 1, 4 << 20);
-    assert!(st.contains(r#""rejected":[{"id":"t4","line":6,"code":"E_DECIMAL""#), "{st}");
+    assert!(
+        st.contains(r#""rejected":[{"id":"t4","line":6,"code":"E_DECIMAL""#),
+        "{st}"
+    );
     // Quoting undone: the account of t2 is the text between the quotes.
     let mut fields = Vec::new();
     let t = &text[..];
@@ -443,7 +488,18 @@ t4,2026-06-25T08:15:00Z,c4,BKR,api,spot,x,600\n";
 fn csv_tokenizer_matches_the_csv_crate() {
     // Random texts over the characters that matter; every record's fields as the csv crate
     // reads them (it is the reference for quoting quirks).
-    let alphabet: &[&[u8]] = &[b"a", b"1", b",", b"\"", b"\n", b"\r", b" ", b"\r\n", b"\"\"", "é".as_bytes()];
+    let alphabet: &[&[u8]] = &[
+        b"a",
+        b"1",
+        b",",
+        b"\"",
+        b"\n",
+        b"\r",
+        b" ",
+        b"\r\n",
+        b"\"\"",
+        "é".as_bytes(),
+    ];
     let mut r = Rng(7);
     for _ in 0..3000 {
         let len = r.below(30) as usize;
@@ -499,15 +555,27 @@ fn field_bytes(buf: &[u8], f: &super::csv::Field) -> Vec<u8> {
 
 #[test]
 fn csv_split_at_every_position_gives_the_same_statement() {
-    let text = random_log(11, 40);
-    for program in ["backpack", "okx"] {
+    let mut text = random_log(11, 14);
+    // Quoting across lines, \r\n, a blank line and a last record without a terminator.
+    text.extend_from_slice(
+        b"q1,2026-06-02T00:00:00Z,\"a,\nb\"\"c\",B1,api,spot,10,1,,,,,,\r\n\r\nq2,2026-06-02T00:00:00Z,c2,B1,api,spot,5,1,,,,,,\"x\"",
+    );
+    for program in ["backpack"] {
         for strict in [false, true] {
             let o = options(strict, false);
             let want = new(program, &o, &text, 1, 4 << 20);
             assert_eq!(want, old(program, &o, &text));
             for block in 1..text.len() + 1 {
-                assert_eq!(new(program, &o, &text, 1, block), want, "1 thread, block {block}");
-                assert_eq!(new(program, &o, &text, 2, block), want, "2 threads, block {block}");
+                assert_eq!(
+                    new(program, &o, &text, 1, block),
+                    want,
+                    "1 thread, block {block}"
+                );
+                assert_eq!(
+                    new(program, &o, &text, 2, block),
+                    want,
+                    "2 threads, block {block}"
+                );
             }
         }
     }
@@ -524,7 +592,11 @@ fn csv_strict_parallel_reports_the_first_error_in_the_file() {
             "BKR".into(),
             "api".into(),
             "spot".into(),
-            if i == 1500 || i == 1700 { "bad".into() } else { "100".into() },
+            if i == 1500 || i == 1700 {
+                "bad".into()
+            } else {
+                "100".into()
+            },
             "0.05".into(),
         ]);
     }
@@ -548,8 +620,12 @@ fn csv_physical_lines_after_crlf_and_blank_lines() {
     assert!(st.contains(r#"{"id":"t1","line":2,"#), "{st}");
     assert!(st.contains(r#"{"id":"t2","line":4,"#), "{st}");
     // Everything else is the same.
-    let lf = String::from_utf8(text.to_vec()).unwrap().replace("\r\n", "\n").replace("\n\n", "\n");
-    let want = old("backpack", &options(false, false), lf.as_bytes()).replace(r#""line":3"#, r#""line":4"#);
+    let lf = String::from_utf8(text.to_vec())
+        .unwrap()
+        .replace("\r\n", "\n")
+        .replace("\n\n", "\n");
+    let want = old("backpack", &options(false, false), lf.as_bytes())
+        .replace(r#""line":3"#, r#""line":4"#);
     assert_eq!(st, want);
 }
 
@@ -559,17 +635,27 @@ fn csv_byte_order_mark_and_trimmed_headers() {
     let mut bom = b"\xef\xbb\xbf".to_vec();
     bom.extend_from_slice(&plain);
     let o = options(true, false);
-    assert_eq!(new("backpack", &o, &bom, 1, 4 << 20), old("backpack", &o, &plain));
-    let spaced = String::from_utf8(plain.clone()).unwrap().replacen("id,time", " id , time ", 1);
-    assert_eq!(new("backpack", &o, spaced.as_bytes(), 1, 4 << 20), old("backpack", &o, &plain));
+    assert_eq!(
+        new("backpack", &o, &bom, 1, 4 << 20),
+        old("backpack", &o, &plain)
+    );
+    let spaced = String::from_utf8(plain.clone())
+        .unwrap()
+        .replacen("id,time", " id , time ", 1);
+    assert_eq!(
+        new("backpack", &o, spaced.as_bytes(), 1, 4 << 20),
+        old("backpack", &o, &plain)
+    );
 }
 
 #[test]
 fn csv_column_map_renames_headers() {
     let plain = fixture("backpack_month.csv");
-    let renamed = String::from_utf8(plain.clone())
-        .unwrap()
-        .replacen("id,time,account", "trade_id,ts,user_id", 1);
+    let renamed = String::from_utf8(plain.clone()).unwrap().replacen(
+        "id,time,account",
+        "trade_id,ts,user_id",
+        1,
+    );
     let map = ColumnMap::parse(&["trade_id=id,ts=time", "user_id=account"]).unwrap();
     let o = options(true, false);
     let mut s = settler("backpack", &o);
@@ -580,8 +666,19 @@ fn csv_column_map_renames_headers() {
     let mut s = settler("backpack", &o);
     let e = feed_csv_blocks(&mut s, &plain[..], &map, 1, 1 << 20, &mut |_, _| {}).unwrap_err();
     assert_eq!(e.code, ErrorCode::Field);
-    assert_eq!((e.location.field.as_deref(), e.location.line, e.location.column), (Some("id"), Some(1), Some(3)));
-    assert!(e.message.contains("\"id\" and \"account\""), "{}", e.message);
+    assert_eq!(
+        (
+            e.location.field.as_deref(),
+            e.location.line,
+            e.location.column
+        ),
+        (Some("id"), Some(1), Some(3))
+    );
+    assert!(
+        e.message.contains("\"id\" and \"account\""),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
@@ -593,8 +690,15 @@ fn column_map_parses_and_refuses_unknown_fields() {
     assert_eq!(m.target("other"), "other");
     let e = ColumnMap::parse(&["x=identifier"]).unwrap_err();
     assert_eq!(e.code, ErrorCode::Options);
-    assert!(e.message.contains("\"identifier\" is not a trade field"), "{}", e.message);
-    assert_eq!(ColumnMap::parse(&["x"]).unwrap_err().code, ErrorCode::Options);
+    assert!(
+        e.message.contains("\"identifier\" is not a trade field"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        ColumnMap::parse(&["x"]).unwrap_err().code,
+        ErrorCode::Options
+    );
     let e = m.apply(&["trade_id", "id"]).unwrap_err();
     assert_eq!((e.code, e.location.column), (ErrorCode::Field, Some(2)));
 }
@@ -603,8 +707,12 @@ fn column_map_parses_and_refuses_unknown_fields() {
 fn ndjson_and_json_take_the_column_map() {
     let o = options(true, false);
     let want = old("backpack", &o, &fixture("backpack_month.csv"));
-    let json = String::from_utf8(fixture("backpack_month.json")).unwrap().replace("\"id\"", "\"trade_id\"");
-    let nd = String::from_utf8(fixture("backpack_month.ndjson")).unwrap().replace("\"id\"", "\"trade_id\"");
+    let json = String::from_utf8(fixture("backpack_month.json"))
+        .unwrap()
+        .replace("\"id\"", "\"trade_id\"");
+    let nd = String::from_utf8(fixture("backpack_month.ndjson"))
+        .unwrap()
+        .replace("\"id\"", "\"trade_id\"");
     let map = ColumnMap::parse(&["trade_id=id"]).unwrap();
     for (text, f) in [(json, Format::Json), (nd, Format::Ndjson)] {
         let mut s = settler("backpack", &o);
@@ -626,10 +734,10 @@ fn formats_by_extension_and_name() {
 
 /// Counts what the CSV parser produces, settling nothing (the parse-only benchmark).
 #[derive(Default)]
-struct Count {
-    rows: u64,
-    slow: u64,
-    batches: u64,
+pub(super) struct Count {
+    pub rows: u64,
+    pub slow: u64,
+    pub batches: u64,
 }
 
 impl Sink for Count {
@@ -693,8 +801,12 @@ fn csv_settle_throughput() {
         out
     };
     let a = time("previous reader", &|| old("okx", &o, &bytes));
-    let b = time("new reader, 1 thread", &|| new("okx", &o, &bytes, 1, 4 << 20));
-    let c = time("new reader, 2 threads", &|| new("okx", &o, &bytes, 2, 4 << 20));
+    let b = time("new reader, 1 thread", &|| {
+        new("okx", &o, &bytes, 1, 4 << 20)
+    });
+    let c = time("new reader, 2 threads", &|| {
+        new("okx", &o, &bytes, 2, 4 << 20)
+    });
     assert_eq!(a, b);
     assert_eq!(a, c);
 }
