@@ -128,14 +128,14 @@ def test_errors_carry_code_and_location(month: List[Dict[str, Any]]) -> None:
 
 def test_error_classes_cover_every_code() -> None:
     codes = ["E_PARSE", "E_FIELD", "E_DECIMAL", "E_TIME", "E_VALUE", "E_DUPLICATE_ID", "E_PROGRAM", "E_EXPR", "E_OVERFLOW",
-             "E_DIV_ZERO", "E_INEXACT", "E_UNKNOWN_PROGRAM", "E_REGISTRY", "E_OPTIONS", "E_UNKNOWN_VALUE", "E_INTERNAL"]
+             "E_DIV_ZERO", "E_INEXACT", "E_UNKNOWN_PROGRAM", "E_REGISTRY", "E_OPTIONS", "E_UNKNOWN_VALUE", "E_PARTIAL", "E_INTERNAL"]
     assert sorted(br.ERRORS) == sorted(codes)
     for c in codes:
         cls = br.ERRORS[c]
         assert issubclass(cls, br.BrokerRulesError) and cls.code == c and cls is not br.BrokerRulesError
         e = cls("m", {"field": "f", "line": 2, "column": 3, "id": "t", "position": 4})
         assert (e.code, e.message, e.field, e.line, e.column, e.id, e.position) == (c, "m", "f", 2, 3, "t", 4)
-    assert len(set(br.ERRORS.values())) == 16
+    assert len(set(br.ERRORS.values())) == 17
 
 
 def test_expression_error_position() -> None:

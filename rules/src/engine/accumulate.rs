@@ -983,6 +983,7 @@ impl Batch {
             }
             #[cfg(feature = "std")]
             (SeenStore::Shared(a), SeenStore::Shared(b)) if std::sync::Arc::ptr_eq(a, &b) => {}
+            #[cfg(feature = "std")]
             _ => {
                 return Err(Error::new(
                     ErrorCode::Partial,

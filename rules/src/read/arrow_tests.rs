@@ -988,7 +988,14 @@ fn arrow_clean_rows_take_the_batch_path() {
 
 #[test]
 fn integer_identifiers_print_as_their_digits() {
-    for v in [0i128, 7, -7, 1234567890123, i64::MIN as i128, u64::MAX as i128] {
+    for v in [
+        0i128,
+        7,
+        -7,
+        1234567890123,
+        i64::MIN as i128,
+        u64::MAX as i128,
+    ] {
         assert_eq!(super::arrow::digits_for_tests(v), v.to_string());
     }
 }
@@ -1004,7 +1011,11 @@ fn decimal_text_of_mantissa_and_scale() {
     assert_eq!(t("0", -3), "0");
     assert_eq!(t("0", 4), "0");
     // What the row path reads from it is the value.
-    for (m, s, m2, s2) in [(123456789i128, 28i8, 123456789, 28), (-1, 0, -1, 0), (500, 30, 5, 28)] {
+    for (m, s, m2, s2) in [
+        (123456789i128, 28i8, 123456789, 28),
+        (-1, 0, -1, 0),
+        (500, 30, 5, 28),
+    ] {
         let d = crate::money::parse(&t(&m.to_string(), s)).unwrap();
         assert_eq!(d, rust_decimal::Decimal::from_i128_with_scale(m2, s2));
     }

@@ -72,10 +72,7 @@ pub(crate) fn feed_csv_blocks<R: Read>(
     progress: Progress<'_>,
 ) -> Result<()> {
     let mut src = Source::new(input);
-    let header = match read_header(&mut src, map, s.strict())? {
-        Some(h) => h,
-        None => return Ok(()),
-    };
+    let header = read_header(&mut src, map, s.strict())?;
     if threads > 1 {
         let mut forks = Vec::with_capacity(threads);
         for _ in 0..threads {
@@ -379,9 +376,7 @@ pub(crate) fn field_text(buf: &[u8], f: &Field) -> Vec<u8> {
 /// The header of a CSV input that has one (tests).
 #[cfg(test)]
 pub(crate) fn read_header_for_tests<R: Read>(src: &mut Source<R>) -> Header {
-    read_header(src, &ColumnMap::default(), false)
-        .unwrap()
-        .unwrap()
+    read_header(src, &ColumnMap::default(), false).unwrap()
 }
 
 /// Skips terminators (blank lines) from `p`; returns the new position and the newlines.
@@ -541,13 +536,8 @@ impl Header {
     }
 }
 
-/// Reads and checks the header row. `None`: the header was fine but an I/O error ended
-/// the input, and the settler (lenient) has it.
-fn read_header<R: Read>(
-    src: &mut Source<R>,
-    map: &ColumnMap,
-    strict: bool,
-) -> Result<Option<Header>> {
+/// Reads and checks the header row (a read error there is fatal).
+fn read_header<R: Read>(src: &mut Source<R>, map: &ColumnMap, strict: bool) -> Result<Header> {
     let mut fields = Vec::new();
     let mut want = 64 << 10;
     loop {
@@ -568,7 +558,7 @@ fn read_header<R: Read>(
             if src.eof {
                 // No header row at all.
                 src.consume(p, nl);
-                return Header::new::<&str>(&[], map, strict).map(Some);
+                return Header::new::<&str>(&[], map, strict);
             }
             want = src.buf.len() + (64 << 10);
             continue;
@@ -597,7 +587,7 @@ fn read_header<R: Read>(
             }
         };
         src.consume(end, nl + inner);
-        return Ok(Some(header));
+        return Ok(header);
     }
 }
 
