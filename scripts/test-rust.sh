@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build -p broker-rules --no-default-features
-cargo test -p broker-rules
+cargo test -p broker-rules --features arrow
 cargo test -p broker-rules-cli

@@ -4,7 +4,8 @@
 //! finish assembles the statement: caps, netting, sub-broker shares, rounding and output
 //! are one piece of code for both engines.
 
-use super::accumulate::{Batch, NO_BROKER, REASONS};
+use super::accumulate::Batch;
+use super::cells::{NO_BROKER, REASONS};
 use super::plan::price;
 use crate::error::Result;
 use crate::general::{metric_values, BrokerAcc, DayAgg, General, PeriodAcc, Stat};
@@ -96,7 +97,7 @@ impl Batch {
             .clients
             .iter()
             .map(|&k| {
-                let (b, a, day, m) = super::accumulate::client_parts(k);
+                let (b, a, day, m) = super::cells::client_parts(k);
                 (b, day, m, a)
             })
             .collect();

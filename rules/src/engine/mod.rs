@@ -9,8 +9,13 @@
 //! both land in the same sums, so they give the same statement by construction.
 
 mod accumulate;
+mod batch;
+mod cells;
 mod finish;
+mod merge;
 pub(crate) mod plan;
+mod rows;
+mod seen;
 pub(crate) mod wire;
 
 pub(crate) use accumulate::Batch;

@@ -13,8 +13,10 @@
 //! seen ids: sorted (fingerprint u64, content u32) | xxh3-64 of all the above
 //! ```
 
-use super::accumulate::{Batch, CellKey, SeenStore, Sums, Wide, NO_BROKER};
+use super::accumulate::Batch;
+use super::cells::{CellKey, Sums, Wide, NO_BROKER};
 use super::plan::{ClassKey, Group};
+use super::seen::SeenStore;
 use crate::dedupe::{Dedupe, Seen};
 use crate::error::{Error, ErrorCode, Result};
 use crate::money;
@@ -256,7 +258,7 @@ pub(crate) fn encode(b: &Batch) -> Vec<u8> {
         .clients
         .iter()
         .map(|&k| {
-            let (br, a, d, m) = super::accumulate::client_parts(k);
+            let (br, a, d, m) = super::cells::client_parts(k);
             (bid[br as usize], aid[a as usize], d, m)
         })
         .collect();
@@ -460,7 +462,7 @@ pub(crate) fn decode(like: &Batch, bytes: &[u8]) -> Result<Batch> {
         if m as usize >= b.p.metrics.len() {
             return Err(corrupt());
         }
-        b.clients.insert(super::accumulate::client_key(br, a, d, m));
+        b.clients.insert(super::cells::client_key(br, a, d, m));
     }
     let n = r.n()?;
     for _ in 0..n {

@@ -1,0 +1,277 @@
+//! The batch path: clean rows in columns. Per batch, attribution, account ids and class
+//! lookups are resolved once per dictionary value; per row, the work is a fingerprint, a
+//! de-duplication probe, a class and a cell lookup, and four integer additions.
+
+use super::plan::ClassKey;
+use crate::columns::{self, Columns, NULL};
+use crate::dedupe::{self, Seen};
+use crate::error::{Error, ErrorCode, Result};
+use crate::general::{duplicate_id, known_values};
+use crate::program::{AttributionSource, Basis};
+use crate::trade::Liquidity;
+use alloc::vec::Vec;
+use rust_decimal::Decimal;
+
+use super::accumulate::Batch;
+use super::cells::*;
+use super::seen::*;
+
+impl Batch {
+    /// The batch path: clean rows in columns (see [`crate::columns`]).
+    pub fn push_columns(&mut self, c: &Columns) -> Result<()> {
+        let strict = self.options.strict;
+        let hashes =
+            |d: &columns::Dict| -> Vec<u64> { d.values.iter().map(|v| h(Some(v))).collect() };
+        let (ha, hb, hc, hp, hm) = (
+            hashes(&c.account),
+            hashes(&c.broker),
+            hashes(&c.channel),
+            hashes(&c.product),
+            hashes(&c.master),
+        );
+        let known: Vec<bool> = c
+            .channel
+            .values
+            .iter()
+            .map(|v| crate::trade::KNOWN_CHANNELS.contains(&v.as_str()))
+            .collect();
+        let known_p: Vec<bool> = c
+            .product
+            .values
+            .iter()
+            .map(|v| crate::trade::KNOWN_PRODUCTS.contains(&v.as_str()))
+            .collect();
+        // Attribution tables, once per dictionary value.
+        let reg = self.reg.clone();
+        let by_code: Vec<Option<u32>> = c
+            .broker
+            .values
+            .iter()
+            .map(|b| match &reg {
+                Some(r) if !r.codes.contains(b.as_str()) => None,
+                _ => Some(self.brokers.id(b)),
+            })
+            .collect();
+        let sources = self.p.spec().attribution.sources.clone();
+        let uses_sub = sources.contains(&AttributionSource::SubAccount);
+        let by_master: Vec<Option<u32>> = if uses_sub {
+            c.master
+                .values
+                .iter()
+                .map(|m| match &reg {
+                    None => Some(self.brokers.id(m)),
+                    Some(r) => r.masters.get(m.as_str()).map(|b| self.brokers.id(b)),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let by_account: Vec<Option<u32>> = match (&reg, uses_sub) {
+            (Some(r), true) => c
+                .account
+                .values
+                .iter()
+                .map(|a| r.sub_accounts.get(a.as_str()).map(|b| self.brokers.id(b)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let accounts: Vec<u32> = if self.plan.clients {
+            c.account
+                .values
+                .iter()
+                .map(|a| self.accounts.id(a))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        type Local = (
+            u32,
+            u32,
+            Option<Liquidity>,
+            u32,
+            bool,
+            i128,
+            AttributionSource,
+        );
+        let mut local: hashbrown::HashMap<Local, u32, Fast> = hashbrown::HashMap::default();
+        let v = self.plan.vars;
+        let mut last: Option<(CellKey, u32)> = None;
+
+        // Ids first, all rows at once, grouped by table shard so each shard's inserts run
+        // while it is in cache (the id tables are the one state that grows with trades).
+        let mut keys = Vec::with_capacity(c.len());
+        for row in 0..c.len() {
+            let opt = |d: &columns::Dict, hs: &[u64]| match d.keys[row] {
+                NULL => h(None),
+                k => hs[k as usize],
+            };
+            let fixed = |x: i128| num(Some(x), Decimal::ZERO);
+            let (ch, pr) = (c.channel.keys[row] as usize, c.product.keys[row] as usize);
+            keys.push((
+                dedupe::fingerprint(c.id(row)),
+                content(
+                    c.time[row],
+                    [
+                        ha[c.account.keys[row] as usize],
+                        opt(&c.broker, &hb),
+                        hc[ch],
+                        hp[pr],
+                        opt(&c.master, &hm),
+                    ],
+                    fixed(c.notional[row]),
+                    fixed(c.fee[row]),
+                    c.fee_rate[row].map(fixed),
+                    c.liquidity[row],
+                    c.vip[row],
+                    c.fee_discount[row],
+                    fixed(c.affiliate_rate[row]),
+                ),
+            ));
+        }
+        let seen = self.seen.insert_many(&keys);
+
+        for row in 0..c.len() {
+            let line = c.line[row];
+            let (ch, pr) = (c.channel.keys[row], c.product.keys[row]);
+            if strict && !(known[ch as usize] && known_p[pr as usize]) {
+                let e = known_values(
+                    &c.channel.values[ch as usize],
+                    &c.product.values[pr as usize],
+                )
+                .err()
+                .unwrap_or_else(|| Error::new(ErrorCode::Internal, "unknown value"));
+                return Err(e.id(c.id(row)).line(line));
+            }
+            let (notional, fee, aff) = (c.notional[row], c.fee[row], c.affiliate_rate[row]);
+            match seen[row] {
+                Seen::New => {}
+                Seen::Same => {
+                    self.duplicates += 1;
+                    continue;
+                }
+                Seen::Conflict => return Err(duplicate_id(c.id(row)).line(line)),
+            }
+            self.accepted += 1;
+            let t = c.time[row];
+            let settled = self.settled(t);
+            let unit = self.unit(t);
+            // Attribution, in the program's precedence order.
+            let mut found = None;
+            let mut unenrolled = false;
+            for s in &sources {
+                let g = match s {
+                    AttributionSource::BrokerCode => match c.broker.keys[row] {
+                        NULL => None,
+                        k => {
+                            let g = by_code[k as usize];
+                            unenrolled |= g.is_none();
+                            g
+                        }
+                    },
+                    AttributionSource::SubAccount => {
+                        let by_acc = by_account
+                            .get(c.account.keys[row] as usize)
+                            .copied()
+                            .flatten();
+                        by_acc.or_else(|| match c.master.keys[row] {
+                            NULL => None,
+                            k => by_master[k as usize],
+                        })
+                    }
+                };
+                if let Some(g) = g {
+                    found = Some((g, *s));
+                    break;
+                }
+            }
+            let Some((broker, source)) = found else {
+                if settled {
+                    let cell = self.cell_of(CellKey {
+                        broker: NO_BROKER,
+                        class: unenrolled as u32,
+                        unit: 0,
+                        settled: true,
+                    });
+                    self.add(cell, (Some(0), Decimal::ZERO), (Some(fee), Decimal::ZERO))?;
+                }
+                continue;
+            };
+            let lk: Local = (
+                ch,
+                pr,
+                if v.liquidity { c.liquidity[row] } else { None },
+                if v.vip { c.vip[row] } else { 0 },
+                v.fee_discount && c.fee_discount[row],
+                if v.affiliate_rate { aff } else { 0 },
+                if v.attribution {
+                    source
+                } else {
+                    AttributionSource::BrokerCode
+                },
+            );
+            let class = match local.get(&lk) {
+                Some(&k) => k,
+                None => {
+                    let key = ClassKey {
+                        channel: c.channel.values[ch as usize].clone(),
+                        product: c.product.values[pr as usize].clone(),
+                        liquidity: lk.2,
+                        vip: lk.3,
+                        fee_discount: lk.4,
+                        affiliate_rate: columns::to_decimal(lk.5).unwrap_or_default(),
+                        attribution: lk.6,
+                    };
+                    let k = match self.class_of(key) {
+                        Ok(k) => k,
+                        // A predicate that fails for this class fails for each of its
+                        // trades: the row path rejects them one by one.
+                        Err(e) => {
+                            self.reject(Some(c.id(row)), Some(line), e.id(c.id(row)))?;
+                            continue;
+                        }
+                    };
+                    local.insert(lk, k);
+                    k
+                }
+            };
+            let ck = CellKey {
+                broker,
+                class,
+                unit,
+                settled,
+            };
+            let cell = match last {
+                Some((k, i)) if k == ck => i,
+                _ => {
+                    let i = self.cell_of(ck);
+                    last = Some((ck, i));
+                    i
+                }
+            };
+            let s = &mut self.sums[cell as usize];
+            match s.plus(notional, fee) {
+                Some(next) => *s = next,
+                None => {
+                    let d = |x: i128| columns::to_decimal(x).unwrap_or_default();
+                    self.add(cell, (None, d(notional)), (None, d(fee)))?;
+                }
+            }
+            if self.plan.clients {
+                let day = self.client_day(unit);
+                let cl = &self.classes[class as usize];
+                let counts =
+                    self.p.spec().tiers.basis == Basis::Attributed || cl.excluded.is_none();
+                let bits = cl.metrics & self.client_metrics;
+                if counts && bits != 0 {
+                    let a = accounts[c.account.keys[row] as usize];
+                    for i in 0..64u8 {
+                        if bits & (1 << i) != 0 {
+                            self.clients.insert(client_key(broker, a, day, i));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

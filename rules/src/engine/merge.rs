@@ -1,0 +1,107 @@
+//! Merging two states of one settlement: names and groups are re-keyed, cells added
+//! exactly (a fixed-point overflow moves to the side sums), client sets united, ids checked.
+
+use crate::columns::{self};
+use crate::dedupe::Seen;
+use crate::error::{Error, ErrorCode, Result};
+use crate::money;
+use alloc::format;
+use alloc::vec::Vec;
+
+use super::accumulate::{overflow, Batch};
+use super::cells::*;
+use super::seen::*;
+
+impl Batch {
+    /// Adds another state of the same settlement (its own rows; ids are checked across).
+    pub fn merge(&mut self, o: Batch) -> Result<()> {
+        let brokers: Vec<u32> = o.brokers.names.iter().map(|b| self.brokers.id(b)).collect();
+        let accounts: Vec<u32> = o
+            .accounts
+            .names
+            .iter()
+            .map(|a| self.accounts.id(a))
+            .collect();
+        let classes: Vec<u32> = o.classes.into_iter().map(|g| self.group_of(g)).collect();
+        let map_broker = |b: u32| {
+            if b == NO_BROKER {
+                b
+            } else {
+                brokers[b as usize]
+            }
+        };
+        for (i, k) in o.keys.iter().enumerate() {
+            let key = CellKey {
+                broker: map_broker(k.broker),
+                class: if k.broker == NO_BROKER {
+                    k.class
+                } else {
+                    classes[k.class as usize]
+                },
+                ..*k
+            };
+            let cell = self.cell_of(key);
+            let (mine, theirs) = (self.sums[cell as usize], o.sums[i]);
+            match mine.add(&theirs) {
+                Some(s) => self.sums[cell as usize] = s,
+                None => {
+                    let d = |x: i128| columns::to_decimal(x).ok_or_else(overflow);
+                    let w = self.wide.get(&cell).copied().unwrap_or_default();
+                    let w = Wide {
+                        notional: money::add(w.notional, d(theirs.notional)?)?,
+                        fee_pos: money::add(w.fee_pos, d(theirs.fee_pos)?)?,
+                        fee_neg: money::add(w.fee_neg, d(theirs.fee_neg)?)?,
+                    };
+                    self.wide.insert(cell, w);
+                    self.sums[cell as usize].trades += theirs.trades;
+                }
+            }
+            if let Some(w) = o.wide.get(&(i as u32)) {
+                let mine = self.wide.get(&cell).copied().unwrap_or_default();
+                self.wide.insert(
+                    cell,
+                    Wide {
+                        notional: money::add(mine.notional, w.notional)?,
+                        fee_pos: money::add(mine.fee_pos, w.fee_pos)?,
+                        fee_neg: money::add(mine.fee_neg, w.fee_neg)?,
+                    },
+                );
+            }
+        }
+        for k in o.clients {
+            let (b, a, d, m) = client_parts(k);
+            self.clients
+                .insert(client_key(brokers[b as usize], accounts[a as usize], d, m));
+        }
+        match (&mut self.seen, o.seen) {
+            (SeenStore::Local(mine), SeenStore::Local(theirs)) => {
+                for (k, v) in theirs.entries() {
+                    if mine.insert(k, v) != Seen::New {
+                        return Err(Error::new(
+                            ErrorCode::DuplicateId,
+                            format!(
+                                "a trade id (fingerprint {k:016x}) is in two partial states; \
+                                 partition trades by id before settling partitions separately"
+                            ),
+                        )
+                        .field("id"));
+                    }
+                }
+            }
+            #[cfg(feature = "std")]
+            (SeenStore::Shared(a), SeenStore::Shared(b)) if std::sync::Arc::ptr_eq(a, &b) => {}
+            #[cfg(feature = "std")]
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::Partial,
+                    "states that share de-duplication merge only with each other",
+                ))
+            }
+        }
+        self.accepted += o.accepted;
+        self.duplicates += o.duplicates;
+        self.unknown_fields += o.unknown_fields;
+        self.rejected.extend(o.rejected);
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! The row path: one validated trade at a time (hosts with rows, and readers' rows that are
+//! not clean enough for a column batch). Same sums as the batch path, by construction.
+
+use super::plan::ClassKey;
+use crate::attribution::{attribute, Attributed};
+use crate::columns::{self};
+use crate::dedupe::{self, Seen};
+use crate::error::{ErrorCode, Result};
+use crate::general::{duplicate_id, known_values};
+use crate::trade::TradeRef;
+use rust_decimal::Decimal;
+
+use super::accumulate::Batch;
+use super::cells::*;
+use super::seen::*;
+
+impl Batch {
+    /// The row path (same contract as the per-trade engine's `push`).
+    pub fn push_row(&mut self, t: &TradeRef<'_>, line: Option<u64>) -> Result<()> {
+        match self.try_row(t) {
+            Ok(()) => Ok(()),
+            Err(e) if e.code == ErrorCode::DuplicateId => Err(match line {
+                Some(l) => e.line(l),
+                None => e,
+            }),
+            Err(e) => self.reject(Some(t.id), line, e.id(t.id)),
+        }
+    }
+
+    fn try_row(&mut self, t: &TradeRef<'_>) -> Result<()> {
+        if self.options.strict {
+            known_values(t.channel, t.product)?;
+        }
+        let notional = (columns::fixed(t.notional), t.notional);
+        let fee = (columns::fixed(t.fee), t.fee);
+        let key = dedupe::fingerprint(t.id);
+        let c = content(
+            t.time,
+            [
+                h(Some(t.account)),
+                h(t.broker),
+                h(Some(t.channel)),
+                h(Some(t.product)),
+                h(t.master),
+            ],
+            num(notional.0, notional.1),
+            num(fee.0, fee.1),
+            t.fee_rate.map(|r| num(columns::fixed(r), r)),
+            t.liquidity,
+            t.vip,
+            t.fee_discount,
+            num(columns::fixed(t.affiliate_rate), t.affiliate_rate),
+        );
+        match self.seen.insert(key, c) {
+            Seen::New => {}
+            Seen::Same => {
+                self.duplicates += 1;
+                return Ok(());
+            }
+            Seen::Conflict => return Err(duplicate_id(t.id)),
+        }
+        self.accepted += 1;
+        let settled = self.settled(t.time);
+        let unit = self.unit(t.time);
+        let sources = &self.p.spec().attribution.sources;
+        let (broker, source) = match attribute(t, sources, self.reg.as_ref()) {
+            Attributed::Broker { code, source } => (self.brokers.id(code), source),
+            Attributed::None { reason } => {
+                if settled {
+                    let cell = self.cell_of(CellKey {
+                        broker: NO_BROKER,
+                        class: (reason == REASONS[1]) as u32,
+                        unit: 0,
+                        settled: true,
+                    });
+                    self.add(cell, (Some(0), Decimal::ZERO), fee)?;
+                }
+                return Ok(());
+            }
+        };
+        let class = self.class_of(ClassKey {
+            channel: t.channel.into(),
+            product: t.product.into(),
+            liquidity: t.liquidity,
+            vip: t.vip,
+            fee_discount: t.fee_discount,
+            affiliate_rate: t.affiliate_rate,
+            attribution: source,
+        })?;
+        let cell = self.cell_of(CellKey {
+            broker,
+            class,
+            unit,
+            settled,
+        });
+        self.add(cell, notional, fee)?;
+        if self.plan.clients {
+            let day = self.client_day(unit);
+            self.count_client(broker, class, t.account, day);
+        }
+        Ok(())
+    }
+}
