@@ -1,7 +1,7 @@
 //! Seen-id tracking in about 12 bytes a trade. A 10-million-trade log must settle in well
 //! under 200 MB, and de-duplication is the one piece of state that grows with trades: each
 //! id is kept as a 64-bit fingerprint with a 32-bit content fingerprint, in open-addressed
-//! shards that grow by half at a time (one shard at a time), instead of a hash map of
+//! shards that grow by a quarter at a time (one shard at a time), instead of a hash map of
 //! strings. Two different ids share a 64-bit fingerprint with probability ~n²/2⁶⁵.
 
 use alloc::vec;
@@ -124,7 +124,7 @@ impl Shard {
     }
 
     fn grow(&mut self) {
-        let cap = (self.keys.len() + self.keys.len() / 2).max(64);
+        let cap = (self.keys.len() + self.keys.len() / 4).max(64);
         let old_keys = core::mem::replace(&mut self.keys, vec![0; cap]);
         let old_vals = core::mem::replace(&mut self.vals, vec![0; cap]);
         self.len = 0;

@@ -43,7 +43,10 @@ pub(crate) struct Batch {
     pub group_index: hashbrown::HashMap<Group, u32>,
     /// Class -> group.
     pub class_index: hashbrown::HashMap<ClassKey, u32>,
-    pub cells: hashbrown::HashMap<u128, u32, Fast>,
+    pub cells: hashbrown::HashMap<u64, u32, Fast>,
+    /// Cells whose key does not pack into 64 bits (over a million brokers, thousands of
+    /// groups, or times centuries away).
+    pub far_cells: hashbrown::HashMap<u128, u32, Fast>,
     pub keys: Vec<CellKey>,
     pub sums: Vec<Sums>,
     pub wide: BTreeMap<u32, Wide>,
@@ -90,6 +93,7 @@ impl Batch {
             group_index: hashbrown::HashMap::new(),
             class_index: hashbrown::HashMap::new(),
             cells: hashbrown::HashMap::default(),
+            far_cells: hashbrown::HashMap::default(),
             keys: Vec::new(),
             sums: Vec::new(),
             wide: BTreeMap::new(),
@@ -138,6 +142,7 @@ impl Batch {
             group_index: hashbrown::HashMap::new(),
             class_index: hashbrown::HashMap::new(),
             cells: hashbrown::HashMap::default(),
+            far_cells: hashbrown::HashMap::default(),
             keys: Vec::new(),
             sums: Vec::new(),
             wide: BTreeMap::new(),
@@ -214,17 +219,16 @@ impl Batch {
     }
 
     pub(crate) fn cell_of(&mut self, key: CellKey) -> u32 {
-        let packed = key.pack();
-        match self.cells.get(&packed) {
-            Some(&i) => i,
-            None => {
-                let i = self.sums.len() as u32;
-                self.sums.push(Sums::default());
-                self.keys.push(key);
-                self.cells.insert(packed, i);
-                i
-            }
+        let next = self.sums.len() as u32;
+        let i = match key.pack64() {
+            Some(packed) => *self.cells.entry(packed).or_insert(next),
+            None => *self.far_cells.entry(key.pack()).or_insert(next),
+        };
+        if i == next {
+            self.sums.push(Sums::default());
+            self.keys.push(key);
         }
+        i
     }
 
     /// Adds a trade to a cell, exactly: fixed point when both values fit, else the side sum.

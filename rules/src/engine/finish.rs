@@ -7,6 +7,8 @@
 use super::accumulate::Batch;
 use super::cells::{NO_BROKER, REASONS};
 use super::plan::price;
+use super::seen::SeenStore;
+use crate::dedupe::Dedupe;
 use crate::error::Result;
 use crate::general::{metric_values, BrokerAcc, DayAgg, General, PeriodAcc, Stat};
 use crate::money;
@@ -23,7 +25,15 @@ use rust_decimal::Decimal;
 type Eligible = (u32, Decimal, Decimal);
 
 impl Batch {
-    pub fn finish(self, emit: &mut dyn FnMut(BrokerStatement) -> Result<()>) -> Result<Statement> {
+    pub fn finish(
+        mut self,
+        emit: &mut dyn FnMut(BrokerStatement) -> Result<()>,
+    ) -> Result<Statement> {
+        // The seen ids are the largest part of the state and the statement needs only their
+        // count (`accepted`): free them before the statement's own structures are built.
+        self.seen = SeenStore::Local(Dedupe::default());
+        self.cells = Default::default();
+        self.far_cells = Default::default();
         let p = &self.p;
         let vol_slots = p.metric_slots(MetricKind::Volume);
         let client_slots = p.metric_slots(MetricKind::ActiveClients);
