@@ -125,13 +125,12 @@ impl CellKey {
     /// the epoch (hours until year 124,000). Half the memory per cell of [`CellKey::pack`].
     pub fn pack64(&self) -> Option<u64> {
         let unit = self.unit.checked_add(1 << 30)?;
-        (self.broker < 1 << 20 && self.class < 1 << 12 && (0..1i64 << 31).contains(&unit)).then(
-            || {
-                (self.broker as u64) << 44
-                    | (self.class as u64) << 32
-                    | (self.settled as u64) << 31
-                    | unit as u64
-            },
+        let fits = self.broker < 1 << 20 && self.class < 1 << 12 && (0..1i64 << 31).contains(&unit);
+        fits.then_some(
+            (self.broker as u64) << 44
+                | (self.class as u64) << 32
+                | (self.settled as u64) << 31
+                | unit as u64,
         )
     }
 
