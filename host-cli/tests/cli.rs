@@ -525,3 +525,115 @@ fn schema_prints_json_schemas() {
         stderr(&o)
     );
 }
+
+// ---- columnar input, renamed columns, threads ----
+
+fn temp(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("broker-rules-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name).to_string_lossy().into_owned()
+}
+
+#[test]
+fn parquet_sample_settles_to_the_csv_sample_bytes_on_every_program() {
+    let (csv, pq) = (temp("s.csv"), temp("s.parquet"));
+    for out in [&csv, &pq] {
+        assert_exit(
+            &run(&["sample", "--count", "20000", "--seed", "7", "--out", out]),
+            0,
+        );
+    }
+    assert_eq!(&std::fs::read(&pq).unwrap()[..4], b"PAR1");
+    for program in ["backpack", "xt", "okx"] {
+        let a = run(&[
+            "settle",
+            "--program",
+            program,
+            "--trades",
+            &csv,
+            "--format",
+            "json",
+        ]);
+        let b = run(&[
+            "settle",
+            "--program",
+            program,
+            "--trades",
+            &pq,
+            "--format",
+            "json",
+        ]);
+        let c = run(&[
+            "settle",
+            "--program",
+            program,
+            "--trades",
+            &csv,
+            "--format",
+            "json",
+            "--threads",
+            "1",
+        ]);
+        assert_exit(&a, 0);
+        assert_exit(&b, 0);
+        assert_eq!(stdout(&a), stdout(&b), "{program}: CSV and Parquet differ");
+        assert_eq!(stdout(&a), stdout(&c), "{program}: 1 and 2 threads differ");
+        assert!(stdout(&a).contains(r#""trades":20000"#), "{program}");
+    }
+}
+
+#[test]
+fn renamed_columns_settle_like_the_trade_field_names() {
+    let text = fixture("backpack_month.csv");
+    let (header, rows) = text.split_once('\n').unwrap();
+    let renamed = header
+        .replace("id,", "trade_id,")
+        .replace("time", "ts")
+        .replace("account", "user_id")
+        .replace("broker", "broker_code");
+    let path = temp("renamed.csv");
+    std::fs::write(&path, format!("{renamed}\n{rows}")).unwrap();
+    let o = run(&[
+        "settle",
+        "--program",
+        "backpack",
+        "--trades",
+        &path,
+        "--format",
+        "json",
+        "--column",
+        "trade_id=id",
+        "--column",
+        "ts=time",
+        "--column",
+        "user_id=account",
+        "--column",
+        "broker_code=broker",
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), fixture("backpack_month.expected.json"));
+    // A rename onto a field the trade format does not have is a usage error.
+    let o = run(&[
+        "settle",
+        "--program",
+        "backpack",
+        "--trades",
+        &path,
+        "--column",
+        "ts=when",
+    ]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("when"), "{}", stderr(&o));
+    // Without the renames the required columns are missing.
+    let o = run(&[
+        "settle",
+        "--program",
+        "backpack",
+        "--trades",
+        &path,
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("E_FIELD"), "{}", stderr(&o));
+}

@@ -1,0 +1,194 @@
+//! The command line's arguments (clap): one struct per command.
+
+use crate::sample;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Crypto exchange broker commissions, computed exactly.
+#[derive(Parser, Debug)]
+#[command(name = "broker-rules", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Settle a trade log: per broker and period, the tier, volume, fees and commission.
+    Settle(SettleArgs),
+    /// Estimate a scenario: tier, rate, commission, the next tier and the commission curve.
+    Estimate(EstimateArgs),
+    /// Per-trade lines: attribution, period, tier, rate, exact commission or exclusion.
+    Explain(SettleArgs),
+    /// List the built-in programs, or print one (`programs show <id>`).
+    Programs(ProgramsArgs),
+    /// Check a program, a trade file or a broker registry; print every problem.
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of an input or output type.
+    Schema(SchemaArgs),
+    /// Write a deterministic synthetic trade log (CSV or NDJSON, by extension).
+    Sample(SampleArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InFormat {
+    Csv,
+    Ndjson,
+    Json,
+    Parquet,
+    Arrow,
+}
+
+#[derive(Args, Debug)]
+pub struct SettleArgs {
+    /// A built-in program id (`broker-rules programs`) or a program JSON file.
+    #[arg(long, short = 'p')]
+    pub program: String,
+    /// Trade log (CSV with a header row, NDJSON, or a JSON array); `-` reads stdin.
+    /// Without it, the bundled sample log is used.
+    #[arg(long, short = 't')]
+    pub trades: Option<String>,
+    /// Broker registry JSON (enrolled brokers, sub-accounts, parents, affiliates).
+    #[arg(long, short = 'b')]
+    pub brokers: Option<String>,
+    /// Settle trades at or after this time (RFC 3339 or YYYY-MM-DD); earlier trades still
+    /// feed the tier windows.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Settle trades before this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Include one line per trade (settle only; explain always does).
+    #[arg(long)]
+    pub lines: bool,
+    /// Fail on the first bad trade instead of listing it under "rejected".
+    #[arg(long)]
+    pub strict: bool,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<OutFormat>,
+    /// Input format [default: by extension (.csv, .ndjson/.jsonl, .json, .parquet,
+    /// .arrow/.ipc/.feather), else sniffed from the first bytes].
+    #[arg(long, value_enum)]
+    pub input_format: Option<InFormat>,
+    /// Rename an input column to a trade field, e.g. `--column trade_id=id --column ts=time`
+    /// (CSV headers, Parquet and Arrow field names). Repeat for each column.
+    #[arg(long = "column", value_name = "FROM=TO")]
+    pub columns: Vec<String>,
+    /// Worker threads for CSV and Parquet input [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct EstimateArgs {
+    /// A built-in program id or a program JSON file.
+    #[arg(long, short = 'p')]
+    pub program: String,
+    /// Expected attributed volume over the tier window (a month for monthly programs).
+    #[arg(long)]
+    pub volume: String,
+    /// Average fee rate (e.g. 0.0002).
+    #[arg(long, conflicts_with = "fees", required_unless_present = "fees")]
+    pub fee_rate: Option<String>,
+    /// Expected total fees at that volume.
+    #[arg(long)]
+    pub fees: Option<String>,
+    /// Share of the volume from affiliate-referred clients, in [0, 1].
+    #[arg(long, requires = "affiliate_rate")]
+    pub affiliate_share: Option<String>,
+    /// The affiliate rate of those clients, in [0, 1].
+    #[arg(long)]
+    pub affiliate_rate: Option<String>,
+    /// Product mix: `spot`, or repeated `spot=0.6 --product futures=0.4` (shares sum to 1).
+    #[arg(long = "product")]
+    pub products: Vec<String>,
+    /// Channel of the flow.
+    #[arg(long, default_value = "api")]
+    pub channel: String,
+    /// Distinct active client accounts over the window.
+    #[arg(long, default_value_t = 0)]
+    pub active_clients: u64,
+    /// The clients' VIP level.
+    #[arg(long, default_value_t = 0)]
+    pub vip: u32,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<OutFormat>,
+}
+
+#[derive(Args, Debug)]
+pub struct ProgramsArgs {
+    #[command(subcommand)]
+    pub show: Option<ProgramsCommand>,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<OutFormat>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProgramsCommand {
+    /// Print a built-in program's JSON file.
+    Show {
+        /// Program id.
+        id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("what").required(true).multiple(true).args(["program", "trades", "brokers"]))]
+pub struct ValidateArgs {
+    /// A program JSON file (or built-in id). With --trades: the program to check them under
+    /// [default: backpack].
+    #[arg(long, short = 'p')]
+    pub program: Option<String>,
+    /// A trade log; every rejected trade is listed.
+    #[arg(long, short = 't')]
+    pub trades: Option<String>,
+    /// A broker registry JSON file.
+    #[arg(long, short = 'b')]
+    pub brokers: Option<String>,
+    /// Also report unknown fields, channels and products.
+    #[arg(long)]
+    pub strict: bool,
+    /// Input format of --trades.
+    #[arg(long, value_enum)]
+    pub input_format: Option<InFormat>,
+    /// Output format (table or json) [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<OutFormat>,
+}
+
+#[derive(Args, Debug)]
+pub struct SchemaArgs {
+    /// Schema name (omit with --list or --write).
+    pub name: Option<String>,
+    /// List the schema names.
+    #[arg(long)]
+    pub list: bool,
+    /// Write every schema as <dir>/<name>.schema.json.
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// Number of trades.
+    #[arg(long, short = 'n', default_value_t = sample::DEFAULT_COUNT)]
+    pub count: u64,
+    /// PRNG seed (the same seed and count always give the same file).
+    #[arg(long, short = 's', default_value_t = sample::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Output file (`.csv`, `.ndjson`, `.jsonl` or `.parquet`); stdout when omitted.
+    #[arg(long, short = 'o')]
+    pub out: Option<String>,
+    /// Output format [default: by extension of --out, else csv].
+    #[arg(long, value_parser = ["csv", "ndjson", "parquet"])]
+    pub format: Option<String>,
+}

@@ -1,0 +1,303 @@
+//! Statements and explanations as tables and CSV for people and spreadsheets (JSON output
+//! is the core's canonical bytes, written as they are).
+
+use crate::output::{csv_row, group, percent, Table};
+use broker_rules::{Explanation, Program, Statement};
+
+/// Period label: `2026-06` for months, `2026-06-10` for days, `2026-06-10T13:00` for hours
+/// (UTC programs); the full start time otherwise.
+pub fn period_label(program: &Program, start: &str) -> String {
+    use broker_rules::program::Period;
+    let spec = program.spec();
+    if spec.utc_offset != "+00:00" && spec.utc_offset != "Z" || start.len() < 16 {
+        return start.to_string();
+    }
+    match spec.settlement.period {
+        Period::Month => start[..7].to_string(),
+        Period::Day => start[..10].to_string(),
+        Period::Hour => start[..16].to_string(),
+    }
+}
+
+pub fn header(
+    program: &Program,
+    st_program: &broker_rules::statement::ProgramRef,
+    engine: &broker_rules::statement::Engine,
+) -> String {
+    format!(
+        "{} - program {} {} (sha256 {}), engine {} {}\n",
+        program.spec().name,
+        st_program.id,
+        st_program.version,
+        &st_program.sha256[..st_program.sha256.len().min(12)],
+        engine.name,
+        engine.version
+    )
+}
+
+/// The readable statement: a row per broker and period, each broker's total, the total,
+/// excluded trades by reason, unattributed trades, rejected trades.
+pub fn statement_table(program: &Program, st: &Statement) -> String {
+    let mut s = header(program, &st.program, &st.engine);
+    s.push('\n');
+    let cur = &st.currency;
+    let mut t = Table::new(&[
+        ("broker", false),
+        ("status", false),
+        ("period", false),
+        ("tier", false),
+        ("rate", true),
+        ("volume", true),
+        ("fees", true),
+        (&format!("commission {cur}"), true),
+        ("trades", true),
+        ("excluded", true),
+        ("credit at", false),
+    ]);
+    let mut reasons: std::collections::BTreeMap<&str, u64> = Default::default();
+    for b in &st.brokers {
+        let status = match &b.reason {
+            Some(r) => format!("{} ({r})", b.status),
+            None => b.status.clone(),
+        };
+        for (i, p) in b.periods.iter().enumerate() {
+            let excluded: u64 = p.excluded.values().map(|x| x.trades).sum();
+            for (r, x) in &p.excluded {
+                *reasons.entry(r.as_str()).or_default() += x.trades;
+            }
+            t.row(vec![
+                if i == 0 {
+                    b.broker.clone()
+                } else {
+                    String::new()
+                },
+                if i == 0 {
+                    status.clone()
+                } else {
+                    String::new()
+                },
+                period_label(program, &p.start),
+                p.tier.clone().unwrap_or_else(|| "-".into()),
+                percent(&p.rate),
+                group(&p.volume),
+                group(&p.fees),
+                group(&p.commission),
+                group(&p.trades.to_string()),
+                group(&excluded.to_string()),
+                p.credit_at.clone(),
+            ]);
+        }
+        if b.periods.len() > 1 || b.reason.is_some() {
+            let mut total = vec![String::new(); 7];
+            total[2] = "total".into();
+            total.push(group(&b.commission));
+            t.row(total);
+        }
+        if b.reason.is_some() {
+            let mut w = vec![String::new(); 7];
+            w[2] = "withheld".into();
+            w.push(group(&b.withheld));
+            t.row(w);
+        }
+    }
+    if t.is_empty() {
+        s.push_str("No broker earned or was attributed a trade.\n");
+    } else {
+        s.push_str(&t.render(""));
+    }
+    s.push_str(&format!(
+        "\nTotal commission: {} {cur} ({} broker{})\n",
+        group(&st.summary.commission),
+        st.brokers.len(),
+        if st.brokers.len() == 1 { "" } else { "s" }
+    ));
+    if !reasons.is_empty() {
+        let list: Vec<String> = reasons
+            .iter()
+            .map(|(r, n)| format!("{r} {}", group(&n.to_string())))
+            .collect();
+        s.push_str(&format!("Excluded trades by reason: {}\n", list.join(", ")));
+    }
+    if !st.summary.unattributed.is_empty() {
+        let list: Vec<String> = st
+            .summary
+            .unattributed
+            .iter()
+            .map(|(r, x)| {
+                format!(
+                    "{r} {} (fees {})",
+                    group(&x.trades.to_string()),
+                    group(&x.fees)
+                )
+            })
+            .collect();
+        s.push_str(&format!("Unattributed trades: {}\n", list.join(", ")));
+    }
+    let sm = &st.summary;
+    s.push_str(&format!(
+        "Trades: {} accepted, {} identical duplicate{}, {} rejected, {} unknown field{} ignored\n",
+        group(&sm.trades.to_string()),
+        sm.duplicates,
+        if sm.duplicates == 1 { "" } else { "s" },
+        sm.rejected,
+        sm.unknown_fields,
+        if sm.unknown_fields == 1 { "" } else { "s" }
+    ));
+    if sm.from.is_some() || sm.to.is_some() {
+        s.push_str(&format!(
+            "Settled range: from {} to {}\n",
+            sm.from.as_deref().unwrap_or("the start"),
+            sm.to.as_deref().unwrap_or("the end")
+        ));
+    }
+    if !st.rejected.is_empty() {
+        s.push_str(&format!(
+            "\nRejected trades ({}; not settled, --strict fails on the first):\n",
+            st.rejected.len()
+        ));
+        let mut t = Table::new(&[
+            ("line", true),
+            ("id", false),
+            ("code", false),
+            ("field", false),
+            ("message", false),
+        ]);
+        const SHOWN: usize = 20;
+        for r in st.rejected.iter().take(SHOWN) {
+            t.row(vec![
+                r.line.map(|l| l.to_string()).unwrap_or_default(),
+                r.id.clone().unwrap_or_default(),
+                r.code.as_str().into(),
+                r.field.clone().unwrap_or_default(),
+                r.message.clone(),
+            ]);
+        }
+        s.push_str(&t.render("  "));
+        if st.rejected.len() > SHOWN {
+            s.push_str(&format!(
+                "  ... and {} more (--format json lists them all)\n",
+                st.rejected.len() - SHOWN
+            ));
+        }
+    }
+    s
+}
+
+/// One CSV row per broker and period.
+pub fn statement_csv(st: &Statement) -> String {
+    let mut s = csv_row(&[
+        "broker",
+        "status",
+        "reason",
+        "period_start",
+        "period_end",
+        "credit_at",
+        "tier",
+        "rate",
+        "volume",
+        "fees",
+        "commission",
+        "trades",
+        "excluded_trades",
+        "currency",
+    ]);
+    for b in &st.brokers {
+        for p in &b.periods {
+            let excluded: u64 = p.excluded.values().map(|x| x.trades).sum();
+            s.push_str(&csv_row(&[
+                &b.broker,
+                &b.status,
+                b.reason.as_deref().unwrap_or(""),
+                &p.start,
+                &p.end,
+                &p.credit_at,
+                p.tier.as_deref().unwrap_or(""),
+                &p.rate,
+                &p.volume,
+                &p.fees,
+                &p.commission,
+                &p.trades.to_string(),
+                &excluded.to_string(),
+                &st.currency,
+            ]));
+        }
+    }
+    s
+}
+
+pub fn explain_csv(ex: &Explanation) -> String {
+    let mut s = csv_row(&[
+        "id",
+        "time",
+        "broker",
+        "attribution",
+        "period_start",
+        "tier",
+        "rate",
+        "commission",
+        "excluded",
+    ]);
+    for l in &ex.lines {
+        s.push_str(&csv_row(&[
+            &l.id,
+            &l.time,
+            l.broker.as_deref().unwrap_or(""),
+            l.attribution.as_deref().unwrap_or(""),
+            l.period_start.as_deref().unwrap_or(""),
+            l.tier.as_deref().unwrap_or(""),
+            &l.rate,
+            &l.commission,
+            l.excluded.as_deref().unwrap_or(""),
+        ]));
+    }
+    s
+}
+
+pub fn explain_table(program: &Program, ex: &Explanation) -> String {
+    let mut s = header(program, &ex.program, &ex.engine);
+    s.push('\n');
+    let mut t = Table::new(&[
+        ("id", false),
+        ("time", false),
+        ("broker", false),
+        ("via", false),
+        ("period", false),
+        ("tier", false),
+        ("rate", true),
+        (&format!("commission {}", ex.currency), true),
+        ("excluded", false),
+    ]);
+    for l in &ex.lines {
+        t.row(vec![
+            l.id.clone(),
+            l.time.clone(),
+            l.broker.clone().unwrap_or_else(|| "-".into()),
+            l.attribution.clone().unwrap_or_else(|| "-".into()),
+            l.period_start
+                .as_deref()
+                .map(|p| period_label(program, p))
+                .unwrap_or_else(|| "-".into()),
+            l.tier.clone().unwrap_or_else(|| "-".into()),
+            percent(&l.rate),
+            l.commission.clone(),
+            l.excluded.clone().unwrap_or_default(),
+        ]);
+    }
+    s.push_str(&t.render(""));
+    s.push_str(
+        "\nCommission per line is exact, before the period's rounding (and caps or shares).\n",
+    );
+    if !ex.rejected.is_empty() {
+        s.push_str(&format!("\nRejected trades: {}\n", ex.rejected.len()));
+        for r in &ex.rejected {
+            s.push_str(&format!(
+                "  line {} {}: {} {}\n",
+                r.line.map(|l| l.to_string()).unwrap_or_default(),
+                r.id.as_deref().unwrap_or(""),
+                r.code.as_str(),
+                r.message
+            ));
+        }
+    }
+    s
+}
