@@ -126,3 +126,33 @@ fn forks_share_ids_so_a_duplicate_across_threads_counts_once() {
     assert_eq!(st.summary.duplicates, 1);
     assert_eq!(st.summary.commission, "1690.00");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Any assignment of trades to states, serialized and merged in any order, finishes
+        /// into the bytes of one settlement (trades with one id stay in one state).
+        #[test]
+        fn any_partition_and_merge_order_gives_the_same_bytes(
+            assign in proptest::collection::vec(0usize..4, 5),
+            order in Just(vec![0usize, 1, 2, 3]).prop_shuffle(),
+        ) {
+            let all = trades();
+            let one = serde_json::to_string(&settle_part(&all).finish().unwrap()).unwrap();
+            let mut parts: Vec<Vec<Trade>> = vec![Vec::new(); 4];
+            for (t, &k) in all.iter().zip(&assign) {
+                parts[k].push(t.clone());
+            }
+            let bytes: Vec<Vec<u8>> = parts.iter().map(|p| settle_part(p).to_bytes().unwrap()).collect();
+            let mut base = settle_part(&[]);
+            for &i in &order {
+                let s = base.from_bytes(&bytes[i]).unwrap();
+                base.merge(s).unwrap();
+            }
+            prop_assert_eq!(serde_json::to_string(&base.finish().unwrap()).unwrap(), one);
+        }
+    }
+}
