@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # JS hosts: builds the npm packages broker-rules-wasm (host-wasm/pkg) and broker-rules
 # (host-node), type-checks a usage file per package, replays every conformance vector
-# through both (node --test), in headless Chromium, and runs the README examples.
+# through both (node --test), in headless Chromium, and runs the README examples; trade logs
+# as bytes and partial states (bytes.test.mjs) are checked against the CLI on the same files.
 # Idempotent; builds are incremental (cargo, and wasm-bindgen only when the .wasm changed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,15 +22,17 @@ log "build broker-rules-wasm (host-wasm/pkg)"
 bash host-wasm/js/build.sh
 log "build broker-rules (host-node)"
 bash host-node/build.sh
+log "build the broker-rules CLI (bytes.test.mjs compares with it)"
+cargo build -q --release -p broker-rules-cli
 
 log "tsc --noEmit (one usage file per package)"
 tsc -p host-wasm/js/test/types/tsconfig.wasm.json
 tsc -p host-wasm/js/test/types/tsconfig.node.json
 
-log "node --test (vectors through both packages, API, README examples, headless Chromium)"
+log "node --test (vectors through both packages, API, trade-log bytes, README examples, headless Chromium)"
 node --test --test-reporter=spec --test-reporter-destination=stdout \
   host-wasm/js/test/vectors.test.mjs host-wasm/js/test/api.test.mjs \
-  host-wasm/js/test/readme.test.mjs host-wasm/js/test/exports.test.mjs \
+  host-wasm/js/test/bytes.test.mjs host-wasm/js/test/readme.test.mjs host-wasm/js/test/exports.test.mjs \
   host-wasm/js/test/browser.test.mjs \
   > target/test-js.out 2>&1 && rc=0 || rc=$?
 # the runner's failures and closing summary (the full report is in target/test-js.out)

@@ -9,7 +9,7 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 export BROKER_RULES_CACHE=${BROKER_RULES_CACHE:-$HOME/.cache/broker-rules}
 export PATH="$BROKER_RULES_CACHE/tools/bin:$HOME/.cargo/bin:$PATH"
 SUITES=("$@")
-[ ${#SUITES[@]} -eq 0 ] && SUITES=(rust conformance js python)
+[ ${#SUITES[@]} -eq 0 ] && SUITES=(rust conformance oracle js python)
 start=$(date +%s)
 for s in "${SUITES[@]}"; do
   f="scripts/test-$s.sh"
