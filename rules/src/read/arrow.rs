@@ -976,6 +976,53 @@ impl<T: parquet::file::reader::ChunkReader + Clone + 'static> Groups<'_, T> {
     }
 }
 
+/// Reads the repeating string columns (account, broker, channel, product, master,
+/// liquidity) as dictionary arrays: Parquet stores them dictionary-encoded, and keeping the
+/// dictionary means each distinct value is looked at once per batch instead of once per row.
+fn dictionary_strings(
+    meta: parquet::arrow::arrow_reader::ArrowReaderMetadata,
+    map: &ColumnMap,
+) -> Result<parquet::arrow::arrow_reader::ArrowReaderMetadata> {
+    use arrow_schema::{DataType, Field, Schema};
+    use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+    let schema = meta.schema();
+    let mut changed = false;
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let repeats = matches!(
+                map.target(f.name()),
+                "account" | "broker" | "channel" | "product" | "master" | "liquidity"
+            );
+            match f.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 if repeats => {
+                    changed = true;
+                    Field::new(
+                        f.name(),
+                        DataType::Dictionary(
+                            Box::new(DataType::Int32),
+                            Box::new(f.data_type().clone()),
+                        ),
+                        f.is_nullable(),
+                    )
+                    .with_metadata(f.metadata().clone())
+                }
+                _ => f.as_ref().clone(),
+            }
+        })
+        .collect();
+    if !changed {
+        return Ok(meta);
+    }
+    let schema = std::sync::Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    ArrowReaderMetadata::try_new(
+        meta.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(schema),
+    )
+    .map_err(parquet_error)
+}
+
 fn feed_parquet_from<T>(
     s: &mut Settler,
     src: T,
@@ -991,6 +1038,7 @@ where
 
     let meta =
         ArrowReaderMetadata::load(&src, ArrowReaderOptions::default()).map_err(parquet_error)?;
+    let meta = dictionary_strings(meta, map)?;
     let reader = Groups {
         src: &src,
         meta: &meta,
