@@ -1,5 +1,5 @@
-//! Evaluation: a recursive walk over the node array. Values borrow from the expression and
-//! the trade, so nothing is allocated per trade; every arithmetic step is checked.
+//! Evaluation: a walk over the node array with an explicit stack (no native recursion).
+//! Values borrow from the expression and the trade; every arithmetic step is checked.
 
 use super::{BinOp, Expr, Lit, Node, Var};
 use crate::error::{Error, Result};
@@ -63,87 +63,141 @@ impl Expr {
         }
     }
 
-    fn num<'a>(&'a self, i: u32, v: &Vars<'a>) -> Result<Decimal> {
-        match self.eval(i, v)? {
+    /// Evaluates node `i` with an explicit stack, not native recursion: a deep expression
+    /// costs heap, never the thread's stack. `if`, `and` and `or` evaluate only the branch
+    /// they need (a guarded division by zero stays guarded).
+    fn eval<'a>(&'a self, root: u32, v: &Vars<'a>) -> Result<Val<'a>> {
+        #[derive(Clone, Copy)]
+        enum Task {
+            Eval(u32),
+            Apply(u32),
+            Branch(u32),
+        }
+        let mut tasks = alloc::vec![Task::Eval(root)];
+        let mut vals: Vec<Val<'a>> = Vec::new();
+        let pop = |vals: &mut Vec<Val<'a>>| vals.pop().map_or_else(unreachable_ty, Ok);
+        let num = |x: Val<'a>| match x {
             Val::Num(n) => Ok(n),
             _ => unreachable_ty(),
-        }
-    }
-
-    fn boolean<'a>(&'a self, i: u32, v: &Vars<'a>) -> Result<bool> {
-        match self.eval(i, v)? {
+        };
+        let boolean = |x: Val<'a>| match x {
             Val::Bool(b) => Ok(b),
             _ => unreachable_ty(),
-        }
-    }
-
-    fn eval<'a>(&'a self, i: u32, v: &Vars<'a>) -> Result<Val<'a>> {
-        let at = |e: Error| {
-            let pos = self.positions[i as usize];
-            e.position(pos).field("formula")
         };
-        Ok(match &self.nodes[i as usize] {
-            Node::Num(n) => Val::Num(*n),
-            Node::Str(s) => Val::Str(s),
-            Node::Bool(b) => Val::Bool(*b),
-            Node::Var(var) => var_value(*var, v).map_err(at)?,
-            Node::Neg(e) => Val::Num(-self.num(*e, v)?),
-            Node::Not(e) => Val::Bool(!self.boolean(*e, v)?),
-            Node::Abs(e) => Val::Num(self.num(*e, v)?.abs()),
-            Node::If(c, a, b) => {
-                if self.boolean(*c, v)? {
-                    self.eval(*a, v)?
-                } else {
-                    self.eval(*b, v)?
-                }
-            }
-            Node::Min(args) | Node::Max(args) => {
-                let is_min = matches!(self.nodes[i as usize], Node::Min(_));
-                let mut best = self.num(args[0], v)?;
-                for a in &args[1..] {
-                    let x = self.num(*a, v)?;
-                    if (is_min && x < best) || (!is_min && x > best) {
-                        best = x;
+        while let Some(task) = tasks.pop() {
+            match task {
+                Task::Eval(i) => match &self.nodes[i as usize] {
+                    Node::Num(n) => vals.push(Val::Num(*n)),
+                    Node::Str(s) => vals.push(Val::Str(s)),
+                    Node::Bool(b) => vals.push(Val::Bool(*b)),
+                    Node::Var(var) => {
+                        let pos = self.positions[i as usize];
+                        vals.push(var_value(*var, v).map_err(|e| e.position(pos).field("formula"))?)
+                    }
+                    Node::Neg(a) | Node::Not(a) | Node::Abs(a) | Node::In { value: a, .. } => {
+                        tasks.push(Task::Apply(i));
+                        tasks.push(Task::Eval(*a));
+                    }
+                    Node::If(c, _, _) => {
+                        tasks.push(Task::Branch(i));
+                        tasks.push(Task::Eval(*c));
+                    }
+                    Node::Bin(BinOp::And | BinOp::Or, a, _) => {
+                        tasks.push(Task::Branch(i));
+                        tasks.push(Task::Eval(*a));
+                    }
+                    Node::Bin(_, a, b) => {
+                        tasks.push(Task::Apply(i));
+                        tasks.push(Task::Eval(*b));
+                        tasks.push(Task::Eval(*a));
+                    }
+                    Node::Min(args) | Node::Max(args) => {
+                        tasks.push(Task::Apply(i));
+                        for a in args.iter().rev() {
+                            tasks.push(Task::Eval(*a));
+                        }
+                    }
+                },
+                Task::Branch(i) => {
+                    let x = boolean(pop(&mut vals)?)?;
+                    match &self.nodes[i as usize] {
+                        Node::If(_, a, b) => tasks.push(Task::Eval(if x { *a } else { *b })),
+                        Node::Bin(op, _, b) => {
+                            // `a and b` is `b` when `a` holds; `a or b` is `b` when it does not.
+                            if x == (*op == BinOp::And) {
+                                tasks.push(Task::Eval(*b));
+                            } else {
+                                vals.push(Val::Bool(x));
+                            }
+                        }
+                        _ => return unreachable_ty(),
                     }
                 }
-                Val::Num(best)
-            }
-            Node::In {
-                value,
-                list,
-                negated,
-            } => {
-                let x = self.eval(*value, v)?;
-                let found = list.iter().any(|l| match (l, x) {
-                    (Lit::Num(a), Val::Num(b)) => *a == b,
-                    (Lit::Str(a), Val::Str(b)) => &**a == b,
-                    _ => false,
-                });
-                Val::Bool(found != *negated)
-            }
-            Node::Bin(op, a, b) => match op {
-                BinOp::And => Val::Bool(self.boolean(*a, v)? && self.boolean(*b, v)?),
-                BinOp::Or => Val::Bool(self.boolean(*a, v)? || self.boolean(*b, v)?),
-                BinOp::Eq | BinOp::Ne => {
-                    let eq = self.eval(*a, v)? == self.eval(*b, v)?;
-                    Val::Bool(eq == (*op == BinOp::Eq))
+                Task::Apply(i) => {
+                    let at = |e: Error| e.position(self.positions[i as usize]).field("formula");
+                    let out = match &self.nodes[i as usize] {
+                        Node::Neg(_) => Val::Num(-num(pop(&mut vals)?)?),
+                        Node::Not(_) => Val::Bool(!boolean(pop(&mut vals)?)?),
+                        Node::Abs(_) => Val::Num(num(pop(&mut vals)?)?.abs()),
+                        Node::In { list, negated, .. } => {
+                            let x = pop(&mut vals)?;
+                            let found = list.iter().any(|l| match (l, x) {
+                                (Lit::Num(a), Val::Num(b)) => *a == b,
+                                (Lit::Str(a), Val::Str(b)) => &**a == b,
+                                _ => false,
+                            });
+                            Val::Bool(found != *negated)
+                        }
+                        Node::Min(args) | Node::Max(args) => {
+                            let is_min = matches!(self.nodes[i as usize], Node::Min(_));
+                            let from = vals
+                                .len()
+                                .checked_sub(args.len())
+                                .map_or_else(unreachable_ty, Ok)?;
+                            let mut best = num(vals[from])?;
+                            for x in &vals[from + 1..] {
+                                let x = num(*x)?;
+                                if (is_min && x < best) || (!is_min && x > best) {
+                                    best = x;
+                                }
+                            }
+                            vals.truncate(from);
+                            Val::Num(best)
+                        }
+                        Node::Bin(op, _, _) => {
+                            let y = pop(&mut vals)?;
+                            let x = pop(&mut vals)?;
+                            match op {
+                                BinOp::Eq => Val::Bool(x == y),
+                                BinOp::Ne => Val::Bool(x != y),
+                                _ => {
+                                    let (x, y) = (num(x)?, num(y)?);
+                                    match op {
+                                        BinOp::Add => Val::Num(money::add(x, y).map_err(at)?),
+                                        BinOp::Sub => Val::Num(money::sub(x, y).map_err(at)?),
+                                        BinOp::Mul => Val::Num(money::mul(x, y).map_err(at)?),
+                                        BinOp::Div => Val::Num(money::div(x, y).map_err(at)?),
+                                        BinOp::Lt => Val::Bool(x < y),
+                                        BinOp::Le => Val::Bool(x <= y),
+                                        BinOp::Gt => Val::Bool(x > y),
+                                        BinOp::Ge => Val::Bool(x >= y),
+                                        BinOp::And | BinOp::Or | BinOp::Eq | BinOp::Ne => {
+                                            unreachable_ty()?
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        _ => return unreachable_ty(),
+                    };
+                    vals.push(out);
                 }
-                _ => {
-                    let (x, y) = (self.num(*a, v)?, self.num(*b, v)?);
-                    match op {
-                        BinOp::Add => Val::Num(money::add(x, y).map_err(at)?),
-                        BinOp::Sub => Val::Num(money::sub(x, y).map_err(at)?),
-                        BinOp::Mul => Val::Num(money::mul(x, y).map_err(at)?),
-                        BinOp::Div => Val::Num(money::div(x, y).map_err(at)?),
-                        BinOp::Lt => Val::Bool(x < y),
-                        BinOp::Le => Val::Bool(x <= y),
-                        BinOp::Gt => Val::Bool(x > y),
-                        BinOp::Ge => Val::Bool(x >= y),
-                        BinOp::And | BinOp::Or | BinOp::Eq | BinOp::Ne => unreachable_ty()?,
-                    }
-                }
-            },
-        })
+            }
+        }
+        match (vals.pop(), vals.is_empty()) {
+            (Some(x), true) => Ok(x),
+            _ => unreachable_ty(),
+        }
     }
 }
 

@@ -21,6 +21,8 @@
 mod eval;
 mod parse;
 
+pub use parse::{MAX_DEPTH, MAX_EXPR_CHARS, MAX_NESTING};
+
 pub use eval::{Scope, Vars};
 
 use crate::error::{Error, ErrorCode, Result};
@@ -142,6 +144,35 @@ pub(crate) enum Node {
     },
 }
 
+/// The tree's depth, computed without recursion (children come before their parents in
+/// the node array); past [`parse::MAX_DEPTH`] the expression is refused.
+fn check_depth(nodes: &[Node], positions: &[u32]) -> Result<()> {
+    let mut depth = alloc::vec![0u32; nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        let d = |c: &u32| depth.get(*c as usize).copied().unwrap_or(0);
+        let below = match n {
+            Node::Num(_) | Node::Str(_) | Node::Bool(_) | Node::Var(_) => 0,
+            Node::Neg(a) | Node::Not(a) | Node::Abs(a) => d(a),
+            Node::Bin(_, a, b) => d(a).max(d(b)),
+            Node::If(a, b, c) => d(a).max(d(b)).max(d(c)),
+            Node::Min(xs) | Node::Max(xs) => xs.iter().map(d).max().unwrap_or(0),
+            Node::In { value, .. } => d(value),
+        };
+        depth[i] = below + 1;
+        if depth[i] > parse::MAX_DEPTH {
+            return Err(Error::new(
+                ErrorCode::Expr,
+                format!(
+                    "expression tree deeper than {} levels (a long chain such as a + b + c + ... counts one level per term)",
+                    parse::MAX_DEPTH
+                ),
+            )
+            .position(positions[i]));
+        }
+    }
+    Ok(())
+}
+
 /// A parsed, type-checked expression.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expr {
@@ -171,6 +202,7 @@ impl Expr {
             .position(0));
         }
         let (nodes, positions) = p.finish();
+        check_depth(&nodes, &positions)?;
         let uses_tier = nodes
             .iter()
             .any(|n| matches!(n, Node::Var(v) if v.is_tier()));

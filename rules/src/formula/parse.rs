@@ -25,7 +25,18 @@ pub(super) struct Parser<'s> {
     scope: &'s Scope,
     nodes: Vec<Node>,
     positions: Vec<u32>,
+    /// Current nesting (parentheses, calls, unary `-`, `not`): bounded by [`MAX_NESTING`]
+    /// so parsing never recurses in proportion to the input.
+    depth: u32,
 }
+
+/// Longest expression, in characters.
+pub const MAX_EXPR_CHARS: usize = 4096;
+/// Deepest nesting of parentheses, calls, unary minus and `not`.
+pub const MAX_NESTING: u32 = 64;
+/// Deepest expression tree (a chain of `a + b + c ...` is as deep as it is long), so
+/// evaluation's recursion is bounded whatever thread runs it.
+pub const MAX_DEPTH: u32 = 256;
 
 fn err(pos: u32, msg: String) -> Error {
     Error::new(ErrorCode::Expr, msg).position(pos)
@@ -114,12 +125,20 @@ impl<'s> Parser<'s> {
         if src.trim().is_empty() {
             return Err(err(0, "empty expression".into()));
         }
+        if let Some((i, _)) = src.char_indices().nth(MAX_EXPR_CHARS) {
+            let pos = src[..i].chars().count() as u32;
+            return Err(err(
+                pos,
+                format!("expression longer than {MAX_EXPR_CHARS} characters"),
+            ));
+        }
         Ok(Parser {
             toks: lex(src)?,
             at: 0,
             scope,
             nodes: Vec::new(),
             positions: Vec::new(),
+            depth: 0,
         })
     }
 
@@ -178,6 +197,18 @@ impl<'s> Parser<'s> {
         self.logic(true)
     }
 
+    /// Enters one level of nesting at `pos`, or fails past [`MAX_NESTING`].
+    fn enter(&mut self, pos: u32) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(err(
+                pos,
+                format!("expression nested more than {MAX_NESTING} levels deep"),
+            ));
+        }
+        Ok(())
+    }
+
     fn logic(&mut self, or: bool) -> Result<(u32, Ty)> {
         let mut left = if or { self.logic(false)? } else { self.not()? };
         let kw = if or { "or" } else { "and" };
@@ -195,7 +226,9 @@ impl<'s> Parser<'s> {
     fn not(&mut self) -> Result<(u32, Ty)> {
         if self.is_kw("not") {
             let pos = self.bump().1;
+            self.enter(pos)?;
             let (e, ty) = self.not()?;
+            self.depth -= 1;
             want(ty, Ty::Bool, pos, "not")?;
             return Ok((self.push(Node::Not(e), pos), Ty::Bool));
         }
@@ -335,7 +368,9 @@ impl<'s> Parser<'s> {
     fn unary(&mut self) -> Result<(u32, Ty)> {
         if self.is_op("-") {
             let pos = self.bump().1;
+            self.enter(pos)?;
             let (e, ty) = self.unary()?;
+            self.depth -= 1;
             want(ty, Ty::Num, pos, "-")?;
             return Ok((self.push(Node::Neg(e), pos), Ty::Num));
         }
@@ -348,8 +383,10 @@ impl<'s> Parser<'s> {
             Tok::Num(n) => Ok((self.push(Node::Num(n), pos), Ty::Num)),
             Tok::Str(s) => Ok((self.push(Node::Str(s.into()), pos), Ty::Str)),
             Tok::Op("(") => {
+                self.enter(pos)?;
                 let e = self.expr()?;
                 self.expect(")")?;
+                self.depth -= 1;
                 Ok(e)
             }
             Tok::Name(n) if self.is_op("(") => self.call(&n, pos),
@@ -369,6 +406,13 @@ impl<'s> Parser<'s> {
     }
 
     fn call(&mut self, name: &str, pos: u32) -> Result<(u32, Ty)> {
+        self.enter(pos)?;
+        let r = self.call_args(name, pos);
+        self.depth -= 1;
+        r
+    }
+
+    fn call_args(&mut self, name: &str, pos: u32) -> Result<(u32, Ty)> {
         self.expect("(")?;
         let mut args = Vec::new();
         while !self.is_op(")") {

@@ -154,3 +154,58 @@ fn type_errors() {
     let e = Expr::compile("tier_rate > 0", &no_tier, Ty::Bool).unwrap_err();
     assert!(e.message.contains("tier variable"), "{}", e.message);
 }
+
+/// Inputs that once overflowed the stack (issue: a formula nested ~4,400 deep, ~8,000 unary
+/// minuses, a flat sum of ~7,000 terms) are `E_EXPR` with a position, on a thread with a
+/// small stack, and the limits themselves still compile and evaluate.
+#[test]
+fn deep_and_long_expressions_are_errors_not_crashes() {
+    let run = || {
+        let code = |src: &str| {
+            Expr::compile(src, &scope(), Ty::Num)
+                .map(|_| ())
+                .unwrap_err()
+        };
+        let nested = alloc::format!("{}fee{}", "(".repeat(4400), ")".repeat(4400));
+        assert!(code(&nested)
+            .message
+            .contains("longer than 4096 characters"));
+        let nested = alloc::format!("{}fee{}", "(".repeat(2000), ")".repeat(2000));
+        let e = code(&nested);
+        assert_eq!(e.code, ErrorCode::Expr);
+        assert!(e.message.contains("nested more than 64"), "{}", e.message);
+        assert_eq!(e.location.position, Some(64));
+        let minus = alloc::format!("{}fee", "-".repeat(8000));
+        assert!(code(&minus).message.contains("longer than 4096 characters"));
+        let minus = alloc::format!("{}fee", "-".repeat(100));
+        assert!(code(&minus).message.contains("nested more than 64"));
+        let flat = alloc::vec!["fee"; 7000].join("+");
+        assert!(code(&flat).message.contains("longer than 4096"));
+        let flat = alloc::vec!["1"; 300].join("+");
+        let e = code(&flat);
+        assert!(e.message.contains("deeper than 256"), "{}", e.message);
+        let nots = alloc::format!("{}true", "not ".repeat(70));
+        let e = Expr::compile(&nots, &scope(), Ty::Bool).unwrap_err();
+        assert!(e.message.contains("nested more than 64"), "{}", e.message);
+        let calls = alloc::format!("{}fee{}", "abs(".repeat(65), ")".repeat(65));
+        assert!(code(&calls).message.contains("nested more than 64"));
+        // At the limits: fine.
+        let ok = alloc::format!("{}fee{}", "(".repeat(64), ")".repeat(64));
+        assert_eq!(num(&ok).unwrap(), "2000");
+        let ok = alloc::vec!["1"; 255].join("+");
+        assert_eq!(num(&ok).unwrap(), "255");
+    };
+    // At the limits, parsing needs under 256 KB of stack in release builds (what every host
+    // ships); unoptimized test builds use several times more per frame.
+    let stack = if cfg!(debug_assertions) {
+        2 << 20
+    } else {
+        256 << 10
+    };
+    std::thread::Builder::new()
+        .stack_size(stack)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .unwrap();
+}
