@@ -47,20 +47,57 @@ pub fn fingerprint(id: &str) -> u64 {
     }
 }
 
+/// A bijective 64-bit mix (the splitmix64 finalizer).
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// A step near `cap` times the golden ratio's fraction, coprime to `cap`: walking a table
+/// with it visits every slot once, in an order spread evenly over the table.
+fn stride(cap: usize) -> usize {
+    fn gcd(mut a: usize, mut b: usize) -> usize {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    }
+    if cap < 2 {
+        return 1;
+    }
+    let mut s = ((cap as u128 * 0x9e37_79b9_7f4a_7c15) >> 64) as usize | 1;
+    while gcd(s, cap) != 1 {
+        s += 2;
+    }
+    s % cap
+}
+
 impl Dedupe {
     #[cfg(test)]
     pub fn len(&self) -> u64 {
         self.len
     }
 
-    /// Every (fingerprint, content) pair, in table order.
+    /// Every (fingerprint, content) pair. Each table is walked with a stride coprime to its
+    /// size, not slot by slot: in slot order the pairs would reach another table (a merge)
+    /// sorted by home slot and pile into one run there while it grows.
     pub fn entries(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.shards.iter().flat_map(|s| {
-            s.keys
-                .iter()
-                .zip(&s.vals)
-                .filter(|(k, _)| **k != 0)
-                .map(|(k, v)| (*k, *v))
+            let cap = s.keys.len();
+            let stride = stride(cap);
+            let mut at = 0usize;
+            (0..cap).filter_map(move |_| {
+                let i = at;
+                at += stride;
+                if at >= cap {
+                    at -= cap;
+                }
+                let k = s.keys[i];
+                (k != 0).then(|| (k, s.vals[i]))
+            })
         })
     }
 
@@ -82,10 +119,13 @@ impl Dedupe {
 }
 
 impl Shard {
-    /// Home slot from the key's high bits (the shard came from its low bits, so the two
-    /// choices are independent and keys spread over the whole table).
+    /// Home slot from the high bits of the mixed key (the shard came from the key's low
+    /// bits, so the two do not correlate). Mixing (a bijection) keeps keys that arrive
+    /// sorted, as a decoded partial state's do, from all landing at the front of a table
+    /// that is still growing: sorted keys there pile into one run that every insert walks,
+    /// quadratic in the state's size.
     fn slot(key: u64, cap: usize) -> usize {
-        ((key as u128 * cap as u128) >> 64) as usize
+        ((mix(key) as u128 * cap as u128) >> 64) as usize
     }
 
     fn find(&self, key: u64, content: u32) -> Seen {
@@ -171,6 +211,45 @@ mod tests {
             per_shard.iter().all(|&n| n > 2_500 && n < 3_800),
             "{per_shard:?}"
         );
+    }
+
+    #[test]
+    fn sorted_keys_and_merged_tables_do_not_pile_up() {
+        // A decoded partial state inserts its keys sorted; a merge inserts another table's
+        // entries. Neither may crowd one run (each insert would walk it: quadratic).
+        let mut keys: Vec<u64> = (0..200_000u32)
+            .map(|i| fingerprint(&alloc::format!("trade-{i:09}")))
+            .collect();
+        keys.sort_unstable();
+        let mut sorted = Dedupe::default();
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(sorted.insert(*k, i as u32), Seen::New);
+        }
+        assert!(
+            longest_cluster(&sorted) < 1_000,
+            "sorted: {}",
+            longest_cluster(&sorted)
+        );
+        let (mut a, mut b) = (Dedupe::default(), Dedupe::default());
+        for (i, k) in keys.iter().enumerate() {
+            if i % 2 == 0 {
+                a.insert(*k, 1)
+            } else {
+                b.insert(*k, 1)
+            };
+        }
+        for (k, v) in b.entries() {
+            assert_eq!(a.insert(k, v), Seen::New);
+        }
+        assert_eq!(a.len(), 200_000);
+        assert!(
+            longest_cluster(&a) < 1_000,
+            "merged: {}",
+            longest_cluster(&a)
+        );
+        let mut all: Vec<u64> = a.entries().map(|(k, _)| k).collect();
+        all.sort_unstable();
+        assert_eq!(all, keys);
     }
 
     #[test]

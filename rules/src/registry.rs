@@ -98,6 +98,7 @@ impl Registry {
             p.push(Error::new(ErrorCode::Registry, m).field(format!("brokers[{i}].{f}")))
         };
         let affiliates: BTreeSet<&str> = self.affiliates.iter().map(|s| s.as_str()).collect();
+        let mut claimed: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
         for (i, b) in self.brokers.iter().enumerate() {
             if b.code.is_empty() {
                 bad(&mut problems, i, "code", "broker code is empty".into());
@@ -111,20 +112,35 @@ impl Registry {
                 );
             }
             for s in &b.sub_accounts {
-                if let Some(prev) = r.sub_accounts.insert(s.clone(), b.code.clone()) {
-                    bad(
-                        &mut problems,
-                        i,
-                        "sub_accounts",
-                        format!(
-                            "sub-account {s:?} is linked to both {prev:?} and {:?}",
-                            b.code
-                        ),
-                    );
-                }
+                r.sub_accounts.insert(s.clone(), b.code.clone());
             }
             if let (BrokerModel::Independent, Some(acc)) = (b.model, &b.account) {
                 r.masters.insert(acc.clone(), b.code.clone());
+            }
+            // Every account a broker claims (its own, its sub-accounts) belongs to it alone:
+            // otherwise the last one listed would silently get the other's trades.
+            let own = b.account.iter().map(|a| (a, "account"));
+            for (acc, what) in own.chain(b.sub_accounts.iter().map(|s| (s, "sub_accounts"))) {
+                match claimed.get(acc.as_str()) {
+                    Some((prev, _)) if *prev != b.code.as_str() => bad(
+                        &mut problems,
+                        i,
+                        what,
+                        format!(
+                            "account {acc:?} is claimed by both {prev:?} and {:?}",
+                            b.code
+                        ),
+                    ),
+                    Some(_) if what == "sub_accounts" => bad(
+                        &mut problems,
+                        i,
+                        what,
+                        format!("account {acc:?} is listed twice by {:?}", b.code),
+                    ),
+                    _ => {
+                        claimed.insert(acc.as_str(), (b.code.as_str(), what));
+                    }
+                }
             }
             match (&b.parent, b.parent_share) {
                 (Some(p), share) => {
@@ -167,21 +183,44 @@ impl Registry {
                     );
                     continue;
                 }
-                // Walk up: a cycle would make shares flow forever.
-                let mut seen = BTreeSet::new();
-                let mut cur = b.code.as_str();
-                while let Some((next, _)) = r.parents.get(cur) {
-                    if !seen.insert(cur) {
-                        bad(
-                            &mut problems,
-                            i,
-                            "parent",
-                            format!("the parent chain of {:?} is a cycle", b.code),
-                        );
-                        break;
-                    }
-                    cur = next;
+            }
+        }
+        // A cycle would make shares flow forever. Each broker is walked once (linear in the
+        // registry): a walk ends at a broker already decided, or at one of its own steps (a
+        // cycle). Every broker whose chain runs into a cycle is reported.
+        const WALKING: u8 = 1;
+        const CLEAR: u8 = 2;
+        const CYCLE: u8 = 3;
+        let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+        for b in &self.brokers {
+            let mut walk = Vec::new();
+            let mut cur = b.code.as_str();
+            let verdict = loop {
+                match state.get(cur) {
+                    Some(&CLEAR) => break CLEAR,
+                    Some(&CYCLE) | Some(&WALKING) => break CYCLE,
+                    _ => {}
                 }
+                state.insert(cur, WALKING);
+                walk.push(cur);
+                match r.parents.get(cur) {
+                    Some((next, _)) if r.codes.contains(next) => cur = next,
+                    _ => break CLEAR,
+                }
+            };
+            for c in walk {
+                state.insert(c, verdict);
+            }
+        }
+        for (i, b) in self.brokers.iter().enumerate() {
+            let known_parent = b.parent.as_ref().is_some_and(|p| r.codes.contains(p));
+            if known_parent && state.get(b.code.as_str()) == Some(&CYCLE) {
+                bad(
+                    &mut problems,
+                    i,
+                    "parent",
+                    format!("the parent chain of {:?} is a cycle", b.code),
+                );
             }
         }
         if problems.is_empty() {
