@@ -419,6 +419,9 @@ fn is_code(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// Longest credit delay: 366 days.
+pub const MAX_CREDIT_DELAY_MINUTES: u32 = 366 * 24 * 60;
+
 /// Reasons the engine itself assigns; a program cannot reuse them for its predicates.
 pub const BUILTIN_REASONS: [&str; 3] = [
     "no_broker",
@@ -712,6 +715,18 @@ fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
         }
     }
     let s = &spec.settlement;
+    if s.credit_delay_minutes > MAX_CREDIT_DELAY_MINUTES {
+        problems.push(
+            Error::new(
+                ErrorCode::Program,
+                format!(
+                    "settlement.credit_delay_minutes is at most {MAX_CREDIT_DELAY_MINUTES} (366 days), got {}",
+                    s.credit_delay_minutes
+                ),
+            )
+            .field("settlement.credit_delay_minutes"),
+        );
+    }
     if s.scale > 18 {
         problems.push(
             Error::new(ErrorCode::Program, "settlement.scale is at most 18")

@@ -131,9 +131,29 @@ pub fn parse(s: &str) -> Result<i64> {
     };
     let days = days_from_civil(y, mo as u32, d as u32);
     let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset_min * 60;
-    secs.checked_mul(NS_PER_SEC)
+    let ns = secs
+        .checked_mul(NS_PER_SEC)
         .and_then(|v| v.checked_add(frac_ns))
-        .ok_or_else(|| err("out of range"))
+        .ok_or_else(|| err("out of range"))?;
+    in_range(ns).ok_or_else(|| Error::new(ErrorCode::Time, format!("{s:?} is {OUT_OF_RANGE}")))
+}
+
+/// First supported instant: 1970-01-01T00:00:00Z.
+pub const MIN_TIME: i64 = 0;
+/// First instant past the supported range: 2200-01-01T00:00:00Z. Every period end, window
+/// and credit time of a supported trade stays far inside i64 nanoseconds.
+pub const END_TIME: i64 = 7_258_118_400 * NS_PER_SEC;
+const OUT_OF_RANGE: &str =
+    "outside the supported range 1970-01-01T00:00:00Z .. 2199-12-31T23:59:59.999999999Z";
+
+/// The instant if it is in the supported range.
+pub fn in_range(ns: i64) -> Option<i64> {
+    (MIN_TIME..END_TIME).contains(&ns).then_some(ns)
+}
+
+/// The error for an instant outside the supported range.
+pub fn out_of_range(field: &str) -> Error {
+    Error::new(ErrorCode::Time, format!("{field} is {OUT_OF_RANGE}")).field(field)
 }
 
 /// Formats UTC nanoseconds as `YYYY-MM-DDTHH:MM:SSZ` (fraction only when non-zero).
@@ -229,10 +249,28 @@ mod tests {
             format(parse("2026-06-30T23:59:59.999Z").unwrap()),
             "2026-06-30T23:59:59.999Z"
         );
+        // The supported range: 1970 through 2199 (never centuries past the i64 edges, where
+        // period ends and credit times would wrap).
+        assert_eq!(parse("1970-01-01T00:00:00Z").unwrap(), 0);
         assert_eq!(
-            format(parse("1969-12-31T23:00:00Z").unwrap()),
-            "1969-12-31T23:00:00Z"
+            format(parse("2199-12-31T23:59:59.999Z").unwrap()),
+            "2199-12-31T23:59:59.999Z"
         );
+        for far in [
+            "1969-12-31T23:00:00Z",
+            "2200-01-01T00:00:00Z",
+            "2262-04-11T23:47:16Z",
+            "1677-09-21T00:12:44Z",
+            "1970-01-01T07:00:00+08:00",
+        ] {
+            let e = parse(far).unwrap_err();
+            assert_eq!(e.code, ErrorCode::Time, "{far}");
+            assert!(
+                e.message.contains("outside the supported range"),
+                "{}",
+                e.message
+            );
+        }
         for bad in [
             "2026-02-30T00:00:00Z",
             "2026-06-10 13:45:00",

@@ -310,7 +310,7 @@ impl<'a> Vals<'a> {
             // Shortest f32 text, then read as f64 text: keeps "0.1" as "0.1".
             Vals::F32(v) => Cell::Float(v[i].to_string().parse::<f64>().unwrap_or(f64::NAN)),
             Vals::F64(v) => Cell::Float(v[i]),
-            Vals::Time(v, mul) => Cell::Time(v[i].checked_mul(*mul)),
+            Vals::Time(v, mul) => Cell::Time(v[i].checked_mul(*mul).and_then(time::in_range)),
         }
     }
 }
@@ -574,9 +574,7 @@ impl<'a> Col<'a> {
             Cell::Str(x) => b.set(name, Raw::Str(x)).map(drop),
             Cell::Bool(x) => b.set(name, Raw::Bool(x)).map(drop),
             Cell::Time(t) if self.role == Role::Time => {
-                b.time = Some(t.ok_or_else(|| {
-                    Error::new(ErrorCode::Time, "the timestamp is out of range").field(name)
-                })?);
+                b.time = Some(t.ok_or_else(|| time::out_of_range(name))?);
                 Ok(())
             }
             Cell::Time(_) => Err(Error::new(
