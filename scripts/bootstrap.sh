@@ -76,15 +76,26 @@ if want browser; then
 fi
 
 if want python; then
+  # pyspark (the broker_rules.spark tests) runs on a JVM: Java 17 or newer must be on the machine.
+  if ! command -v java >/dev/null 2>&1; then
+    log "Java 17+ is required for the Python suite's pyspark tests and is not installed: apt-get install openjdk-17-jre-headless"
+    exit 1
+  fi
+  java_major=$(java -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print (v[1] == "1" ? v[2] : v[1]); exit}')
+  if [ -z "$java_major" ] || [ "$java_major" -lt 17 ] 2>/dev/null; then
+    log "Java 17+ is required for pyspark; \`java -version\` says: $(java -version 2>&1 | head -n1)"
+    exit 1
+  fi
   VENV=$CACHE/venv
   if [ ! -x "$VENV/bin/python" ]; then
     log "python3 -m venv $VENV"
     python3 -m venv "$VENV"
   fi
-  if ! "$VENV/bin/python" -c 'import maturin, pytest, pandas, polars, pyarrow, mypy, nbclient, nbformat, ipykernel, matplotlib' 2>/dev/null; then
+  if ! "$VENV/bin/python" -c 'import maturin, pytest, pandas, polars, pyarrow, mypy, nbclient, nbformat, ipykernel, matplotlib, pyspark, dask.dataframe, distributed' 2>/dev/null; then
     log "pip install python test dependencies"
     timeout 1200 "$VENV/bin/pip" install -q --disable-pip-version-check \
-      'maturin>=1.8,<2' pytest pandas polars pyarrow mypy pandas-stubs nbclient nbformat ipykernel matplotlib
+      'maturin>=1.8,<2' pytest pandas polars pyarrow mypy pandas-stubs nbclient nbformat ipykernel matplotlib \
+      pyspark 'dask[dataframe,distributed]'
   fi
 fi
 log "done"

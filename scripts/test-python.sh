@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Python host's suite: builds the wheel with maturin, installs it into the venv of
 # scripts/bootstrap.sh, then runs mypy --strict (package + stubs + a typed usage file), pytest
-# (conformance vectors, DataFrame parity, README blocks, the example notebook). Idempotent;
-# exits non-zero on any failure.
+# (conformance vectors, DataFrame parity, README blocks, the example notebook, partial states
+# and broker_rules.spark / broker_rules.dask on pyspark local[2] and Dask: Java 17 needed).
+# Idempotent; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -27,7 +28,8 @@ echo "[python] installing $(basename "$wheel")"
 "$VENV/bin/python" - "$wheel" <<'PY'
 import sys, zipfile
 names = set(zipfile.ZipFile(sys.argv[1]).namelist())
-need = {"broker_rules/__init__.py", "broker_rules/py.typed", "broker_rules/_native.pyi"}
+need = {"broker_rules/__init__.py", "broker_rules/py.typed", "broker_rules/_native.pyi",
+        "broker_rules/spark.py", "broker_rules/dask.py"}
 missing = need - names
 if missing:
     sys.exit(f"wheel lacks {sorted(missing)}")

@@ -5,6 +5,11 @@
 //! same JS source as the wasm package's wrapper) converts objects and throws
 //! `BrokerRulesError`. Every call runs under `catch_unwind`: a panic becomes an `E_INTERNAL`
 //! envelope instead of taking the Node process down.
+//!
+//! Trade logs as bytes (`callBytesJson`: CSV, NDJSON, JSON, Arrow IPC, Parquet; CSV and
+//! Parquet on every core) and the incremental `Settlement` with partial states come from
+//! `broker_rules_wasm::js`, the Rust side the two JS packages share. The bytes are read in
+//! place from the JS `Uint8Array` / `Buffer` (no copy, no JSON per trade).
 #![deny(clippy::all)]
 
 extern crate alloc;
@@ -16,7 +21,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use broker_rules::incremental;
+use broker_rules_wasm::js;
 
 #[napi]
 pub fn settle_json(request: String) -> String {
@@ -94,21 +99,81 @@ pub fn call_json_async(function: String, request: String) -> AsyncTask<CallTask>
     AsyncTask::new(CallTask { function, request })
 }
 
-/// Incremental settlement; every method answers with a core envelope string.
+/// `callBytesJson(function, head, bytes)`: `settle` / `explain` over a trade log given as
+/// bytes; `head` is the request without `trades`, plus `format` and `columns`.
 #[napi]
-pub struct SettlementCore(incremental::Incremental);
+pub fn call_bytes_json(function: String, head: String, bytes: &[u8]) -> String {
+    api::guarded(|| js::settle_bytes(&function, &head, bytes, js::threads()))
+}
+
+/// [`call_bytes_json`] run on the libuv thread pool. The task holds a reference to the
+/// caller's `Uint8Array` (read in place; the caller must not modify it until it settles).
+pub struct BytesTask {
+    function: String,
+    head: String,
+    bytes: Uint8Array,
+}
+
+impl Task for BytesTask {
+    type Output = String;
+    type JsValue = String;
+
+    fn compute(&mut self) -> Result<String> {
+        let (function, head, bytes) = (&self.function, &self.head, &self.bytes[..]);
+        Ok(api::guarded(|| {
+            js::settle_bytes(function, head, bytes, js::threads())
+        }))
+    }
+
+    fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
+        Ok(output)
+    }
+}
+
+/// `callBytesJsonAsync(function, head, bytes)`: the envelope, computed off the main thread.
+#[napi(ts_return_type = "Promise<string>")]
+pub fn call_bytes_json_async(
+    function: String,
+    head: String,
+    bytes: Uint8Array,
+) -> AsyncTask<BytesTask> {
+    AsyncTask::new(BytesTask {
+        function,
+        head,
+        bytes,
+    })
+}
+
+/// Incremental settlement with partial states; every method answers with a core envelope
+/// string (`toBytes`: the state, empty on error, then `lastError`).
+#[napi]
+pub struct SettlementCore(js::Settlement);
+
+impl SettlementCore {
+    /// Runs `f`, turning a panic into an `E_INTERNAL` envelope that also stops the settlement.
+    fn guard(&mut self, f: impl FnOnce(&mut js::Settlement) -> String) -> String {
+        match catch_unwind(AssertUnwindSafe(|| f(&mut self.0))) {
+            Ok(s) => s,
+            Err(p) => {
+                let e = api::panic_error(p);
+                let env = api::error_envelope(&e);
+                self.0.fail(e);
+                env
+            }
+        }
+    }
+}
 
 #[napi]
 impl SettlementCore {
     #[napi(constructor)]
     pub fn new(program_json: String, options_json: String, registry_json: String) -> Self {
-        let made = catch_unwind(|| {
-            incremental::Incremental::new(&program_json, &options_json, &registry_json)
-        });
+        let made =
+            catch_unwind(|| js::Settlement::new(&program_json, &options_json, &registry_json));
         SettlementCore(made.unwrap_or_else(|p| {
-            let mut i = incremental::Incremental::new("\"\"", "", "");
-            i.fail(api::panic_error(p));
-            i
+            let mut s = js::Settlement::new("\"\"", "", "");
+            s.fail(api::panic_error(p));
+            s
         }))
     }
 
@@ -119,27 +184,42 @@ impl SettlementCore {
 
     #[napi]
     pub fn push(&mut self, trades_json: String) -> String {
-        match catch_unwind(AssertUnwindSafe(|| self.0.push(&trades_json))) {
-            Ok(s) => s,
-            Err(p) => {
-                let e = api::panic_error(p);
-                let env = api::error_envelope(&e);
-                self.0.fail(e);
-                env
-            }
-        }
+        self.guard(|s| s.push(&trades_json))
+    }
+
+    /// A whole trade log as bytes (`head`: `{"format"?, "columns"?}`), CSV and Parquet on
+    /// every core.
+    #[napi]
+    pub fn push_bytes(&mut self, head: String, bytes: &[u8]) -> String {
+        self.guard(|s| s.push_bytes(&head, bytes, js::threads()))
+    }
+
+    /// The partial state (`Settler::to_bytes`); empty on error (then `lastError`).
+    #[napi]
+    pub fn to_bytes(&mut self) -> Uint8Array {
+        let mut out = Vec::new();
+        // a panic leaves `out` empty and stops the settlement (`lastError` says so)
+        self.guard(|s| {
+            out = s.to_bytes();
+            String::new()
+        });
+        Uint8Array::new(out)
+    }
+
+    /// The error envelope of the last `toBytes` that returned nothing.
+    #[napi]
+    pub fn last_error(&self) -> String {
+        self.0.last_error()
+    }
+
+    /// Merges a partial state of the same program, options and registry.
+    #[napi]
+    pub fn merge(&mut self, state: &[u8]) -> String {
+        self.guard(|s| s.merge(state))
     }
 
     #[napi]
     pub fn finish(&mut self) -> String {
-        match catch_unwind(AssertUnwindSafe(|| self.0.finish())) {
-            Ok(s) => s,
-            Err(p) => {
-                let e = api::panic_error(p);
-                let env = api::error_envelope(&e);
-                self.0.fail(e);
-                env
-            }
-        }
+        self.guard(|s| s.finish())
     }
 }

@@ -12,6 +12,12 @@
 //!   interface with no per-row Python work, each batch by the core's Arrow reader
 //!   (`broker_rules::read::arrow`), the one the CLI's Parquet and Arrow inputs use.
 //!
+//! Partial states (`partial_text`, `partial_file`, `partial_arrow`, [`Merger`]): the same
+//! inputs settled into the core's serialized state (`Settler::to_bytes`) instead of a
+//! statement, so parts of one trade set settled in other processes or machines (Spark
+//! executors, Dask workers) merge into the statement of the whole (`Settler::from_bytes`,
+//! `Settler::merge`). These return the state as `bytes`, or the error envelope as `str`.
+//!
 //! Every call releases the GIL while the engine runs and turns a panic into `E_INTERNAL`.
 
 use std::ffi::CStr;
@@ -25,7 +31,7 @@ use broker_rules::settle::{SettleOptions, Settler};
 use broker_rules::statement::Explanation;
 use broker_rules::trade;
 use pyo3::prelude::*;
-use pyo3::types::PyCapsule;
+use pyo3::types::{PyBytes, PyCapsule};
 
 /// Calls a JSON entry point (`settle`, `estimate`, `explain`, `validate`, `program`,
 /// `programs`) with a request string; returns the canonical envelope.
@@ -87,12 +93,13 @@ fn finish(s: Settler, explain: bool) -> String {
     }
 }
 
+fn settler(request: &str, explain: bool) -> Result<Settler> {
+    let st = setup(request, explain)?;
+    Settler::new(&st.program, st.registry.as_ref(), &st.options)
+}
+
 fn run(request: &str, explain: bool, feed: impl FnOnce(&mut Settler) -> Result<()>) -> String {
-    let st = match setup(request, explain) {
-        Ok(s) => s,
-        Err(e) => return api::error_envelope(&e),
-    };
-    let mut s = match Settler::new(&st.program, st.registry.as_ref(), &st.options) {
+    let mut s = match settler(request, explain) {
         Ok(s) => s,
         Err(e) => return api::error_envelope(&e),
     };
@@ -100,6 +107,121 @@ fn run(request: &str, explain: bool, feed: impl FnOnce(&mut Settler) -> Result<(
         Ok(()) => finish(s, explain),
         Err(e) => api::error_envelope(&e),
     }
+}
+
+/// A partial state of the trades `feed` gives: its bytes, or the error envelope. A program
+/// the per-trade engine settles has no partial form: that is `E_PARTIAL` before any input
+/// is read.
+fn run_partial(request: &str, feed: impl FnOnce(&mut Settler) -> Result<()>) -> PartialOut {
+    let r = guarded_partial(|| {
+        let mut s = settler(request, false)?;
+        if !s.is_batch() {
+            s.to_bytes()?;
+        }
+        feed(&mut s)?;
+        s.to_bytes()
+    });
+    match r {
+        Ok(b) => PartialOut::State(b),
+        Err(e) => PartialOut::Error(api::error_envelope(&e)),
+    }
+}
+
+/// `f` with a panic turned into `E_INTERNAL`.
+fn guarded_partial<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|p| Err(api::panic_error(p)))
+}
+
+/// What a partial function hands back to Python: the state's `bytes`, or the error
+/// envelope `str`.
+enum PartialOut {
+    State(Vec<u8>),
+    Error(String),
+}
+
+impl PartialOut {
+    fn into_py(self, py: Python<'_>) -> Py<PyAny> {
+        match self {
+            PartialOut::State(b) => PyBytes::new(py, &b).into_any().unbind(),
+            PartialOut::Error(e) => pyo3::types::PyString::new(py, &e).into_any().unbind(),
+        }
+    }
+}
+
+/// Column renames from Python's `(from, to)` pairs.
+fn column_map(columns: &[(String, String)]) -> Result<ColumnMap> {
+    let mut m = ColumnMap::new();
+    for (from, to) in columns {
+        m.insert(from, to)?;
+    }
+    Ok(m)
+}
+
+/// Feeds text in a format through the core's readers.
+fn feed_text(
+    s: &mut Settler,
+    text: &str,
+    format: &str,
+    columns: &[(String, String)],
+) -> Result<()> {
+    let fmt = format_of(format)?;
+    let map = column_map(columns)?;
+    read::feed_with(s, text.as_bytes(), fmt, &map, &mut |_, _| {})
+}
+
+/// Feeds a file; the format comes from `format` or the file's extension.
+fn feed_file(
+    s: &mut Settler,
+    path: &str,
+    format: Option<&str>,
+    columns: &[(String, String)],
+) -> Result<()> {
+    let fmt = match format {
+        Some(f) => format_of(f)?,
+        None => Format::from_path(path).ok_or_else(|| {
+            Error::new(ErrorCode::Options, format!("cannot tell the format of {path:?} from its extension (.csv, .ndjson, .jsonl, .json, .parquet, .arrow); pass format=")).field("format")
+        })?,
+    };
+    let file = std::fs::File::open(path).map_err(|e| {
+        Error::new(ErrorCode::Parse, format!("cannot open {path:?}: {e}")).field("trades")
+    })?;
+    let map = column_map(columns)?;
+    match fmt {
+        Format::Parquet => read::arrow::feed_parquet(s, file, &map, 1, &mut |_, _| {}),
+        Format::Arrow => read::arrow::feed_arrow_ipc(s, file, &map, &mut |_, _| {}),
+        _ => read::feed_with(s, file, fmt, &map, &mut |_, _| {}),
+    }
+}
+
+/// Takes the Arrow C stream out of the capsule of `__arrow_c_stream__()`, leaving a released
+/// stream for the capsule's destructor.
+fn take_stream(stream: &Bound<'_, PyAny>) -> PyResult<FFI_ArrowArrayStream> {
+    let capsule = stream.cast::<PyCapsule>().map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err("expected the PyCapsule of __arrow_c_stream__()")
+    })?;
+    let name: &CStr = c"arrow_array_stream";
+    let ptr = capsule.pointer_checked(Some(name))?;
+    let raw = ptr.as_ptr() as *mut FFI_ArrowArrayStream;
+    Ok(unsafe { std::ptr::replace(raw, FFI_ArrowArrayStream::empty()) })
+}
+
+/// Feeds an Arrow C stream.
+fn feed_stream(
+    s: &mut Settler,
+    ffi: FFI_ArrowArrayStream,
+    allow_float: bool,
+    columns: &[(String, String)],
+) -> Result<()> {
+    let reader = RecordBatchStreamReader::try_new(ffi).map_err(|e| {
+        Error::new(
+            ErrorCode::Parse,
+            format!("cannot read the Arrow stream: {e}"),
+        )
+        .field("trades")
+    })?;
+    let map = column_map(columns)?;
+    feed_arrow(s, reader, allow_float, &map)
 }
 
 fn format_of(name: &str) -> Result<Format> {
@@ -112,23 +234,22 @@ fn format_of(name: &str) -> Result<Format> {
     })
 }
 
-/// Settles (or explains) trades given as CSV, NDJSON or JSON-array text.
+/// Settles (or explains) trades given as CSV, NDJSON or JSON-array text. `columns` renames
+/// input columns to trade fields (`(from, to)` pairs).
 #[pyfunction]
+#[pyo3(signature = (request, text, format, explain, columns=Vec::new()))]
 fn settle_text(
     py: Python<'_>,
     request: String,
     text: String,
     format: String,
     explain: bool,
+    columns: Vec<(String, String)>,
 ) -> String {
     py.detach(move || {
         api::guarded(|| {
-            let fmt = match format_of(&format) {
-                Ok(f) => f,
-                Err(e) => return api::error_envelope(&e),
-            };
             run(&request, explain, |s| {
-                read::feed(s, text.as_bytes(), fmt, &mut |_, _| {})
+                feed_text(s, &text, &format, &columns)
             })
         })
     })
@@ -137,33 +258,19 @@ fn settle_text(
 /// Settles (or explains) trades read from a file; the format comes from `format` or the
 /// file's extension.
 #[pyfunction]
-#[pyo3(signature = (request, path, format, explain))]
+#[pyo3(signature = (request, path, format, explain, columns=Vec::new()))]
 fn settle_file(
     py: Python<'_>,
     request: String,
     path: String,
     format: Option<String>,
     explain: bool,
+    columns: Vec<(String, String)>,
 ) -> String {
     py.detach(move || {
         api::guarded(|| {
-            let fmt = match format.as_deref().map(format_of).unwrap_or_else(|| {
-                Format::from_path(&path).ok_or_else(|| {
-                    Error::new(ErrorCode::Options, format!("cannot tell the format of {path:?} from its extension (.csv, .ndjson, .jsonl, .json, .parquet, .arrow); pass format=")).field("format")
-                })
-            }) {
-                Ok(f) => f,
-                Err(e) => return api::error_envelope(&e),
-            };
-            let file = match std::fs::File::open(&path) {
-                Ok(f) => f,
-                Err(e) => return api::error_envelope(&Error::new(ErrorCode::Parse, format!("cannot open {path:?}: {e}")).field("trades")),
-            };
-            let map = ColumnMap::default();
-            run(&request, explain, |s| match fmt {
-                Format::Parquet => read::arrow::feed_parquet(s, file, &map, 1, &mut |_, _| {}),
-                Format::Arrow => read::arrow::feed_arrow_ipc(s, file, &map, &mut |_, _| {}),
-                _ => read::feed(s, file, fmt, &mut |_, _| {}),
+            run(&request, explain, |s| {
+                feed_file(s, &path, format.as_deref(), &columns)
             })
         })
     })
@@ -173,56 +280,192 @@ fn settle_file(
 /// `__arrow_c_stream__()`. `allow_float` converts float columns in decimal fields through
 /// each value's shortest round-trip text; off, such a column is an `E_DECIMAL` error.
 #[pyfunction]
+#[pyo3(signature = (request, stream, explain, allow_float, columns=Vec::new()))]
 fn settle_arrow(
     py: Python<'_>,
     request: String,
     stream: &Bound<'_, PyAny>,
     explain: bool,
     allow_float: bool,
+    columns: Vec<(String, String)>,
 ) -> PyResult<String> {
-    let capsule = stream.cast::<PyCapsule>().map_err(|_| {
-        pyo3::exceptions::PyTypeError::new_err("expected the PyCapsule of __arrow_c_stream__()")
-    })?;
-    let name: &CStr = c"arrow_array_stream";
-    let ptr = capsule.pointer_checked(Some(name))?;
-    // Move the stream out of the capsule, leaving a released one for its destructor.
-    let raw = ptr.as_ptr() as *mut FFI_ArrowArrayStream;
-    let ffi = unsafe { std::ptr::replace(raw, FFI_ArrowArrayStream::empty()) };
+    let ffi = take_stream(stream)?;
     Ok(py.detach(move || {
         api::guarded(|| {
-            let reader = match RecordBatchStreamReader::try_new(ffi) {
-                Ok(r) => r,
-                Err(e) => {
-                    return api::error_envelope(
-                        &Error::new(
-                            ErrorCode::Parse,
-                            format!("cannot read the Arrow stream: {e}"),
-                        )
-                        .field("trades"),
-                    )
-                }
-            };
-            run(&request, explain, |s| feed_arrow(s, reader, allow_float))
+            run(&request, explain, |s| {
+                feed_stream(s, ffi, allow_float, &columns)
+            })
         })
     }))
 }
 
-/// Feeds each batch of an Arrow stream through the core's Arrow reader.
-fn feed_arrow(s: &mut Settler, reader: RecordBatchStreamReader, allow_float: bool) -> Result<()> {
-    let map = ColumnMap::default();
-    let mut first_row = 0u64;
-    for batch in reader {
-        let batch = batch.map_err(|e| {
-            Error::new(
-                ErrorCode::Parse,
-                format!("cannot read the Arrow stream: {e}"),
-            )
-            .field("trades")
-        })?;
-        read::arrow::feed_record_batch(s, &batch, first_row, &map, allow_float)?;
-        first_row += batch.num_rows() as u64;
+/// The partial state of trades given as CSV, NDJSON or JSON-array text: `bytes`, or the
+/// error envelope (`str`).
+#[pyfunction]
+#[pyo3(signature = (request, text, format, columns=Vec::new()))]
+fn partial_text(
+    py: Python<'_>,
+    request: String,
+    text: String,
+    format: String,
+    columns: Vec<(String, String)>,
+) -> Py<PyAny> {
+    py.detach(move || run_partial(&request, |s| feed_text(s, &text, &format, &columns)))
+        .into_py(py)
+}
+
+/// The partial state of the trades of a file.
+#[pyfunction]
+#[pyo3(signature = (request, path, format, columns=Vec::new()))]
+fn partial_file(
+    py: Python<'_>,
+    request: String,
+    path: String,
+    format: Option<String>,
+    columns: Vec<(String, String)>,
+) -> Py<PyAny> {
+    py.detach(move || {
+        run_partial(&request, |s| {
+            feed_file(s, &path, format.as_deref(), &columns)
+        })
+    })
+    .into_py(py)
+}
+
+/// The partial state of an Arrow stream (the capsule of `__arrow_c_stream__()`).
+#[pyfunction]
+#[pyo3(signature = (request, stream, allow_float, columns=Vec::new()))]
+fn partial_arrow(
+    py: Python<'_>,
+    request: String,
+    stream: &Bound<'_, PyAny>,
+    allow_float: bool,
+    columns: Vec<(String, String)>,
+) -> PyResult<Py<PyAny>> {
+    let ffi = take_stream(stream)?;
+    Ok(py
+        .detach(move || run_partial(&request, |s| feed_stream(s, ffi, allow_float, &columns)))
+        .into_py(py))
+}
+
+/// Merges partial states, one at a time, into one settlement (the request's program,
+/// registry and options: a state made under others is `E_PARTIAL`). Then either its state
+/// (`to_bytes`, for a tree reduction) or its statement (`finish`). Errors come back as the
+/// envelope `str`; after one, or after `finish`, the merger refuses further use.
+#[pyclass(module = "broker_rules._native")]
+struct Merger {
+    acc: Option<Settler>,
+    error: Option<String>,
+    states: u64,
+}
+
+const MERGER_DONE: &str = "this merger has finished or failed; make a new one";
+
+impl Merger {
+    fn done() -> String {
+        api::error_envelope(&Error::new(ErrorCode::Partial, MERGER_DONE))
     }
-    Ok(())
+}
+
+#[pymethods]
+impl Merger {
+    /// A merger for the request's settlement (`{"program", "registry"?, "options"?}`). An
+    /// invalid request is reported by the first `add`, `to_bytes` or `finish`.
+    #[new]
+    fn new(py: Python<'_>, request: String) -> Self {
+        let r = py.detach(move || {
+            guarded_partial(|| {
+                let s = settler(&request, false)?;
+                if !s.is_batch() {
+                    s.to_bytes()?;
+                }
+                Ok(s)
+            })
+        });
+        match r {
+            Ok(s) => Merger {
+                acc: Some(s),
+                error: None,
+                states: 0,
+            },
+            Err(e) => Merger {
+                acc: None,
+                error: Some(api::error_envelope(&e)),
+                states: 0,
+            },
+        }
+    }
+
+    /// Merges one state; `None`, or the error envelope (the merger is then unusable).
+    fn add(&mut self, py: Python<'_>, state: &[u8]) -> Option<String> {
+        if let Some(e) = &self.error {
+            return Some(e.clone());
+        }
+        let Some(mut acc) = self.acc.take() else {
+            return Some(Merger::done());
+        };
+        let r = py.detach(|| {
+            guarded_partial(|| {
+                let other = acc.from_bytes(state)?;
+                acc.merge(other)?;
+                Ok(acc)
+            })
+        });
+        match r {
+            Ok(acc) => {
+                self.acc = Some(acc);
+                self.states += 1;
+                None
+            }
+            Err(e) => {
+                let env = api::error_envelope(&e);
+                self.error = Some(env.clone());
+                Some(env)
+            }
+        }
+    }
+
+    /// How many states were merged.
+    #[getter]
+    fn states(&self) -> u64 {
+        self.states
+    }
+
+    /// The merged state's bytes (the merger stays usable), or the error envelope.
+    fn to_bytes(&self, py: Python<'_>) -> Py<PyAny> {
+        let out = match (&self.error, &self.acc) {
+            (Some(e), _) => PartialOut::Error(e.clone()),
+            (None, None) => PartialOut::Error(Merger::done()),
+            (None, Some(acc)) => match py.detach(|| guarded_partial(|| acc.to_bytes())) {
+                Ok(b) => PartialOut::State(b),
+                Err(e) => PartialOut::Error(api::error_envelope(&e)),
+            },
+        };
+        out.into_py(py)
+    }
+
+    /// The statement of everything merged (the envelope); the merger is then used up.
+    fn finish(&mut self, py: Python<'_>) -> String {
+        if let Some(e) = &self.error {
+            return e.clone();
+        }
+        let Some(acc) = self.acc.take() else {
+            return Merger::done();
+        };
+        self.error = Some(Merger::done());
+        py.detach(move || api::guarded(|| finish(acc, false)))
+    }
+}
+
+/// Feeds an Arrow stream through the core's Arrow reader (small batches, e.g. Spark's
+/// 10,000-row ones, are settled together; errors name the row across the whole stream).
+fn feed_arrow(
+    s: &mut Settler,
+    reader: RecordBatchStreamReader,
+    allow_float: bool,
+    map: &ColumnMap,
+) -> Result<()> {
+    read::arrow::feed_batches(s, reader, map, allow_float, &mut |_, _| {})
 }
 
 #[pymodule]
@@ -231,6 +474,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(settle_text, m)?)?;
     m.add_function(wrap_pyfunction!(settle_file, m)?)?;
     m.add_function(wrap_pyfunction!(settle_arrow, m)?)?;
+    m.add_function(wrap_pyfunction!(partial_text, m)?)?;
+    m.add_function(wrap_pyfunction!(partial_file, m)?)?;
+    m.add_function(wrap_pyfunction!(partial_arrow, m)?)?;
+    m.add_class::<Merger>()?;
     m.add_function(wrap_pyfunction!(engine_version, m)?)?;
     m.add_function(wrap_pyfunction!(trade_fields, m)?)?;
     Ok(())

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 import broker_rules as br
 from broker_rules import _native
+
+if TYPE_CHECKING:
+    import dask.dataframe
+    import pyspark.sql
+    from dask.delayed import Delayed
 
 
 def total(trades: List[Dict[str, object]]) -> Decimal:
@@ -52,3 +57,28 @@ def programs() -> List[str]:
     raw: str = br.call("programs", "{}")
     ver: str = _native.engine_version()
     return [i.id for i in infos] + [raw, ver, str(v.valid), str(len(ex.lines))]
+
+
+def partial_states(trades: List[Dict[str, object]]) -> Decimal:
+    a: bytes = br.partial("backpack", trades[:1], from_=datetime(2026, 6, 1, tzinfo=timezone.utc), columns={"trade_id": "id"})
+    b: bytes = br.partial("backpack", trades[1:], from_="2026-06-01T00:00:00Z", strict=False)
+    both: bytes = br.merge_states("backpack", [a, b], from_="2026-06-01T00:00:00Z")
+    st: br.Statement = br.merge("backpack", iter([both]), from_="2026-06-01T00:00:00Z")
+    try:
+        br.merge("xt", [bytearray(a), memoryview(b)])
+    except br.PartialStateError as e:
+        return Decimal(len(e.message))
+    return st.commission
+
+
+def distributed(spark_df: "pyspark.sql.DataFrame", dask_df: "dask.dataframe.DataFrame") -> List[br.Statement]:
+    import broker_rules.dask
+    import broker_rules.spark
+
+    states: "pyspark.sql.DataFrame" = broker_rules.spark.partial_states("okx", spark_df, partitions=16)
+    sizes: List[int] = [len(r["state"]) for r in states.collect()]
+    s1: br.Statement = broker_rules.spark.settle("okx", spark_df, columns={"trade_id": "id"}, partitions=8)
+    s2: br.Statement = broker_rules.dask.settle("okx", dask_df, partitions=8, split_every=4)
+    merged: "Delayed" = broker_rules.dask.partial_state("okx", dask_df, registry={"brokers": []})
+    _ = (sizes, merged)
+    return [s1, s2]

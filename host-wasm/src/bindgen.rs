@@ -6,8 +6,8 @@
 //! the envelope and throws `BrokerRulesError`. Keeping conversion in one JS file is what
 //! makes the browser, bundler, Node-wasm and Node-addon packages behave the same.
 //!
-//! The incremental `Settlement` mirrors the Node addon's: `new(program, options, registry)`
-//! as JSON strings, `push(trades_json)`, `finish()`; it also answers with envelopes.
+//! Trade logs as bytes and the incremental `Settlement` come from `crate::js`, the module the
+//! Node addon shares; they also answer with envelopes.
 
 use alloc::string::String;
 use broker_rules::api;
@@ -66,18 +66,26 @@ pub fn engine_version() -> String {
     String::from(broker_rules::statement::ENGINE_VERSION)
 }
 
-use broker_rules::incremental;
+/// `settle` / `explain` (`function`) over a trade log given as bytes: CSV, NDJSON or a JSON
+/// array (Arrow IPC and Parquet are left out of the .wasm for size: `E_OPTIONS`). `head` is
+/// the request without `trades`, plus `format` and `columns` (see `js::settle_bytes`).
+#[wasm_bindgen(js_name = callBytesJson)]
+pub fn call_bytes_json(function: &str, head: &str, bytes: &[u8]) -> String {
+    crate::js::settle_bytes(function, head, bytes, 1)
+}
 
-/// Incremental settlement: feed trades in batches, then `finish`. Every method answers with
-/// a core envelope string; the JS wrapper's `Settlement` class turns them into values/errors.
+/// Incremental settlement: feed trades in batches (JSON arrays or trade-log bytes), then
+/// `finish`. Every method answers with a core envelope string; the JS wrapper's `Settlement`
+/// class turns them into values/errors. Partial states (`toBytes` / `merge`, in the Node
+/// addon) are left out of the .wasm: they would add about 18 KB gzip.
 #[wasm_bindgen(js_name = SettlementCore)]
-pub struct SettlementCore(incremental::Incremental);
+pub struct SettlementCore(crate::js::Settlement);
 
 #[wasm_bindgen(js_class = SettlementCore)]
 impl SettlementCore {
     #[wasm_bindgen(constructor)]
     pub fn new(program_json: &str, options_json: &str, registry_json: &str) -> SettlementCore {
-        SettlementCore(incremental::Incremental::new(
+        SettlementCore(crate::js::Settlement::new(
             program_json,
             options_json,
             registry_json,
@@ -92,6 +100,12 @@ impl SettlementCore {
     /// Feeds a JSON array of trades (positions continue across batches).
     pub fn push(&mut self, trades_json: &str) -> String {
         self.0.push(trades_json)
+    }
+
+    /// Feeds a whole trade log given as bytes (`head`: `{"format"?, "columns"?}`).
+    #[wasm_bindgen(js_name = pushBytes)]
+    pub fn push_bytes(&mut self, head: &str, bytes: &[u8]) -> String {
+        self.0.push_bytes(head, bytes, 1)
     }
 
     /// The statement envelope; the settlement is spent afterwards.

@@ -68,6 +68,9 @@ __all__ = [
     "explain",
     "estimate",
     "validate",
+    "partial",
+    "merge",
+    "merge_states",
     "call",
     "TRADE_FIELDS",
     # results
@@ -247,19 +250,21 @@ def _arrow_capsule(trades: Any) -> Any:
 
 _FORMATS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json"}
 
+ColumnsArg = Optional[Mapping[str, str]]
+#: A serialized partial state (what :func:`partial` and :func:`merge_states` return).
+StateArg = Union[bytes, bytearray, memoryview]
 
-def _settle(
-    kind: str,
+
+def _request(
     program: ProgramArg,
-    trades: TradesArg,
     registry: Optional[Mapping[str, Any]],
     from_: TimeArg,
     to: TimeArg,
     lines: bool,
     strict: bool,
     allow_float: bool,
-    format: Optional[str],
-) -> str:
+) -> Dict[str, Any]:
+    """The request object without trades: program, registry, options."""
     req: Dict[str, Any] = {"program": _program_json(program)}
     if registry is not None:
         req["registry"] = _jsonable(registry, "registry", allow_float)
@@ -274,8 +279,32 @@ def _settle(
         options["strict"] = True
     if options:
         req["options"] = options
-    explain = kind == "explain"
+    return req
 
+
+def _columns(columns: ColumnsArg) -> List[Tuple[str, str]]:
+    """``{"input_column": "trade_field"}`` as the engine's rename pairs."""
+    if columns is None:
+        return []
+    if not isinstance(columns, Mapping):
+        raise OptionsError("columns must be a dict {input_column: trade_field}, e.g. {'trade_id': 'id'}", {"field": "columns"})
+    out = []
+    for k, v in columns.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise OptionsError(f"columns: {k!r}: {v!r} must map a column name to a trade field name", {"field": "columns"})
+        out.append((k, v))
+    return out
+
+
+def _id_column(columns: ColumnsArg) -> str:
+    """The input column holding the trade id: the one renamed to ``id``, else ``id``."""
+    src = [k for k, v in (columns or {}).items() if v == "id"]
+    return src[-1] if src else "id"
+
+
+def _source(trades: TradesArg, allow_float: bool, format: Optional[str]) -> Tuple[str, Any, Optional[str]]:
+    """Classifies a trade input: ``("text", text, fmt)``, ``("file", path, fmt)``,
+    ``("arrow", capsule, None)`` or ``("list", [trade json...], None)``."""
     if trades is None:
         trades = []
     if isinstance(trades, os.PathLike):
@@ -286,19 +315,85 @@ def _settle(
         head = trades.lstrip()[:1]
         if head in ("[", "{") or "\n" in trades:
             fmt = format or ("json" if head == "[" else "ndjson" if head == "{" else "csv")
-            return _native.settle_text(json.dumps(req, ensure_ascii=False), trades, fmt, explain)
+            return ("text", trades, fmt)
         if not os.path.exists(trades):
             raise FileNotFoundError(f"no such trades file: {trades!r} (JSON text must start with '[' or '{{')")
-        return _native.settle_file(json.dumps(req, ensure_ascii=False), trades, format, explain)
+        return ("file", trades, format)
     capsule = None if isinstance(trades, (list, tuple)) else _arrow_capsule(trades)
     if capsule is not None:
-        return _native.settle_arrow(json.dumps(req, ensure_ascii=False), capsule, explain, allow_float)
+        return ("arrow", capsule, None)
     if isinstance(trades, Mapping):
         raise FieldError("trades must be a list of trade dicts, not one dict", {"field": "trades"})
     if not isinstance(trades, Iterable):
         raise FieldError(f"cannot read trades from a {type(trades).__name__}", {"field": "trades"})
-    req["trades"] = [_trade_json(t, i, allow_float) for i, t in enumerate(trades)]
+    return ("list", [_trade_json(t, i, allow_float) for i, t in enumerate(trades)], None)
+
+
+def _settle(
+    kind: str,
+    program: ProgramArg,
+    trades: TradesArg,
+    registry: Optional[Mapping[str, Any]],
+    from_: TimeArg,
+    to: TimeArg,
+    lines: bool,
+    strict: bool,
+    allow_float: bool,
+    format: Optional[str],
+    columns: ColumnsArg = None,
+) -> str:
+    req = _request(program, registry, from_, to, lines, strict, allow_float)
+    cols = _columns(columns)
+    explain = kind == "explain"
+    how, what, fmt = _source(trades, allow_float, format)
+    text = json.dumps(req, ensure_ascii=False)
+    if how == "text":
+        return _native.settle_text(text, what, fmt or "csv", explain, cols)
+    if how == "file":
+        return _native.settle_file(text, what, fmt, explain, cols)
+    if how == "arrow":
+        return _native.settle_arrow(text, what, explain, allow_float, cols)
+    if cols:  # renames apply to readers: send the list as JSON-array text
+        return _native.settle_text(text, json.dumps(what, ensure_ascii=False), "json", explain, cols)
+    req["trades"] = what
     return _native.call(kind, json.dumps(req, ensure_ascii=False))
+
+
+def _state(out: Union[bytes, str]) -> bytes:
+    """The bytes a partial function returned, or its error raised."""
+    if isinstance(out, bytes):
+        return out
+    _unwrap(out)
+    raise InternalError("the engine returned no partial state")  # pragma: no cover
+
+
+def _partial_request(request: str, trades: TradesArg, allow_float: bool, format: Optional[str], columns: List[Tuple[str, str]]) -> bytes:
+    """:func:`partial` from a prepared request text (what Spark executors and Dask workers run)."""
+    how, what, fmt = _source(trades, allow_float, format)
+    if how == "text":
+        return _state(_native.partial_text(request, what, fmt or "csv", columns))
+    if how == "file":
+        return _state(_native.partial_file(request, what, fmt, columns))
+    if how == "arrow":
+        return _state(_native.partial_arrow(request, what, allow_float, columns))
+    return _state(_native.partial_text(request, json.dumps(what, ensure_ascii=False), "json", columns))
+
+
+def _merger(request: str, states: Iterable[StateArg]) -> "_native.Merger":
+    """A native merger with every state of ``states`` added (one at a time: an iterable
+    is never held whole)."""
+    if isinstance(states, (bytes, bytearray, memoryview)):
+        raise FieldError("states must be an iterable of states (e.g. a list of bytes), not one state", {"field": "states"})
+    m = _native.Merger(request)
+    for i, st in enumerate(states):
+        if isinstance(st, (bytearray, memoryview)):
+            st = bytes(st)
+        if not isinstance(st, bytes):
+            raise FieldError(f"states[{i}] is a {type(st).__name__}, not the bytes of a partial state", {"field": "states"})
+        err = m.add(st)
+        if err is not None:
+            _unwrap(err)
+    return m
 
 
 # ---------------------------------------------------------------------------------------
@@ -327,6 +422,7 @@ def settle(
     strict: bool = False,
     allow_float: bool = False,
     format: Optional[str] = None,
+    columns: ColumnsArg = None,
 ) -> Statement:
     """Settles trades under a program; returns the :class:`Statement`.
 
@@ -335,9 +431,9 @@ def settle(
     ``.csv``/``.ndjson``/``.json`` file, a pandas or Polars DataFrame, or a pyarrow Table /
     RecordBatchReader (anything with ``__arrow_c_stream__``). Floats where decimals belong
     raise :class:`DecimalError` unless ``allow_float=True``. The GIL is released while the
-    engine runs.
+    engine runs. ``columns`` renames input columns to trade fields (``{"trade_id": "id"}``).
     """
-    return Statement._from_json(_unwrap(_settle("settle", program, trades, registry, from_, to, lines, strict, allow_float, format)))
+    return Statement._from_json(_unwrap(_settle("settle", program, trades, registry, from_, to, lines, strict, allow_float, format, columns)))
 
 
 def explain(
@@ -350,9 +446,84 @@ def explain(
     strict: bool = False,
     allow_float: bool = False,
     format: Optional[str] = None,
+    columns: ColumnsArg = None,
 ) -> Explanation:
     """One line per trade: broker, period, tier, rate, exact commission or exclusion reason."""
-    return Explanation._from_json(_unwrap(_settle("explain", program, trades, registry, from_, to, True, strict, allow_float, format)))
+    return Explanation._from_json(_unwrap(_settle("explain", program, trades, registry, from_, to, True, strict, allow_float, format, columns)))
+
+
+# ---------------------------------------------------------------------------------------
+# partial states: settle parts of one trade set anywhere, merge them into its statement
+
+
+def partial(
+    program: ProgramArg,
+    trades: TradesArg = None,
+    *,
+    registry: Optional[Mapping[str, Any]] = None,
+    from_: TimeArg = None,
+    to: TimeArg = None,
+    strict: bool = False,
+    allow_float: bool = False,
+    format: Optional[str] = None,
+    columns: ColumnsArg = None,
+) -> bytes:
+    """Settles a part of a trade set into a partial state: canonical, versioned,
+    checksummed bytes to store or send anywhere and combine with :func:`merge` (a statement)
+    or :func:`merge_states` (a state). ``trades`` is anything :func:`settle` takes (pyarrow,
+    pandas, Polars, text, files, lists of dicts).
+
+    The states of one settlement must come from disjoint sets of trade ids: split trades by
+    a hash of their id (an identical duplicate then meets its copy in one part and counts
+    once; a conflicting one is :class:`DuplicateIdError` there). A state carries the seen ids
+    as 12-byte fingerprints, so it grows by about 12 bytes a trade, plus its sums (brokers x
+    periods x classes). The program, registry and options must be the same for every part and
+    for the merge (else :class:`PartialStateError`). A program settled trade by trade
+    (graduated mode, client caps) has no partial state: :class:`PartialStateError`. Rejected
+    trades keep their row number within their part. The GIL is released.
+    """
+    req = json.dumps(_request(program, registry, from_, to, False, strict, allow_float), ensure_ascii=False)
+    return _partial_request(req, trades, allow_float, format, _columns(columns))
+
+
+def merge_states(
+    program: ProgramArg,
+    states: Iterable[StateArg],
+    *,
+    registry: Optional[Mapping[str, Any]] = None,
+    from_: TimeArg = None,
+    to: TimeArg = None,
+    strict: bool = False,
+) -> bytes:
+    """Merges partial states (any number, any order) into one state, for a tree reduction:
+    ``merge_states(p, [merge_states(p, a), merge_states(p, b)])`` is ``merge_states(p, a +
+    b)``. The same program and options as :func:`partial`. Two states that saw one trade id
+    are :class:`DuplicateIdError`; a corrupt, truncated or foreign state
+    :class:`PartialStateError`."""
+    req = json.dumps(_request(program, registry, from_, to, False, strict, False), ensure_ascii=False)
+    return _state(_merger(req, states).to_bytes())
+
+
+def merge(
+    program: ProgramArg,
+    states: Iterable[StateArg],
+    *,
+    registry: Optional[Mapping[str, Any]] = None,
+    from_: TimeArg = None,
+    to: TimeArg = None,
+    strict: bool = False,
+) -> Statement:
+    """Merges partial states (any number, any order; an iterable is consumed one state at a
+    time) and finishes: the :class:`Statement` that :func:`settle` gives on all their trades,
+    byte for byte (``to_json()``), when no trade was rejected (a rejected trade's ``line`` is
+    its row within its part). No states: the statement of no trades."""
+    req = json.dumps(_request(program, registry, from_, to, False, strict, False), ensure_ascii=False)
+    return _merge_request(req, states)
+
+
+def _merge_request(request: str, states: Iterable[StateArg]) -> Statement:
+    """:func:`merge` from a prepared request text."""
+    return Statement._from_json(_unwrap(_merger(request, states).finish()))
 
 
 def estimate(program: ProgramArg, scenario: Optional[Mapping[str, Any]] = None, *, allow_float: bool = False, **fields: Any) -> Estimate:

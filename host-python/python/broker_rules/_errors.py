@@ -89,6 +89,15 @@ class BrokerRulesError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, {self.location!r})"
 
+    def __reduce__(self) -> Any:
+        # Pickles with its code and location (errors cross processes: Dask workers, Spark
+        # executors).
+        return (_rebuild, (type(self), self.message, self.location, self.code))
+
+
+def _rebuild(cls: Type[BrokerRulesError], message: str, location: Dict[str, Any], code: str) -> BrokerRulesError:
+    return cls(message, location, code=code)
+
 
 class ParseError(BrokerRulesError):
     """E_PARSE: malformed JSON, CSV or NDJSON."""

@@ -22,13 +22,19 @@ export declare function programs(): ProgramInfo[];
 /** A built-in program by id (or a `{"id"}` request). */
 export declare function program(id: string | { id: string }): ProgramSpec;
 
-/** Settles trades: a request object or its JSON text. */
-export declare function settle(request: SettleRequest | string): Statement;
-/** Settles trades; string `trades`/`options`/`registry` are taken as JSON text. */
-export declare function settle(program: ProgramArg, trades: Trade[] | string, options?: SettleOptions | string, registry?: Registry | string): Statement;
+/**
+ * Settles trades: a request object or its JSON text. `trades` may be a trade log as bytes
+ * (`{program, trades: bytes, format?, columns?}`; see SettleLogRequest).
+ */
+export declare function settle(request: SettleRequest | SettleLogRequest | string): Statement;
+/**
+ * Settles trades; string `trades`/`options`/`registry` are taken as JSON text. Bytes `trades`
+ * are a trade log in a sniffed format (use the request form for `format` and `columns`).
+ */
+export declare function settle(program: ProgramArg, trades: Trade[] | string | TradeBytes, options?: SettleOptions | string, registry?: Registry | string): Statement;
 /** Per-trade lines (settle with lines). */
-export declare function explain(request: SettleRequest | string): Explanation;
-export declare function explain(program: ProgramArg, trades: Trade[] | string, options?: SettleOptions | string, registry?: Registry | string): Explanation;
+export declare function explain(request: SettleRequest | SettleLogRequest | string): Explanation;
+export declare function explain(program: ProgramArg, trades: Trade[] | string | TradeBytes, options?: SettleOptions | string, registry?: Registry | string): Explanation;
 /** The dashboard question: tier, rate, commission, next tier, curve. */
 export declare function estimate(request: EstimateRequest | string): Estimate;
 export declare function estimate(program: ProgramArg, scenario: Scenario | string): Estimate;
@@ -36,10 +42,10 @@ export declare function estimate(program: ProgramArg, scenario: Scenario | strin
 export declare function validate(request: ValidateRequest | string): Validation;
 
 /** Canonical JSON text of the result, byte-identical on every host; throws BrokerRulesError. */
-export declare function settleJson(request: SettleRequest | string): string;
-export declare function settleJson(program: ProgramArg, trades: Trade[] | string, options?: SettleOptions | string, registry?: Registry | string): string;
-export declare function explainJson(request: SettleRequest | string): string;
-export declare function explainJson(program: ProgramArg, trades: Trade[] | string, options?: SettleOptions | string, registry?: Registry | string): string;
+export declare function settleJson(request: SettleRequest | SettleLogRequest | string): string;
+export declare function settleJson(program: ProgramArg, trades: Trade[] | string | TradeBytes, options?: SettleOptions | string, registry?: Registry | string): string;
+export declare function explainJson(request: SettleRequest | SettleLogRequest | string): string;
+export declare function explainJson(program: ProgramArg, trades: Trade[] | string | TradeBytes, options?: SettleOptions | string, registry?: Registry | string): string;
 export declare function estimateJson(request: EstimateRequest | string): string;
 export declare function estimateJson(program: ProgramArg, scenario: Scenario | string): string;
 export declare function validateJson(request: ValidateRequest | string): string;
@@ -50,13 +56,13 @@ export declare function programsJson(): string;
  * Promise forms. In `broker-rules` (Node addon) they run on the libuv thread pool, off the
  * main thread; in `broker-rules-wasm` they run on the calling thread (same results).
  */
-export declare function settleAsync(request: SettleRequest | string): Promise<Statement>;
-export declare function settleAsync(program: ProgramArg, trades: Trade[] | string, options?: SettleOptions | string, registry?: Registry | string): Promise<Statement>;
-export declare function settleJsonAsync(request: SettleRequest | string): Promise<string>;
-export declare function settleJsonAsync(program: ProgramArg, trades: Trade[] | string, options?: SettleOptions | string, registry?: Registry | string): Promise<string>;
-export declare function explainAsync(request: SettleRequest | string): Promise<Explanation>;
-export declare function explainAsync(program: ProgramArg, trades: Trade[] | string, options?: SettleOptions | string, registry?: Registry | string): Promise<Explanation>;
-export declare function explainJsonAsync(request: SettleRequest | string): Promise<string>;
+export declare function settleAsync(request: SettleRequest | SettleLogRequest | string): Promise<Statement>;
+export declare function settleAsync(program: ProgramArg, trades: Trade[] | string | TradeBytes, options?: SettleOptions | string, registry?: Registry | string): Promise<Statement>;
+export declare function settleJsonAsync(request: SettleRequest | SettleLogRequest | string): Promise<string>;
+export declare function settleJsonAsync(program: ProgramArg, trades: Trade[] | string | TradeBytes, options?: SettleOptions | string, registry?: Registry | string): Promise<string>;
+export declare function explainAsync(request: SettleRequest | SettleLogRequest | string): Promise<Explanation>;
+export declare function explainAsync(program: ProgramArg, trades: Trade[] | string | TradeBytes, options?: SettleOptions | string, registry?: Registry | string): Promise<Explanation>;
+export declare function explainJsonAsync(request: SettleRequest | SettleLogRequest | string): Promise<string>;
 export declare function estimateAsync(request: EstimateRequest | string): Promise<Estimate>;
 export declare function estimateAsync(program: ProgramArg, scenario: Scenario | string): Promise<Estimate>;
 export declare function estimateJsonAsync(request: EstimateRequest | string): Promise<string>;
@@ -78,6 +84,26 @@ export declare class Settlement {
   constructor(program: ProgramArg, options?: SettleOptions | string | null, registry?: Registry | string | null);
   /** Feeds a batch (or one trade, or a JSON array text); returns distinct trades accepted so far. */
   push(trades: Trade[] | Trade | string): number;
+  /**
+   * Feeds a whole trade log (bytes, or its text with `input.format`); lines in `rejected` and
+   * errors are the log's own. Returns distinct trades accepted so far.
+   */
+  push(log: TradeBytes, input?: TradeLogInput): number;
+  push(log: string, input: TradeLogInput & { format: TradeFormat }): number;
+// #if node
+  /**
+   * The partial state so far: canonical, versioned bytes carrying the program hash, options,
+   * registry fingerprint and seen trade ids (`Settler::to_bytes`). Shards settled separately
+   * (split trades by id: an id must not be in two states) are combined with `merge`.
+   */
+  toBytes(): Uint8Array;
+  /**
+   * Adds a partial state from `toBytes` of a settlement of the same program, options and
+   * registry (another, or corrupt bytes: E_PARTIAL, and this settlement goes on). An id in
+   * both states is E_DUPLICATE_ID. Returns distinct trades accepted so far.
+   */
+  merge(state: Uint8Array | ArrayBufferView | ArrayBuffer): number;
+// #endif
   /** The statement; the settlement is spent afterwards. */
   finish(): Statement;
   /** The statement's canonical JSON text. */

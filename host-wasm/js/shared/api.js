@@ -122,6 +122,34 @@ function createApi(core, pkg) {
     throw errorOf(env);
   }
 
+  // Trade bytes: a Uint8Array (a Node Buffer is one), another ArrayBuffer view, or an
+  // ArrayBuffer; null for anything else.
+  function bytesOf(x) {
+    if (x === null || typeof x !== 'object') return null;
+    if (x instanceof Uint8Array) return x;
+    if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+    const tag = Object.prototype.toString.call(x);
+    if (tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]') return new Uint8Array(x);
+    return null;
+  }
+  const utf8 = (s) => new TextEncoder().encode(s);
+
+  // A settle/explain call whose trades are a trade log (bytes, or text with a `format`):
+  // {head, bytes}, where head is the request without `trades` as JSON text. null otherwise.
+  function bytesCall(args) {
+    if (args.length > 1) {
+      const bytes = bytesOf(args[1]);
+      return bytes && { head: compose({ program: args[0], options: args[2], registry: args[3] }), bytes };
+    }
+    const r = args[0];
+    if (r === null || typeof r !== 'object' || Array.isArray(r) || bytesOf(r)) return null;
+    let bytes = bytesOf(r.trades);
+    if (!bytes && typeof r.trades === 'string' && r.format != null) bytes = utf8(r.trades);
+    if (!bytes) return null;
+    const { trades, ...head } = r;
+    return { head: text(head, 'request'), bytes };
+  }
+
   const settleReq = (args) => (args.length > 1 ? compose({ program: args[0], trades: args[1], options: args[2], registry: args[3] }) : requestText(args[0]));
   const estimateReq = (args) => (args.length > 1 ? compose({ program: args[0], scenario: args[1] }) : requestText(args[0]));
   const programReq = (args) => {
@@ -130,34 +158,60 @@ function createApi(core, pkg) {
     return requestText(x);
   };
 
+  // Trade logs go to the core's readers as they are (callBytesJson: no JSON per trade).
+  const bytesEnvelope = (name, b) => invoke(core.callBytesJson, name, b.head, b.bytes);
+  const bytesEnvelopeAsync = (name, b) => (core.callBytesJsonAsync
+    ? core.callBytesJsonAsync(name, b.head, b.bytes)
+    : Promise.resolve().then(() => bytesEnvelope(name, b)));
+
   const api = {};
   const entries = [
-    ['settle', core.settleJson, settleReq],
-    ['explain', core.explainJson, settleReq],
+    ['settle', core.settleJson, settleReq, true],
+    ['explain', core.explainJson, settleReq, true],
     ['estimate', core.estimateJson, estimateReq],
     ['validate', core.validateJson, (args) => requestText(args[0])],
     ['program', core.programJson, programReq],
     ['programs', () => core.programsJson(), () => '{}'],
   ];
-  for (const [name, fn, req] of entries) {
-    const json = (...args) => okText(invoke(fn, req(args)));
+  for (const [name, fn, req, takesBytes] of entries) {
+    const json = (...args) => {
+      const b = takesBytes ? bytesCall(args) : null;
+      return okText(b ? bytesEnvelope(name, b) : invoke(fn, req(args)));
+    };
     api[`${name}Json`] = json;
     api[name] = (...args) => JSON.parse(json(...args));
     api[`${name}JsonAsync`] = (...args) => {
-      let request;
-      try { request = req(args); } catch (e) { return Promise.reject(e); }
-      const env = core.callJsonAsync
-        ? core.callJsonAsync(name, request)
-        : Promise.resolve().then(() => invoke(core.callJson, name, request));
+      let request, b;
+      try {
+        b = takesBytes ? bytesCall(args) : null;
+        if (!b) request = req(args);
+      } catch (e) { return Promise.reject(e); }
+      const env = b
+        ? bytesEnvelopeAsync(name, b)
+        : core.callJsonAsync
+          ? core.callJsonAsync(name, request)
+          : Promise.resolve().then(() => invoke(core.callJson, name, request));
       return Promise.resolve(env).then(okText);
     };
     api[`${name}Async`] = (...args) => api[`${name}JsonAsync`](...args).then((t) => JSON.parse(t));
   }
 
   /** The raw envelope string for `function` (never throws for engine errors). */
-  api.call = (fn, request) => invoke(core.callJson, String(fn), requestText(request));
+  api.call = (fn, request) => {
+    const b = bytesCall([request]);
+    return b ? bytesEnvelope(String(fn), b) : invoke(core.callJson, String(fn), requestText(request));
+  };
 
-  /** Incremental settlement: `push` batches of trades, then `finish`. */
+  const FINISHED = '{"error":{"code":"E_OPTIONS","message":"this settlement is already finished"}}';
+  const spent = {
+    status: () => '{"ok":null}', push: () => FINISHED, pushBytes: () => FINISHED, finish: () => FINISHED,
+    merge: () => FINISHED, toBytes: () => new Uint8Array(0), lastError: () => FINISHED,
+  };
+  // Partial states are in the Node addon; the .wasm leaves them out for size.
+  const hasStates = () => !!(core.SettlementCore && typeof core.SettlementCore.prototype.toBytes === 'function');
+
+  /** Incremental settlement: `push` batches of trades (or trade logs), then `finish`; partial
+   * states out (`toBytes`) and in (`merge`) in the Node addon. */
   class Settlement {
     #core;
     constructor(program, options, registry) {
@@ -169,16 +223,39 @@ function createApi(core, pkg) {
       if (st !== '{"ok":null}') throw errorOf(st);
     }
     /** Feeds an array of trades (or its JSON text; one trade object is taken as a batch of
-     * one); returns the number of distinct trades accepted so far. */
-    push(trades) {
+     * one), or a whole trade log as bytes (`input`: `{format?, columns?}`; text with
+     * `input.format` is taken as the log's text); returns the number of distinct trades
+     * accepted so far. */
+    push(trades, input) {
+      let bytes = bytesOf(trades);
+      if (!bytes && typeof trades === 'string' && input && input.format != null) bytes = utf8(trades);
+      if (bytes) {
+        const head = input === undefined || input === null ? '' : typeof input === 'string' ? input : text(input, 'input');
+        return JSON.parse(okText(invoke((h, b) => this.#core.pushBytes(h, b), head, bytes)));
+      }
       const t = typeof trades === 'string' ? trades : text(Array.isArray(trades) ? trades : [trades], 'trades');
       return JSON.parse(okText(invoke((x) => this.#core.push(x), t)));
+    }
+    /** The partial state so far, as canonical bytes (Node addon). */
+    toBytes() {
+      if (!hasStates()) throw fail('E_OPTIONS', `partial states (toBytes, merge) are in the Node addon (npm broker-rules); ${pkg.name} leaves them out for size`);
+      const b = guard(() => this.#core.toBytes());
+      if (!(b instanceof Uint8Array) || b.length === 0) throw errorOf(invoke(() => this.#core.lastError()));
+      return b;
+    }
+    /** Adds a partial state (`toBytes` of a settlement of the same program, options and
+     * registry; another is E_PARTIAL); returns the distinct trades accepted so far. */
+    merge(state) {
+      if (!hasStates()) throw fail('E_OPTIONS', `partial states (toBytes, merge) are in the Node addon (npm broker-rules); ${pkg.name} leaves them out for size`);
+      const b = bytesOf(state);
+      if (!b) throw fail('E_FIELD', 'merge takes a partial state as a Uint8Array (from toBytes)', { field: 'state' });
+      return JSON.parse(okText(invoke((x) => this.#core.merge(x), b)));
     }
     /** The statement's canonical JSON text. The settlement is spent afterwards. */
     finishJson() {
       const env = invoke(() => this.#core.finish());
       if (typeof this.#core.free === 'function') { try { this.#core.free(); } catch (_) { /* already freed */ } }
-      this.#core = { finish: () => '{"error":{"code":"E_OPTIONS","message":"this settlement is already finished"}}', push: () => '{"error":{"code":"E_OPTIONS","message":"this settlement is already finished"}}', status: () => '{"ok":null}' };
+      this.#core = spent;
       return okText(env);
     }
     /** The statement. The settlement is spent afterwards. */

@@ -18,6 +18,34 @@ export interface SettleRequest {
   options?: SettleOptions;
 }
 
+/**
+ * A trade log as bytes, read by the engine's own readers (no JSON per trade): a Uint8Array
+ * (a Node Buffer is one), another ArrayBuffer view, or an ArrayBuffer.
+ */
+export type TradeBytes = Uint8Array | ArrayBufferView | ArrayBuffer | SharedArrayBuffer;
+
+/** Input column -> trade field, e.g. `{ trade_id: 'id', ts: 'time' }` (or `"from=to"` specs). */
+export type ColumnRenames = { [column: string]: keyof Trade } | string | string[];
+
+/** How a trade log is read. */
+export interface TradeLogInput {
+  /** The log's format; absent: sniffed from its first bytes (Parquet and Arrow magic, `[` JSON, `{` NDJSON, else CSV). */
+  format?: TradeFormat;
+  /** Renames of input columns (CSV header, Arrow/Parquet fields) to trade fields. */
+  columns?: ColumnRenames;
+}
+
+/**
+ * Request of `settle` and `explain` with the trades as a trade log: bytes, or its text when
+ * `format` is given. CSV (and Parquet) are read on every core in the Node addon.
+ */
+export type SettleLogRequest = {
+  program: ProgramArg;
+  registry?: Registry;
+  options?: SettleOptions;
+  columns?: ColumnRenames;
+} & ({ trades: TradeBytes; format?: TradeFormat } | { trades: string; format: TradeFormat });
+
 /** Request of `estimate`. */
 export interface EstimateRequest {
   program: ProgramArg;

@@ -1,7 +1,7 @@
 // The `web` build in a real browser: a localhost static server (node:http, bounded to a few
 // directories) serves host-wasm/pkg and the vectors; headless Chromium (Debian's, driven by
-// playwright-core) loads a page that replays every vector and reports to this test. The
-// README's browser example runs the same way.
+// playwright-core) loads a page that replays every vector (and settles a CSV file's bytes)
+// and reports to this test. The README's browser example runs the same way.
 import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -35,7 +35,9 @@ try {
   await init();
   const vectors = await (await fetch('/vectors.json')).json();
   const results = vectors.map((v) => { try { return { name: v.name, failures: replay(api, v).failures }; } catch (e) { return { name: v.name, failures: [String(e && e.stack || e)] }; } });
-  window.__result = { results, total: api.settle('backpack', [{ id: 'a', time: '2026-06-02T10:00:00Z', account: 'c1', broker: 'B1', channel: 'api', product: 'spot', notional: '10000000', fee: '2000' }]).summary.commission };
+  const csv = await (await fetch('/month.csv')).arrayBuffer();
+  window.__result = { results, total: api.settle('backpack', [{ id: 'a', time: '2026-06-02T10:00:00Z', account: 'c1', broker: 'B1', channel: 'api', product: 'spot', notional: '10000000', fee: '2000' }]).summary.commission,
+    csv: api.settleJson({ program: 'backpack', trades: new Uint8Array(csv), format: 'csv' }) };
 } catch (e) { window.__result = { error: String(e && e.stack || e) }; }
 </script>`;
 
@@ -48,6 +50,7 @@ before(async () => {
     const send = (code, type, body) => { res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' }); res.end(body); };
     if (url.pathname === '/') return send(200, TYPES['.html'], PAGE);
     if (url.pathname === '/vectors.json') return send(200, TYPES['.json'], vectors);
+    if (url.pathname === '/month.csv') return send(200, 'text/csv', fs.readFileSync(path.join(root, 'host-cli/tests/fixtures/backpack_month.csv')));
     if (url.pathname === '/readme.html') return send(200, TYPES['.html'], readmeBlock('html', 'wasm') || 'no html block');
     const rel = path.posix.normalize(decodeURIComponent(url.pathname)).replace(/^\/+/, '');
     if (!SERVED.some((p) => rel.startsWith(p)) || rel.includes('..')) return send(404, 'text/plain', 'not found');
@@ -93,6 +96,8 @@ it('replays every vector in headless Chromium (web build)', { timeout: 180000 },
   console.log(`# browser: ${r.results.length - failed.length} passed, ${failed.length} failed of ${r.results.length} vectors`);
   assert.deepEqual(failed, []);
   assert.equal(r.total, '700.00'); // BKR 2: 2,000 x 35%
+  // a CSV file's bytes, read by the .wasm: the CLI's statement (host-cli's expected JSON)
+  assert.equal(r.csv, fs.readFileSync(path.join(root, 'host-cli/tests/fixtures/backpack_month.expected.json'), 'utf8').replace(/\n$/, ''));
 });
 
 it('the README browser example runs in Chromium', { timeout: 120000 }, async () => {

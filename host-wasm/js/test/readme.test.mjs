@@ -18,7 +18,7 @@ function blocks(section) {
 
 const expect = {
   wasm: [['BKR 2 1690.00']],
-  node: [['1690.00', '1690.00', '1690.00'], ['true E_DECIMAL notional', 'pass decimals as strings']],
+  node: [['1690.00', '1690.00', '1690.00'], ['1690.00', 'BKR 2 1690.00', '1690.00', 'E_PARTIAL'], ['true E_DECIMAL notional', 'pass decimals as strings']],
 };
 
 for (const section of ['wasm', 'node']) {

@@ -1,6 +1,6 @@
 // Typed usage of broker-rules (the Node addon), checked by `tsc --noEmit -p tsconfig.node.json`.
-import { settle, settleAsync, settleJsonAsync, estimate, validate, program, programs, Settlement, BrokerRulesError } from 'broker-rules';
-import type { Trade, Statement, Estimate, Registry, SettleOptions, CoreError } from 'broker-rules';
+import { settle, settleJson, settleAsync, settleJsonAsync, estimate, validate, program, programs, Settlement, BrokerRulesError } from 'broker-rules';
+import type { Trade, Statement, Estimate, Registry, SettleOptions, CoreError, TradeFormat, TradeLogInput, SettleLogRequest } from 'broker-rules';
 
 export async function main(): Promise<string> {
   const trades: Trade[] = [
@@ -16,11 +16,33 @@ export async function main(): Promise<string> {
   const s = new Settlement(program('backpack'), null, registry);
   s.push(trades[0]);
   const done: Statement = s.finish();
+  // trade logs as bytes: CSV, NDJSON, JSON, Arrow IPC, Parquet
+  const csv = new Uint8Array(0);
+  const format: TradeFormat = 'parquet';
+  const fromCsv: Statement = settle({ program: 'backpack', trades: csv, format: 'csv', columns: { trade_id: 'id', ts: 'time' } });
+  const fromArrow: Statement = await settleAsync({ program: 'okx', trades: csv.buffer, format: 'arrow', options, registry });
+  const fromText: string = settleJson({ program: 'backpack', trades: 'id,time\n', format: 'csv' });
+  const req: SettleLogRequest = { program: 'backpack', trades: csv, format, columns: ['trade_id=id'] };
+  const sniffed: Statement = settle('backpack', csv);
+  // @ts-expect-error text trades need a format
+  settle({ program: 'backpack', trades: 'id,time\n' });
+  // @ts-expect-error a rename names a trade field
+  settle({ program: 'backpack', trades: csv, columns: { trade_id: 'trade' } });
+  // partial states: shards settled separately, then merged
+  const input: TradeLogInput = { format: 'csv' };
+  const shardA = new Settlement('backpack');
+  const shardB = new Settlement('backpack');
+  shardA.push(csv, input);
+  shardB.push('id,time\n', { format: 'csv' });
+  const state: Uint8Array = shardB.toBytes();
+  const merged: number = shardA.merge(state);
+  const whole: Statement = shardA.finish();
   let code = '';
   try {
     settle({ program: 'backpack', trades, options: { strict: true } });
   } catch (err) {
     if (err instanceof BrokerRulesError) code = err.code;
   }
-  return [st.summary.commission, later.currency, text.length, e.next?.volume_needed, problems.length, done.brokers.length, code, programs()[0]?.id].join(' ');
+  return [st.summary.commission, later.currency, text.length, e.next?.volume_needed, problems.length, done.brokers.length, code, programs()[0]?.id,
+    fromCsv.currency, fromArrow.currency, fromText.length, req.format, sniffed.currency, merged, whole.currency].join(' ');
 }

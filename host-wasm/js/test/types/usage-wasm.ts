@@ -1,6 +1,6 @@
 // Typed usage of broker-rules-wasm, checked by `tsc --noEmit -p tsconfig.wasm.json`.
 import init, { settle, settleJson, estimate, explain, validate, program, programs, call, Settlement, BrokerRulesError } from 'broker-rules-wasm';
-import type { Trade, Statement, Estimate, ProgramSpec, ProgramInfo, Validation, Explanation, ErrorCode } from 'broker-rules-wasm';
+import type { Trade, Statement, Estimate, ProgramSpec, ProgramInfo, Validation, Explanation, ErrorCode, TradeFormat } from 'broker-rules-wasm';
 
 export async function main(): Promise<string> {
   await init();
@@ -19,6 +19,17 @@ export async function main(): Promise<string> {
   const s = new Settlement('backpack', { strict: false });
   const n: number = s.push(trades);
   const done: Statement = s.finish();
+  // trade logs as bytes: CSV, NDJSON, JSON (Arrow IPC and Parquet are the Node addon's)
+  const file = new Uint8Array(0);
+  const fromCsv: Statement = settle({ program: 'backpack', trades: file, format: 'csv', columns: { trade_id: 'id' } });
+  const fromText: Explanation = explain({ program: 'backpack', trades: 'id,time\n', format: 'ndjson' });
+  const fmt: TradeFormat = 'json';
+  // @ts-expect-error broker-rules-wasm reads no Parquet
+  const parquet: TradeFormat = 'parquet';
+  const log = new Settlement('backpack');
+  log.push(file, { format: fmt });
+  // @ts-expect-error partial states are the Node addon's
+  log.toBytes();
   try {
     settle('nope', []);
   } catch (err) {
@@ -31,5 +42,6 @@ export async function main(): Promise<string> {
   const tier: string | null = st.brokers[0]?.periods[0]?.tier ?? null;
   // @ts-expect-error decimals are strings, not numbers
   const bad: Trade = { id: 'b', time: '2026-06-02T10:00:00Z', account: 'c', channel: 'api', product: 'spot', notional: 1 };
-  return [st2.summary.commission, text, e.commission, x.lines.length, v.valid, p.id, all.length, env, n, done.currency, tier, bad.id].join(' ');
+  return [st2.summary.commission, text, e.commission, x.lines.length, v.valid, p.id, all.length, env, n, done.currency, tier, bad.id,
+    fromCsv.currency, fromText.lines.length, parquet].join(' ');
 }
