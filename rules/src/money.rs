@@ -38,7 +38,19 @@ pub fn parse(s: &str) -> Result<Decimal> {
     if digits == 0 {
         return Err(bad("no digits"));
     }
-    Decimal::from_str_exact(t).map_err(|_| {
+    // Trailing zeros of a fraction are not significant: "1.000000000000000000000000000000"
+    // is 1, whatever the digit limit.
+    let trimmed = if t.contains('.') {
+        t.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        t
+    };
+    let trimmed = if trimmed.is_empty() || trimmed == "-" || trimmed == "+" {
+        "0"
+    } else {
+        trimmed
+    };
+    Decimal::from_str_exact(trimmed).map_err(|_| {
         Error::new(
             ErrorCode::Decimal,
             format!("{t:?} has more digits than a 96-bit decimal holds (28 significant digits)"),
@@ -65,12 +77,46 @@ pub fn fixed(d: Decimal, scale: u32) -> String {
     r.to_string()
 }
 
+/// Exact sum, `E_OVERFLOW` past the 96-bit range, or `E_INEXACT` when the sum needs more than
+/// 28 significant digits (rust_decimal would round it to fit).
 pub fn add(a: Decimal, b: Decimal) -> Result<Decimal> {
-    a.checked_add(b).ok_or_else(overflow)
+    exact_sum(a, b, false)
 }
 
+/// Exact difference (see [`add`]).
 pub fn sub(a: Decimal, b: Decimal) -> Result<Decimal> {
-    a.checked_sub(b).ok_or_else(overflow)
+    exact_sum(a, b, true)
+}
+
+/// rust_decimal keeps the larger scale of the operands unless the result does not fit 96
+/// bits at it, and then rounds: a smaller scale means digits were dropped, unless they were
+/// trailing zeros of an operand (checked again with both normalized).
+fn exact_sum(a: Decimal, b: Decimal, sub: bool) -> Result<Decimal> {
+    let op = |x: Decimal, y: Decimal| {
+        if sub {
+            x.checked_sub(y)
+        } else {
+            x.checked_add(y)
+        }
+    };
+    let r = op(a, b).ok_or_else(overflow)?;
+    if r.scale() >= a.scale().max(b.scale()) {
+        return Ok(r);
+    }
+    let (na, nb) = (a.normalize(), b.normalize());
+    let again = op(na, nb).ok_or_else(overflow)?;
+    if again.scale() >= na.scale().max(nb.scale()) {
+        Ok(r)
+    } else {
+        Err(Error::new(
+            ErrorCode::Inexact,
+            format!(
+                "{} and {} sum to a value with more than 28 significant digits; it is never rounded",
+                canonical(a),
+                canonical(b)
+            ),
+        ))
+    }
 }
 
 /// Exact product, or `E_INEXACT` when it would need more than 28 fractional digits.
@@ -231,6 +277,40 @@ mod tests {
         assert_eq!(
             canonical(mul(parse("2.8125").unwrap(), parse("0.2").unwrap()).unwrap()),
             "0.5625"
+        );
+    }
+
+    #[test]
+    fn sums_are_exact_or_refused() {
+        // 28 significant digits plus a digit further right: once rounded to 100,000,000.
+        let a = parse("99999999.99999999999999999999").unwrap();
+        let b = parse("0.000000000000000000009").unwrap();
+        assert_eq!(add(a, b).unwrap_err().code, ErrorCode::Inexact);
+        let x = parse("1000.000000005").unwrap();
+        let y = parse("0.00000000000000000000000001").unwrap();
+        assert_eq!(add(x, y).unwrap_err().code, ErrorCode::Inexact);
+        assert_eq!(sub(x, y).unwrap_err().code, ErrorCode::Inexact);
+        // Trailing zeros never count: 1.10 + 2.200 is 3.3 exactly.
+        assert_eq!(
+            canonical(add(parse("1.10").unwrap(), parse("2.200").unwrap()).unwrap()),
+            "3.3"
+        );
+        assert_eq!(
+            canonical(add(Decimal::MAX, parse("-1").unwrap()).unwrap()),
+            "79228162514264337593543950334"
+        );
+        assert_eq!(
+            add(Decimal::MAX, Decimal::ONE).unwrap_err().code,
+            ErrorCode::Overflow
+        );
+        // A value with 30 written digits but one significant digit is fine.
+        assert_eq!(
+            canonical(parse("1.000000000000000000000000000000").unwrap()),
+            "1"
+        );
+        assert_eq!(
+            canonical(parse("-0.000000000000000000000000000000").unwrap()),
+            "0"
         );
     }
 

@@ -12,7 +12,7 @@ use crate::trade::Liquidity;
 use alloc::vec::Vec;
 use rust_decimal::Decimal;
 
-use super::accumulate::Batch;
+use super::accumulate::{overflow, Batch};
 use super::cells::*;
 use super::seen::*;
 
@@ -151,7 +151,6 @@ impl Batch {
                 }
                 Seen::Conflict => return Err(duplicate_id(c.id(row)).line(line)),
             }
-            self.accepted += 1;
             let t = c.time[row];
             let settled = self.settled(t);
             let unit = self.unit(t);
@@ -192,8 +191,13 @@ impl Batch {
                         unit: 0,
                         settled: true,
                     });
-                    self.add(cell, (Some(0), Decimal::ZERO), (Some(fee), Decimal::ZERO))?;
+                    let zero = (Some(0), Decimal::ZERO);
+                    if let Err(e) = self.add(cell, zero, (Some(fee), Decimal::ZERO)) {
+                        self.reject(Some(c.id(row)), Some(line), e.id(c.id(row)))?;
+                        continue;
+                    }
                 }
+                self.accepted += 1;
                 continue;
             };
             let lk: Local = (
@@ -252,10 +256,20 @@ impl Batch {
             match s.plus(notional, fee) {
                 Some(next) => *s = next,
                 None => {
-                    let d = |x: i128| columns::to_decimal(x).unwrap_or_default();
-                    self.add(cell, (None, d(notional)), (None, d(fee)))?;
+                    // Past i128: the exact side sums take it, or the trade is rejected
+                    // (a whole trade, never half of one).
+                    let d = |x: i128| columns::to_decimal(x).ok_or_else(overflow);
+                    let added = match (d(notional), d(fee)) {
+                        (Ok(n), Ok(f)) => self.add(cell, (None, n), (None, f)),
+                        (Err(e), _) | (_, Err(e)) => Err(e),
+                    };
+                    if let Err(e) = added {
+                        self.reject(Some(c.id(row)), Some(line), e.id(c.id(row)))?;
+                        continue;
+                    }
                 }
             }
+            self.accepted += 1;
             if self.plan.clients {
                 let day = self.client_day(unit);
                 let cl = &self.classes[class as usize];

@@ -59,7 +59,6 @@ impl Batch {
             }
             Seen::Conflict => return Err(duplicate_id(t.id)),
         }
-        self.accepted += 1;
         let settled = self.settled(t.time);
         let unit = self.unit(t.time);
         let sources = &self.p.spec().attribution.sources;
@@ -75,6 +74,7 @@ impl Batch {
                     });
                     self.add(cell, (Some(0), Decimal::ZERO), fee)?;
                 }
+                self.accepted += 1;
                 return Ok(());
             }
         };
@@ -94,6 +94,7 @@ impl Batch {
             settled,
         });
         self.add(cell, notional, fee)?;
+        self.accepted += 1;
         if self.plan.clients {
             let day = self.client_day(unit);
             self.count_client(broker, class, t.account, day);
