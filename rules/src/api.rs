@@ -121,7 +121,7 @@ pub fn parse_request(request: &str) -> Result<Map<String, Value>> {
     } else {
         request
     };
-    match serde_json::from_str::<Value>(text) {
+    match crate::json::parse(text) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(Error::new(
             ErrorCode::Parse,

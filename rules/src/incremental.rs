@@ -20,7 +20,7 @@ fn parse_value(text: &str, what: &str) -> Result<Value, Error> {
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }
-    serde_json::from_str(text).map_err(|e| Error::from_json(&e, what))
+    crate::json::parse(text).map_err(|e| Error::from_json(&e, what))
 }
 
 fn finished() -> Error {

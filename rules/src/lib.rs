@@ -59,6 +59,7 @@ pub mod estimate;
 pub mod formula;
 pub(crate) mod general;
 pub mod incremental;
+pub mod json;
 pub mod money;
 pub mod program;
 #[cfg(feature = "std")]
@@ -82,7 +83,8 @@ pub use trade::{Trade, TradeRef};
 
 /// Validates a program file's text: every problem, or an empty list.
 pub fn validate_program(text: &str) -> alloc::vec::Vec<Error> {
-    match serde_json::from_str::<ProgramSpec>(text) {
+    let spec = json::parse(text).and_then(serde_json::from_value::<ProgramSpec>);
+    match spec {
         Ok(spec) => Program::problems(spec),
         Err(e) => alloc::vec![Error::from_json(&e, "program")],
     }

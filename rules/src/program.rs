@@ -342,8 +342,9 @@ pub(crate) struct Step {
 impl Program {
     /// Parses and validates a program file.
     pub fn from_json(text: &str) -> Result<Program> {
+        let value = crate::json::parse(text).map_err(|e| Error::from_json(&e, "program"))?;
         let spec: ProgramSpec =
-            serde_json::from_str(text).map_err(|e| Error::from_json(&e, "program"))?;
+            serde_json::from_value(value).map_err(|e| Error::from_json(&e, "program"))?;
         Program::new(spec)
     }
 

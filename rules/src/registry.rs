@@ -75,7 +75,8 @@ pub struct Resolved {
 
 impl Registry {
     pub fn from_json(text: &str) -> Result<Registry> {
-        serde_json::from_str(text).map_err(|e| Error::from_json(&e, "registry"))
+        let value = crate::json::parse(text).map_err(|e| Error::from_json(&e, "registry"))?;
+        serde_json::from_value(value).map_err(|e| Error::from_json(&e, "registry"))
     }
 
     /// Every problem (empty when consistent).

@@ -580,7 +580,7 @@ fn feed_ndjson<R: BufRead>(
             continue;
         }
         n += 1;
-        match serde_json::from_str::<serde_json::Value>(&buf) {
+        match crate::json::parse(&buf) {
             Ok(serde_json::Value::Object(obj)) if !map.is_empty() => {
                 feed_json_value(s, serde_json::Value::Object(obj), line, map).map_err(
                     |e| match e.location.line {
@@ -643,7 +643,7 @@ fn feed_json<R: Read>(
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> core::result::Result<(), A::Error> {
             let mut i = 0u64;
-            while let Some(v) = seq.next_element::<serde_json::Value>()? {
+            while let Some(crate::json::Checked(v)) = seq.next_element()? {
                 i += 1;
                 if let Err(e) = feed_json_value(self.s, v, i, self.map) {
                     *self.fatal = Some(e);
