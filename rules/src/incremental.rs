@@ -77,7 +77,7 @@ impl Incremental {
         let Some(s) = self.settler.as_mut() else {
             return api::error_envelope(&finished());
         };
-        let trades = match serde_json::from_str::<Value>(trades_json) {
+        let trades = match crate::json::parse(trades_json) {
             Ok(Value::Array(a)) => a,
             Ok(_) => {
                 return api::error_envelope(

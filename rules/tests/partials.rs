@@ -156,3 +156,32 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_refused_merge_changes_nothing_and_shared_states_take_serialized_ones() {
+    let all = trades();
+    let mut a = settle_part(&all[..3]);
+    let before = serde_json::to_string(&a.clone().finish().unwrap()).unwrap();
+    let overlapping = a
+        .from_bytes(&settle_part(&all[2..]).to_bytes().unwrap())
+        .unwrap();
+    assert_eq!(
+        a.merge(overlapping).unwrap_err().code,
+        ErrorCode::DuplicateId
+    );
+    assert_eq!(
+        serde_json::to_string(&a.clone().finish().unwrap()).unwrap(),
+        before
+    );
+    // A settler whose ids are shared with a fork (a multi-threaded read) still takes a
+    // serialized state of other trades.
+    let mut f = a.fork().unwrap();
+    f.push(&all[3].as_ref().unwrap(), Some(4)).unwrap();
+    a.merge(f).unwrap();
+    let rest = a
+        .from_bytes(&settle_part(&all[4..]).to_bytes().unwrap())
+        .unwrap();
+    a.merge(rest).unwrap();
+    let one = serde_json::to_string(&settle_part(&all).finish().unwrap()).unwrap();
+    assert_eq!(serde_json::to_string(&a.finish().unwrap()).unwrap(), one);
+}

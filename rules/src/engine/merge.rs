@@ -15,6 +15,38 @@ use super::seen::*;
 impl Batch {
     /// Adds another state of the same settlement (its own rows; ids are checked across).
     pub fn merge(&mut self, o: Batch) -> Result<()> {
+        // Ids first, checked before anything changes: a refused merge leaves this state as
+        // it was.
+        let theirs: Vec<(u64, u32)> =
+            match (&self.seen, &o.seen) {
+                #[cfg(feature = "std")]
+                (SeenStore::Shared(a), SeenStore::Shared(b)) if std::sync::Arc::ptr_eq(a, b) => {
+                    Vec::new()
+                }
+                (_, SeenStore::Local(d)) => d.entries().collect(),
+                #[cfg(feature = "std")]
+                _ => return Err(Error::new(
+                    ErrorCode::Partial,
+                    "a state that shares de-duplication with live forks merges only into them; \
+                     merge the forks first",
+                )),
+            };
+        if let Some(&(k, _)) = theirs
+            .iter()
+            .find(|(k, v)| self.seen.check(*k, *v) != Seen::New)
+        {
+            return Err(Error::new(
+                ErrorCode::DuplicateId,
+                format!(
+                    "a trade id (fingerprint {k:016x}) is in two partial states; \
+                     partition trades by id before settling partitions separately"
+                ),
+            )
+            .field("id"));
+        }
+        for &(k, v) in &theirs {
+            self.seen.insert(k, v);
+        }
         let brokers: Vec<u32> = o.brokers.names.iter().map(|b| self.brokers.id(b)).collect();
         let accounts: Vec<u32> = o
             .accounts
@@ -72,31 +104,6 @@ impl Batch {
             let (b, a, d, m) = client_parts(k);
             self.clients
                 .insert(client_key(brokers[b as usize], accounts[a as usize], d, m));
-        }
-        match (&mut self.seen, o.seen) {
-            (SeenStore::Local(mine), SeenStore::Local(theirs)) => {
-                for (k, v) in theirs.entries() {
-                    if mine.insert(k, v) != Seen::New {
-                        return Err(Error::new(
-                            ErrorCode::DuplicateId,
-                            format!(
-                                "a trade id (fingerprint {k:016x}) is in two partial states; \
-                                 partition trades by id before settling partitions separately"
-                            ),
-                        )
-                        .field("id"));
-                    }
-                }
-            }
-            #[cfg(feature = "std")]
-            (SeenStore::Shared(a), SeenStore::Shared(b)) if std::sync::Arc::ptr_eq(a, &b) => {}
-            #[cfg(feature = "std")]
-            _ => {
-                return Err(Error::new(
-                    ErrorCode::Partial,
-                    "states that share de-duplication merge only with each other",
-                ))
-            }
         }
         self.accepted += o.accepted;
         self.duplicates += o.duplicates;

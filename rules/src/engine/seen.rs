@@ -75,6 +75,21 @@ impl SeenStore {
         out
     }
 
+    /// What `insert` would answer, without inserting.
+    pub(crate) fn check(&self, key: u64, content: u32) -> Seen {
+        match self {
+            SeenStore::Local(d) => d.check(key, content),
+            #[cfg(feature = "std")]
+            SeenStore::Shared(locks) => {
+                let i = (key >> 8) as usize % locks.len();
+                match locks[i].lock() {
+                    Ok(d) => d.check(key, content),
+                    Err(p) => p.into_inner().check(key, content),
+                }
+            }
+        }
+    }
+
     pub(crate) fn insert(&mut self, key: u64, content: u32) -> Seen {
         match self {
             SeenStore::Local(d) => d.insert(key, content),
