@@ -122,6 +122,15 @@ impl Settler {
         )
     }
 
+    /// Prepares for about `trades` more trades (a reader that knows the input's size says
+    /// so): the seen-id tables are sized once instead of growing step by step. Only memory
+    /// and speed change, never the statement.
+    pub fn reserve(&mut self, trades: u64) {
+        if let Inner::Batch(b) = &mut self.inner {
+            b.seen.reserve(trades);
+        }
+    }
+
     /// Whether the batch engine runs (else the per-trade engine).
     pub fn is_batch(&self) -> bool {
         matches!(self.inner, Inner::Batch(_))

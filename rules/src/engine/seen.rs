@@ -75,6 +75,23 @@ impl SeenStore {
         out
     }
 
+    /// Room for about `more` more ids.
+    pub(crate) fn reserve(&mut self, more: u64) {
+        match self {
+            SeenStore::Local(d) => d.reserve(more),
+            #[cfg(feature = "std")]
+            SeenStore::Shared(locks) => {
+                let per = more / locks.len() as u64 + 1;
+                for l in locks.iter() {
+                    match l.lock() {
+                        Ok(mut d) => d.reserve(per),
+                        Err(p) => p.into_inner().reserve(per),
+                    }
+                }
+            }
+        }
+    }
+
     /// What `insert` would answer, without inserting.
     pub(crate) fn check(&self, key: u64, content: u32) -> Seen {
         match self {

@@ -1050,6 +1050,7 @@ where
         starts.push(total);
         total += md.row_group(g).num_rows().max(0) as u64;
     }
+    s.reserve(total);
     let sizes: Vec<u64> = (0..groups)
         .map(|g| md.row_group(g).compressed_size().max(0) as u64)
         .collect();
