@@ -85,29 +85,6 @@ fn batches(n: usize) -> Vec<Columns> {
     out
 }
 
-fn row(c: &Columns, i: usize) -> (String, TradeRef<'_>) {
-    let d = |x: i128| broker_rules::columns::to_decimal(x).unwrap();
-    (
-        String::new(),
-        TradeRef {
-            id: c.id(i),
-            time: c.time[i],
-            account: c.account.get(i).unwrap(),
-            broker: c.broker.get(i),
-            channel: c.channel.get(i).unwrap(),
-            product: c.product.get(i).unwrap(),
-            notional: d(c.notional[i]),
-            fee: d(c.fee[i]),
-            fee_rate: c.fee_rate[i].map(d),
-            liquidity: c.liquidity[i],
-            vip: c.vip[i],
-            fee_discount: c.fee_discount[i],
-            affiliate_rate: d(c.affiliate_rate[i]),
-            master: c.master.get(i),
-        },
-    )
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args
@@ -156,8 +133,7 @@ fn main() {
                     s.push_columns(c).unwrap();
                 } else {
                     for i in 0..c.len() {
-                        let (_, t) = row(c, i);
-                        s.push(&t, Some(c.line[i])).unwrap();
+                        s.push(&c.trade(i), Some(c.line[i])).unwrap();
                     }
                 }
             }

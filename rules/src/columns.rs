@@ -108,6 +108,27 @@ impl Columns {
         };
         core::str::from_utf8(&self.id_bytes[start..self.id_ends[row] as usize]).unwrap_or("")
     }
+    /// Row `row` as a trade (the per-trade engine takes batches this way).
+    pub fn trade(&self, row: usize) -> crate::TradeRef<'_> {
+        let d = |x: i128| to_decimal(x).unwrap_or_default();
+        crate::TradeRef {
+            id: self.id(row),
+            time: self.time[row],
+            account: self.account.get(row).unwrap_or(""),
+            broker: self.broker.get(row),
+            channel: self.channel.get(row).unwrap_or(""),
+            product: self.product.get(row).unwrap_or(""),
+            notional: d(self.notional[row]),
+            fee: d(self.fee[row]),
+            fee_rate: self.fee_rate[row].map(d),
+            liquidity: self.liquidity[row],
+            vip: self.vip[row],
+            fee_discount: self.fee_discount[row],
+            affiliate_rate: d(self.affiliate_rate[row]),
+            master: self.master.get(row),
+        }
+    }
+
     pub fn push_id(&mut self, id: &str) {
         self.id_bytes.extend_from_slice(id.as_bytes());
         self.id_ends.push(self.id_bytes.len() as u32);

@@ -171,18 +171,7 @@ impl General {
 
     /// Records a trade a reader could not build (lenient mode), or fails (strict mode).
     pub fn reject(&mut self, id: Option<&str>, line: Option<u64>, e: Error) -> Result<()> {
-        if self.options.strict {
-            let e = match (id, &e.location.id) {
-                (Some(id), None) => e.id(id),
-                _ => e,
-            };
-            return Err(match line {
-                Some(l) if e.location.line.is_none() => e.line(l),
-                _ => e,
-            });
-        }
-        self.rejected.push(Rejected::new(id, line, &e));
-        Ok(())
+        reject_into(self.options.strict, &mut self.rejected, id, line, e)
     }
 
     /// Settles one trade. `line` locates it in the input for error reports.
@@ -701,6 +690,29 @@ impl General {
             lines,
         })
     }
+}
+
+/// A rejected trade: listed (lenient), or the error that stops the input (strict), with the
+/// trade's id and line filled in when the error lacks them.
+pub(crate) fn reject_into(
+    strict: bool,
+    rejected: &mut Vec<Rejected>,
+    id: Option<&str>,
+    line: Option<u64>,
+    e: Error,
+) -> Result<()> {
+    if strict {
+        let e = match (id, &e.location.id) {
+            (Some(id), None) => e.id(id),
+            _ => e,
+        };
+        return Err(match line {
+            Some(l) if e.location.line.is_none() => e.line(l),
+            _ => e,
+        });
+    }
+    rejected.push(Rejected::new(id, line, &e));
+    Ok(())
 }
 
 /// Strict mode: the channel and product must be known values.

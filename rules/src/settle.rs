@@ -184,23 +184,7 @@ impl Settler {
             Inner::Batch(b) => b.push_columns(c),
             Inner::General(g) => {
                 for row in 0..c.len() {
-                    let fixed = |x: i128| crate::columns::to_decimal(x).unwrap_or_default();
-                    let t = TradeRef {
-                        id: c.id(row),
-                        time: c.time[row],
-                        account: c.account.get(row).unwrap_or(""),
-                        broker: c.broker.get(row),
-                        channel: c.channel.get(row).unwrap_or(""),
-                        product: c.product.get(row).unwrap_or(""),
-                        notional: fixed(c.notional[row]),
-                        fee: fixed(c.fee[row]),
-                        fee_rate: c.fee_rate[row].map(fixed),
-                        liquidity: c.liquidity[row],
-                        vip: c.vip[row],
-                        fee_discount: c.fee_discount[row],
-                        affiliate_rate: fixed(c.affiliate_rate[row]),
-                        master: c.master.get(row),
-                    };
+                    let t = c.trade(row);
                     g.push(&t, Some(c.line[row]))?;
                 }
                 Ok(())

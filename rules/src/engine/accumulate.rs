@@ -67,17 +67,31 @@ impl Batch {
         from: Option<i64>,
         to: Option<i64>,
     ) -> Result<Batch> {
+        let mut b = Batch::fresh(p, plan, options, from, to);
+        b.reg = registry.map(|r| r.resolve()).transpose()?;
+        b.registry_json = registry.map(|r| serde_json::to_string(r).unwrap_or_default());
+        Ok(b)
+    }
+
+    /// A state with nothing pushed and no registry.
+    fn fresh(
+        p: &Program,
+        plan: Plan,
+        options: &SettleOptions,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Batch {
         let client_metrics = p
             .metrics
             .iter()
             .enumerate()
             .filter(|(_, m)| m.kind == MetricKind::ActiveClients)
             .fold(0u64, |b, (i, _)| b | 1 << i);
-        Ok(Batch {
+        Batch {
             p: p.clone(),
             plan,
-            reg: registry.map(|r| r.resolve()).transpose()?,
-            registry_json: registry.map(|r| serde_json::to_string(r).unwrap_or_default()),
+            reg: None,
+            registry_json: None,
             options: options.clone(),
             from,
             to,
@@ -103,7 +117,7 @@ impl Batch {
                 p.spec().tiers.window,
                 crate::program::Window::CalendarMonth { .. }
             ),
-        })
+        }
     }
 
     /// An empty state for the same settlement (another thread's share of the input).
@@ -130,30 +144,16 @@ impl Batch {
 
     /// A state with nothing pushed, for the same program, registry and options.
     pub fn empty(&self) -> Batch {
-        Batch {
-            seen: SeenStore::Local(Dedupe::default()),
-            accepted: 0,
-            duplicates: 0,
-            unknown_fields: 0,
-            rejected: Vec::new(),
-            brokers: Interner::default(),
-            accounts: Interner::default(),
-            classes: Vec::new(),
-            group_index: hashbrown::HashMap::new(),
-            class_index: hashbrown::HashMap::new(),
-            cells: hashbrown::HashMap::default(),
-            far_cells: hashbrown::HashMap::default(),
-            keys: Vec::new(),
-            sums: Vec::new(),
-            wide: BTreeMap::new(),
-            clients: hashbrown::HashSet::default(),
-            p: self.p.clone(),
-            plan: self.plan.clone(),
-            reg: self.reg.clone(),
-            registry_json: self.registry_json.clone(),
-            options: self.options.clone(),
-            ..*self
-        }
+        let mut b = Batch::fresh(
+            &self.p,
+            self.plan.clone(),
+            &self.options,
+            self.from,
+            self.to,
+        );
+        b.reg = self.reg.clone();
+        b.registry_json = self.registry_json.clone();
+        b
     }
 
     pub(crate) fn settled(&self, t: i64) -> bool {
@@ -269,18 +269,7 @@ impl Batch {
 
     /// Records a trade a reader could not build (lenient), or fails (strict).
     pub fn reject(&mut self, id: Option<&str>, line: Option<u64>, e: Error) -> Result<()> {
-        if self.options.strict {
-            let e = match (id, &e.location.id) {
-                (Some(id), None) => e.id(id),
-                _ => e,
-            };
-            return Err(match line {
-                Some(l) if e.location.line.is_none() => e.line(l),
-                _ => e,
-            });
-        }
-        self.rejected.push(Rejected::new(id, line, &e));
-        Ok(())
+        crate::general::reject_into(self.options.strict, &mut self.rejected, id, line, e)
     }
 
     /// Every day's per-metric volume and per-metric client set sizes need the classes'
