@@ -52,3 +52,32 @@ fn duplicate_json_keys_are_errors_in_every_document() {
     let e = broker_rules::Registry::from_json(r#"{"brokers": [], "brokers": []}"#).unwrap_err();
     assert!(e.message.contains("duplicate"), "{}", e.message);
 }
+
+/// One whitespace rule for every CSV cell: spaces and tabs at either end are not part of the
+/// value. Once, `, B1` and `, api` settled as broker " B1" on channel " api": commission 0.
+#[test]
+fn padded_csv_cells_read_as_their_values() {
+    let plain = "id,time,account,broker,channel,product,notional,fee,vip,fee_discount\n\
+                 t1,2026-06-03T10:00:00Z,alice,B1,api,spot,4000000,2000,0,false\n";
+    let padded = "id , time,account,broker,channel,product,notional,fee,vip,fee_discount\n\
+                  t1 , 2026-06-03T10:00:00Z,\talice, B1, api ,\"spot \", 4000000 ,2000, 0 , false\n";
+    let settle = |text: &str| {
+        let mut s = Settler::new(
+            &program("backpack").unwrap(),
+            None,
+            &SettleOptions::default(),
+        )
+        .unwrap();
+        broker_rules::read::feed(
+            &mut s,
+            text.as_bytes(),
+            broker_rules::read::Format::Csv,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        serde_json::to_string(&s.finish().unwrap()).unwrap()
+    };
+    let a = settle(plain);
+    assert!(a.contains(r#""commission":"400.00""#), "{a}"); // 2,000 x 20% (BKR 0)
+    assert_eq!(settle(padded), a);
+}

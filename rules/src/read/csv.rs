@@ -447,6 +447,11 @@ impl Structural {
 
 /// The text of every field of a record with no quoting to undo, or the UTF-8 error the
 /// `csv` crate reported (field index, valid bytes).
+/// The one whitespace rule for every cell, quoted or not, whatever its field: spaces and tabs
+/// at either end are not part of the value (`1, B1, api` reads `B1` and `api`, as decimals
+/// always did), so a padded broker code or channel never settles as another value.
+const PAD: [char; 2] = [' ', '\t'];
+
 fn texts<'a>(
     buf: &'a [u8],
     fields: &[Field],
@@ -458,7 +463,7 @@ fn texts<'a>(
     match core::str::from_utf8(&buf[a..b]) {
         Ok(text) => {
             for f in fields {
-                cells.push(&text[f.start - a..f.end - a]);
+                cells.push(text[f.start - a..f.end - a].trim_matches(PAD));
             }
             Ok(())
         }
@@ -484,7 +489,7 @@ fn owned_texts(buf: &[u8], fields: &[Field]) -> core::result::Result<Vec<String>
             v.extend_from_slice(&buf[f.start..f.end]);
         }
         match String::from_utf8(v) {
-            Ok(s) => out.push(s),
+            Ok(s) => out.push(s.trim_matches(PAD).to_string()),
             Err(e) => return Err((i, e.utf8_error().valid_up_to())),
         }
     }
