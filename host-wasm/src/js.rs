@@ -7,9 +7,10 @@
 //! - [`settle_bytes`]: `settle` / `explain` over a trade log given as bytes (CSV, NDJSON, a
 //!   JSON array; Arrow IPC and Parquet with the `arrow` feature), read by the core's streaming
 //!   readers, with column renames. No per-trade JSON crosses the boundary.
-//! - [`Settlement`]: incremental settlement (the core's `incremental::Incremental`, plus bytes
-//!   batches and partial states: [`Settlement::to_bytes`] / [`Settlement::merge`], the core's
-//!   `Settler::to_bytes` / `from_bytes` + `merge`).
+//! - [`Settlement`]: incremental settlement over JSON batches or trade-log bytes, with
+//!   partial states ([`Settlement::to_bytes`] / [`Settlement::merge`], the core's
+//!   `Settler::to_bytes` / `from_bytes` + `merge`). It replaced the core's old JSON-only
+//!   `incremental` module, which no host used any more.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -208,8 +209,7 @@ fn finished() -> Error {
 /// Incremental settlement: batches of JSON trades or trade-log bytes, partial states out
 /// ([`Settlement::to_bytes`]) and in ([`Settlement::merge`]), then the statement. Every
 /// answer is an envelope; the first fatal error (construction, a strict-mode trade, a failed
-/// merge) is repeated by every later call. The same as `broker_rules::incremental` for JSON
-/// batches (positions continue across batches).
+/// merge) is repeated by every later call. Positions continue across batches.
 pub struct Settlement {
     settler: Option<Settler>,
     line: u64,

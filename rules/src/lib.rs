@@ -58,7 +58,6 @@ pub mod error;
 pub mod estimate;
 pub mod formula;
 pub(crate) mod general;
-pub mod incremental;
 pub mod json;
 pub mod money;
 pub mod program;

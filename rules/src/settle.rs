@@ -255,10 +255,7 @@ impl Settler {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         match &self.inner {
             Inner::Batch(b) => Ok(crate::engine::wire::encode(b)),
-            Inner::General(_) => Err(Error::new(
-                ErrorCode::Partial,
-                "this program settles trade by trade (graduated mode, client caps or lines), so its state has no partial form",
-            )),
+            Inner::General(_) => Err(no_partial_form()),
         }
     }
 
@@ -269,7 +266,7 @@ impl Settler {
             Inner::Batch(b) => Ok(Settler {
                 inner: Inner::Batch(crate::engine::wire::decode(b, bytes)?),
             }),
-            Inner::General(_) => self.to_bytes().map(|_| self.clone()),
+            Inner::General(_) => Err(no_partial_form()),
         }
     }
 }
@@ -316,4 +313,12 @@ impl From<Statement> for Explanation {
             rejected: s.rejected,
         }
     }
+}
+
+/// The per-trade engine keeps per-trade records where it must; its state is not a partial.
+fn no_partial_form() -> Error {
+    Error::new(
+        ErrorCode::Partial,
+        "this program settles trade by trade (graduated mode, client caps or lines), so its state has no partial form",
+    )
 }

@@ -302,6 +302,30 @@ def _id_column(columns: ColumnsArg) -> str:
     return src[-1] if src else "id"
 
 
+def _partitioned(
+    program: ProgramArg,
+    registry: Optional[Mapping[str, Any]],
+    from_: TimeArg,
+    to: TimeArg,
+    strict: bool,
+    allow_float: bool,
+    columns: ColumnsArg,
+    names: Sequence[Any],
+) -> Tuple[str, List[Tuple[str, str]], str]:
+    """What the Spark and Dask modules need before they partition a DataFrame ``names`` of
+    columns: the request JSON, the column renames and the id column (which must exist,
+    since partitions are split by it)."""
+    req = json.dumps(_request(program, registry, from_, to, False, strict, allow_float), ensure_ascii=False)
+    id_col = _id_column(columns)
+    if id_col not in names:
+        raise FieldError(
+            f"the DataFrame has no column {id_col!r} for the trade id (columns: {', '.join(map(str, names))}); "
+            "rename with columns={'your_id_column': 'id'}",
+            {"field": "id"},
+        )
+    return req, _columns(columns), id_col
+
+
 def _source(trades: TradesArg, allow_float: bool, format: Optional[str]) -> Tuple[str, Any, Optional[str]]:
     """Classifies a trade input: ``("text", text, fmt)``, ``("file", path, fmt)``,
     ``("arrow", capsule, None)`` or ``("list", [trade json...], None)``."""

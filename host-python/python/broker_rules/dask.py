@@ -28,10 +28,9 @@ from . import (
     ProgramArg,
     Statement,
     TimeArg,
-    _columns,
-    _id_column,
     _merge_request,
     _partial_request,
+    _partitioned,
     _request,
     _state,
     _merger,
@@ -82,17 +81,9 @@ def partial_state(
 
     if split_every < 2:
         raise OptionsError("split_every must be at least 2", {"field": "split_every"})
-    req = json.dumps(_request(program, registry, from_, to, False, strict, allow_float), ensure_ascii=False)
-    cols = _columns(columns)
-    id_col = _id_column(columns)
     if not isinstance(ddf, dd.DataFrame):
         raise FieldError(f"expected a dask.dataframe.DataFrame, not a {type(ddf).__name__}", {"field": "trades"})
-    if id_col not in ddf.columns:
-        raise FieldError(
-            f"the DataFrame has no column {id_col!r} for the trade id (columns: {', '.join(map(str, ddf.columns))}); "
-            "rename with columns={'your_id_column': 'id'}",
-            {"field": "id"},
-        )
+    req, cols, id_col = _partitioned(program, registry, from_, to, strict, allow_float, columns, list(ddf.columns))
     shuffled = ddf.shuffle(on=id_col, npartitions=partitions or ddf.npartitions, shuffle_method=shuffle_method, force=True)
     part = delayed(_partition_state, pure=True)
     merge = delayed(_merge_group, pure=True)

@@ -31,10 +31,9 @@ from . import (
     ProgramArg,
     Statement,
     TimeArg,
-    _columns,
-    _id_column,
     _merge_request,
     _partial_request,
+    _partitioned,
     _request,
 )
 from ._errors import BrokerRulesError, error_from
@@ -112,15 +111,7 @@ def partial_states(
     its trade id column (the column that ``columns`` renames to ``id``, else ``id``) into
     ``partitions`` (default: Spark's, ``spark.sql.shuffle.partitions``). Store it, or merge
     its states with :func:`broker_rules.merge` under the same program and options."""
-    req = json.dumps(_request(program, registry, from_, to, False, strict, allow_float), ensure_ascii=False)
-    cols = _columns(columns)
-    id_col = _id_column(columns)
-    if id_col not in df.columns:
-        raise FieldError(
-            f"the DataFrame has no column {id_col!r} for the trade id (columns: {', '.join(df.columns)}); "
-            "rename with columns={'your_id_column': 'id'}",
-            {"field": "id"},
-        )
+    req, cols, id_col = _partitioned(program, registry, from_, to, strict, allow_float, columns, df.columns)
     from pyspark.sql import functions as F
 
     key = F.col(f"`{id_col}`")
