@@ -84,6 +84,14 @@ pub struct SettleArgs {
     /// Worker threads for CSV and Parquet input [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Merge a partial state written by `--state-out` (same program, registry and options);
+    /// repeat for each. With states and no `--trades`, only the states are settled.
+    #[arg(long = "state", value_name = "FILE")]
+    pub states: Vec<String>,
+    /// Write the partial state (canonical bytes) to FILE instead of the statement, to merge
+    /// later with `--state`. Split trades by id across the parts you settle separately.
+    #[arg(long, value_name = "FILE")]
+    pub state_out: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -168,10 +168,32 @@ fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
     };
     let mut settler =
         Settler::new(&program, registry.as_ref(), &options).map_err(|e| Fail::input(None, &e))?;
-    let input = input::open_trades(a.trades.as_deref(), a.input_format)?;
-    let name = input.name.clone();
-    let map = read::ColumnMap::parse(&a.columns).map_err(|e| Fail::usage(e.message))?;
-    input::feed_input(&mut settler, input, &map, input::threads(a.threads))?;
+    let mut name = String::from("<states>");
+    if a.trades.is_some() || a.states.is_empty() {
+        let input = input::open_trades(a.trades.as_deref(), a.input_format)?;
+        name = input.name.clone();
+        let map = read::ColumnMap::parse(&a.columns).map_err(|e| Fail::usage(e.message))?;
+        input::feed_input(&mut settler, input, &map, input::threads(a.threads))?;
+    }
+    for path in &a.states {
+        let bytes = std::fs::read(path).map_err(|e| Fail::io(&format!("cannot read {path}"), e))?;
+        let state = settler
+            .from_bytes(&bytes)
+            .map_err(|e| Fail::input(Some(path), &e))?;
+        settler
+            .merge(state)
+            .map_err(|e| Fail::input(Some(path), &e))?;
+    }
+    if let Some(path) = &a.state_out {
+        let bytes = settler.to_bytes().map_err(|e| Fail::input(None, &e))?;
+        std::fs::write(path, &bytes).map_err(|e| Fail::io(&format!("cannot write {path}"), e))?;
+        eprintln!(
+            "broker-rules: wrote the partial state of {} trades to {path} ({} bytes)",
+            settler.accepted(),
+            bytes.len()
+        );
+        return Ok(());
+    }
     let format = default_format(a.format);
     if format == OutFormat::Json && !explain {
         // Streamed broker by broker: the statement is never held whole.

@@ -637,3 +637,71 @@ fn renamed_columns_settle_like_the_trade_field_names() {
     assert_exit(&o, 1);
     assert!(stderr(&o).contains("E_FIELD"), "{}", stderr(&o));
 }
+
+#[test]
+fn partial_states_written_and_merged_give_the_one_process_statement() {
+    let text = fixture("backpack_month.csv");
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let (a, b) = (temp("part-a.csv"), temp("part-b.csv"));
+    std::fs::write(&a, format!("{header}\n{}\n", rows[0])).unwrap();
+    std::fs::write(&b, format!("{header}\n{}\n", rows[1..].join("\n"))).unwrap();
+    let (sa, sb) = (temp("a.brps"), temp("b.brps"));
+    for (trades, state) in [(&a, &sa), (&b, &sb)] {
+        let o = run(&[
+            "settle",
+            "--program",
+            "backpack",
+            "--trades",
+            trades,
+            "--state-out",
+            state,
+        ]);
+        assert_exit(&o, 0);
+        assert!(
+            stderr(&o).contains("wrote the partial state"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(&std::fs::read(state).unwrap()[..4], b"BRPS");
+    }
+    let o = run(&[
+        "settle",
+        "--program",
+        "backpack",
+        "--state",
+        &sa,
+        "--state",
+        &sb,
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), fixture("backpack_month.expected.json"));
+    // Trades and a state together.
+    let o = run(&[
+        "settle",
+        "--program",
+        "backpack",
+        "--trades",
+        &b,
+        "--state",
+        &sa,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(stdout(&o), fixture("backpack_month.expected.json"));
+    // A state of another program is refused with its code.
+    let o = run(&[
+        "settle",
+        "--program",
+        "xt",
+        "--state",
+        &sa,
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("E_PARTIAL"), "{}", stderr(&o));
+}
