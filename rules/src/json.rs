@@ -75,15 +75,21 @@ impl<'de> Visitor<'de> for V {
         let mut m = Map::new();
         while let Some(k) = map.next_key::<String>()? {
             if m.contains_key(&k) {
-                return Err(de::Error::custom(format!(
-                    "duplicate key {k:?} (each key may appear once in an object)"
-                )));
+                return Err(de::Error::custom(format!("duplicate key {k:?} {DUPLICATE}")));
             }
             let Checked(v) = map.next_value()?;
             m.insert(k, v);
         }
         Ok(Checked(Value::Object(m)))
     }
+}
+
+/// The tail of the duplicate-key message, by which [`is_duplicate_key`] knows it.
+const DUPLICATE: &str = "(each key may appear once in an object)";
+
+/// Whether a serde_json error is this module's duplicate-key refusal.
+pub(crate) fn is_duplicate_key(e: &serde_json::Error) -> bool {
+    alloc::string::ToString::to_string(e).contains(DUPLICATE)
 }
 
 #[cfg(test)]

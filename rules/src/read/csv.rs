@@ -73,6 +73,26 @@ pub(crate) fn feed_csv_blocks<R: Read>(
 ) -> Result<()> {
     let mut src = Source::new(input);
     let header = read_header(&mut src, map, s.strict())?;
+    // An error about a trade's field names its column too, whichever path (row or batch)
+    // found it: one location for one mistake.
+    let names = header.names.clone();
+    feed_csv_rows(s, &header, src, threads, block, progress).map_err(|e| {
+        if e.location.column.is_none() && e.location.line.is_some() {
+            e.at_column_of(&names)
+        } else {
+            e
+        }
+    })
+}
+
+fn feed_csv_rows<R: Read>(
+    s: &mut Settler,
+    header: &Header,
+    src: Source<R>,
+    threads: usize,
+    block: usize,
+    progress: Progress<'_>,
+) -> Result<()> {
     if threads > 1 {
         let mut forks = Vec::with_capacity(threads);
         for _ in 0..threads {
@@ -82,7 +102,7 @@ pub(crate) fn feed_csv_blocks<R: Read>(
             }
         }
         if forks.len() == threads {
-            return parallel(s, forks, &header, src, block, progress);
+            return parallel(s, forks, header, src, block, progress);
         }
         // Forks that exist share de-duplication with `s`; merging them back (empty) keeps
         // `s` consistent.
@@ -90,7 +110,7 @@ pub(crate) fn feed_csv_blocks<R: Read>(
             s.merge(f)?;
         }
     }
-    run_sequential(s, &header, src, block, progress)
+    run_sequential(s, header, src, block, progress)
 }
 
 // ---------------------------------------------------------------------------------------
