@@ -32,7 +32,7 @@ tsc -p host-wasm/js/test/types/tsconfig.node.json
 log "node --test (vectors through both packages, API, trade-log bytes, README examples, headless Chromium)"
 node --test --test-reporter=spec --test-reporter-destination=stdout \
   host-wasm/js/test/vectors.test.mjs host-wasm/js/test/api.test.mjs \
-  host-wasm/js/test/bytes.test.mjs host-wasm/js/test/readme.test.mjs host-wasm/js/test/exports.test.mjs \
+  host-wasm/js/test/bytes.test.mjs host-wasm/js/test/inputs.test.mjs host-wasm/js/test/readme.test.mjs host-wasm/js/test/exports.test.mjs \
   host-wasm/js/test/browser.test.mjs \
   > target/test-js.out 2>&1 && rc=0 || rc=$?
 # the runner's failures and closing summary (the full report is in target/test-js.out)

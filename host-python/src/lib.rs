@@ -40,6 +40,16 @@ fn call(py: Python<'_>, function: String, request: String) -> String {
     py.detach(move || api::guarded(|| api::call(&function, &request)))
 }
 
+/// The one-sentence help of an error code (`E_DECIMAL`...); empty for an unknown code.
+#[pyfunction]
+fn error_help(code: &str) -> &'static str {
+    broker_rules::error::ErrorCode::ALL
+        .iter()
+        .find(|c| c.as_str() == code)
+        .map(|c| c.help())
+        .unwrap_or("")
+}
+
 /// The engine version (the `engine.version` every result carries).
 #[pyfunction]
 fn engine_version() -> &'static str {
@@ -471,6 +481,7 @@ fn feed_arrow(
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(call, m)?)?;
+    m.add_function(wrap_pyfunction!(error_help, m)?)?;
     m.add_function(wrap_pyfunction!(settle_text, m)?)?;
     m.add_function(wrap_pyfunction!(settle_file, m)?)?;
     m.add_function(wrap_pyfunction!(settle_arrow, m)?)?;

@@ -121,7 +121,7 @@ def test_errors_carry_code_and_location(month: List[Dict[str, Any]]) -> None:
         br.settle("backpack", dup)
     assert d.value.id == "t1" or "t1" in d.value.message
     with pytest.raises(br.ParseError):
-        br.settle("backpack", "[{not json")
+        br.settle("backpack", b"[{not json")
     with pytest.raises(br.OptionsError):
         br.settle("backpack", month, from_="2026-07-01T00:00:00Z", to="2026-06-01T00:00:00Z")
 
@@ -161,7 +161,7 @@ def test_settle_releases_the_gil() -> None:
     result: List[br.Statement] = []
 
     def work() -> None:
-        result.append(br.settle("backpack", text, format="ndjson"))
+        result.append(br.settle("backpack", text.encode(), format="ndjson"))
         done.set()
 
     ticks = 0
