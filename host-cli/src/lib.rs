@@ -106,7 +106,10 @@ fn call_cmd(a: args::CallArgs, out: &mut dyn Write) -> R<()> {
         Err(e) => broker_rules::api::error_envelope(
             &Error::new(
                 ErrorCode::Parse,
-                format!("the request is not UTF-8: invalid byte at offset {}", e.valid_up_to()),
+                format!(
+                    "the request is not UTF-8: invalid byte at offset {}",
+                    e.valid_up_to()
+                ),
             )
             .field("request"),
         ),
@@ -117,7 +120,10 @@ fn call_cmd(a: args::CallArgs, out: &mut dyn Write) -> R<()> {
     if env.starts_with("{\"ok\":") {
         Ok(())
     } else {
-        Err(Fail { code: 1, text: String::new() })
+        Err(Fail {
+            code: 1,
+            text: String::new(),
+        })
     }
 }
 

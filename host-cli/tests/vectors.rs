@@ -92,11 +92,24 @@ fn every_vector_through_the_cli_call_command() {
                 &want[..want.len().min(300)]
             ));
         } else if code != Some(if is_error { 1 } else { 0 }) || !out.stderr.is_empty() {
-            failures.push(format!("{}: exit {code:?}, stderr {:?}", v.name, String::from_utf8_lossy(&out.stderr)));
+            failures.push(format!(
+                "{}: exit {code:?}, stderr {:?}",
+                v.name,
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} vectors fail:\n{}", failures.len(), files.len(), failures.join("\n"));
-    assert!(errors >= 100, "the bad-input matrix has {errors} error vectors");
+    assert!(
+        failures.is_empty(),
+        "{} of {} vectors fail:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+    assert!(
+        errors >= 100,
+        "the bad-input matrix has {errors} error vectors"
+    );
 }
 
 #[test]
@@ -109,8 +122,12 @@ fn call_prints_the_raw_envelope() {
     );
     let out = call("settel", "{}");
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8(out.stdout).unwrap().starts_with("{\"error\":{\"code\":\"E_OPTIONS\",\"message\":\"unknown function \\\"settel\\\""));
+    assert!(String::from_utf8(out.stdout).unwrap().starts_with(
+        "{\"error\":{\"code\":\"E_OPTIONS\",\"message\":\"unknown function \\\"settel\\\""
+    ));
     let out = call("settle", "{\"program\":\"xt\",\"trades\":[]}");
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8(out.stdout).unwrap().starts_with("{\"ok\":{\"program\":{\"id\":\"xt\""));
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .starts_with("{\"ok\":{\"program\":{\"id\":\"xt\""));
 }

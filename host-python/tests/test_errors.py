@@ -92,7 +92,7 @@ def test_nat_and_dates() -> None:
     assert (type(e), e.field, e.line) == (br.TimeError, "time", 1)
     e = raised(lambda: br.settle("backpack", [T], from_=pd.NaT))
     assert (e.code, e.field) == ("E_OPTIONS", "options.from")
-    # a date is midnight (at the program's day offset): June 2 excludes a June 1 trade
+    # a date is its midnight UTC (as the CLI's --from): June 2 excludes a June 1 trade
     st = br.settle("backpack", [T], from_=date(2026, 6, 2))  # was TypeError
     assert st.brokers == [] or st.commission == Decimal("0")
     st = br.settle("backpack", [dict(T, time=datetime(2026, 6, 1, 10, tzinfo=timezone.utc))])

@@ -172,7 +172,13 @@ pub fn typed_error(name: &str, e: &serde_json::Error, v: &Value) -> Error {
 }
 
 /// Fields of the request arguments that are JSON integers, not decimals.
-const INTEGER_FIELDS: [&str; 5] = ["credit_delay_minutes", "scale", "days", "active_clients", "vip"];
+const INTEGER_FIELDS: [&str; 5] = [
+    "credit_delay_minutes",
+    "scale",
+    "days",
+    "active_clients",
+    "vip",
+];
 
 /// Finds (depth first) the value the decimal error in `message` is about: a JSON number the
 /// message quotes (`got the number 0.5`), or a string the message quotes that is not a

@@ -238,7 +238,9 @@ impl Error {
         // A duplicate key is malformed text (E_PARSE) wherever it is, as the NDJSON and CSV
         // readers report it, though serde classifies the visitor's refusal as data.
         let code = match e.classify() {
-            serde_json::error::Category::Data if !crate::json::is_duplicate_key(e) => ErrorCode::Field,
+            serde_json::error::Category::Data if !crate::json::is_duplicate_key(e) => {
+                ErrorCode::Field
+            }
             _ => ErrorCode::Parse,
         };
         let mut err = Error::new(code, alloc::format!("{what}: {e}"));

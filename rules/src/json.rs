@@ -75,7 +75,9 @@ impl<'de> Visitor<'de> for V {
         let mut m = Map::new();
         while let Some(k) = map.next_key::<String>()? {
             if m.contains_key(&k) {
-                return Err(de::Error::custom(format!("duplicate key {k:?} {DUPLICATE}")));
+                return Err(de::Error::custom(format!(
+                    "duplicate key {k:?} {DUPLICATE}"
+                )));
             }
             let Checked(v) = map.next_value()?;
             m.insert(k, v);

@@ -74,9 +74,17 @@ fn old_feed_csv<R: Read>(s: &mut Settler, input: R) -> Result<()> {
             Some(e) => Err(e),
             None => b.finish().map_err(|e| e.at_column_of(&headers)),
         };
+        // The contract since issue 11: a fatal error about a trade's field names its column.
+        let column = |e: Error| {
+            if e.location.column.is_none() && e.location.line.is_some() {
+                e.at_column_of(&headers)
+            } else {
+                e
+            }
+        };
         match built {
-            Ok(t) => s.push(&t, Some(line))?,
-            Err(e) => s.reject(id, Some(line), e.line(line))?,
+            Ok(t) => s.push(&t, Some(line)).map_err(column)?,
+            Err(e) => s.reject(id, Some(line), e.line(line)).map_err(column)?,
         }
     }
     Ok(())
@@ -426,6 +434,23 @@ fn csv_vectors_match_the_previous_reader() {
         let header: Vec<&str> = keys.iter().map(String::as_str).collect();
         let text = csv_of(&header, &rows);
         let o: SettleOptions = serde_json::from_value(input["options"].clone()).unwrap_or_default();
+        // Padded values are data in JSON but trimmed in CSV (one whitespace rule): not comparable.
+        let padded = trades.iter().any(|t| {
+            t.as_object()
+                .unwrap()
+                .values()
+                .any(|v| v.as_str().is_some_and(|x| x.trim() != x))
+        });
+        if padded {
+            continue;
+        }
+        // Vectors whose program or options are wrong on purpose have no trades to read.
+        let Ok(prog) = crate::program(program) else {
+            continue;
+        };
+        if Settler::new(&prog, None, &o).is_err() {
+            continue;
+        }
         let want = old(program, &o, &text);
         for (threads, block) in [(1, 4 << 20), (2, 4 << 20), (2, 50), (1, 3)] {
             assert_eq!(
