@@ -377,7 +377,7 @@ case("options-validate-strict-unknown-channel", "validate trades with strict opt
 case("validate-trades-csv", "validate a CSV trade log: line 3's notional 'abc' is a problem E_DECIMAL at line 3.",
      "validate", {"program": "xt", "format": "csv", "trades": csv([ROW, "t2,2026-06-01T10:00:00Z,c1,B1,api,spot,abc,1"])},
      extra=[("/ok/valid", False), ("/ok/problems/0/code", "E_DECIMAL"), ("/ok/problems/0/location/line", 3)])
-case("unknown-function-settel", "call 'settel': E_OPTIONS listing the known functions.", "settel", {}, "E_OPTIONS")
+# an unknown function name: error-options-unknown-function.json (the corpus allows one, "nope")
 
 if __name__ == "__main__":
     names = set()
