@@ -62,6 +62,7 @@ function createApi(core, pkg) {
   // the path, e.g. scenario.volume). Finite numbers go through: the engine refuses a JSON
   // number where a decimal belongs with the same code.
   function checkNumbers(value, what) {
+    const open = new Set(); // the objects on the current path: a cycle is JSON.stringify's error
     const walk = (v, path, loc) => {
       if (typeof v === 'number') {
         if (!Number.isFinite(v)) {
@@ -70,7 +71,11 @@ function createApi(core, pkg) {
         return;
       }
       if (v === null || typeof v !== 'object' || bytesOf(v)) return;
-      if (typeof v.toJSON === 'function') return;
+      if (typeof v.toJSON === 'function' || open.has(v)) return;
+      open.add(v);
+      try { walkInto(v, path, loc); } finally { open.delete(v); }
+    };
+    const walkInto = (v, path, loc) => {
       if (Array.isArray(v)) {
         v.forEach((x, i) => {
           const trade = what === 'trades' && path === 'trades' && x !== null && typeof x === 'object' && !Array.isArray(x);
@@ -87,9 +92,14 @@ function createApi(core, pkg) {
 
   // JSON text of a value, checked for numbers with no JSON form.
   function text(value, what) {
-    if (what === 'request' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      for (const [k, v] of Object.entries(value)) checkNumbers(v, k);
-    } else checkNumbers(value, what);
+    try {
+      if (what === 'request' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        for (const [k, v] of Object.entries(value)) checkNumbers(v, k);
+      } else checkNumbers(value, what);
+    } catch (e) {
+      if (e instanceof BrokerRulesError) throw e;
+      throw fail('E_PARSE', `${what} cannot be serialized as JSON: ${e && e.message}`, { field: what });
+    }
     let s;
     try {
       s = JSON.stringify(value);
