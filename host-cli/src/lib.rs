@@ -127,6 +127,7 @@ fn call_cmd(a: args::CallArgs, out: &mut dyn Write) -> R<()> {
     }
 }
 
+/// A file's bytes, or stdin's for `-`.
 fn read_bytes(path: &str) -> R<Vec<u8>> {
     if path == "-" {
         let mut v = Vec::new();
@@ -135,7 +136,7 @@ fn read_bytes(path: &str) -> R<Vec<u8>> {
             .map_err(|e| Fail::io("stdin", e))?;
         return Ok(v);
     }
-    std::fs::read(path).map_err(|e| Fail::io(path, e))
+    std::fs::read(path).map_err(|e| Fail::io(&format!("cannot read {path}"), e))
 }
 
 fn emit(out: &mut dyn Write, s: &str) -> R<()> {
@@ -166,14 +167,18 @@ fn default_format(f: Option<OutFormat>) -> OutFormat {
 }
 
 fn read_text(path: &str) -> R<String> {
-    if path == "-" {
-        let mut s = String::new();
-        io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Fail::io("stdin", e))?;
-        return Ok(s);
-    }
-    std::fs::read_to_string(path).map_err(|e| Fail::io(&format!("cannot read {path}"), e))
+    String::from_utf8(read_bytes(path)?).map_err(|_| {
+        let what = if path == "-" {
+            "stdin".to_string()
+        } else {
+            format!("cannot read {path}")
+        };
+        let e = io::Error::new(
+            io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        );
+        Fail::io(&what, e)
+    })
 }
 
 /// A built-in id, or a path to a program JSON file.

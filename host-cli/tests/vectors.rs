@@ -4,6 +4,7 @@
 //! nothing on stderr. The request is the file's `input` text minified (key order as in the
 //! file), as every host replays it (tests/README.md).
 
+use broker_rules::json::minify;
 use serde_json::value::RawValue;
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,30 +18,6 @@ struct Vector<'a> {
     input: &'a RawValue,
     #[serde(borrow)]
     expected: &'a RawValue,
-}
-
-/// Whitespace outside JSON strings removed (tests/src/json.rs does the same).
-fn minify(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let (mut in_str, mut esc) = (false, false);
-    for c in text.chars() {
-        if in_str {
-            out.push(c);
-            if esc {
-                esc = false;
-            } else if c == '\\' {
-                esc = true;
-            } else if c == '"' {
-                in_str = false;
-            }
-        } else if c == '"' {
-            in_str = true;
-            out.push(c);
-        } else if !c.is_whitespace() {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn vectors_dir() -> PathBuf {

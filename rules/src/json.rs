@@ -10,6 +10,32 @@ use core::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+/// Removes whitespace outside strings. For text serde_json wrote (any indentation) the
+/// result is exactly the compact bytes the engine writes for the same value and key order:
+/// how conformance vectors' pretty files are compared with a host's output.
+pub fn minify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_str, mut esc) = (false, false);
+    for c in text.chars() {
+        if in_str {
+            out.push(c);
+            if esc {
+                esc = false;
+            } else if c == '\\' {
+                esc = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+        } else if c == '"' {
+            in_str = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Parses JSON text; a duplicate key is an error at its line and column.
 pub fn parse(text: &str) -> core::result::Result<Value, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
