@@ -355,10 +355,15 @@ fn trades_of(req: &Map<String, Value>) -> Result<&[Value]> {
 fn settle_value(request: &str) -> Result<Statement> {
     let req = parse_request(request)?;
     only(&req, &SETTLE_FIELDS)?;
+    settle_request(&req)
+}
+
+/// Settles a parsed (and field-checked) request.
+fn settle_request(req: &Map<String, Value>) -> Result<Statement> {
     let program = program_from(req.get("program"))?;
-    let registry: Option<Registry> = field(&req, "registry")?;
-    let options: SettleOptions = field(&req, "options")?.unwrap_or_default();
-    let trades = trades_in(&req)?;
+    let registry: Option<Registry> = field(req, "registry")?;
+    let options: SettleOptions = field(req, "options")?.unwrap_or_default();
+    let trades = trades_in(req)?;
     let mut s = Settler::new(&program, registry.as_ref(), &options)?;
     feed_trades(&mut s, &trades)?;
     s.finish()
@@ -388,7 +393,7 @@ fn settle_path(request: &str, path: Path) -> Result<Statement> {
     only(&req, &SETTLE_FIELDS)?;
     if matches!(trades_in(&req)?, Trades::Text(..)) {
         // A trade log's text is read as one stream.
-        return settle_value(request);
+        return settle_request(&req);
     }
     let program = program_from(req.get("program"))?;
     let registry: Option<Registry> = field(&req, "registry")?;
