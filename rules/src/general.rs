@@ -32,7 +32,7 @@ pub(crate) struct Stat {
 impl Stat {
     fn add(&mut self, fee: Decimal) -> Result<()> {
         self.trades += 1;
-        self.fees = money::add(self.fees, fee)?;
+        self.fees = money::total(self.fees, fee)?;
         Ok(())
     }
     fn out(&self) -> ExcludedStat {
@@ -185,6 +185,8 @@ impl General {
                 Some(l) => e.line(l),
                 None => e,
             }),
+            // A total past its limit stops the settlement, naming no trade (money::sum_limit).
+            Err(e) if crate::money::is_sum_limit(&e) => Err(e),
             Err(e) => self.reject(Some(t.id), line, e.id(t.id)),
         }
     }
@@ -321,7 +323,7 @@ impl General {
                 if m.counts(t.product, t.channel) {
                     match m.kind {
                         MetricKind::Volume => {
-                            agg.volume[m.slot] = money::add(agg.volume[m.slot], t.notional)?;
+                            agg.volume[m.slot] = money::total(agg.volume[m.slot], t.notional)?;
                             contribution = t.notional;
                         }
                         MetricKind::ActiveClients => {
@@ -352,8 +354,8 @@ impl General {
         if settled {
             let acc = broker.periods.entry(period).or_default();
             acc.trades += 1;
-            acc.volume = money::add(acc.volume, t.notional)?;
-            acc.fees = money::add(acc.fees, t.fee)?;
+            acc.volume = money::total(acc.volume, t.notional)?;
+            acc.fees = money::total(acc.fees, t.fee)?;
             acc.last_day = acc.last_day.max(day);
             if acc.trades == 1 {
                 acc.last_day = day;
@@ -369,7 +371,7 @@ impl General {
                     .entry((day, client_key))
                     .or_insert_with(|| vec![Decimal::ZERO; p.level_rates.len()]);
                 for (b, c) in bucket.iter_mut().zip(&self.scratch) {
-                    *b = money::add(*b, *c)?;
+                    *b = money::total(*b, *c)?;
                 }
             }
         }
@@ -416,14 +418,15 @@ impl General {
         for (code, acc) in &brokers {
             // Days that share a window share a level (a calendar month's days, say).
             let mut level_of_window: BTreeMap<(i64, i64), (usize, Vec<Decimal>)> = BTreeMap::new();
-            let mut level = |day: i64| -> (usize, Vec<Decimal>) {
-                level_of_window
-                    .entry(window(&p, day))
-                    .or_insert_with(|| {
-                        let values = metric_values(&p, acc, window(&p, day));
-                        (p.level_for(&values), values)
-                    })
-                    .clone()
+            let mut level = |day: i64| -> Result<(usize, Vec<Decimal>)> {
+                let w = window(&p, day);
+                if let Some(v) = level_of_window.get(&w) {
+                    return Ok(v.clone());
+                }
+                let values = metric_values(&p, acc, w)?;
+                let v = (p.level_for(&values), values);
+                level_of_window.insert(w, v.clone());
+                Ok(v)
             };
             // Graduated mode: each trade's level from the volume before it.
             let mut grad_amounts: BTreeMap<i64, Vec<(u32, Decimal)>> = BTreeMap::new();
@@ -442,15 +445,15 @@ impl General {
                     } else {
                         acc.days
                             .range(lo..=end)
-                            .try_fold(Decimal::ZERO, |s, (_, d)| money::add(s, d.volume[slot]))?
+                            .try_fold(Decimal::ZERO, |s, (_, d)| money::total(s, d.volume[slot]))?
                     };
                     let so_far = intraday.entry(it.day).or_default();
                     let c0 = if hi >= it.day {
-                        money::add(before, *so_far)?
+                        money::total(before, *so_far)?
                     } else {
                         before
                     };
-                    *so_far = money::add(*so_far, it.contribution)?;
+                    *so_far = money::total(*so_far, it.contribution)?;
                     let mut values = vec![Decimal::ZERO; p.metrics.len()];
                     values[metric] = c0;
                     let rank = p.level_for(&values);
@@ -470,14 +473,14 @@ impl General {
             let mut out = BTreeMap::new();
             let mut day_levels = BTreeMap::new();
             for (start, per) in &acc.periods {
-                let (tier, metrics) = level(per.last_day);
+                let (tier, metrics) = level(per.last_day)?;
                 let tier = grad_levels.get(start).copied().unwrap_or(tier);
                 let amounts: Vec<(u32, Decimal, i64)> = match p.spec().tiers.mode {
                     Mode::Volume => per
                         .buckets
                         .iter()
-                        .map(|((day, client), v)| (*client, v[level(*day).0], *day))
-                        .collect(),
+                        .map(|((day, client), v)| Ok((*client, v[level(*day)?.0], *day)))
+                        .collect::<Result<_>>()?,
                     Mode::Graduated => grad_amounts
                         .remove(start)
                         .unwrap_or_default()
@@ -492,13 +495,15 @@ impl General {
                         let used = client_used
                             .entry((client, Clock::month_of_day(day)))
                             .or_default();
-                        let room = money::sub(*cap, *used)?.max(Decimal::ZERO);
+                        let room = money::sub(*cap, *used)
+                            .map_err(money::as_sum_limit)?
+                            .max(Decimal::ZERO);
                         if amount > room {
                             amount = room;
                         }
-                        *used = money::add(*used, amount)?;
+                        *used = money::total(*used, amount)?;
                     }
-                    own = money::add(own, amount)?;
+                    own = money::total(own, amount)?;
                 }
                 if own < Decimal::ZERO {
                     own = Decimal::ZERO; // netted rebates never make a broker owe
@@ -546,7 +551,7 @@ impl General {
                         to_parent: Decimal::ZERO,
                         from_subs: Decimal::ZERO,
                     });
-                d.from_subs = money::add(d.from_subs, amt)?;
+                d.from_subs = money::total(d.from_subs, amt)?;
             }
         }
 
@@ -566,9 +571,12 @@ impl General {
                     .get(code)
                     .and_then(|b| b.periods.get(start))
                     .unwrap_or(&empty);
-                let exact = money::add(money::sub(d.own, d.to_parent)?, d.from_subs)?;
+                let exact = money::total(
+                    money::sub(d.own, d.to_parent).map_err(money::as_sum_limit)?,
+                    d.from_subs,
+                )?;
                 let paid = rounding.apply(exact, scale);
-                total = money::add(total, paid)?;
+                total = money::total(total, paid)?;
                 let end = period_end(&p, *start);
                 let rates = &p.level_rates[d.tier];
                 rows.push(PeriodStatement {
@@ -605,7 +613,7 @@ impl General {
                 });
             }
             if !withheld {
-                grand = money::add(grand, total)?;
+                grand = money::total(grand, total)?;
             }
             emit(BrokerStatement {
                 broker: code.clone(),
@@ -625,11 +633,19 @@ impl General {
             for l in ls {
                 let rank = match (&l.broker, l.level) {
                     (_, Some(r)) => r,
-                    (Some(b), None) => *cache.entry((b.clone(), l.day)).or_insert_with(|| {
-                        brokers.get(b).map_or(0, |acc| {
-                            p.level_for(&metric_values(&p, acc, window(&p, l.day)))
-                        })
-                    }),
+                    (Some(b), None) => match cache.get(&(b.clone(), l.day)) {
+                        Some(r) => *r,
+                        None => {
+                            let r = match brokers.get(b) {
+                                Some(acc) => {
+                                    p.level_for(&metric_values(&p, acc, window(&p, l.day))?)
+                                }
+                                None => 0,
+                            };
+                            cache.insert((b.clone(), l.day), r);
+                            r
+                        }
+                    },
                     (None, None) => 0,
                 };
                 let commission = if l.excluded.is_some() {
@@ -771,15 +787,19 @@ pub fn window(p: &Program, day: i64) -> (i64, i64) {
 }
 
 /// Value of every metric (program order) over a window of days.
-pub(crate) fn metric_values(p: &Program, acc: &BrokerAcc, (lo, hi): (i64, i64)) -> Vec<Decimal> {
+pub(crate) fn metric_values(
+    p: &Program,
+    acc: &BrokerAcc,
+    (lo, hi): (i64, i64),
+) -> Result<Vec<Decimal>> {
     let mut vols = vec![Decimal::ZERO; p.metric_slots(MetricKind::Volume)];
     // Accounts of every day concatenated, then sorted and deduplicated: a month of days is
     // one sort, not thirty set unions.
     let mut clients: Vec<Vec<u32>> = vec![Vec::new(); p.metric_slots(MetricKind::ActiveClients)];
     for (_, d) in acc.days.range(lo..=hi.max(lo)) {
         for (v, x) in vols.iter_mut().zip(&d.volume) {
-            // Saturating: a window sum beyond 7.9e28 exceeds every threshold anyway.
-            *v = v.checked_add(*x).unwrap_or(Decimal::MAX);
+            // Exact: a rounded window sum could cross a threshold the true sum does not.
+            *v = money::total(*v, *x)?;
         }
         for (c, x) in clients.iter_mut().zip(&d.clients) {
             c.extend(x.iter().copied());
@@ -789,13 +809,13 @@ pub(crate) fn metric_values(p: &Program, acc: &BrokerAcc, (lo, hi): (i64, i64)) 
         c.sort_unstable();
         c.dedup();
     }
-    p.metrics
+    Ok(p.metrics
         .iter()
         .map(|m| match m.kind {
             MetricKind::Volume => vols[m.slot],
             MetricKind::ActiveClients => Decimal::from(clients[m.slot].len() as u64),
         })
-        .collect()
+        .collect())
 }
 
 pub(crate) fn period_start(p: &Program, t: i64) -> i64 {

@@ -3,9 +3,9 @@
 //! states combine in `merge.rs`; `finish.rs` turns them into a statement.
 
 use super::plan::{ClassKey, Group, Interner, Plan};
-use crate::columns::{self, SCALE};
+use crate::columns;
 use crate::dedupe::Dedupe;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::money;
 use crate::program::{Basis, MetricKind, Period, Program};
 use crate::registry::{Registry, Resolved};
@@ -13,7 +13,6 @@ use crate::settle::SettleOptions;
 use crate::statement::Rejected;
 use crate::time::{Clock, NS_PER_HOUR};
 use alloc::collections::BTreeMap;
-use alloc::format;
 use alloc::vec::Vec;
 use rust_decimal::Decimal;
 
@@ -291,20 +290,15 @@ impl Batch {
         let d = |x: i128| columns::to_decimal(x).ok_or_else(overflow);
         let (mut n, mut p, mut q) = (d(s.notional)?, d(s.fee_pos)?, d(s.fee_neg)?);
         if let Some(w) = self.wide.get(&cell) {
-            n = money::add(n, w.notional)?;
-            p = money::add(p, w.fee_pos)?;
-            q = money::add(q, w.fee_neg)?;
+            n = money::total(n, w.notional)?;
+            p = money::total(p, w.fee_pos)?;
+            q = money::total(q, w.fee_neg)?;
         }
         Ok((n, p, q))
     }
 }
 
+/// A fixed-point total past its range: the one error of a total that cannot be held exactly.
 pub(crate) fn overflow() -> Error {
-    Error::new(
-        ErrorCode::Overflow,
-        format!(
-            "a sum needs more than 28 significant digits (96 bits) to be exact; \
-             it is never rounded (fixed point at {SCALE} fractional digits)"
-        ),
-    )
+    money::sum_limit()
 }

@@ -192,10 +192,8 @@ impl Batch {
                         settled: true,
                     });
                     let zero = (Some(0), Decimal::ZERO);
-                    if let Err(e) = self.add(cell, zero, (Some(fee), Decimal::ZERO)) {
-                        self.reject(Some(c.id(row)), Some(line), e.id(c.id(row)))?;
-                        continue;
-                    }
+                    // A total past its limit stops the settlement (money::sum_limit).
+                    self.add(cell, zero, (Some(fee), Decimal::ZERO))?;
                 }
                 self.accepted += 1;
                 continue;
@@ -256,17 +254,10 @@ impl Batch {
             match s.plus(notional, fee) {
                 Some(next) => *s = next,
                 None => {
-                    // Past i128: the exact side sums take it, or the trade is rejected
-                    // (a whole trade, never half of one).
+                    // Past i128: the exact side sums take it, or the settlement stops
+                    // (money::sum_limit: which trade crosses a limit depends on the order).
                     let d = |x: i128| columns::to_decimal(x).ok_or_else(overflow);
-                    let added = match (d(notional), d(fee)) {
-                        (Ok(n), Ok(f)) => self.add(cell, (None, n), (None, f)),
-                        (Err(e), _) | (_, Err(e)) => Err(e),
-                    };
-                    if let Err(e) = added {
-                        self.reject(Some(c.id(row)), Some(line), e.id(c.id(row)))?;
-                        continue;
-                    }
+                    self.add(cell, (None, d(notional)?), (None, d(fee)?))?;
                 }
             }
             self.accepted += 1;

@@ -23,6 +23,8 @@ impl Batch {
                 Some(l) => e.line(l),
                 None => e,
             }),
+            // A total past its limit stops the settlement, naming no trade (money::sum_limit).
+            Err(e) if crate::money::is_sum_limit(&e) => Err(e),
             Err(e) => self.reject(Some(t.id), line, e.id(t.id)),
         }
     }

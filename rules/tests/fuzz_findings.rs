@@ -1,0 +1,98 @@
+//! Regression tests for what fuzzing found (docs/fuzzing.md lists each finding and its fix).
+//! The inputs themselves are also under `fuzz/regressions/` and replayed by `fuzz_corpus.rs`.
+
+use broker_rules::api::{self, settle_with, Path};
+use serde_json::{json, Value};
+
+const SUM_LIMIT: &str =
+    "{\"error\":{\"code\":\"E_OVERFLOW\",\"message\":\"a total of volume, fees or \
+commission needs more than 28 significant digits (a 96-bit decimal) to be exact; it is never \
+rounded, so the settlement stops (the same trades in any order or split give this error)\"}}";
+
+fn trade(id: &str, time: &str, notional: &str, fee: &str) -> Value {
+    json!({"id": id, "time": time, "account": "c1", "broker": "B1", "channel": "api",
+           "product": "spot", "notional": notional, "fee": fee})
+}
+
+/// Every path and both orders of `trades` give `expected`, byte for byte.
+fn all_paths(program: &str, trades: Vec<Value>, options: Value, expected: &str) {
+    let mut reversed = trades.clone();
+    reversed.reverse();
+    for ts in [trades, reversed] {
+        let req = json!({"program": program, "trades": ts, "options": options}).to_string();
+        assert_eq!(api::call("settle", &req), expected, "{req}");
+        assert_eq!(
+            settle_with(&req, Path::PerTrade),
+            expected,
+            "per-trade: {req}"
+        );
+        for parts in [2, 3] {
+            for seed in [0, 1, 7] {
+                let out = settle_with(&req, Path::Partitioned { parts, seed });
+                assert_eq!(out, expected, "{parts} partial states, seed {seed}: {req}");
+            }
+        }
+    }
+}
+
+/// Finding 1: a volume total past 28 significant digits rejected whichever trade came second,
+/// so the statement (tier BKR 4 with one trade, or BKR 0 with the other) depended on the
+/// order, and merged partial states gave an error instead.
+#[test]
+fn a_total_past_28_digits_is_one_error_in_any_order() {
+    let trades = vec![
+        trade(
+            "a",
+            "2026-06-10T00:00:00Z",
+            "99999999.99999999999999999999",
+            "1000",
+        ),
+        trade("b", "2026-06-10T00:00:00Z", "0.000000000000000000009", "0"),
+    ];
+    all_paths("backpack", trades, json!({}), SUM_LIMIT);
+}
+
+/// The same in strict mode and for a total past the 96-bit range: no trade is named (which
+/// one crosses the limit depends on the order).
+#[test]
+fn a_total_past_96_bits_names_no_trade() {
+    let n = "50000000000000000000000000000";
+    let trades = vec![
+        trade("g", "2026-06-01T00:00:00Z", n, "1"),
+        trade("h", "2026-06-01T00:00:00Z", n, "1"),
+        trade("i", "2026-06-01T00:00:00Z", "1", "1"),
+    ];
+    all_paths("xt", trades.clone(), json!({"strict": true}), SUM_LIMIT);
+    all_paths("xt", trades, json!({}), SUM_LIMIT);
+}
+
+/// Finding 2: window sums across days saturated with `checked_add`, which rounds a sum past
+/// 28 digits: day volumes 99999999.99999999999999999999 and 0.000000000000000000009 gave a
+/// 30-day volume of 100,000,000 (XT VIP 3, 60%) though the true volume is below it.
+#[test]
+fn a_window_total_is_exact_or_an_error() {
+    let trades = vec![
+        trade(
+            "a",
+            "2026-06-01T10:00:00Z",
+            "99999999.99999999999999999999",
+            "1",
+        ),
+        trade("b", "2026-06-02T10:00:00Z", "0.000000000000000000009", "1"),
+        trade("c", "2026-06-03T10:00:00Z", "1000", "1"),
+    ];
+    all_paths("xt", trades, json!({}), SUM_LIMIT);
+    // Below the limit the window is summed exactly: 99,999,999.9999 + 0.0001 = 100,000,000
+    // reaches VIP 3 (60% of the fee 1 = 0.6) on June 3.
+    let trades = vec![
+        trade("a", "2026-06-01T10:00:00Z", "99999999.9999", "1"),
+        trade("b", "2026-06-02T10:00:00Z", "0.0001", "1"),
+        trade("c", "2026-06-03T10:00:00Z", "1000", "1"),
+    ];
+    let req = json!({"program": "xt", "trades": trades}).to_string();
+    let out: Value = serde_json::from_str(&api::call("settle", &req)).unwrap();
+    let june3 = &out["ok"]["brokers"][0]["periods"][2];
+    assert_eq!(june3["start"], "2026-06-03T00:00:00Z");
+    assert_eq!(june3["tier"], "VIP 3");
+    assert_eq!(june3["commission"], "0.60000000");
+}
