@@ -479,7 +479,10 @@ fn trade(c: &mut Choices<'_>) -> Value {
     Value::Object(t)
 }
 
-const FORMULAS: [&str; 8] = [
+const FORMULAS: [&str; 11] = [
+    "fee * tier_rate * 0.5",
+    "tier_rate * notional * 0.001",
+    "2 * fee * tier_rate",
     "fee * tier_rate",
     "notional * fee_rate * min(tier_rate, max(0, 50% - affiliate_rate))",
     "if(affiliate_rate > 0, fee * 5%, fee * tier_rate)",
@@ -533,6 +536,16 @@ fn program(c: &mut Choices<'_>) -> Value {
             json!([{"scope": "broker_period", "amount": "0.01"}]),
             json!([{"scope": "client_month", "amount": "5", "when": "vip >= 5"}]),
         ]);
+    }
+    if knobs & 128 != 0 {
+        // Rates that make commissions long or inexact (12.5%: 3 digits; 1/3 to 28 digits).
+        let rate = c.pick(&["0.125", "0.3333333333333333333333333333", "1", "0", "100"]);
+        let levels = p["tiers"]["levels"].as_array_mut().unwrap();
+        let i = c.byte() as usize % levels.len();
+        let rates = levels[i]["rates"].as_object_mut().unwrap();
+        for v in rates.values_mut() {
+            *v = json!(rate);
+        }
     }
     if knobs & 64 != 0 {
         p["sub_broker_share"] = json!(c.flag());

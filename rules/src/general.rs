@@ -191,7 +191,7 @@ impl General {
         }
     }
 
-    fn vars<'a>(t: &TradeRef<'a>, broker: &'a str, attribution: &'a str) -> Vars<'a> {
+    pub(crate) fn vars<'a>(t: &TradeRef<'a>, broker: &'a str, attribution: &'a str) -> Vars<'a> {
         Vars {
             notional: t.notional,
             fee: t.fee,
@@ -267,23 +267,7 @@ impl General {
         }
         self.scratch.clear();
         if excluded.is_none() {
-            let floor = p.spec().negative_fees == NegativeFees::Floor;
-            for (rank, rates) in p.level_rates.iter().enumerate() {
-                if rank > 0 && !p.formula.uses_tier() {
-                    let first = self.scratch[0];
-                    self.scratch.push(first);
-                    continue;
-                }
-                vars.tier_level = rank as u32;
-                vars.tier = p.level_name(rank).unwrap_or("");
-                vars.rates = rates;
-                let c = p.formula.eval_num(&vars)?;
-                self.scratch.push(if floor && c < Decimal::ZERO {
-                    Decimal::ZERO
-                } else {
-                    c
-                });
-            }
+            level_commissions(p, &mut vars, &mut self.scratch)?;
         }
         let capped = match &p.client_cap {
             Some((_, None)) => true,
@@ -784,6 +768,35 @@ pub fn window(p: &Program, day: i64) -> (i64, i64) {
             (Clock::month_first_day(m), Clock::month_first_day(m + 1) - 1)
         }
     }
+}
+
+/// A trade's commission at every level, lowest first, into `out` (negative ones floored when
+/// the program floors them); the first level whose formula fails is the error. The batch
+/// engine calls it too, for a trade whose commission it cannot prove exact from its class, so
+/// both engines reject the same trades with the same error.
+pub(crate) fn level_commissions<'a>(
+    p: &'a Program,
+    vars: &mut Vars<'a>,
+    out: &mut Vec<Decimal>,
+) -> Result<()> {
+    let floor = p.spec().negative_fees == NegativeFees::Floor;
+    for (rank, rates) in p.level_rates.iter().enumerate() {
+        if rank > 0 && !p.formula.uses_tier() {
+            let first = out[0];
+            out.push(first);
+            continue;
+        }
+        vars.tier_level = rank as u32;
+        vars.tier = p.level_name(rank).unwrap_or("");
+        vars.rates = rates;
+        let c = p.formula.eval_num(vars)?;
+        out.push(if floor && c < Decimal::ZERO {
+            Decimal::ZERO
+        } else {
+            c
+        });
+    }
+    Ok(())
 }
 
 /// Value of every metric (program order) over a window of days.

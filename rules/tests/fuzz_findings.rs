@@ -96,3 +96,39 @@ fn a_window_total_is_exact_or_an_error() {
     assert_eq!(june3["tier"], "VIP 3");
     assert_eq!(june3["commission"], "0.60000000");
 }
+
+/// Finding 3: a trade whose commission cannot be exact (fee 1e-28 at a 12.5% rate needs 29
+/// fractional digits) was rejected by the per-trade engine but summed by the batch engine,
+/// whose price of the period then failed: `settle` gave an error where the per-trade engine
+/// paid the other trade. Both now reject the trade, with the formula's error.
+#[test]
+fn both_engines_reject_a_trade_whose_commission_is_not_exact() {
+    let mut p: Value =
+        serde_json::from_str(&broker_rules::program("xt").unwrap().to_json()).unwrap();
+    p["tiers"]["levels"][0]["rates"]["rate"] = json!("0.125");
+    p["tiers"]["ladders"][0]["steps"][0]["min"]["volume"] = json!("0");
+    let trades = json!([
+        trade("a", "2026-06-01T00:00:00Z", "1", "0.0000000000000000000000000001"),
+        trade("b", "2026-06-01T00:00:00Z", "1", "1"),
+        // Past the fixed point's range the batch engine takes the row path: same rule.
+        trade("c", "2026-06-01T00:00:00Z", "1", "9999999999.999999999999999999"),
+    ]);
+    let req = json!({"program": p, "trades": trades}).to_string();
+    let out = api::call("settle", &req);
+    assert_eq!(out, settle_with(&req, Path::PerTrade));
+    for seed in [0, 1, 2] {
+        assert_eq!(out, settle_with(&req, Path::Partitioned { parts: 2, seed }));
+    }
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let ok = &v["ok"];
+    assert_eq!(ok["brokers"][0]["commission"], "0.12500000"); // b: 1 x 12.5%
+    let rejected: Vec<&str> = ok["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(rejected, ["a", "c"]);
+    assert_eq!(ok["rejected"][0]["code"], "E_INEXACT");
+    assert_eq!(ok["rejected"][0]["field"], "formula");
+}

@@ -217,6 +217,21 @@ impl Batch {
         g
     }
 
+    /// A trade's commission at every level through the formula itself, as the per-trade
+    /// engine computes it: the error (the trade is rejected) when one is not exact. Called
+    /// only for trades whose class cannot prove it (see [`Group::exact_below`]).
+    pub(crate) fn check_commission(
+        &self,
+        t: &crate::trade::TradeRef<'_>,
+        broker: u32,
+        source: crate::program::AttributionSource,
+    ) -> Result<()> {
+        let code = &self.brokers.names[broker as usize];
+        let mut vars = crate::general::General::vars(t, code, source.as_str());
+        let mut out = alloc::vec::Vec::new();
+        crate::general::level_commissions(&self.p, &mut vars, &mut out)
+    }
+
     pub(crate) fn cell_of(&mut self, key: CellKey) -> u32 {
         let next = self.sums.len() as u32;
         let i = match key.pack64() {

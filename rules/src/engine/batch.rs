@@ -96,6 +96,9 @@ impl Batch {
         let mut local: hashbrown::HashMap<Local, u32, Fast> = hashbrown::HashMap::default();
         let v = self.plan.vars;
         let mut last: Option<(CellKey, u32)> = None;
+        // Per group: the quantity bound below which its commissions are exact.
+        let mut limits: Vec<Option<Option<i128>>> = Vec::new();
+        let by_q_fee = self.plan.quantity == crate::formula::Var::Fee;
 
         // Ids first, all rows at once, grouped by table shard so each shard's inserts run
         // while it is in cache (the id tables are the one state that grows with trades).
@@ -236,6 +239,20 @@ impl Batch {
                     k
                 }
             };
+            // A commission the class cannot prove exact is checked trade by trade, as the
+            // per-trade engine does: the same trades are rejected with the same error.
+            if limits.len() <= class as usize {
+                limits.resize(class as usize + 1, None);
+            }
+            let limit = *limits[class as usize]
+                .get_or_insert_with(|| self.classes[class as usize].exact_below());
+            let q = if by_q_fee { fee } else { notional };
+            if limit.is_none_or(|l| q.unsigned_abs() >= l.unsigned_abs()) {
+                if let Err(e) = self.check_commission(&c.trade(row), broker, source) {
+                    self.reject(Some(c.id(row)), Some(line), e.id(c.id(row)))?;
+                    continue;
+                }
+            }
             let ck = CellKey {
                 broker,
                 class,

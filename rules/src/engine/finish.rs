@@ -148,7 +148,9 @@ impl Batch {
                         g
                     }
                 };
-                amount = money::total(amount, price(g, pos, neg, net)?)?;
+                // Each trade was proven exact at every level: only the magnitude can fail here.
+                let priced = price(g, pos, neg, net).map_err(money::as_sum_limit)?;
+                amount = money::total(amount, priced)?;
             }
             let mut bucket = vec![Decimal::ZERO; levels];
             bucket[rank] = amount;

@@ -89,6 +89,14 @@ impl Batch {
             affiliate_rate: t.affiliate_rate,
             attribution: source,
         })?;
+        let q = if self.plan.quantity == crate::formula::Var::Fee {
+            t.fee
+        } else {
+            t.notional
+        };
+        if !self.classes[class as usize].exact_for(q) {
+            self.check_commission(t, broker, source)?;
+        }
         let cell = self.cell_of(CellKey {
             broker,
             class,
