@@ -18,8 +18,11 @@ use broker_rules::{Program, ProgramSpec, Registry, SettleOptions, Settler};
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 
+/// A harness function: the input bytes of one run.
+pub type Harness = fn(&[u8]);
+
 /// Every target, by name (the directory name under `fuzz/corpus/`).
-pub const TARGETS: [(&str, fn(&[u8])); 9] = [
+pub const TARGETS: [(&str, Harness); 9] = [
     ("program_json", program_json),
     ("formula", formula),
     ("trades_csv", trades_csv),

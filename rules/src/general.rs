@@ -219,7 +219,11 @@ impl General {
         let p = &self.p;
         let key = dedupe::fingerprint(t.id);
         let content = t.content_hash();
-        match self.seen.check(key, content) {
+        // The id is recorded before anything can fail, as the batch engine records it: an
+        // identical copy of a rejected trade is a duplicate, and a different trade under the
+        // id of a rejected one is E_DUPLICATE_ID, in either order (found by fuzzing: recorded
+        // only on success, the outcome depended on which of the two came first).
+        match self.seen.insert(key, content) {
             Seen::New => {}
             Seen::Same => {
                 self.duplicates += 1;
@@ -250,7 +254,6 @@ impl General {
                         });
                     }
                 }
-                self.seen.insert(key, content);
                 self.accepted += 1;
                 return Ok(());
             }
@@ -370,7 +373,6 @@ impl General {
                 line,
             });
         }
-        self.seen.insert(key, content);
         self.accepted += 1;
         Ok(())
     }

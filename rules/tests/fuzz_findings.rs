@@ -108,10 +108,20 @@ fn both_engines_reject_a_trade_whose_commission_is_not_exact() {
     p["tiers"]["levels"][0]["rates"]["rate"] = json!("0.125");
     p["tiers"]["ladders"][0]["steps"][0]["min"]["volume"] = json!("0");
     let trades = json!([
-        trade("a", "2026-06-01T00:00:00Z", "1", "0.0000000000000000000000000001"),
+        trade(
+            "a",
+            "2026-06-01T00:00:00Z",
+            "1",
+            "0.0000000000000000000000000001"
+        ),
         trade("b", "2026-06-01T00:00:00Z", "1", "1"),
         // Past the fixed point's range the batch engine takes the row path: same rule.
-        trade("c", "2026-06-01T00:00:00Z", "1", "9999999999.999999999999999999"),
+        trade(
+            "c",
+            "2026-06-01T00:00:00Z",
+            "1",
+            "9999999999.999999999999999999"
+        ),
     ]);
     let req = json!({"program": p, "trades": trades}).to_string();
     let out = api::call("settle", &req);
@@ -131,4 +141,48 @@ fn both_engines_reject_a_trade_whose_commission_is_not_exact() {
     assert_eq!(rejected, ["a", "c"]);
     assert_eq!(ok["rejected"][0]["code"], "E_INEXACT");
     assert_eq!(ok["rejected"][0]["field"], "formula");
+}
+
+/// Finding 4: the per-trade engine recorded an id only once its trade was settled, the batch
+/// engine before: nine copies of a rejected trade were nine rejections on one engine and one
+/// rejection plus eight duplicates on the other; and a rejected trade followed by a valid
+/// one under the same id settled, while the other order was `E_DUPLICATE_ID`. Both engines
+/// now record the id first.
+#[test]
+fn an_id_is_recorded_before_its_trade_can_be_rejected() {
+    let mut p: Value =
+        serde_json::from_str(&broker_rules::program("xt").unwrap().to_json()).unwrap();
+    p["tiers"]["levels"][0]["rates"]["rate"] = json!("0.125");
+    p["tiers"]["ladders"][0]["steps"][0]["min"]["volume"] = json!("0");
+    let bad = trade(
+        "a",
+        "2026-06-01T00:00:00Z",
+        "1",
+        "0.0000000000000000000000000001",
+    );
+    let good = trade("b", "2026-06-01T00:00:00Z", "1", "1");
+    for program in [p.clone(), {
+        // Graduated mode: a program only the per-trade engine settles.
+        let mut g = p.clone();
+        g["tiers"]["mode"] = json!("graduated");
+        g
+    }] {
+        let req = json!({"program": program, "trades": [bad, bad, bad, good]}).to_string();
+        let out = api::call("settle", &req);
+        assert_eq!(out, settle_with(&req, Path::PerTrade));
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["ok"]["summary"]["rejected"], 1, "{out}");
+        assert_eq!(v["ok"]["summary"]["duplicates"], 2, "{out}");
+        assert_eq!(v["ok"]["summary"]["trades"], 1, "{out}");
+        let other = trade("a", "2026-06-01T00:00:00Z", "1", "1");
+        for trades in [json!([bad, other]), json!([other, bad])] {
+            let req = json!({"program": program, "trades": trades}).to_string();
+            for out in [api::call("settle", &req), settle_with(&req, Path::PerTrade)] {
+                assert!(
+                    out.starts_with(r#"{"error":{"code":"E_DUPLICATE_ID""#),
+                    "{out}"
+                );
+            }
+        }
+    }
 }
