@@ -299,7 +299,9 @@ pub fn settle_request(data: &[u8]) {
 /// Settling the trades in reverse order gives the same statement (rejected trades keep
 /// their own line numbers, so those are compared as a set without lines).
 fn check_reordered(req: &str) {
-    let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(req) else {
+    // The engine's own reader (duplicate keys refused): serde_json's keeps the last of two
+    // equal keys, and the re-serialized request would be another request.
+    let Ok(Value::Object(mut m)) = broker_rules::json::parse(req) else {
         return;
     };
     let Some(Value::Array(trades)) = m.get_mut("trades") else {

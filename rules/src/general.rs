@@ -106,6 +106,10 @@ pub struct General {
     pub(crate) seen: Dedupe,
     /// Distinct trades taken.
     pub(crate) accepted: u64,
+    /// A total passed its limit (money::sum_limit): the statement is that error. Later
+    /// trades are still checked for ids with two contents, so `E_DUPLICATE_ID` wins in any
+    /// order, as it does in the batch engine, which sees every id of a batch first.
+    pub(crate) over_limit: bool,
     pub(crate) accounts: hashbrown::HashMap<String, u32>,
     pub(crate) brokers: BTreeMap<String, BrokerAcc>,
     pub(crate) lines: Vec<LineAcc>,
@@ -149,6 +153,7 @@ impl General {
             to,
             seen: Dedupe::default(),
             accepted: 0,
+            over_limit: false,
             accounts: hashbrown::HashMap::new(),
             brokers: BTreeMap::new(),
             lines: Vec::new(),
@@ -179,14 +184,21 @@ impl General {
     /// Returns an error only when the batch must stop: strict mode, or a duplicate id with
     /// different content (fatal in both modes: no order-independent choice exists).
     pub fn push(&mut self, t: &TradeRef<'_>, line: Option<u64>) -> Result<()> {
+        if self.over_limit {
+            return ids_only(&mut self.seen, self.options.strict, t, line);
+        }
         match self.try_push(t) {
             Ok(()) => Ok(()),
             Err(e) if e.code == ErrorCode::DuplicateId => Err(match line {
                 Some(l) => e.line(l),
                 None => e,
             }),
-            // A total past its limit stops the settlement, naming no trade (money::sum_limit).
-            Err(e) if crate::money::is_sum_limit(&e) => Err(e),
+            // A total past its limit is the settlement's error, naming no trade
+            // (money::sum_limit); only ids are checked from here on.
+            Err(e) if crate::money::is_sum_limit(&e) => {
+                self.over_limit = true;
+                Ok(())
+            }
             Err(e) => self.reject(Some(t.id), line, e.id(t.id)),
         }
     }
@@ -384,6 +396,9 @@ impl General {
         mut self,
         emit: &mut dyn FnMut(BrokerStatement) -> Result<()>,
     ) -> Result<Statement> {
+        if self.over_limit {
+            return Err(money::sum_limit());
+        }
         let p = self.p.clone();
         let scale = p.currency_scale();
         let rounding = p.spec().settlement.rounding;
@@ -769,6 +784,27 @@ pub fn window(p: &Program, day: i64) -> (i64, i64) {
             let m = Clock::month_of_day(day) - if month == MonthChoice::Previous { 1 } else { 0 };
             (Clock::month_first_day(m), Clock::month_first_day(m + 1) - 1)
         }
+    }
+}
+
+/// After a total passed its limit: a trade only checked for a strict-mode value and for an id
+/// with two contents, as both engines do before anything else.
+pub(crate) fn ids_only(
+    seen: &mut Dedupe,
+    strict: bool,
+    t: &TradeRef<'_>,
+    line: Option<u64>,
+) -> Result<()> {
+    let at = |e: Error| match line {
+        Some(l) => e.line(l),
+        None => e,
+    };
+    if strict {
+        known_values(t.channel, t.product).map_err(|e| at(e.id(t.id)))?;
+    }
+    match seen.insert(dedupe::fingerprint(t.id), t.content_hash()) {
+        Seen::Conflict => Err(at(duplicate_id(t.id))),
+        _ => Ok(()),
     }
 }
 

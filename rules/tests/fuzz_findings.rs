@@ -186,3 +186,62 @@ fn an_id_is_recorded_before_its_trade_can_be_rejected() {
         }
     }
 }
+
+/// Finding 5: with two fatal problems in one log, a total past its limit and an id with two
+/// contents, the batch engine (which checks a batch's ids first) said `E_DUPLICATE_ID` and the
+/// per-trade engine `E_OVERFLOW`. Now a total past its limit is the result only once every
+/// trade's id was checked: `E_DUPLICATE_ID` wins on every path and in any order.
+#[test]
+fn a_duplicate_id_wins_over_a_total_past_its_limit() {
+    let n = "50000000000000000000000000000";
+    let trades = vec![
+        trade("g", "2026-06-01T00:00:00Z", n, "1"),
+        trade("h", "2026-06-01T00:00:00Z", n, "1"),
+        trade("x", "2026-06-02T00:00:00Z", "1", "1"),
+        trade("x", "2026-06-02T00:00:00Z", "2", "1"),
+    ];
+    for (program, options) in [("xt", json!({})), ("xt", json!({"lines": true}))] {
+        let mut reversed = trades.clone();
+        reversed.reverse();
+        for ts in [trades.clone(), reversed] {
+            let req = json!({"program": program, "trades": ts, "options": options}).to_string();
+            let out = api::call("settle", &req);
+            assert!(
+                out.starts_with(r#"{"error":{"code":"E_DUPLICATE_ID""#),
+                "{out}"
+            );
+            assert_eq!(out, settle_with(&req, Path::PerTrade));
+            assert_eq!(
+                out,
+                settle_with(&req, Path::Partitioned { parts: 3, seed: 5 })
+            );
+        }
+    }
+    // The same log as CSV through the readers (the batch engine's column path).
+    let csv = "id,time,account,broker,channel,product,notional,fee\n\
+               g,2026-06-01T00:00:00Z,c1,B1,api,spot,50000000000000000000000000000,1\n\
+               h,2026-06-01T00:00:00Z,c1,B1,api,spot,50000000000000000000000000000,1\n\
+               x,2026-06-02T00:00:00Z,c1,B1,api,spot,1,1\n\
+               x,2026-06-02T00:00:00Z,c1,B1,api,spot,2,1\n";
+    let p = broker_rules::program("xt").unwrap();
+    for engine in [
+        broker_rules::settle::EngineChoice::Auto,
+        broker_rules::settle::EngineChoice::PerTrade,
+    ] {
+        let opts = broker_rules::SettleOptions::default();
+        let mut s = broker_rules::Settler::with_engine(&p, None, &opts, engine).unwrap();
+        let e = broker_rules::read::feed(
+            &mut s,
+            csv.as_bytes(),
+            broker_rules::read::Format::Csv,
+            &mut |_, _| {},
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.code,
+            broker_rules::ErrorCode::DuplicateId,
+            "{engine:?}: {e:?}"
+        );
+        assert_eq!(e.location.line, Some(5));
+    }
+}

@@ -32,6 +32,9 @@ pub(crate) struct Batch {
     pub hourly: bool,
     pub seen: SeenStore,
     pub accepted: u64,
+    /// A total passed its limit: the statement is that error; later trades only have their
+    /// ids checked (see `General::over_limit`).
+    pub over_limit: bool,
     pub duplicates: u64,
     pub unknown_fields: u64,
     pub rejected: Vec<Rejected>,
@@ -97,6 +100,7 @@ impl Batch {
             hourly: p.spec().settlement.period == Period::Hour,
             seen: SeenStore::Local(Dedupe::default()),
             accepted: 0,
+            over_limit: false,
             duplicates: 0,
             unknown_fields: 0,
             rejected: Vec::new(),

@@ -154,6 +154,9 @@ impl Batch {
                 }
                 Seen::Conflict => return Err(duplicate_id(c.id(row)).line(line)),
             }
+            if self.over_limit {
+                continue;
+            }
             let t = c.time[row];
             let settled = self.settled(t);
             let unit = self.unit(t);
@@ -195,8 +198,11 @@ impl Batch {
                         settled: true,
                     });
                     let zero = (Some(0), Decimal::ZERO);
-                    // A total past its limit stops the settlement (money::sum_limit).
-                    self.add(cell, zero, (Some(fee), Decimal::ZERO))?;
+                    // A total past its limit is the settlement's error (money::sum_limit).
+                    if self.add(cell, zero, (Some(fee), Decimal::ZERO)).is_err() {
+                        self.over_limit = true;
+                        continue;
+                    }
                 }
                 self.accepted += 1;
                 continue;
@@ -274,7 +280,14 @@ impl Batch {
                     // Past i128: the exact side sums take it, or the settlement stops
                     // (money::sum_limit: which trade crosses a limit depends on the order).
                     let d = |x: i128| columns::to_decimal(x).ok_or_else(overflow);
-                    self.add(cell, (None, d(notional)?), (None, d(fee)?))?;
+                    let added = match (d(notional), d(fee)) {
+                        (Ok(n), Ok(f)) => self.add(cell, (None, n), (None, f)),
+                        (Err(e), _) | (_, Err(e)) => Err(e),
+                    };
+                    if added.is_err() {
+                        self.over_limit = true;
+                        continue;
+                    }
                 }
             }
             self.accepted += 1;

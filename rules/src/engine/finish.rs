@@ -29,6 +29,9 @@ impl Batch {
         mut self,
         emit: &mut dyn FnMut(BrokerStatement) -> Result<()>,
     ) -> Result<Statement> {
+        if self.over_limit {
+            return Err(money::sum_limit());
+        }
         // The seen ids are the largest part of the state and the statement needs only their
         // count (`accepted`): free them before the statement's own structures are built.
         self.seen = SeenStore::Local(Dedupe::default());

@@ -23,8 +23,12 @@ impl Batch {
                 Some(l) => e.line(l),
                 None => e,
             }),
-            // A total past its limit stops the settlement, naming no trade (money::sum_limit).
-            Err(e) if crate::money::is_sum_limit(&e) => Err(e),
+            // A total past its limit is the settlement's error, naming no trade
+            // (money::sum_limit); only ids are checked from here on.
+            Err(e) if crate::money::is_sum_limit(&e) => {
+                self.over_limit = true;
+                Ok(())
+            }
             Err(e) => self.reject(Some(t.id), line, e.id(t.id)),
         }
     }
@@ -60,6 +64,9 @@ impl Batch {
                 return Ok(());
             }
             Seen::Conflict => return Err(duplicate_id(t.id)),
+        }
+        if self.over_limit {
+            return Ok(());
         }
         let settled = self.settled(t.time);
         let unit = self.unit(t.time);
