@@ -51,15 +51,16 @@ for t in "${targets[@]}"; do
     continue
   fi
   log "$t: ${SECONDS_EACH}s"
+  started=$(date +%s)
   if nice -n "$NICE" cargo fuzz run -a -s none "$t" "corpus/$t" -- \
       -max_total_time="$SECONDS_EACH" -len_control=0 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       >"logs/$t.log" 2>&1; then
     execs=$(awk '/stat::number_of_executed_units/{print $2}' "logs/$t.log")
     cov=$(grep -o 'cov: [0-9]*' "logs/$t.log" | tail -1)
-    log "$t: ok, $execs runs, $cov, corpus $(ls "corpus/$t" | wc -l) files"
+    log "$t: ok, $execs runs in $(( $(date +%s) - started ))s, $cov, corpus $(ls "corpus/$t" | wc -l) files"
   else
     failed+=("$t")
-    log "$t: FAILED (fuzz/logs/$t.log; input under fuzz/artifacts/$t/)"
+    log "$t: FAILED after $(( $(date +%s) - started ))s (fuzz/logs/$t.log; input under fuzz/artifacts/$t/)"
     grep -m3 -E "panicked|ERROR|SUMMARY" "logs/$t.log" >&2 || true
   fi
 done

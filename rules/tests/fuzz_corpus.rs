@@ -26,48 +26,77 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Runs every file of `fuzz/<kind>/<target>/`; fails listing every input that fails.
-fn replay(kind: &str) -> usize {
-    let mut n = 0;
+fn replay(kind: &str, target: &str) -> usize {
+    let (_, run) = harness::TARGETS
+        .iter()
+        .find(|(name, _)| *name == target)
+        .expect("a harness target");
     let mut failed = Vec::new();
-    for (name, run) in harness::TARGETS {
-        for f in files(&fuzz_dir().join(kind).join(name)) {
-            let data = fs::read(&f).unwrap();
-            if std::panic::catch_unwind(|| run(&data)).is_err() {
-                failed.push(format!(
-                    "{name}/{}",
-                    f.file_name().unwrap().to_string_lossy()
-                ));
-            }
-            n += 1;
+    let inputs = files(&fuzz_dir().join(kind).join(target));
+    for f in &inputs {
+        let data = fs::read(f).unwrap();
+        if std::panic::catch_unwind(|| run(&data)).is_err() {
+            failed.push(f.file_name().unwrap().to_string_lossy().into_owned());
         }
     }
     assert!(
         failed.is_empty(),
-        "{} inputs fail: {failed:#?}",
+        "{} {kind}/{target} inputs fail: {failed:#?}",
         failed.len()
     );
-    n
+    inputs.len()
 }
 
-#[test]
-fn corpus_replays() {
-    let n = replay("corpus");
-    assert!(n >= 100, "only {n} corpus files: is fuzz/corpus committed?");
+// One test per target, so `cargo test` replays them on all cores.
+macro_rules! replays {
+    ($($target:ident),*) => {
+        mod corpus {
+            $(#[test]
+            fn $target() {
+                super::replay("corpus", stringify!($target));
+            })*
+        }
+        mod regressions {
+            $(#[test]
+            fn $target() {
+                super::replay("regressions", stringify!($target));
+            })*
+        }
+        #[test]
+        fn every_target_is_replayed() {
+            let mut names = vec![$(stringify!($target)),*];
+            names.sort();
+            let mut all: Vec<&str> = harness::TARGETS.iter().map(|(n, _)| *n).collect();
+            all.sort();
+            assert_eq!(names, all);
+        }
+    };
 }
 
-#[test]
-fn regressions_replay() {
-    replay("regressions");
-}
+replays!(
+    program_json,
+    formula,
+    trades_csv,
+    trades_ndjson,
+    trades_json,
+    registry_json,
+    settle_request,
+    settle_generated,
+    partial_state
+);
 
 #[test]
 fn every_target_has_a_corpus() {
+    let mut total = 0;
     for (name, _) in harness::TARGETS {
-        assert!(
-            !files(&fuzz_dir().join("corpus").join(name)).is_empty(),
-            "no corpus for {name}"
-        );
+        let n = files(&fuzz_dir().join("corpus").join(name)).len();
+        assert!(n > 0, "no corpus for {name}");
+        total += n;
     }
+    assert!(
+        total >= 1000,
+        "only {total} corpus files: is fuzz/corpus committed?"
+    );
 }
 
 /// Writes the seed corpus from the conformance vectors and the built-in programs
