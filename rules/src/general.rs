@@ -55,8 +55,10 @@ pub(crate) struct PeriodAcc {
     pub(crate) volume: Decimal,
     pub(crate) fees: Decimal,
     pub(crate) excluded: BTreeMap<String, Stat>,
-    /// (day, capped client + 1 or 0) -> commission under each level rank.
-    pub(crate) buckets: BTreeMap<(i64, u32), Vec<Decimal>>,
+    /// (day, capped client + 1 or 0) -> commission under each level rank; `None` when that
+    /// level's total passed its limit: an error only if the broker reaches that level (the
+    /// batch engine prices only the level reached; found by fuzzing).
+    pub(crate) buckets: BTreeMap<(i64, u32), Vec<Option<Decimal>>>,
     pub(crate) last_day: i64,
 }
 
@@ -368,9 +370,9 @@ impl General {
                 let bucket = acc
                     .buckets
                     .entry((day, client_key))
-                    .or_insert_with(|| vec![Decimal::ZERO; p.level_rates.len()]);
+                    .or_insert_with(|| vec![Some(Decimal::ZERO); p.level_rates.len()]);
                 for (b, c) in bucket.iter_mut().zip(&self.scratch) {
-                    *b = money::total(*b, *c)?;
+                    *b = b.and_then(|b| money::total(b, *c).ok());
                 }
             }
         }
@@ -480,7 +482,10 @@ impl General {
                     Mode::Volume => per
                         .buckets
                         .iter()
-                        .map(|((day, client), v)| Ok((*client, v[level(*day)?.0], *day)))
+                        .map(|((day, client), v)| {
+                            let at = v[level(*day)?.0].ok_or_else(money::sum_limit)?;
+                            Ok((*client, at, *day))
+                        })
                         .collect::<Result<_>>()?,
                     Mode::Graduated => grad_amounts
                         .remove(start)

@@ -126,9 +126,9 @@ fn exact_sum(a: Decimal, b: Decimal, sub: bool) -> Result<Decimal> {
 pub fn sum_limit() -> Error {
     Error::new(
         ErrorCode::Overflow,
-        "a total of volume, fees or commission needs more than 28 significant digits (a 96-bit \
-         decimal) to be exact; it is never rounded, so the settlement stops (the same trades in \
-         any order or split give this error)",
+        "a total of volume, fees or commission cannot be held exactly in a 96-bit decimal (28 \
+         to 29 significant digits); it is never rounded, so the settlement stops (the same \
+         trades in any order or split give this error)",
     )
 }
 

@@ -4,10 +4,12 @@
 use broker_rules::api::{self, settle_with, Path};
 use serde_json::{json, Value};
 
-const SUM_LIMIT: &str =
-    "{\"error\":{\"code\":\"E_OVERFLOW\",\"message\":\"a total of volume, fees or \
-commission needs more than 28 significant digits (a 96-bit decimal) to be exact; it is never \
-rounded, so the settlement stops (the same trades in any order or split give this error)\"}}";
+const SUM_LIMIT: &str = concat!(
+    r#"{"error":{"code":"E_OVERFLOW","message":"a total of volume, fees or commission cannot "#,
+    r#"be held exactly in a 96-bit decimal (28 to 29 significant digits); it is never "#,
+    r#"rounded, so the settlement stops (the same trades in any order or split give this "#,
+    r#"error)"}}"#
+);
 
 fn trade(id: &str, time: &str, notional: &str, fee: &str) -> Value {
     json!({"id": id, "time": time, "account": "c1", "broker": "B1", "channel": "api",
@@ -244,4 +246,26 @@ fn a_duplicate_id_wins_over_a_total_past_its_limit() {
         );
         assert_eq!(e.location.line, Some(5));
     }
+}
+
+/// Finding 7: the per-trade engine summed each trade's commission under every level, and
+/// failed the settlement when the total under a level the broker never reached passed the
+/// limit; the batch engine prices only the level reached. Two fees of
+/// 99,999,999.99999999999999999999 on an XT day without a tier: 40% of each is exact, their
+/// sum at VIP 1 is not, and at no tier (rate 0) the day pays 0 on both engines.
+#[test]
+fn a_total_under_an_unreached_level_is_not_an_error() {
+    let f = "99999999.99999999999999999999";
+    let trades = json!([
+        trade("a", "2026-06-10T01:00:00Z", f, f),
+        trade("b", "2026-06-10T02:00:00Z", f, f),
+    ]);
+    let req = json!({"program": "xt", "trades": trades}).to_string();
+    let out = api::call("settle", &req);
+    assert_eq!(out, settle_with(&req, Path::PerTrade));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let day = &v["ok"]["brokers"][0]["periods"][0];
+    assert_eq!(day["tier"], Value::Null, "{out}");
+    assert_eq!(day["commission"], "0.00000000");
+    assert_eq!(day["fees"], "199999999.99999999999999999998");
 }

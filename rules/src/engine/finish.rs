@@ -155,8 +155,8 @@ impl Batch {
                 let priced = price(g, pos, neg, net).map_err(money::as_sum_limit)?;
                 amount = money::total(amount, priced)?;
             }
-            let mut bucket = vec![Decimal::ZERO; levels];
-            bucket[rank] = amount;
+            let mut bucket = vec![Some(Decimal::ZERO); levels];
+            bucket[rank] = Some(amount);
             if let Some(acc) = brokers.get_mut(&b) {
                 if let Some(per) = acc.periods.get_mut(&period) {
                     per.buckets.insert((day, 0), bucket);
