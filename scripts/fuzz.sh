@@ -5,7 +5,7 @@
 # RUSTC_BOOTSTRAP=1 (cargo-fuzz passes nightly-only -Z flags). See docs/fuzzing.md.
 #
 # usage: scripts/fuzz.sh [target...]          short run: 30 s per target
-#        FUZZ_SECONDS=450 scripts/fuzz.sh      the long run recorded in docs/fuzzing.md
+#        FUZZ_SECONDS=420 scripts/fuzz.sh      the long run recorded in docs/fuzzing.md
 # New inputs that add coverage go to fuzz/corpus/<target>/; a crash, panic, timeout or
 # broken invariant is saved under fuzz/artifacts/<target>/ and the script exits non-zero.
 # Minimize the corpus before committing it: scripts/fuzz.sh --cmin
