@@ -636,6 +636,9 @@ pub fn settle_generated(data: &[u8]) {
     }
     req.insert("trades".into(), Value::Array(trades));
     let req = Value::Object(req).to_string();
+    if std::env::var_os("FUZZ_PRINT").is_some() {
+        eprintln!("{req}"); // the request an input stands for (docs/fuzzing.md)
+    }
     check_settle(&req);
     check_reordered(&req);
     envelope("explain", &api::call("explain", &req));

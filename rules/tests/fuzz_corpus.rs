@@ -85,6 +85,20 @@ replays!(
     partial_state
 );
 
+/// Runs one input file: `FUZZ_INPUT=path FUZZ_TARGET=name cargo test -p broker-rules --test
+/// fuzz_corpus -- --ignored one_input` (with `FUZZ_PRINT=1` a generated request is printed).
+#[test]
+#[ignore]
+fn one_input() {
+    let path = std::env::var("FUZZ_INPUT").expect("FUZZ_INPUT");
+    let target = std::env::var("FUZZ_TARGET").expect("FUZZ_TARGET");
+    let (_, run) = harness::TARGETS
+        .iter()
+        .find(|(name, _)| *name == target)
+        .expect("a harness target");
+    run(&fs::read(path).unwrap());
+}
+
 #[test]
 fn every_target_has_a_corpus() {
     let mut total = 0;

@@ -269,3 +269,25 @@ fn a_total_under_an_unreached_level_is_not_an_error() {
     assert_eq!(day["commission"], "0.00000000");
     assert_eq!(day["fees"], "199999999.99999999999999999998");
 }
+
+/// Finding 8: the batch engine summed the fee and notional of trades outside `from..to` that
+/// feed no tier metric, which nothing reads; when such a sum passed its limit it failed the
+/// settlement the per-trade engine (which never sums them) completed. A May trade of notional
+/// 79,228,162,514,264,337,593,543,950,335 on channel `app` (Backpack counts only API volume)
+/// and another in its hour, settled from June 1.
+#[test]
+fn unused_history_sums_are_not_summed() {
+    let max = "79228162514264337593543950335";
+    let mut a = trade("a", "2026-05-31T10:00:00Z", max, max);
+    a["channel"] = json!("app");
+    let mut b = trade("b", "2026-05-31T10:30:00Z", "1", "1");
+    b["channel"] = json!("app");
+    let c = trade("c", "2026-06-10T10:00:00Z", "1000", "1");
+    let req = json!({"program": "backpack", "trades": [a, b, c],
+                     "options": {"from": "2026-06-01T00:00:00Z"}})
+    .to_string();
+    let out = api::call("settle", &req);
+    assert_eq!(out, settle_with(&req, Path::PerTrade));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["ok"]["brokers"][0]["commission"], "0.20", "{out}"); // 1 x 20%
+}

@@ -236,6 +236,13 @@ impl Batch {
         crate::general::level_commissions(&self.p, &mut vars, &mut out)
     }
 
+    /// Whether a trade's notional is summed: always inside `from..to`; outside only when its
+    /// group feeds a volume metric (its fee is never summed there).
+    pub(crate) fn sums_needed(&self, class: u32, settled: bool) -> bool {
+        let (metrics, counts) = self.metric_counts(class);
+        settled || (counts && metrics & !self.client_metrics != 0)
+    }
+
     pub(crate) fn cell_of(&mut self, key: CellKey) -> u32 {
         let next = self.sums.len() as u32;
         let i = match key.pack64() {

@@ -259,6 +259,15 @@ impl Batch {
                     continue;
                 }
             }
+            // Outside `from..to` a trade only feeds the volume metrics: its fee is not
+            // summed, nor its notional when its group feeds none (the per-trade engine sums
+            // neither; found by fuzzing: such an unused sum passed its limit).
+            let fee = if settled { fee } else { 0 };
+            let notional = if self.sums_needed(class, settled) {
+                notional
+            } else {
+                0
+            };
             let ck = CellKey {
                 broker,
                 class,

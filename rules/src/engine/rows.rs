@@ -104,6 +104,14 @@ impl Batch {
         if !self.classes[class as usize].exact_for(q) {
             self.check_commission(t, broker, source)?;
         }
+        // Outside `from..to`: only what the volume metrics need (see `Batch::sums_needed`).
+        let zero = (Some(0), Decimal::ZERO);
+        let fee = if settled { fee } else { zero };
+        let notional = if self.sums_needed(class, settled) {
+            notional
+        } else {
+            zero
+        };
         let cell = self.cell_of(CellKey {
             broker,
             class,
