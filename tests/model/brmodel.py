@@ -173,7 +173,8 @@ class Reject(Exception):
 # --- parsing -------------------------------------------------------------------------------
 
 _DEC = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.(\d{1,9}))?"
+# RFC 3339 section 5.6 lets applications use a space for the T (the engine does)
+_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.(\d{1,9}))?"
                    r"([Zz]|[+-]\d{2}:\d{2})$")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
@@ -282,6 +283,7 @@ def parse_trade(raw, line, strict):
     for k in REQUIRED:
         if vals.get(k) is None:
             raise Reject("E_FIELD", k)
+    raw_fee = dict(vals)
     if "fee" not in vals:
         if "fee_rate" not in vals:
             raise Reject("E_FIELD", "fee")
@@ -299,8 +301,13 @@ def parse_trade(raw, line, strict):
     t.fee_discount = vals.get("fee_discount", False)
     t.affiliate_rate = vals.get("affiliate_rate", D(0))
     t.master = vals.get("master")
-    # identical duplicate = same fields with the same written values (key order aside)
-    t.content = json.dumps({k: raw[k] for k in sorted(raw)}, sort_keys=True)
+    # identical duplicate = the same trade once read: same instant, same decimal values
+    # ("100" = "100.0"), an absent optional field = its default; unknown fields do not count
+    t.content = (t.id, t.time, t.account, t.broker, t.channel, t.product,
+                 t.notional.normalize(), vals["fee"].normalize() if "fee" in raw_fee else None,
+                 t.fee_rate.normalize() if t.fee_rate is not None else None,
+                 vals.get("liquidity"), t.vip, t.fee_discount, t.affiliate_rate.normalize(),
+                 t.master, vals.get("order"), vals.get("instrument"))
     t.day = t.time // DAY
     return t, unknown
 
@@ -511,6 +518,9 @@ def settle(program, trades, registry=None, options=None):
     accepted, order, rejected = {}, [], []
     duplicates = unknown = 0
     for line, raw in enumerate(trades, 1):
+        if isinstance(raw, dict) and not strict:
+            # counted as read: a rejected trade's and an identical duplicate's too
+            unknown += sum(1 for k in raw if k not in TRADE_FIELDS)
         try:
             t, unk = parse_trade(raw, line, strict)
         except Reject as r:
@@ -526,7 +536,6 @@ def settle(program, trades, registry=None, options=None):
                 duplicates += 1
                 continue
             raise ModelError("E_DUPLICATE_ID", "id", line, t.id)
-        unknown += unk
         accepted[t.id] = t
         order.append(t)
 
@@ -600,7 +609,9 @@ def settle(program, trades, registry=None, options=None):
     if any(not fits(v) for v in sums):
         raise Unmodeled("a sum past 28 significant digits (the engine's E_INEXACT limit)")
 
-    brokers = {}
+    # every broker with an attributed trade is listed, even with history only (no periods):
+    # the spec is silent; the engine lists them, commission 0
+    brokers = {t.owner: [] for t in attributed}
     for (b, start), p in periods.items():
         brokers.setdefault(b, []).append(p)
     out_brokers = []
