@@ -438,12 +438,14 @@ def model(program, trades, registry, opts):
         return "error", e.code
 
 
-def compare(program, trades, registry, opts, runner):
+def compare(program, trades, registry, opts, runner, counts=None):
     """-> (values compared, diffs) or None when the model declines the case."""
     try:
         mk, mv = model(program, trades, registry, opts)
     except brmodel.Unmodeled:
         return None
+    if counts is not None:
+        cover(counts, program, (mk, mv))
     ek, ev = runner.engine(program, trades, registry, opts)
     c = check_vectors.Compare()
     if mk == "error" or ek == "error":
@@ -452,6 +454,41 @@ def compare(program, trades, registry, opts, runner):
     c.leaf("/currency", mv["currency"], ev["currency"])
     check_vectors.compare_statement(c, mv, ev)
     return c.values, c.diffs
+
+
+def cover(counts, program, result):
+    """Tallies what a case exercised, from the model's statement (or error)."""
+    kind, st = result
+    def inc(key, n=1):
+        counts[key] = counts.get(key, 0) + n
+    if kind == "error":
+        inc("error " + st)
+        return
+    for b in st["brokers"]:
+        if b["status"] == "withheld":
+            inc("withheld broker")
+        if not b["periods"]:
+            inc("broker with history only")
+        for p in b["periods"]:
+            inc("%s tier %s" % (program, p["tier"]))
+            for r in p["excluded"]:
+                inc("excluded " + r)
+            if p["to_parent"] != "0":
+                inc("parent share")
+            if p["commission"] != "0" * len(p["commission"]) and \
+                    p["exact"] != p["commission"].rstrip("0").rstrip("."):
+                inc("rounded period")
+            q = D(p["exact"]).scaleb(brmodel.PROGRAMS[program]["scale"] + 1)
+            if q == q.to_integral_value() and int(q) % 10 == 5:
+                inc("half-even tie")
+    s = st["summary"]
+    inc("duplicates", s["duplicates"])
+    inc("rejected", s["rejected"])
+    inc("unknown fields", s["unknown_fields"])
+    for r, u in s["unattributed"].items():
+        inc("unattributed " + r, u["trades"])
+    if st["lines"] is not None:
+        inc("with lines")
 
 
 def shrink(program, trades, registry, opts, runner, budget=400):
@@ -482,6 +519,7 @@ def main(argv):
     ap.add_argument("--seed", type=int, default=int(os.environ.get("MODEL_SEED", "20261205")))
     ap.add_argument("--bin", default=os.environ.get(
         "BROKER_RULES_BIN", os.path.join(ROOT, "target", "release", "broker-rules")))
+    ap.add_argument("--no-shrink", action="store_true", help="report mismatches unshrunk")
     ap.add_argument("-v", action="store_true")
     a = ap.parse_args(argv)
     if not os.path.exists(a.bin):
@@ -494,6 +532,7 @@ def main(argv):
     per = {p: 0 for p in GENERATORS}
     values = trades_total = declined = 0
     failures = []
+    counts = {}
     progs = list(GENERATORS)
     for i in range(a.cases):
         program = progs[i % len(progs)]
@@ -501,7 +540,7 @@ def main(argv):
         trades, registry, opts = GENERATORS[program](case_rng)
         if case_rng.random() < 0.15:
             opts["lines"] = True
-        res = compare(program, trades, registry, opts, runner)
+        res = compare(program, trades, registry, opts, runner, counts)
         if res is None:
             declined += 1
             continue
@@ -513,7 +552,7 @@ def main(argv):
             if a.v:
                 print("case %d (%s): %d differences" % (i, program, len(res[1])))
     for i, program, trades, registry, opts, diffs in failures[:3]:
-        small = shrink(program, trades, registry, opts, runner)
+        small = trades if a.no_shrink else shrink(program, trades, registry, opts, runner)
         _, sdiffs = compare(program, small, registry, opts, runner)
         print("MISMATCH case %d (%s), shrunk from %d to %d trades:" % (
             i, program, len(trades), len(small)))
@@ -522,6 +561,9 @@ def main(argv):
         print("   repro: " + json.dumps({"program": program, "registry": registry,
                                           "options": opts, "trades": small}))
     shutil.rmtree(tmp, ignore_errors=True)
+    if a.v:
+        for k in sorted(counts):
+            print("   covered %-40s %d" % (k, counts[k]))
     print("model differential: seed %d, %d cases (%s), %d trades, %d values compared, "
           "%d declined by the model, %d mismatching, %d CLI runs, %.1fs" % (
               a.seed, sum(per.values()), ", ".join("%s %d" % kv for kv in per.items()),
