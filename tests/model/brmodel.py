@@ -654,6 +654,7 @@ def settle(program, trades, registry=None, options=None):
             "withheld": format(rounded(sum_rounded, P["scale"]) if withheld else zero, "f"),
         })
     return {
+        "program": {"id": P["id"], "version": program_version(program)},
         "currency": P["currency"],
         "brokers": out_brokers,
         "rejected": rejected,
@@ -675,6 +676,14 @@ def new_period(start, end, P):
     return {"start": start, "end": end, "trades": 0, "volume": D(0), "fees": D(0),
             "own": D(0), "from_sub": D(0), "to_parent": D(0), "excluded": {},
             "last_day": None}
+
+
+def program_version(name):
+    """The version string of a built-in, read from its file as data (it is not a rule)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "rules",
+                        "programs", name + ".json")
+    with open(path) as f:
+        return json.load(f)["version"]
 
 
 # --- drift guard ---------------------------------------------------------------------------
