@@ -6,8 +6,9 @@ day back, the trade's own day), hour/day/month period boundaries, negative fees,
 rates around 50%, VIP 5/6/7, fee-discount instruments, every channel and product, fee given
 only as fee_rate, identical duplicates, several brokers and clients, registries with
 independent brokers, sub-accounts, parents and affiliates, history before `from`, bad
-trades (lenient rejections) and unknown fields. Each case is settled by
-`broker-rules settle --format json` and by brmodel.settle, and every value the model computes
+trades (lenient rejections) and unknown fields. Each case is written as NDJSON, CSV or a
+JSON array and settled by `broker-rules settle --format json` and by brmodel.settle (which
+reads the CSV case as the CSV reader sees it: text cells, an empty cell absent), and every value the model computes
 is compared. On a mismatch the case is shrunk (trades removed while the mismatch stays) and
 printed as a runnable repro. Exit 1 on any mismatch.
 
@@ -16,6 +17,7 @@ printed as a runnable repro. Exit 1 on any mismatch.
 """
 
 import argparse
+import csv
 import datetime as dt
 import json
 import os
@@ -405,12 +407,22 @@ class Runner:
     def engine(self, program, trades, registry, opts):
         """-> ("ok", statement) or ("error", code)."""
         self.calls += 1
-        tp = os.path.join(self.tmp, "trades.ndjson")
-        with open(tp, "w") as f:
-            for t in trades:
-                f.write(json.dumps(t) + "\n")
+        fmt = opts.get("_format", "ndjson")
+        tp = os.path.join(self.tmp, "trades." + fmt)
+        with open(tp, "w", newline="") as f:
+            if fmt == "ndjson":
+                for t in trades:
+                    f.write(json.dumps(t) + "\n")
+            elif fmt == "json":
+                json.dump(trades, f, indent=None)
+            else:
+                cols = csv_columns(trades)
+                w = csv.writer(f, lineterminator="\n")
+                w.writerow(cols)
+                for t in trades:
+                    w.writerow([csv_cell(t.get(c)) for c in cols])
         cmd = [self.bin, "settle", "--program", program, "--trades", tp, "--format", "json",
-               "--input-format", "ndjson"]
+               "--input-format", fmt]
         if registry is not None:
             rp = os.path.join(self.tmp, "registry.json")
             with open(rp, "w") as f:
@@ -431,9 +443,54 @@ class Runner:
         return "error", m.group(1)
 
 
+def csv_columns(trades):
+    seen = []
+    for t in trades:
+        for k in t:
+            if k not in seen:
+                seen.append(k)
+    return [k for k in brmodel.TRADE_FIELDS if k in seen] + \
+        [k for k in seen if k not in brmodel.TRADE_FIELDS]
+
+
+def csv_cell(v):
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def csv_view(trades):
+    """The trades as the CSV reader sees them: text cells, an empty cell absent; `vip` and
+    `fee_discount` read as an integer and a boolean."""
+    cols = csv_columns(trades)
+    out = []
+    for t in trades:
+        row = {}
+        for c in cols:
+            cell = csv_cell(t.get(c))
+            if cell == "":
+                continue
+            if c == "vip" and cell.isdigit():
+                cell = int(cell)
+            elif c == "fee_discount" and cell in ("true", "false"):
+                cell = cell == "true"
+            row[c] = cell
+        out.append(row)
+    return out
+
+
 def model(program, trades, registry, opts):
+    fmt = opts.get("_format", "ndjson")
+    opts = {k: v for k, v in opts.items() if k != "_format"}
     try:
-        return "ok", brmodel.settle(program, trades, registry, opts)
+        if fmt != "csv":
+            return "ok", brmodel.settle(program, trades, registry, opts)
+        st = brmodel.settle(program, csv_view(trades), registry, opts)
+        for r in st["rejected"]:
+            r["line"] += 1  # the header is line 1
+        return "ok", st
     except brmodel.ModelError as e:
         return "error", e.code
 
@@ -540,6 +597,7 @@ def main(argv):
         trades, registry, opts = GENERATORS[program](case_rng)
         if case_rng.random() < 0.15:
             opts["lines"] = True
+        opts["_format"] = case_rng.choice(["ndjson", "ndjson", "csv", "csv", "json"])
         res = compare(program, trades, registry, opts, runner, counts)
         if res is None:
             declined += 1
