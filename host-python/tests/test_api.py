@@ -173,3 +173,29 @@ def test_settle_releases_the_gil() -> None:
     t.join()
     assert result[0].summary.trades + result[0].summary.rejected == n
     assert ticks > 5, "the main thread did not run while settle was working"
+
+
+def test_order_and_instrument_reach_the_lines() -> None:
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "time": ["2026-06-05T00:00:00Z", "2026-06-06T00:00:00Z"],
+            "account": ["c1", "c1"],
+            "broker": ["B1", "B1"],
+            "channel": ["api", "api"],
+            "product": ["spot", "spot"],
+            "notional": ["100000", "50000"],
+            "fee": ["100", "50"],
+            "order": ["o-1", None],
+            "instrument": ["BTC-USDC", None],
+        }
+    )
+    st = br.settle("backpack", df, lines=True, strict=True)
+    assert st.lines is not None
+    a, b = st.lines
+    assert (a.order, a.instrument, a.commission) == ("o-1", "BTC-USDC", Decimal("20"))
+    assert (b.order, b.instrument, b.commission) == (None, None, Decimal("10"))
+    assert st.to_pandas("lines")["order"].tolist()[0] == "o-1"
+    assert st.commission == Decimal("30.00")

@@ -85,6 +85,8 @@ pub(crate) struct BrokerAcc {
 pub(crate) struct LineAcc {
     pub(crate) time: i64,
     pub(crate) id: String,
+    pub(crate) order: Option<String>,
+    pub(crate) instrument: Option<String>,
     pub(crate) broker: Option<String>,
     pub(crate) period: i64,
     pub(crate) day: i64,
@@ -258,6 +260,8 @@ impl General {
                         self.lines.push(LineAcc {
                             time: t.time,
                             id: t.id.into(),
+                            order: t.order.map(Into::into),
+                            instrument: t.instrument.map(Into::into),
                             broker: None,
                             period,
                             day,
@@ -340,6 +344,8 @@ impl General {
             self.lines.push(LineAcc {
                 time: t.time,
                 id: t.id.into(),
+                order: t.order.map(Into::into),
+                instrument: t.instrument.map(Into::into),
                 broker: Some(code.into()),
                 period,
                 day,
@@ -661,6 +667,8 @@ impl General {
                 };
                 out.push(Line {
                     id: l.id,
+                    order: l.order,
+                    instrument: l.instrument,
                     broker: l.broker,
                     period_start: Some(time::format(l.period)),
                     tier: if l.attribution.is_some() {

@@ -143,6 +143,12 @@ impl From<Rejected> for Error {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Line {
     pub id: String,
+    /// The trade's order id, when the trade gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    /// The trade's instrument id, when the trade gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instrument: Option<String>,
     pub broker: Option<String>,
     pub period_start: Option<String>,
     pub tier: Option<String>,

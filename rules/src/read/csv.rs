@@ -818,6 +818,8 @@ impl<'h> Parser<'h> {
         let mut channel = "";
         let mut product = "";
         let mut master = None;
+        let mut order = None;
+        let mut instrument = None;
         let mut notional = None;
         let mut fee = None;
         let mut fee_rate = None;
@@ -838,6 +840,8 @@ impl<'h> Parser<'h> {
                 Role::Channel => channel = c,
                 Role::Product => product = c,
                 Role::Master => master = (!c.is_empty()).then_some(c),
+                Role::Order => order = (!c.is_empty()).then_some(c),
+                Role::Instrument => instrument = (!c.is_empty()).then_some(c),
                 Role::Notional => match fast_decimal(c.as_bytes()) {
                     Some(v) if v >= 0 => notional = Some(v),
                     _ => return false,
@@ -912,6 +916,8 @@ impl<'h> Parser<'h> {
         r.channel.push(Some(channel));
         r.product.push(Some(product));
         r.master.push(master);
+        r.order.push(order);
+        r.instrument.push(instrument);
         true
     }
 }

@@ -835,3 +835,34 @@ fn csv_settle_throughput() {
     assert_eq!(a, b);
     assert_eq!(a, c);
 }
+
+/// `order` and `instrument` are known columns (strict mode takes them), carried to lines on
+/// the fast and the row path alike, and absent cells leave the line without them.
+#[test]
+fn csv_order_and_instrument_reach_the_lines() {
+    let text = b"id,time,account,broker,channel,product,notional,fee,order,instrument\n\
+a,2026-06-05T00:00:00Z,c1,B1,api,spot,100000,100,o-1,BTC-USDC\n\
+b,2026-06-06T00:00:00Z,c1,B1,api,spot,50000,50,,\n\
+c,2026-06-07T00:00:00Z,c1,B1,api,spot,1e3,1,o-3,ETH-USDC\n";
+    let good =
+        &text[..text.len() - b"c,2026-06-07T00:00:00Z,c1,B1,api,spot,1e3,1,o-3,ETH-USDC\n".len()];
+    let st = new("backpack", &options(true, true), good, 1, 64);
+    assert!(
+        st.contains(r#""order":"o-1","instrument":"BTC-USDC""#),
+        "{st}"
+    );
+    for threads in [1, 2] {
+        let st = new("backpack", &options(false, true), text, threads, 64);
+        assert!(
+            st.contains(r#"{"id":"a","order":"o-1","instrument":"BTC-USDC","broker":"B1""#),
+            "{st}"
+        );
+        assert!(st.contains(r#"{"id":"b","broker":"B1""#), "{st}");
+        // The third row is rejected (1e3 is not a plain decimal): it has no line.
+        assert!(!st.contains(r#""o-3""#), "{st}");
+        assert!(
+            st.contains(r#""rejected":[{"id":"c","line":4,"code":"E_DECIMAL""#),
+            "{st}"
+        );
+    }
+}
