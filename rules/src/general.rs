@@ -83,6 +83,8 @@ pub(crate) struct BrokerAcc {
 pub(crate) struct LineAcc {
     pub(crate) time: i64,
     pub(crate) id: String,
+    pub(crate) account: String,
+    pub(crate) volume: Decimal,
     pub(crate) broker: Option<String>,
     pub(crate) period: i64,
     pub(crate) day: i64,
@@ -238,6 +240,8 @@ impl General {
                         self.lines.push(LineAcc {
                             time: t.time,
                             id: t.id.into(),
+                            account: t.account.into(),
+                            volume: t.notional,
                             broker: None,
                             period,
                             day,
@@ -337,6 +341,8 @@ impl General {
             self.lines.push(LineAcc {
                 time: t.time,
                 id: t.id.into(),
+                account: t.account.into(),
+                volume: t.notional,
                 broker: Some(code.into()),
                 period,
                 day,
@@ -655,6 +661,8 @@ impl General {
                     excluded: l.excluded,
                     attribution: l.attribution.map(Into::into),
                     time: time::format(l.time),
+                    account: l.account,
+                    volume: money::canonical(l.volume),
                 });
             }
             Some(out)

@@ -287,6 +287,8 @@ class Line:
     excluded: Optional[str]
     attribution: Optional[str]
     time: Optional[datetime]
+    account: Optional[str] = None
+    volume: Optional[Decimal] = None
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Line":
@@ -300,6 +302,8 @@ class Line:
             excluded=d.get("excluded"),
             attribution=d.get("attribution"),
             time=_opt_time(d.get("time")),
+            account=d.get("account"),
+            volume=_dec(d["volume"]) if d.get("volume") is not None else None,
         )
 
 
@@ -339,6 +343,8 @@ def _line_columns(lines: Sequence[Line], raw: Sequence[Mapping[str, Any]]) -> Se
         ("rate", _DEC, [r["rate"] for r in raw]),
         ("commission", _DEC, [r["commission"] for r in raw]),
         ("excluded", _STR, [r.get("excluded") for r in raw]),
+        ("account", _STR, [r.get("account") for r in raw]),
+        ("volume", _DEC, [r.get("volume") for r in raw]),
     ]
 
 
