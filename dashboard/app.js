@@ -32,6 +32,7 @@ function selectTab(tab) {
     t.tabIndex = on ? 0 : -1;
     $(t.getAttribute('aria-controls')).hidden = !on;
   }
+  show(tab.getAttribute('aria-controls'));
   tab.focus();
 }
 for (const t of document.querySelectorAll('[role=tab]')) {
@@ -141,17 +142,24 @@ $('cancel').onclick = () => {
   document.body.dataset.settled = 'cancelled';
 };
 
+// Views render when shown: a new statement marks them all stale and draws the visible one.
+const views = {
+  'view-statement': (r) => renderStatement(r.statement, r.statement.currency),
+  'view-broker': (r) => renderBroker(r.statement, state.spec),
+  'view-clients': (r) => renderClients(r.statement, r.clients, state.spec),
+  'view-subbrokers': (r) => state.registry && renderSubBrokers(r.statement, state.registry),
+};
+const stale = new Set();
+function show(panel) {
+  if (!state.result || !stale.has(panel)) return;
+  stale.delete(panel);
+  views[panel](state.result);
+}
 function render() {
-  const r = state.result;
-  if (!r) return;
-  const cur = r.statement.currency;
-  renderStatement(r.statement, cur);
-  renderBroker(r.statement, state.spec);
-  renderClients(r.statement, r.clients, state.spec);
-  const subs = state.registry ? renderSubBrokers(r.statement, state.registry) : 0;
+  for (const v of Object.keys(views)) stale.add(v);
   $('tab-subbrokers').hidden = !state.registry;
-  void subs;
   $('export-json').disabled = $('export-csv').disabled = false;
+  show(document.querySelector('[role=tab][aria-selected=true]').getAttribute('aria-controls'));
 }
 
 function refresh() {
@@ -193,7 +201,7 @@ $('engine').textContent = `Engine ${br.engineVersion()}.`;
 for (const p of br.programs()) $('program-select').append(h('option', { value: p.id }, `${p.name} (${p.id})`));
 $('program-select').onchange = (e) => selectProgram(e.target.value);
 $('program-file').onchange = async (e) => { const f = e.target.files[0]; if (f) loadProgramText(await f.text(), f.name); e.target.value = ''; };
-$('trades-file').onchange = (e) => { const f = e.target.files[0]; if (f) settle(f, f.name); };
+$('trades-file').onchange = (e) => { const f = e.target.files[0]; if (f) settle(f, f.name); e.target.value = ''; };
 $('registry-file').onchange = async (e) => { const f = e.target.files[0]; if (f) loadRegistry(await f.text(), f.name); e.target.value = ''; };
 $('load-sample').onclick = async () => {
   const res = await fetch(new URL('./sample/trades.csv', import.meta.url));

@@ -4,7 +4,7 @@
 // statement's periods.
 import { $, h, table, options } from './ui.js';
 import { heatmap, lineChart } from './charts.js';
-import { parse, add, str, cmp, group, approx, ZERO } from './dec.js';
+import { parse, cmp, group, approx } from './dec.js';
 
 const TOP = 30;
 
@@ -13,32 +13,20 @@ export function renderClients(st, clients, spec) {
   options(sel, st.brokers.map((b) => [b.broker, b.broker]));
   const draw = () => {
     const broker = sel.value;
-    const rows = clients.filter((c) => !broker || c.broker === broker);
-    // one row per account (summed over brokers when "All brokers")
-    const byAccount = new Map();
-    for (const c of rows) {
-      let a = byAccount.get(c.account);
-      if (!a) byAccount.set(c.account, (a = { account: c.account, brokers: new Set(), volume: ZERO, commission: ZERO, trades: 0, days: new Map(), months: new Set() }));
-      a.brokers.add(c.broker);
-      a.volume = add(a.volume, parse(c.volume));
-      a.commission = add(a.commission, parse(c.commission));
-      a.trades += c.trades;
-      for (const [d, v] of c.days) a.days.set(d, add(a.days.get(d) || ZERO, parse(v)));
-      for (const m of c.months) a.months.add(m);
-    }
-    const accounts = [...byAccount.values()].map((a) => ({ ...a, volume: str(a.volume), commission: str(a.commission) }));
-    const byVolume = accounts.slice().sort((x, y) => cmp(y.volume, x.volume) || (x.account < y.account ? -1 : 1)).slice(0, TOP);
-    const days = [...new Set(accounts.flatMap((a) => [...a.days.keys()]))].sort();
+    // the worker's groups: one per (broker, account), and one per account over all brokers ('')
+    const accounts = clients.filter((c) => c.broker === broker).map((c) => ({ ...c, v: parse(c.volume), c: parse(c.commission), months: new Set(c.months) }));
+    const byVolume = accounts.slice().sort((x, y) => cmp(y.v, x.v) || (x.account < y.account ? -1 : 1)).slice(0, TOP);
+    const days = [...new Set(accounts.flatMap((a) => a.days.map((d) => d[0])))].sort();
     const cells = new Map();
-    for (const a of byVolume) for (const [d, v] of a.days) cells.set(`${a.account}|${d}`, { value: approx(str(v)), text: `${group(str(v))} volume` });
+    for (const a of byVolume) for (const [d, v] of a.days) cells.set(`${a.account}|${d}`, { value: approx(v), text: `${group(v)} volume` });
     $('clients-heatmap').replaceChildren(
       h('p', {}, `${accounts.length} client accounts; the ${byVolume.length} largest by volume below.`),
       heatmap({ title: 'Attributed volume per client account and UTC day', rows: byVolume.map((a) => a.account), cols: days, cells }),
     );
-    const top = accounts.slice().sort((x, y) => cmp(y.commission, x.commission) || (x.account < y.account ? -1 : 1)).slice(0, 20);
+    const top = accounts.slice().sort((x, y) => cmp(y.c, x.c) || (x.account < y.account ? -1 : 1)).slice(0, 20);
     table($('top-clients'), [
       { key: 'account', label: 'Client account', get: (a) => a.account },
-      { key: 'brokers', label: 'Broker', get: (a) => [...a.brokers].join(', ') },
+      { key: 'brokers', label: 'Broker', get: (a) => a.brokers.join(', ') },
       { key: 'trades', label: 'Trades', num: true, get: (a) => a.trades },
       { key: 'volume', label: 'Volume', num: true, get: (a) => a.volume, render: (a) => group(a.volume) },
       { key: 'commission', label: `Commission (${st.currency}, exact)`, num: true, get: (a) => a.commission, render: (a) => group(a.commission) },

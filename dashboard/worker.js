@@ -29,25 +29,34 @@ self.onmessage = async (ev) => {
   }
 };
 
-/** Per (broker, account): volume by UTC day, exact commission, trades; accounts per month. */
+/**
+ * Per client account, for each broker and over all brokers (`broker: ''`): attributed volume
+ * by UTC day, exact commission, trades, months with a trade. Sums are exact (dec.js).
+ */
 function aggregate(lines) {
-  const byClient = new Map();
+  const groups = new Map();
+  const into = (broker, l, v, c) => {
+    const key = `${broker}\u0000${l.account}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { broker, account: l.account, days: new Map(), commission: ZERO, volume: ZERO, trades: 0, months: new Set(), brokers: new Set() }));
+    g.brokers.add(l.broker);
+    const d = l.time.slice(0, 10);
+    g.days.set(d, add(g.days.get(d) || ZERO, v));
+    g.volume = add(g.volume, v);
+    g.commission = add(g.commission, c);
+    g.trades += 1;
+    g.months.add(l.time.slice(0, 7));
+  };
   for (const l of lines) {
     if (!l.broker) continue;
-    const key = `${l.broker}\u0000${l.account}`;
-    let c = byClient.get(key);
-    if (!c) byClient.set(key, (c = { broker: l.broker, account: l.account, days: new Map(), commission: ZERO, volume: ZERO, trades: 0, months: new Set() }));
-    const d = l.time.slice(0, 10);
-    const v = parse(l.volume);
-    c.days.set(d, add(c.days.get(d) || ZERO, v));
-    c.volume = add(c.volume, v);
-    c.commission = add(c.commission, parse(l.commission));
-    c.trades += 1;
-    c.months.add(l.time.slice(0, 7));
+    const v = parse(l.volume), c = parse(l.commission);
+    into(l.broker, l, v, c);
+    into('', l, v, c);
   }
-  return [...byClient.values()].map((c) => ({
-    broker: c.broker, account: c.account, volume: str(c.volume), commission: str(c.commission), trades: c.trades,
-    days: [...c.days].map(([d, v]) => [d, str(v)]).sort((a, b) => (a[0] < b[0] ? -1 : 1)),
-    months: [...c.months].sort(),
+  return [...groups.values()].map((g) => ({
+    broker: g.broker, account: g.account, volume: str(g.volume), commission: str(g.commission), trades: g.trades,
+    brokers: [...g.brokers].sort(),
+    days: [...g.days].map(([d, v]) => [d, str(v)]).sort((a, b) => (a[0] < b[0] ? -1 : 1)),
+    months: [...g.months].sort(),
   }));
 }

@@ -24,7 +24,7 @@ const wasm = require(path.join(root, 'host-wasm/pkg'));
 const CLI = path.join(root, 'target/release/broker-rules');
 const OUT = path.join(root, 'target/dashboard-test');
 const SAMPLE = path.join(root, 'dashboard/sample/trades.csv');
-const cli = (...args) => execFileSync(CLI, args, { maxBuffer: 1 << 30 }).toString();
+const cli = (...args) => execFileSync(CLI, args, { maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 const group = (s) => { const [i, f] = s.split('.'); return i.replace(/\B(?=(\d{3})+(?!\d))/g, ',') + (f === undefined ? '' : `.${f}`); };
 
 let server, base, context, userDataDir;
@@ -63,8 +63,9 @@ const settled = (page, timeout = 120000) => page.waitForFunction(() => /^\d+$/.t
 const text = (page, sel) => page.locator(sel).innerText();
 
 /** A screenshot of the current view, checked non-blank: many distinct colours, not one. */
-async function shot(page, name) {
+async function shot(page, name, { top = false } = {}) {
   const file = path.join(OUT, 'screens', `${name}.png`);
+  await page.evaluate((t) => (t ? window.scrollTo(0, 0) : document.getElementById('tabs').scrollIntoView()), top);
   const png = await page.screenshot({ path: file });
   const colours = await page.evaluate(async (b64) => {
     const img = new Image();
@@ -95,6 +96,10 @@ it('the bundled sample settles in the page to the CLI statement; exports equal t
   assert.deepEqual(rows.map((r) => [r[0], r[4]]), st.brokers.map((b) => [b.broker, group(b.commission)]));
   const periodRows = await page.$$eval('#periods tbody tr', (trs) => trs.length);
   assert.equal(periodRows, st.brokers.reduce((a, b) => a + b.periods.length, 0));
+  // rejected trades with their line and error, as the CLI lists them
+  assert.ok(st.rejected.length >= 2);
+  const rejected = await page.$$eval('#rejected tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  assert.deepEqual(rejected, st.rejected.map((r) => [String(r.line), r.id, r.code, r.field ?? '', r.message]));
   // sorting by commission (exact decimal order) and filtering by broker
   await page.click('#periods th:nth-child(10) button');
   await page.click('#periods th:nth-child(10) button');
@@ -162,7 +167,7 @@ it('the estimator shows what estimate returns, as you type', { timeout: 60000 },
   }
   // a float-like typo is the engine's error, shown next to the form
   await page.fill('#est-volume', '12e6');
-  assert.match(await text(page, '#est-error'), /^E_\w+: .*volume/);
+  assert.match(await text(page, '#est-error'), /^E_FIELD: .*"12e6" is not a decimal: scientific notation is not accepted/);
   await page.close();
   assert.deepEqual(errors, []);
 });
@@ -180,18 +185,24 @@ it('a 200k-trade log settles in the worker with progress while the page answers;
   const finished = settled(page, 540000).then(() => { done = true; });
   while (!done) {
     const t = Date.now();
-    await page.evaluate(() => document.getElementById('progress').value);
-    lags.push(Date.now() - t);
+    const phase = await page.evaluate(() => document.getElementById('progress-text').textContent);
+    lags.push({ ms: Date.now() - t, reading: !/settled/.test(phase) });
+    if (process.env.DASHBOARD_DEBUG) console.log(Date.now() - t, phase);
     await new Promise((r) => setTimeout(r, 50));
   }
   await finished;
   const progress = await page.evaluate(() => window.__dashboard.progress);
   const reads = progress.filter((p) => p[2] != null && p[1] > 0);
   assert.ok(reads.length >= 3, `progress events while reading: ${JSON.stringify(progress)}`);
-  assert.ok(lags.length >= 5 && Math.max(...lags) < 1000, `page round trips during settlement (ms): max ${Math.max(...lags)} of ${lags.length}`);
+  // while the worker reads and settles, the page answers within a frame or two; taking the
+  // finished statement (structured clone, JSON.parse, the statement view) is one short pause
+  const reading = lags.filter((l) => l.reading).map((l) => l.ms);
+  const worst = Math.max(...lags.map((l) => l.ms));
+  assert.ok(reading.length >= 5 && Math.max(...reading) < 250, `page round trips while settling (ms): ${JSON.stringify(reading)}`);
+  assert.ok(worst < 1000, `page round trips (ms): max ${worst}`);
   assert.equal(await page.evaluate(() => window.__dashboard.result.json), want);
   const ms = await page.evaluate(() => window.__dashboard.result.ms);
-  console.log(`# dashboard: 200k trades (okx) settled in the worker in ${(ms / 1000).toFixed(2)} s; ${reads.length} progress events; max page round trip ${Math.max(...lags)} ms over ${lags.length}`);
+  console.log(`# dashboard: 200k trades (okx, with per-trade lines) settled in the worker in ${(ms / 1000).toFixed(2)} s; ${reads.length} progress events; page round trips while settling max ${Math.max(...reading)} ms over ${reading.length}, ${worst} ms when the statement arrives`);
   // cancel: a new settlement stops at once and leaves the page usable
   await page.setInputFiles('#trades-file', file);
   await page.waitForFunction(() => !document.getElementById('cancel').disabled);
@@ -237,7 +248,7 @@ it('a bad program shows its error with field and position; a registry shows the 
   assert.ok(err && err.code, 'the engine rejects the fixture');
   assert.equal(shown, `bad_program.json: ${err.code}: ${err.detail} (field ${err.location.field}${err.location.position != null ? `; position ${err.location.position}` : ''})`);
   assert.match(shown, /tier_rat/);
-  await shot(page, 'program-error');
+  await shot(page, 'program-error', { top: true });
   // a registry (okx: parents take a share of their sub-brokers' commission)
   const registry = path.join(root, 'dashboard/sample/registry.json');
   const want = JSON.parse(cli('settle', '--program', 'okx', '--trades', SAMPLE, '--brokers', registry, '--format', 'json'));
