@@ -15,10 +15,10 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use broker_rules::api;
-use broker_rules::error::{Error, ErrorCode, Result};
-use broker_rules::read::{self, ColumnMap, Format};
 use broker_rules::compiled::Compiled;
+use broker_rules::error::{Error, ErrorCode, Result};
 use broker_rules::program::Program;
+use broker_rules::read::{self, ColumnMap, Format};
 use broker_rules::{Explanation, Registry, SettleOptions, Settler};
 use serde_json::{Map, Value};
 

@@ -258,7 +258,7 @@ StateArg = Union[bytes, bytearray, memoryview]
 
 
 def _request(
-    program: ProgramArg,
+    program: Optional[ProgramArg],
     registry: Optional[Mapping[str, Any]],
     from_: TimeArg,
     to: TimeArg,
@@ -358,7 +358,7 @@ def _source(trades: TradesArg, allow_float: bool, format: Optional[str]) -> Tupl
 
 def _settle(
     kind: str,
-    program: ProgramArg,
+    program: Optional[ProgramArg],
     trades: TradesArg,
     registry: Optional[Mapping[str, Any]],
     from_: TimeArg,
@@ -585,9 +585,10 @@ class Compiled:
 
     def __init__(self, program: ProgramArg) -> None:
         native, err = _native.Compiled.make(json.dumps(_program_json(program), ensure_ascii=False))
-        if err is not None:
-            _unwrap(err)
-        self._native = native
+        if native is None:
+            _unwrap(err or '{"error":{"code":"E_INTERNAL","message":"no compiled program"}}')
+            raise InternalError("no compiled program")  # pragma: no cover - _unwrap raised
+        self._native: _native.Compiled = native
 
     def settle(
         self,
