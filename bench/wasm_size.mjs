@@ -38,20 +38,45 @@ while (pos < buf.length) {
     for (let i = 0; i < n; i++) { str(); str(); const kind = buf[pos++]; if (kind === 0) { u32(); imports++; } else if (kind === 1) { pos++; const f = buf[pos++]; u32(); if (f & 1) u32(); } else if (kind === 2) { const f = buf[pos++]; u32(); if (f & 1) u32(); } else if (kind === 3) { pos += 2; } }
   } else if (id === 10) {
     const n = u32();
-    for (let i = 0; i < n; i++) { const len = u32(); bodies.push({ idx: imports + i, size: len }); pos += len; }
+    for (let i = 0; i < n; i++) { const len = u32(); bodies.push({ idx: imports + i, size: len, at: pos }); pos += len; }
   }
   sections.push({ label, size });
   pos = start + size;
 }
 
+// Legacy (`_ZN<len>ident...`) and v0 (`_R...C<hash>_<len>ident...`) Rust symbols: the crate,
+// and for core / alloc / std the module too (alloc::collections is the BTreeMap code).
 function crateOf(sym) {
   if (!sym) return '(no name)';
-  let m = /^_ZN(\d+)/.exec(sym);
-  if (m) { const n = Number(m[1]); let c = sym.slice(3 + m[1].length, 3 + m[1].length + n); if (c.startsWith('_$LT$')) { const inner = /_\$LT\$(?:\w+\.\.)?([a-z_][a-z0-9_]*)/.exec(c); c = inner ? `<${inner[1]}>` : c; } return c.replace(/\.\./g, '::'); }
-  m = /^_R\w*?C[^0-9]*?(\d+)([a-z_][a-z0-9_]*)/.exec(sym);
-  if (m) return m[2];
-  if (/^(dlmalloc|__rust|rust_|__wbg|__wbindgen|wasm_bindgen)/.test(sym)) return sym.split(/[:.]/)[0];
-  return sym.includes('::') ? sym.split('::')[0] : `(${sym.slice(0, 24)})`;
+  let parts = null;
+  if (sym.startsWith('_ZN')) {
+    parts = [];
+    let i = 3;
+    while (i < sym.length && parts.length < 3) {
+      const m = /^(\d+)/.exec(sym.slice(i));
+      if (!m) break;
+      i += m[1].length;
+      parts.push(sym.slice(i, i + Number(m[1])));
+      i += Number(m[1]);
+    }
+    if (parts[0] && parts[0].startsWith('_$LT$')) {
+      const inner = /_\$LT\$(?:\$RF\$)?(?:mut\$u20\$)?([a-z_][a-z0-9_]*)(?:\.\.([a-z_][a-z0-9_]*))?/.exec(parts[0]);
+      parts = inner ? [inner[1], inner[2] || ''] : [parts[0]];
+    }
+  } else if (sym.startsWith('_R')) {
+    const m = /C(?:s[0-9A-Za-z]*_)?(\d+)([A-Za-z_][A-Za-z0-9_]*)/.exec(sym);
+    if (m) {
+      const name = m[2].slice(0, Number(m[1]));
+      const rest = sym.slice(m.index + m[0].length - m[2].length + Number(m[1]));
+      const next = /^(\d+)([A-Za-z_][A-Za-z0-9_]*)/.exec(rest);
+      parts = [name, next ? next[2].slice(0, Number(next[1])) : ''];
+    }
+  }
+  if (!parts || !parts.length) {
+    if (/^(dlmalloc|__rust|rust_|__wbg|__wbindgen|wasm_bindgen)/.test(sym)) return sym.split(/[:.]/)[0];
+    return `(other: ${sym.slice(0, 20)})`;
+  }
+  return ['core', 'alloc', 'std'].includes(parts[0]) && parts[1] ? `${parts[0]}::${parts[1]}` : parts[0];
 }
 
 const total = buf.length;
@@ -59,10 +84,24 @@ const gz = zlib.gzipSync(buf, { level: 9 }).length;
 console.log(`${file}: ${total} bytes, ${gz} bytes gzip -9; ${bodies.length} functions, ${names.size} named`);
 console.log('\n| section | bytes | share |\n|---|---:|---:|');
 for (const s of sections.sort((a, b) => b.size - a.size)) console.log(`| ${s.label} | ${s.size} | ${((100 * s.size) / total).toFixed(1)}% |`);
-const byCrate = new Map();
-for (const b of bodies) { const c = crateOf(names.get(b.idx)); byCrate.set(c, (byCrate.get(c) || 0) + b.size); }
+// Per group: raw bytes, and gzip -9 of the group's function bodies concatenated (what the
+// group adds to the download, roughly: gzip shares repeats across groups too).
+const groups = new Map();
+const add = (key, b) => { const g = groups.get(key) || { n: 0, size: 0, parts: [] }; g.n++; g.size += b.size; g.parts.push(buf.subarray(b.at, b.at + b.size)); groups.set(key, g); };
+for (const b of bodies) {
+  const nm = names.get(b.idx) || '';
+  add(crateOf(nm), b);
+}
 const code = bodies.reduce((a, b) => a + b.size, 0);
-console.log('\n| crate (code section) | bytes | share of code |\n|---|---:|---:|');
-for (const [c, n] of [...byCrate].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`| ${c} | ${n} | ${((100 * n) / code).toFixed(1)}% |`);
+const gzOf = (parts) => zlib.gzipSync(Buffer.concat(parts), { level: 9 }).length;
+console.log(`\n| crate / module (code section) | functions | bytes | share of code | gzip alone |\n|---|---:|---:|---:|---:|`);
+for (const [c, g] of [...groups].sort((a, b) => b[1].size - a[1].size).slice(0, 25)) console.log(`| ${c} | ${g.n} | ${g.size} | ${((100 * g.size) / code).toFixed(1)}% | ${gzOf(g.parts)} |`);
+// Kinds of generic code that cut across crates.
+const kinds = [['sorts (slice::sort* instantiations)', /slice.*sort|sort.*(stable|unstable|smallsort|shared|drift|quicksort|merge)/], ['BTreeMap / BTreeSet code', /btree/i], ['serde_json', /serde_json/], ['serde derive output (Deserialize / Serialize impls)', /(de|ser)\.\.(Deserialize|Serialize)|Visitor|visit_|deserialize|serialize/], ['float formatting (flt2dec)', /flt2dec|dragon|grisu/], ['formula parser and evaluator', /broker_rules.*formula/], ['trade readers (read::)', /broker_rules.*4read/], ['dlmalloc', /dlmalloc/]];
+console.log('\n| kind (by symbol name, may overlap) | functions | bytes | gzip alone |\n|---|---:|---:|---:|');
+for (const [label, re] of kinds) {
+  const sel = bodies.filter((b) => re.test(names.get(b.idx) || ''));
+  console.log(`| ${label} | ${sel.length} | ${sel.reduce((a, b) => a + b.size, 0)} | ${gzOf(sel.map((b) => buf.subarray(b.at, b.at + b.size)))} |`);
+}
 console.log(`\n| largest functions | bytes |\n|---|---:|`);
 for (const b of bodies.sort((a, b) => b.size - a.size).slice(0, topN)) console.log(`| ${(names.get(b.idx) || `#${b.idx}`).slice(0, 110)} | ${b.size} |`);

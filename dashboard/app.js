@@ -196,6 +196,10 @@ function loadRegistry(text, name) {
 }
 
 // ---- start
+// Offline once loaded: the service worker caches every file (sw.js); served over http(s) only.
+if ('serviceWorker' in navigator && location.protocol.startsWith('http')) {
+  navigator.serviceWorker.register(new URL('./sw.js', import.meta.url)).catch((e) => console.warn(`offline cache unavailable: ${e.message}`));
+}
 await init();
 $('engine').textContent = `Engine ${br.engineVersion()}.`;
 for (const p of br.programs()) $('program-select').append(h('option', { value: p.id }, `${p.name} (${p.id})`));

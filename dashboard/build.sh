@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-target/dashboard}
 [ -f host-wasm/pkg/web/index.js ] || bash host-wasm/js/build.sh
 rm -rf "$OUT" && mkdir -p "$OUT/pkg"
-cp dashboard/*.html dashboard/*.css dashboard/*.js "$OUT/"
+cp dashboard/*.html dashboard/*.css dashboard/*.js "$OUT/"  # includes sw.js (offline cache)
 cp -r dashboard/sample "$OUT/"
 cp host-wasm/pkg/web/* "$OUT/pkg/"
 echo "[dashboard] static site in $OUT ($(du -sh "$OUT" | cut -f1)); serve it with any static server" >&2

@@ -270,3 +270,26 @@ it('a bad program shows its error with field and position; a registry shows the 
   await page.close();
   assert.deepEqual(errors, []);
 });
+
+it('works offline once loaded: the service worker serves the page, the worker and the .wasm', { timeout: 120000 }, async () => {
+  const want = JSON.parse(cli('settle', '--program', 'backpack', '--trades', SAMPLE, '--format', 'json'));
+  const page = await open();
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+  await page.waitForFunction(async () => {
+    const files = ['pkg/broker_rules_wasm_bg.wasm', 'worker.js', 'sample/trades.csv', 'index.html'];
+    const hits = await Promise.all(files.map((f) => caches.match(new URL(f, location.href).href)));
+    return hits.every(Boolean);
+  }, null, { timeout: 30000 });
+  await context.setOffline(true);
+  try {
+    await page.reload();
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 30000 });
+    await page.click('#load-sample');
+    await settled(page);
+    assert.equal(await text(page, '#total-commission'), `${group(want.summary.commission)} USD`);
+  } finally {
+    await context.setOffline(false);
+  }
+  await page.close();
+  assert.deepEqual(errors, []);
+});
