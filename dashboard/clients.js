@@ -11,6 +11,12 @@ const TOP = 30;
 export function renderClients(st, clients, spec) {
   const sel = $('clients-broker');
   options(sel, st.brokers.map((b) => [b.broker, b.broker]));
+  if (!clients) {
+    $('clients-heatmap').replaceChildren(h('p', {}, 'This trade log is larger than 64 MB: it was settled without per-trade lines, which the clients view is built from.'));
+    $('top-clients').replaceChildren();
+    $('clients-active').replaceChildren();
+    return;
+  }
   const draw = () => {
     const broker = sel.value;
     // the worker's groups: one per (broker, account), and one per account over all brokers ('')

@@ -7,6 +7,8 @@ import init, { Settlement } from './pkg/index.js';
 import { parse, add, str, ZERO } from './dec.js';
 
 const ready = init();
+/** Largest trade log (bytes) settled with per-trade lines for the clients view. */
+const LINES_LIMIT = 64 << 20;
 
 self.onmessage = async (ev) => {
   const { job, program, registry, options, file, format } = ev.data;
@@ -16,11 +18,14 @@ self.onmessage = async (ev) => {
     const t0 = performance.now();
     const bytes = new Uint8Array(file instanceof Blob ? await file.arrayBuffer() : file);
     post({ type: 'progress', read: 0, total: bytes.length, records: 0 });
-    const s = new Settlement(program, { ...options, lines: true }, registry || null);
+    // Per-trade lines feed the clients view; above LINES_LIMIT the statement is settled
+    // without them (the lines of millions of trades would not fit the page's memory).
+    const lines = bytes.length <= LINES_LIMIT;
+    const s = new Settlement(program, { ...options, lines }, registry || null);
     s.push(bytes, format ? { format } : null, (read, records) => post({ type: 'progress', read, total: bytes.length, records }));
     post({ type: 'progress', read: bytes.length, total: bytes.length, records: null, phase: 'finishing' });
     const statement = s.finish();
-    const clients = aggregate(statement.lines || []);
+    const clients = lines ? aggregate(statement.lines || []) : null;
     // The statement as `settle` gives it without lines (the page exports this text).
     statement.lines = null;
     post({ type: 'done', statementJson: JSON.stringify(statement), clients, ms: performance.now() - t0, bytes: bytes.length });
