@@ -207,8 +207,8 @@ fn settle_head(
     threads: usize,
     lines: bool,
 ) -> Result<broker_rules::Statement> {
-    let registry: Option<Registry> = api::field(&req, "registry")?;
-    let mut options: SettleOptions = api::field(&req, "options")?.unwrap_or_default();
+    let registry: Option<Registry> = api::field(req, "registry")?;
+    let mut options: SettleOptions = api::field(req, "options")?.unwrap_or_default();
     options.lines |= lines;
     let input = Input::from_request(req)?;
     let mut s = Settler::new(program, registry.as_ref(), &options)?;
