@@ -198,8 +198,9 @@ it('a 200k-trade log settles in the worker with progress while the page answers;
   // finished statement (structured clone, JSON.parse, the statement view) is one short pause
   const reading = lags.filter((l) => l.reading).map((l) => l.ms);
   const worst = Math.max(...lags.map((l) => l.ms));
-  assert.ok(reading.length >= 5 && Math.max(...reading) < 250, `page round trips while settling (ms): ${JSON.stringify(reading)}`);
-  assert.ok(worst < 1000, `page round trips (ms): max ${worst}`);
+  // (a blocked main thread would answer once, after the whole settlement: seconds)
+  assert.ok(reading.length >= 5 && Math.max(...reading) < 500, `page round trips while settling (ms): ${JSON.stringify(reading)}`);
+  assert.ok(worst < 2000, `page round trips (ms): max ${worst}`);
   assert.equal(await page.evaluate(() => window.__dashboard.result.json), want);
   const ms = await page.evaluate(() => window.__dashboard.result.ms);
   console.log(`# dashboard: 200k trades (okx, with per-trade lines) settled in the worker in ${(ms / 1000).toFixed(2)} s; ${reads.length} progress events; page round trips while settling max ${Math.max(...reading)} ms over ${reading.length}, ${worst} ms when the statement arrives`);
@@ -243,6 +244,7 @@ it('the live view accrues NDJSON trades from a WebSocket to the CLI totals', { t
 it('a bad program shows its error with field and position; a registry shows the sub-brokers view', { timeout: 60000 }, async () => {
   const page = await open();
   await page.setInputFiles('#program-file', path.join(root, 'host-cli/tests/fixtures/bad_program.json'));
+  await page.waitForSelector('#program-error:not([hidden])', { timeout: 10000 });
   const shown = await text(page, '#program-error');
   const err = (() => { try { wasm.settle(JSON.parse(fs.readFileSync(path.join(root, 'host-cli/tests/fixtures/bad_program.json'), 'utf8')), []); } catch (e) { return e; } })();
   assert.ok(err && err.code, 'the engine rejects the fixture');
@@ -254,6 +256,7 @@ it('a bad program shows its error with field and position; a registry shows the 
   const want = JSON.parse(cli('settle', '--program', 'okx', '--trades', SAMPLE, '--brokers', registry, '--format', 'json'));
   await page.selectOption('#program-select', 'okx');
   await page.setInputFiles('#registry-file', registry);
+  await page.waitForSelector('#tab-subbrokers:not([hidden])', { timeout: 10000 });
   await page.click('#load-sample');
   await settled(page);
   assert.equal(await page.evaluate(() => window.__dashboard.result.json), JSON.stringify(want));
