@@ -83,6 +83,30 @@ def test_estimate() -> None:
         br.estimate("backpack", volume=8e6, fee_rate=Decimal("0.0002"))
 
 
+def test_compile_gives_the_plain_functions_results(month: List[Dict[str, Any]], tmp_path: Any) -> None:
+    c = br.compile("backpack")
+    assert isinstance(c, br.Compiled)
+    e = c.estimate(volume=8_000_000, fee_rate=Decimal("0.0002"))
+    assert (e.tier, e.commission) == ("BKR 1", Decimal("480.00"))
+    assert e.to_json() == br.estimate("backpack", volume=8_000_000, fee_rate=Decimal("0.0002")).to_json()
+    st = c.settle(month, lines=True)
+    assert st.commission == Decimal("1690.00")
+    assert st.to_json() == br.settle("backpack", month, lines=True).to_json()
+    assert c.explain(month).to_json() == br.explain("backpack", month).to_json()
+    csv = "id,time,account,broker,channel,product,notional,fee\nt1,2026-06-03T10:00:00Z,c1,B1,api,spot,10000000,2000\n"
+    assert c.settle(csv).commission == Decimal("700.00")
+    path = tmp_path / "t.csv"
+    path.write_text(csv)
+    assert c.settle(str(path)).to_json() == br.settle("backpack", str(path)).to_json()
+    custom = br.program("xt").to_dict()
+    assert br.compile(custom).estimate(volume="30000000", fees="6000").to_json() == br.estimate("xt", volume="30000000", fees="6000").to_json()
+    with pytest.raises(br.BrokerRulesError) as err:
+        br.compile("nope")
+    assert err.value.code == "E_UNKNOWN_PROGRAM"
+    with pytest.raises(br.BrokerRulesError):
+        c.estimate(volume="1")
+
+
 def test_validate() -> None:
     assert br.validate(program="backpack").valid
     bad = br.validate(trades=[{"id": "x", "time": "nope", "account": "a", "channel": "api", "product": "spot", "notional": "1", "fee": "1"}])

@@ -133,6 +133,11 @@ pub fn parse_request(request: &str) -> Result<Map<String, Value>> {
     }
 }
 
+/// An error naming the first field of `req` not in `allowed`.
+pub(crate) fn only_fields(req: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
+    only(req, allowed)
+}
+
 fn only(req: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
     match req.keys().filter(|k| !allowed.contains(&k.as_str())).min() {
         Some(k) => Err(Error::new(
@@ -361,12 +366,28 @@ fn settle_value(request: &str) -> Result<Statement> {
 /// Settles a parsed (and field-checked) request.
 fn settle_request(req: &Map<String, Value>) -> Result<Statement> {
     let program = program_from(req.get("program"))?;
+    settle_parsed(&program, req)
+}
+
+/// `settle` of a parsed request under a program already built (the request's `program`, if
+/// any, is not read: callers check the request's fields).
+pub(crate) fn settle_parsed(program: &Program, req: &Map<String, Value>) -> Result<Statement> {
     let registry: Option<Registry> = field(req, "registry")?;
     let options: SettleOptions = field(req, "options")?.unwrap_or_default();
     let trades = trades_in(req)?;
-    let mut s = Settler::new(&program, registry.as_ref(), &options)?;
+    let mut s = Settler::new(program, registry.as_ref(), &options)?;
     feed_trades(&mut s, &trades)?;
     s.finish()
+}
+
+/// Sets `options.lines` (explain is settle with lines, reshaped).
+pub(crate) fn with_lines(req: &mut Map<String, Value>) {
+    let options = req
+        .entry("options")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(o) = options {
+        o.insert("lines".into(), Value::Bool(true));
+    }
 }
 
 /// How a request's trades are settled by [`settle_with`] (conformance runners use it to
@@ -465,25 +486,28 @@ fn settle_path(request: &str, path: Path) -> Result<Statement> {
 
 fn explain_value(request: &str) -> Result<Explanation> {
     let mut req = parse_request(request)?;
-    let options = req
-        .entry("options")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(o) = options {
-        o.insert("lines".into(), Value::Bool(true));
-    }
-    let text =
-        serde_json::to_string(&req).map_err(|e| Error::new(ErrorCode::Internal, format!("{e}")))?;
-    settle_value(&text).map(Explanation::from)
+    with_lines(&mut req);
+    only(&req, &SETTLE_FIELDS)?;
+    let program = program_from(req.get("program"))?;
+    settle_parsed(&program, &req).map(Explanation::from)
 }
 
 fn estimate_value(request: &str) -> Result<estimate::Estimate> {
     let req = parse_request(request)?;
     only(&req, &["program", "scenario"])?;
     let program = program_from(req.get("program"))?;
-    let scenario: Scenario = field(&req, "scenario")?.ok_or_else(|| {
+    estimate_parsed(&program, &req)
+}
+
+/// `estimate` of a parsed request (`{"scenario": ...}`) under a program already built.
+pub(crate) fn estimate_parsed(
+    program: &Program,
+    req: &Map<String, Value>,
+) -> Result<estimate::Estimate> {
+    let scenario: Scenario = field(req, "scenario")?.ok_or_else(|| {
         Error::new(ErrorCode::Field, "missing required field scenario").field("scenario")
     })?;
-    estimate::estimate(&program, &scenario)
+    estimate::estimate(program, &scenario)
 }
 
 fn program_value(request: &str) -> Result<ProgramSpec> {

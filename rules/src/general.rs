@@ -87,6 +87,8 @@ pub(crate) struct LineAcc {
     pub(crate) id: String,
     pub(crate) order: Option<String>,
     pub(crate) instrument: Option<String>,
+    pub(crate) account: String,
+    pub(crate) volume: Decimal,
     pub(crate) broker: Option<String>,
     pub(crate) period: i64,
     pub(crate) day: i64,
@@ -262,6 +264,8 @@ impl General {
                             id: t.id.into(),
                             order: t.order.map(Into::into),
                             instrument: t.instrument.map(Into::into),
+                            account: t.account.into(),
+                            volume: t.notional,
                             broker: None,
                             period,
                             day,
@@ -346,6 +350,8 @@ impl General {
                 id: t.id.into(),
                 order: t.order.map(Into::into),
                 instrument: t.instrument.map(Into::into),
+                account: t.account.into(),
+                volume: t.notional,
                 broker: Some(code.into()),
                 period,
                 day,
@@ -685,6 +691,8 @@ impl General {
                     excluded: l.excluded,
                     attribution: l.attribution.map(Into::into),
                     time: time::format(l.time),
+                    account: l.account,
+                    volume: money::canonical(l.volume),
                 });
             }
             Some(out)

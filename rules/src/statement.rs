@@ -160,6 +160,10 @@ pub struct Line {
     /// `broker_code` or `sub_account`, or null when unattributed.
     pub attribution: Option<String>,
     pub time: String,
+    /// The client account (what the dashboard's clients view groups by).
+    pub account: String,
+    /// The trade's notional (its attributed volume).
+    pub volume: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -68,6 +68,8 @@ __all__ = [
     "settle",
     "explain",
     "estimate",
+    "compile",
+    "Compiled",
     "validate",
     "partial",
     "merge",
@@ -334,7 +336,7 @@ StateArg = Union[bytes, bytearray, memoryview]
 
 
 def _request(
-    program: ProgramArg,
+    program: Optional[ProgramArg],
     registry: Optional[Mapping[str, Any]],
     from_: TimeArg,
     to: TimeArg,
@@ -342,8 +344,9 @@ def _request(
     strict: bool,
     allow_float: bool,
 ) -> Dict[str, Any]:
-    """The request object without trades: program, registry, options."""
-    req: Dict[str, Any] = {"program": _program_json(program)}
+    """The request object without trades: program (none for a compiled program), registry,
+    options."""
+    req: Dict[str, Any] = {} if program is None else {"program": _program_json(program)}
     if registry is not None:
         req["registry"] = _jsonable(registry, "registry", allow_float)
     options: Dict[str, Any] = {}
@@ -457,7 +460,7 @@ def _source(trades: TradesArg, allow_float: bool, format: Optional[str]) -> Tupl
 
 def _settle(
     kind: str,
-    program: ProgramArg,
+    program: Optional[ProgramArg],
     trades: TradesArg,
     registry: Optional[Mapping[str, Any]],
     from_: TimeArg,
@@ -467,21 +470,24 @@ def _settle(
     allow_float: bool,
     format: Optional[str],
     columns: ColumnsArg = None,
+    compiled: Any = None,
 ) -> str:
-    req = _request(program, registry, from_, to, lines, strict, allow_float)
+    req = _request(None if compiled is not None else program, registry, from_, to, lines, strict, allow_float)
     cols = _columns(columns)
     explain = kind == "explain"
     how, what, fmt = _source(trades, allow_float, format)
     text = json.dumps(req, ensure_ascii=False)
     if how == "text":
-        return _native.settle_text(text, what, fmt or "csv", explain, cols)
+        return _native.settle_text(text, what, fmt or "csv", explain, cols, compiled)
     if how == "file":
-        return _native.settle_file(text, what, fmt, explain, cols)
+        return _native.settle_file(text, what, fmt, explain, cols, compiled)
     if how == "arrow":
-        return _native.settle_arrow(text, what, explain, allow_float, cols)
+        return _native.settle_arrow(text, what, explain, allow_float, cols, compiled)
     if cols:  # renames apply to readers: send the list as JSON-array text
-        return _native.settle_text(text, json.dumps(what, ensure_ascii=False), "json", explain, cols)
+        return _native.settle_text(text, json.dumps(what, ensure_ascii=False), "json", explain, cols, compiled)
     req["trades"] = what
+    if compiled is not None:
+        return str(compiled.call(kind, json.dumps(req, ensure_ascii=False)))
     return _native.call(kind, json.dumps(req, ensure_ascii=False))
 
 
@@ -665,14 +671,76 @@ def estimate(program: ProgramArg, scenario: Optional[Mapping[str, Any]] = None, 
     the commission curve. ``scenario`` is a dict, or give its fields as keywords
     (``volume=``, ``fee_rate=`` or ``fees=``, ``mix=``, ``affiliate_share=``,
     ``affiliate_rate=``, ``active_clients=``, ``vip=``)."""
+    req = {"program": _program_json(program), "scenario": _scenario(scenario, fields, allow_float)}
+    return Estimate._from_json(_unwrap(_native.call("estimate", json.dumps(req, ensure_ascii=False))))
+
+
+def _scenario(scenario: Optional[Mapping[str, Any]], fields: Mapping[str, Any], allow_float: bool) -> Any:
     sc: Dict[str, Any] = dict(scenario or {})
     sc.update(fields)
-    req = {"program": _program_json(program), "scenario": _jsonable(sc, "scenario", allow_float, False)}
+    out = _jsonable(sc, "scenario", allow_float, False)
     # Top-level scenario decimals given as int are exact.
-    for k in _DECIMAL_KEYS & set(req["scenario"]):
-        if isinstance(req["scenario"][k], int) and not isinstance(req["scenario"][k], bool):
-            req["scenario"][k] = str(req["scenario"][k])
-    return Estimate._from_json(_unwrap(_native.call("estimate", json.dumps(req, ensure_ascii=False))))
+    for k in _DECIMAL_KEYS & set(out):
+        if isinstance(out[k], int) and not isinstance(out[k], bool):
+            out[k] = str(out[k])
+    return out
+
+
+class Compiled:
+    """A program parsed, checked and hashed once, for many calls (:func:`compile`).
+    :meth:`settle`, :meth:`explain` and :meth:`estimate` take the arguments of the functions
+    of the same name without the program and give the same results."""
+
+    __slots__ = ("_native",)
+
+    def __init__(self, program: ProgramArg) -> None:
+        native, err = _native.Compiled.make(json.dumps(_program_json(program), ensure_ascii=False))
+        if native is None:
+            _unwrap(err or '{"error":{"code":"E_INTERNAL","message":"no compiled program"}}')
+            raise InternalError("no compiled program")  # pragma: no cover - _unwrap raised
+        self._native: _native.Compiled = native
+
+    def settle(
+        self,
+        trades: TradesArg = None,
+        *,
+        registry: Optional[Mapping[str, Any]] = None,
+        from_: TimeArg = None,
+        to: TimeArg = None,
+        lines: bool = False,
+        strict: bool = False,
+        allow_float: bool = False,
+        format: Optional[str] = None,
+        columns: ColumnsArg = None,
+    ) -> Statement:
+        """:func:`settle` under this program."""
+        return Statement._from_json(_unwrap(_settle("settle", None, trades, registry, from_, to, lines, strict, allow_float, format, columns, self._native)))
+
+    def explain(
+        self,
+        trades: TradesArg = None,
+        *,
+        registry: Optional[Mapping[str, Any]] = None,
+        from_: TimeArg = None,
+        to: TimeArg = None,
+        strict: bool = False,
+        allow_float: bool = False,
+        format: Optional[str] = None,
+        columns: ColumnsArg = None,
+    ) -> Explanation:
+        """:func:`explain` under this program."""
+        return Explanation._from_json(_unwrap(_settle("explain", None, trades, registry, from_, to, True, strict, allow_float, format, columns, self._native)))
+
+    def estimate(self, scenario: Optional[Mapping[str, Any]] = None, *, allow_float: bool = False, **fields: Any) -> Estimate:
+        """:func:`estimate` under this program."""
+        req = {"scenario": _scenario(scenario, fields, allow_float)}
+        return Estimate._from_json(_unwrap(self._native.call("estimate", json.dumps(req, ensure_ascii=False))))
+
+
+def compile(program: ProgramArg) -> Compiled:
+    """The program parsed, checked and hashed once: ``compile("backpack").estimate(s)``
+    equals ``estimate("backpack", s)``; settle and explain likewise."""
+    return Compiled(program)
 
 
 @_guarded

@@ -291,6 +291,8 @@ class Line:
     """The trade's exchange order id, when the trade gave one."""
     instrument: Optional[str] = None
     """The trade's instrument id (e.g. ``BTC-USDT-SWAP``), when the trade gave one."""
+    account: Optional[str] = None
+    volume: Optional[Decimal] = None
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Line":
@@ -306,6 +308,8 @@ class Line:
             time=_opt_time(d.get("time")),
             order=d.get("order"),
             instrument=d.get("instrument"),
+            account=d.get("account"),
+            volume=_dec(d["volume"]) if d.get("volume") is not None else None,
         )
 
 
@@ -347,6 +351,8 @@ def _line_columns(lines: Sequence[Line], raw: Sequence[Mapping[str, Any]]) -> Se
         ("excluded", _STR, [r.get("excluded") for r in raw]),
         ("order", _STR, [r.get("order") for r in raw]),
         ("instrument", _STR, [r.get("instrument") for r in raw]),
+        ("account", _STR, [r.get("account") for r in raw]),
+        ("volume", _DEC, [r.get("volume") for r in raw]),
     ]
 
 

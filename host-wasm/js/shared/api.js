@@ -293,7 +293,7 @@ function createApi(core, pkg) {
 
   const FINISHED = '{"error":{"code":"E_OPTIONS","message":"this settlement is already finished"}}';
   const spent = {
-    status: () => '{"ok":null}', push: () => FINISHED, pushBytes: () => FINISHED, finish: () => FINISHED,
+    status: () => '{"ok":null}', push: () => FINISHED, snapshot: () => FINISHED, pushBytes: () => FINISHED, finish: () => FINISHED,
     merge: () => FINISHED, toBytes: () => new Uint8Array(0), lastError: () => FINISHED,
   };
   // Partial states are in the Node addon; the .wasm leaves them out for size.
@@ -313,14 +313,18 @@ function createApi(core, pkg) {
     }
     /** Feeds an array of trades (or its JSON text; one trade object is taken as a batch of
      * one), or a whole trade log as bytes (`input`: `{format?, columns?}`; text with
-     * `input.format` is taken as the log's text); returns the number of distinct trades
+     * `input.format` is taken as the log's text; `onProgress(bytesRead, recordsRead)` is
+     * called as the log is read, in broker-rules-wasm); returns the number of distinct trades
      * accepted so far. */
-    push(trades, input) {
+    push(trades, input, onProgress) {
       let bytes = bytesOf(trades);
       if (!bytes && typeof trades === 'string' && input && input.format != null) bytes = utf8(trades);
       if (bytes) {
         const head = input === undefined || input === null ? '' : typeof input === 'string' ? input : text(input, 'input');
-        return JSON.parse(okText(invoke((h, b) => this.#core.pushBytes(h, b), head, bytes)));
+        // `onProgress(bytesRead, recordsRead)` while a log is read (the wasm build reads on
+        // one thread and reports every block; the addon reads on all cores and does not).
+        const progress = typeof onProgress === 'function' && typeof this.#core.pushBytesProgress === 'function';
+        return JSON.parse(okText(invoke((h, b) => (progress ? this.#core.pushBytesProgress(h, b, onProgress) : this.#core.pushBytes(h, b)), head, bytes)));
       }
       const t = typeof trades === 'string' ? jsonArg(trades, 'trades', '[') : text(Array.isArray(trades) ? trades : [trades], 'trades');
       return JSON.parse(okText(invoke((x) => this.#core.push(x), t)));
@@ -340,6 +344,15 @@ function createApi(core, pkg) {
       if (!b) throw fail('E_FIELD', 'merge takes a partial state as a Uint8Array (from toBytes)', { field: 'state' });
       return JSON.parse(okText(invoke((x) => this.#core.merge(x), b)));
     }
+    /** The statement of the trades pushed so far, as canonical JSON text; the settlement
+     * goes on (its state is copied, no trade is read again). A live view's running totals. */
+    snapshotJson() {
+      return okText(invoke(() => this.#core.snapshot()));
+    }
+    /** The statement of the trades pushed so far; the settlement goes on. */
+    snapshot() {
+      return JSON.parse(this.snapshotJson());
+    }
     /** The statement's canonical JSON text. The settlement is spent afterwards. */
     finishJson() {
       const env = invoke(() => this.#core.finish());
@@ -353,6 +366,54 @@ function createApi(core, pkg) {
     }
   }
 
+  // compile(program).settle(...) / explain(...): the arguments of settle/explain without the
+  // program: (trades, options?, registry?) with trades an array, its JSON text or a trade log
+  // as bytes; or one request object without `program`.
+  function compiledSettle(args) {
+    const a = args[0];
+    if (a !== null && typeof a === 'object' && !Array.isArray(a) && !bytesOf(a)) {
+      let bytes = bytesOf(a.trades);
+      if (!bytes && typeof a.trades === 'string' && a.format != null) bytes = utf8(a.trades);
+      if (!bytes) return { request: text(a, 'request') };
+      const { trades, ...head } = a;
+      return { head: text(head, 'request'), bytes };
+    }
+    const bytes = bytesOf(a);
+    if (bytes) return { head: compose({ options: args[1], registry: args[2] }), bytes };
+    return { request: compose({ trades: a === undefined ? [] : a, options: args[1], registry: args[2] }) };
+  }
+
+  /** A program parsed, checked and hashed once: `settle`, `explain`, `estimate` take the
+   * arguments of the plain functions without the program. */
+  class Compiled {
+    #core;
+    constructor(program) {
+      const p = programText(program);
+      if (!core.CompiledCore) throw fail('E_OPTIONS', `${pkg.name}: this build has no compile`);
+      this.#core = guard(() => new core.CompiledCore(p));
+      const st = invoke(() => this.#core.status());
+      if (st !== '{"ok":null}') throw errorOf(st);
+    }
+    #run(name, args) {
+      const c = compiledSettle(args);
+      return okText(c.bytes
+        ? invoke((f, h, b) => this.#core.callBytes(f, h, b), name, c.head, c.bytes)
+        : invoke((f, r) => this.#core.call(f, r), name, c.request));
+    }
+    /** The statement's canonical JSON text. */
+    settleJson(...args) { return this.#run('settle', args); }
+    settle(...args) { return JSON.parse(this.#run('settle', args)); }
+    explainJson(...args) { return this.#run('explain', args); }
+    explain(...args) { return JSON.parse(this.#run('explain', args)); }
+    /** `scenario`: an object or its JSON text. */
+    estimateJson(scenario) {
+      return okText(invoke((r) => this.#core.call('estimate', r), compose({ scenario: scenario === undefined ? null : scenario })));
+    }
+    estimate(scenario) { return JSON.parse(this.estimateJson(scenario)); }
+  }
+
+  api.compile = (program) => new Compiled(program);
+  api.Compiled = Compiled;
   api.Settlement = Settlement;
   api.BrokerRulesError = BrokerRulesError;
   api.errorHelp = (code) => helpFor(String(code));
