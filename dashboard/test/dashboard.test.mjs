@@ -167,7 +167,7 @@ it('the estimator shows what estimate returns, as you type', { timeout: 60000 },
   }
   // a float-like typo is the engine's error, shown next to the form
   await page.fill('#est-volume', '12e6');
-  assert.match(await text(page, '#est-error'), /^E_FIELD: .*"12e6" is not a decimal: scientific notation is not accepted/);
+  assert.match(await text(page, '#est-error'), /^E_DECIMAL: scenario: "12e6" is not a decimal: scientific notation is not accepted; .*\(field scenario\.volume\)$/);
   await page.close();
   assert.deepEqual(errors, []);
 });
