@@ -94,7 +94,7 @@ def test_compile_gives_the_plain_functions_results(month: List[Dict[str, Any]], 
     assert st.to_json() == br.settle("backpack", month, lines=True).to_json()
     assert c.explain(month).to_json() == br.explain("backpack", month).to_json()
     csv = "id,time,account,broker,channel,product,notional,fee\nt1,2026-06-03T10:00:00Z,c1,B1,api,spot,10000000,2000\n"
-    assert c.settle(csv).commission == Decimal("700.00")
+    assert c.settle(csv.encode()).commission == Decimal("700.00")  # text is bytes; a str is a path
     path = tmp_path / "t.csv"
     path.write_text(csv)
     assert c.settle(str(path)).to_json() == br.settle("backpack", str(path)).to_json()
