@@ -165,6 +165,7 @@ fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
         to: time_arg(&a.to),
         lines: a.lines || explain,
         strict: a.strict,
+        complete_history: a.complete_history,
     };
     let mut settler =
         Settler::new(&program, registry.as_ref(), &options).map_err(|e| Fail::input(None, &e))?;
@@ -206,10 +207,12 @@ fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
         if summary.rejected > 0 {
             eprintln!("broker-rules: {} trade(s) of {name} rejected and not settled; they are listed under \"rejected\" (--strict fails on the first)", summary.rejected);
         }
+        warn_history(&summary);
         return Ok(());
     }
     let statement = settler.finish().map_err(|e| Fail::input(Some(&name), &e))?;
     let rejected = statement.rejected.len();
+    let summary = statement.summary.clone();
     if explain {
         let ex = Explanation::from(statement);
         let text = match format {
@@ -228,7 +231,31 @@ fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
     if rejected > 0 && format != OutFormat::Table {
         eprintln!("broker-rules: {rejected} trade(s) of {name} rejected and not settled; they are listed under \"rejected\" (--strict fails on the first)");
     }
+    warn_history(&summary);
     Ok(())
+}
+
+/// The stderr warning for periods settled on a tier window the trades do not fully cover.
+fn warn_history(summary: &broker_rules::statement::Summary) {
+    let short = &summary.incomplete_history;
+    if short.is_empty() {
+        return;
+    }
+    let periods: u64 = short.iter().map(|s| s.periods).sum();
+    let earliest = summary.earliest_trade.as_deref().unwrap_or("-");
+    eprintln!(
+        "broker-rules: warning: {periods} period(s) of {} broker(s) have a tier window reaching before the earliest trade supplied ({earliest}); their tier may be too low (history: \"incomplete\"). Pass the earlier trades, or --complete-history if the brokers are new.",
+        short.len()
+    );
+    for s in short.iter().take(5) {
+        eprintln!(
+            "broker-rules:   {}: {} period(s), {} .. {}",
+            s.broker, s.periods, s.first, s.last
+        );
+    }
+    if short.len() > 5 {
+        eprintln!("broker-rules:   ... and {} more broker(s)", short.len() - 5);
+    }
 }
 
 fn estimate_cmd(a: EstimateArgs, out: &mut dyn Write) -> R<()> {

@@ -46,15 +46,18 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
         ("status", false),
         ("period", false),
         ("tier", false),
+        ("tier basis", false),
         ("rate", true),
-        ("volume", true),
-        ("fees", true),
+        ("eligible volume", true),
+        ("eligible fees", true),
         (&format!("commission {cur}"), true),
-        ("trades", true),
+        ("withheld", true),
         ("excluded", true),
+        ("excluded volume", true),
         ("credit at", false),
     ]);
     let mut reasons: std::collections::BTreeMap<&str, u64> = Default::default();
+    let mut short = 0usize;
     for b in &st.brokers {
         let status = match &b.reason {
             Some(r) => format!("{} ({r})", b.status),
@@ -65,6 +68,12 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
             for (r, x) in &p.excluded {
                 *reasons.entry(r.as_str()).or_default() += x.trades;
             }
+            let mut tier = p.tier.clone().unwrap_or_else(|| "-".into());
+            if p.history == "incomplete" {
+                tier.push('*');
+                short += 1;
+            }
+            let excluded_volume = sub(&p.attributed.volume, &p.eligible.volume);
             t.row(vec![
                 if i == 0 {
                     b.broker.clone()
@@ -77,27 +86,24 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
                     String::new()
                 },
                 period_label(program, &p.start),
-                p.tier.clone().unwrap_or_else(|| "-".into()),
+                tier,
+                basis(&p.metrics),
                 percent(&p.rate),
-                group(&p.volume),
-                group(&p.fees),
+                group(&p.eligible.volume),
+                group(&p.eligible.fees),
                 group(&p.commission),
-                group(&p.trades.to_string()),
+                group(&p.withheld),
                 group(&excluded.to_string()),
+                group(&excluded_volume),
                 p.credit_at.clone(),
             ]);
         }
         if b.periods.len() > 1 || b.reason.is_some() {
-            let mut total = vec![String::new(); 7];
+            let mut total = vec![String::new(); 9];
             total[2] = "total".into();
             total.push(group(&b.commission));
+            total.push(group(&b.withheld));
             t.row(total);
-        }
-        if b.reason.is_some() {
-            let mut w = vec![String::new(); 7];
-            w[2] = "withheld".into();
-            w.push(group(&b.withheld));
-            t.row(w);
         }
     }
     if t.is_empty() {
@@ -111,6 +117,12 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
         st.brokers.len(),
         if st.brokers.len() == 1 { "" } else { "s" }
     ));
+    if short > 0 {
+        s.push_str(&format!(
+            "* {short} period(s) settled on a tier window that reaches before the earliest trade supplied ({}): the tier may be too low (--complete-history if the brokers are new)\n",
+            st.summary.earliest_trade.as_deref().unwrap_or("-")
+        ));
+    }
     if !reasons.is_empty() {
         let list: Vec<String> = reasons
             .iter()
@@ -184,6 +196,15 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
 }
 
 /// One CSV row per broker and period.
+/// The tier basis in one cell: `api_volume 3,960,000`, several metrics joined by `; `.
+fn basis(metrics: &std::collections::BTreeMap<String, String>) -> String {
+    metrics
+        .iter()
+        .map(|(k, v)| format!("{k} {}", group(v)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 pub fn statement_csv(st: &Statement) -> String {
     let mut s = csv_row(&[
         "broker",
@@ -200,6 +221,16 @@ pub fn statement_csv(st: &Statement) -> String {
         "trades",
         "excluded_trades",
         "currency",
+        "eligible_volume",
+        "eligible_fees",
+        "eligible_trades",
+        "excluded_volume",
+        "excluded_fees",
+        "withheld",
+        "metrics_window_start",
+        "metrics_window_end",
+        "history",
+        "tier_basis",
     ]);
     for b in &st.brokers {
         for p in &b.periods {
@@ -219,6 +250,20 @@ pub fn statement_csv(st: &Statement) -> String {
                 &p.trades.to_string(),
                 &excluded.to_string(),
                 &st.currency,
+                &p.eligible.volume,
+                &p.eligible.fees,
+                &p.eligible.trades.to_string(),
+                &sub(&p.attributed.volume, &p.eligible.volume),
+                &sub(&p.attributed.fees, &p.eligible.fees),
+                &p.withheld,
+                &p.metrics_window.start,
+                &p.metrics_window.end,
+                &p.history,
+                &p.metrics
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(";"),
             ]));
         }
     }
@@ -300,4 +345,13 @@ pub fn explain_table(program: &Program, ex: &Explanation) -> String {
         }
     }
     s
+}
+
+/// `a - b` of two canonical decimals of one statement (exact: both came from exact sums).
+fn sub(a: &str, b: &str) -> String {
+    use broker_rules::money;
+    match (money::parse(a), money::parse(b)) {
+        (Ok(a), Ok(b)) => money::sub(a, b).map(money::canonical).unwrap_or_default(),
+        _ => String::new(),
+    }
 }

@@ -26,18 +26,28 @@ use rust_decimal::Decimal;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Stat {
     pub(crate) trades: u64,
+    pub(crate) volume: Decimal,
     pub(crate) fees: Decimal,
 }
 
 impl Stat {
-    fn add(&mut self, fee: Decimal) -> Result<()> {
-        self.trades += 1;
-        self.fees = money::add(self.fees, fee)?;
+    pub(crate) fn add(&mut self, trades: u64, volume: Decimal, fees: Decimal) -> Result<()> {
+        self.trades += trades;
+        self.volume = money::add(self.volume, volume)?;
+        self.fees = money::add(self.fees, fees)?;
         Ok(())
     }
-    fn out(&self) -> ExcludedStat {
-        ExcludedStat {
+    fn sub(&self, o: &Stat) -> Result<Stat> {
+        Ok(Stat {
+            trades: self.trades - o.trades,
+            volume: money::sub(self.volume, o.volume)?,
+            fees: money::sub(self.fees, o.fees)?,
+        })
+    }
+    fn out(&self) -> Tally {
+        Tally {
             trades: self.trades,
+            volume: money::canonical(self.volume),
             fees: money::canonical(self.fees),
         }
     }
@@ -51,9 +61,8 @@ pub(crate) struct DayAgg {
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PeriodAcc {
-    pub(crate) trades: u64,
-    pub(crate) volume: Decimal,
-    pub(crate) fees: Decimal,
+    /// Every attributed trade of the period.
+    pub(crate) all: Stat,
     pub(crate) excluded: BTreeMap<String, Stat>,
     /// (day, capped client + 1 or 0) -> commission under each level rank.
     pub(crate) buckets: BTreeMap<(i64, u32), Vec<Decimal>>,
@@ -113,6 +122,8 @@ pub struct General {
     pub(crate) unattributed: BTreeMap<&'static str, Stat>,
     pub(crate) duplicates: u64,
     pub(crate) unknown_fields: u64,
+    /// Time of the earliest trade taken (i64::MAX before the first).
+    pub(crate) earliest: i64,
     pub(crate) scratch: Vec<Decimal>,
 }
 
@@ -156,6 +167,7 @@ impl General {
             unattributed: BTreeMap::new(),
             duplicates: 0,
             unknown_fields: 0,
+            earliest: i64::MAX,
             scratch: Vec::new(),
         })
     }
@@ -233,7 +245,8 @@ impl General {
             Attributed::Broker { code, source } => (code, source),
             Attributed::None { reason } => {
                 if settled {
-                    self.unattributed.entry(reason).or_default().add(t.fee)?;
+                    let u = self.unattributed.entry(reason).or_default();
+                    u.add(1, t.notional, t.fee)?;
                     if self.options.lines {
                         self.lines.push(LineAcc {
                             time: t.time,
@@ -250,6 +263,7 @@ impl General {
                 }
                 self.seen.insert(key, content);
                 self.accepted += 1;
+                self.earliest = self.earliest.min(t.time);
                 return Ok(());
             }
         };
@@ -351,17 +365,19 @@ impl General {
         };
         if settled {
             let acc = broker.periods.entry(period).or_default();
-            acc.trades += 1;
-            acc.volume = money::add(acc.volume, t.notional)?;
-            acc.fees = money::add(acc.fees, t.fee)?;
+            acc.all.add(1, t.notional, t.fee)?;
             acc.last_day = acc.last_day.max(day);
-            if acc.trades == 1 {
+            if acc.all.trades == 1 {
                 acc.last_day = day;
             }
             if let Some(r) = excluded {
                 match acc.excluded.get_mut(r) {
-                    Some(s) => s.add(t.fee)?,
-                    None => acc.excluded.entry(r.to_string()).or_default().add(t.fee)?,
+                    Some(s) => s.add(1, t.notional, t.fee)?,
+                    None => acc
+                        .excluded
+                        .entry(r.to_string())
+                        .or_default()
+                        .add(1, t.notional, t.fee)?,
                 }
             } else if p.spec().tiers.mode == Mode::Volume {
                 let bucket = acc
@@ -386,6 +402,7 @@ impl General {
         }
         self.seen.insert(key, content);
         self.accepted += 1;
+        self.earliest = self.earliest.min(t.time);
         Ok(())
     }
 
@@ -405,6 +422,8 @@ impl General {
         // Pass 1: exact commission per broker per period.
         struct Draft {
             tier: usize,
+            /// The day whose tier window the level was read from.
+            day: i64,
             metrics: Vec<Decimal>,
             own: Decimal,
             to_parent: Decimal,
@@ -511,6 +530,7 @@ impl General {
                     *start,
                     Draft {
                         tier,
+                        day: per.last_day,
                         metrics,
                         own,
                         to_parent: Decimal::ZERO,
@@ -535,16 +555,27 @@ impl General {
                 }
             }
             for (parent, start, amt) in moves {
+                // A period that exists only through a sub-broker's share still shows the
+                // parent's own tier for that day (from its own trades, if any).
+                let parent_acc = brokers.get(&parent);
                 let d = drafts
                     .entry(parent)
                     .or_default()
                     .entry(start)
-                    .or_insert_with(|| Draft {
-                        tier: 0,
-                        metrics: vec![Decimal::ZERO; p.metrics.len()],
-                        own: Decimal::ZERO,
-                        to_parent: Decimal::ZERO,
-                        from_subs: Decimal::ZERO,
+                    .or_insert_with(|| {
+                        let day = p.clock.day(start);
+                        let metrics = match parent_acc {
+                            Some(acc) => metric_values(&p, acc, window(&p, day)),
+                            None => vec![Decimal::ZERO; p.metrics.len()],
+                        };
+                        Draft {
+                            tier: p.level_for(&metrics),
+                            day,
+                            metrics,
+                            own: Decimal::ZERO,
+                            to_parent: Decimal::ZERO,
+                            from_subs: Decimal::ZERO,
+                        }
                     });
                 d.from_subs = money::add(d.from_subs, amt)?;
             }
@@ -552,6 +583,8 @@ impl General {
 
         // Pass 3: round once per broker per period, and assemble.
         let mut grand = Decimal::ZERO;
+        let mut incomplete = Vec::new();
+        let first_day = (self.earliest != i64::MAX).then(|| p.clock.day(self.earliest));
         for (code, periods) in &drafts {
             let withheld = p.spec().broker_affiliate_exclusive
                 && self
@@ -561,16 +594,43 @@ impl General {
             let empty = PeriodAcc::default();
             let mut total = Decimal::ZERO;
             let mut rows = Vec::new();
+            let mut short: Option<IncompleteHistory> = None;
             for (start, d) in periods {
                 let acc = brokers
                     .get(code)
                     .and_then(|b| b.periods.get(start))
                     .unwrap_or(&empty);
-                let exact = money::add(money::sub(d.own, d.to_parent)?, d.from_subs)?;
-                let paid = rounding.apply(exact, scale);
+                let mut exact = money::add(money::sub(d.own, d.to_parent)?, d.from_subs)?;
+                let mut paid = rounding.apply(exact, scale);
                 total = money::add(total, paid)?;
+                let kept = paid;
+                if withheld {
+                    (exact, paid) = (Decimal::ZERO, Decimal::ZERO);
+                }
                 let end = period_end(&p, *start);
                 let rates = &p.level_rates[d.tier];
+                let mut excluded = Stat::default();
+                for x in acc.excluded.values() {
+                    excluded.add(x.trades, x.volume, x.fees)?;
+                }
+                let (lo, hi) = window(&p, d.day);
+                let history = match first_day {
+                    Some(first)
+                        if !self.options.complete_history
+                            && window(&p, p.clock.day(*start)).0 < first =>
+                    {
+                        let s = short.get_or_insert_with(|| IncompleteHistory {
+                            broker: code.clone(),
+                            periods: 0,
+                            first: time::format(*start),
+                            last: String::new(),
+                        });
+                        s.periods += 1;
+                        s.last = time::format(*start);
+                        "incomplete"
+                    }
+                    _ => "complete",
+                };
                 rows.push(PeriodStatement {
                     start: time::format(*start),
                     end: time::format(end),
@@ -579,10 +639,10 @@ impl General {
                     ),
                     tier: p.level_name(d.tier).map(Into::into),
                     rate: money::canonical(rates[0]),
-                    volume: money::canonical(acc.volume),
-                    fees: money::canonical(acc.fees),
+                    volume: money::canonical(acc.all.volume),
+                    fees: money::canonical(acc.all.fees),
                     commission: money::fixed(paid, scale),
-                    trades: acc.trades,
+                    trades: acc.all.trades,
                     excluded: acc
                         .excluded
                         .iter()
@@ -602,8 +662,17 @@ impl General {
                     exact: money::canonical(exact),
                     to_parent: money::canonical(d.to_parent),
                     from_sub_brokers: money::canonical(d.from_subs),
+                    attributed: acc.all.out(),
+                    eligible: acc.all.sub(&excluded)?.out(),
+                    withheld: money::fixed(if withheld { kept } else { Decimal::ZERO }, scale),
+                    metrics_window: Span {
+                        start: time::format(p.clock.day_start(lo)),
+                        end: time::format(p.clock.day_start(hi + 1)),
+                    },
+                    history: history.into(),
                 });
             }
+            incomplete.extend(short);
             if !withheld {
                 grand = money::add(grand, total)?;
             }
@@ -685,6 +754,8 @@ impl General {
                     .map(|(k, v)| (k.to_string(), v.out()))
                     .collect(),
                 commission: money::fixed(grand, scale),
+                earliest_trade: (self.earliest != i64::MAX).then(|| time::format(self.earliest)),
+                incomplete_history: incomplete,
             },
             rejected: self.rejected,
             lines,

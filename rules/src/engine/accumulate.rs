@@ -33,6 +33,8 @@ pub(crate) struct Batch {
     pub hourly: bool,
     pub seen: SeenStore,
     pub accepted: u64,
+    /// Time of the earliest trade taken (i64::MAX before the first): history warnings.
+    pub earliest: i64,
     pub duplicates: u64,
     pub unknown_fields: u64,
     pub rejected: Vec<Rejected>,
@@ -98,6 +100,7 @@ impl Batch {
             hourly: p.spec().settlement.period == Period::Hour,
             seen: SeenStore::Local(Dedupe::default()),
             accepted: 0,
+            earliest: i64::MAX,
             duplicates: 0,
             unknown_fields: 0,
             rejected: Vec::new(),

@@ -198,6 +198,7 @@ impl Batch {
                     }
                 }
                 self.accepted += 1;
+                self.earliest = self.earliest.min(t);
                 continue;
             };
             let lk: Local = (
@@ -270,6 +271,7 @@ impl Batch {
                 }
             }
             self.accepted += 1;
+            self.earliest = self.earliest.min(t);
             if self.plan.clients {
                 let day = self.client_day(unit);
                 let cl = &self.classes[class as usize];

@@ -75,6 +75,7 @@ impl Batch {
                     self.add(cell, (Some(0), Decimal::ZERO), fee)?;
                 }
                 self.accepted += 1;
+                self.earliest = self.earliest.min(t.time);
                 return Ok(());
             }
         };
@@ -95,6 +96,7 @@ impl Batch {
         });
         self.add(cell, notional, fee)?;
         self.accepted += 1;
+        self.earliest = self.earliest.min(t.time);
         if self.plan.clients {
             let day = self.client_day(unit);
             self.count_client(broker, class, t.account, day);
