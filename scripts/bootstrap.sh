@@ -60,12 +60,13 @@ fi
 
 if want node || want browser; then
   command -v node >/dev/null || apt_install nodejs npm
-  # apache-arrow: the JS tests write Arrow IPC files with it (host-wasm/js/test/bytes.test.mjs)
-  if [ ! -x "$TOOLS/node_modules/.bin/wasm-opt" ] || [ ! -d "$TOOLS/node_modules/typescript" ] || [ ! -d "$TOOLS/node_modules/playwright-core" ] || [ ! -d "$TOOLS/node_modules/apache-arrow" ]; then
-    log "npm install binaryen typescript playwright-core @types/node apache-arrow into $TOOLS"
+  # apache-arrow: the JS tests write Arrow IPC files with it (host-wasm/js/test/bytes.test.mjs);
+  # ws: the dashboard test's local WebSocket server (dashboard/test/dashboard.test.mjs)
+  if [ ! -x "$TOOLS/node_modules/.bin/wasm-opt" ] || [ ! -d "$TOOLS/node_modules/typescript" ] || [ ! -d "$TOOLS/node_modules/playwright-core" ] || [ ! -d "$TOOLS/node_modules/apache-arrow" ] || [ ! -d "$TOOLS/node_modules/ws" ]; then
+    log "npm install binaryen typescript playwright-core @types/node apache-arrow ws into $TOOLS"
     ( cd "$TOOLS" && [ -f package.json ] || echo '{"name":"broker-rules-tools","private":true}' > "$TOOLS/package.json"
       cd "$TOOLS" && timeout 900 npm install --no-audit --no-fund --silent \
-        binaryen@^132 typescript@^5 playwright-core@^1 @types/node@^20 apache-arrow@^21 )
+        binaryen@^132 typescript@^5 playwright-core@^1 @types/node@^20 apache-arrow@^21 ws@^8 )
   fi
   ln -sf "$TOOLS/node_modules/.bin/wasm-opt" "$TOOLS/bin/wasm-opt"
   ln -sf "$TOOLS/node_modules/.bin/tsc" "$TOOLS/bin/tsc"

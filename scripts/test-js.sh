@@ -2,7 +2,8 @@
 # JS hosts: builds the npm packages broker-rules-wasm (host-wasm/pkg) and broker-rules
 # (host-node), type-checks a usage file per package, replays every conformance vector
 # through both (node --test), in headless Chromium, and runs the README examples; trade logs
-# as bytes and partial states (bytes.test.mjs) are checked against the CLI on the same files.
+# as bytes and partial states (bytes.test.mjs) are checked against the CLI on the same files;
+# the dashboard (dashboard/test/dashboard.test.mjs) runs in headless Chromium against the CLI.
 # Idempotent; builds are incremental (cargo, and wasm-bindgen only when the .wasm changed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,14 +30,14 @@ log "tsc --noEmit (one usage file per package)"
 tsc -p host-wasm/js/test/types/tsconfig.wasm.json
 tsc -p host-wasm/js/test/types/tsconfig.node.json
 
-log "node --test (vectors through both packages, API, trade-log bytes, README examples, headless Chromium)"
+log "node --test (vectors through both packages, API, trade-log bytes, README examples, headless Chromium, the dashboard)"
 node --test --test-reporter=spec --test-reporter-destination=stdout \
   host-wasm/js/test/vectors.test.mjs host-wasm/js/test/api.test.mjs \
-  host-wasm/js/test/bytes.test.mjs host-wasm/js/test/readme.test.mjs host-wasm/js/test/exports.test.mjs \
-  host-wasm/js/test/browser.test.mjs \
+  host-wasm/js/test/bytes.test.mjs host-wasm/js/test/inputs.test.mjs host-wasm/js/test/readme.test.mjs host-wasm/js/test/exports.test.mjs \
+  host-wasm/js/test/browser.test.mjs dashboard/test/dashboard.test.mjs \
   > target/test-js.out 2>&1 && rc=0 || rc=$?
 # the runner's failures and closing summary (the full report is in target/test-js.out)
-grep -E '^(✖|# browser)|^\s+✖' target/test-js.out | head -80 || true
+grep -E '^(✖|# browser|# dashboard)|^\s+✖' target/test-js.out | head -80 || true
 sed -n '/^ℹ tests /,$p' target/test-js.out
 log "wasm size: $(cat host-wasm/pkg/wasm-gzip-bytes.txt) bytes gzip (web/broker_rules_wasm_bg.wasm)"
 exit $rc

@@ -27,6 +27,20 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Write a deterministic synthetic trade log (CSV or NDJSON, by extension).
     Sample(SampleArgs),
+    /// The raw JSON API: send one request to an entry point (settle, estimate, explain,
+    /// validate, program, programs) and print the engine's envelope, `{"ok":...}` or
+    /// `{"error":...}`, exactly as every other host returns it.
+    Call(CallArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CallArgs {
+    /// The entry point: settle, estimate, explain, validate, program or programs.
+    pub name: String,
+    /// The request JSON (the request shapes of the core's api module); `-` reads stdin.
+    /// Without it the request is empty (`{}`).
+    #[arg(long, short = 'r', value_name = "FILE")]
+    pub request: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -90,7 +90,53 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> R<()> {
         Command::Validate(a) => validate_cmd(a, out),
         Command::Schema(a) => schema_cmd(a, out),
         Command::Sample(a) => sample_cmd(a, out),
+        Command::Call(a) => call_cmd(a, out),
     }
+}
+
+/// `call`: the envelope on stdout, byte for byte the core's, then a newline. Exit 0 for
+/// `{"ok":...}`, 1 for `{"error":...}` (the error is data on stdout, nothing on stderr).
+fn call_cmd(a: args::CallArgs, out: &mut dyn Write) -> R<()> {
+    let request = match a.request.as_deref() {
+        Some(path) => read_bytes(path)?,
+        None => Vec::new(),
+    };
+    let env = match std::str::from_utf8(&request) {
+        Ok(text) => broker_rules::api::guarded(|| broker_rules::api::call(&a.name, text)),
+        Err(e) => broker_rules::api::error_envelope(
+            &Error::new(
+                ErrorCode::Parse,
+                format!(
+                    "the request is not UTF-8: invalid byte at offset {}",
+                    e.valid_up_to()
+                ),
+            )
+            .field("request"),
+        ),
+    };
+    emit(out, &env)?;
+    emit(out, "\n")?;
+    out.flush().map_err(|e| Fail::io("stdout", e))?;
+    if env.starts_with("{\"ok\":") {
+        Ok(())
+    } else {
+        Err(Fail {
+            code: 1,
+            text: String::new(),
+        })
+    }
+}
+
+/// A file's bytes, or stdin's for `-`.
+fn read_bytes(path: &str) -> R<Vec<u8>> {
+    if path == "-" {
+        let mut v = Vec::new();
+        io::stdin()
+            .read_to_end(&mut v)
+            .map_err(|e| Fail::io("stdin", e))?;
+        return Ok(v);
+    }
+    std::fs::read(path).map_err(|e| Fail::io(&format!("cannot read {path}"), e))
 }
 
 fn emit(out: &mut dyn Write, s: &str) -> R<()> {
@@ -121,14 +167,18 @@ fn default_format(f: Option<OutFormat>) -> OutFormat {
 }
 
 fn read_text(path: &str) -> R<String> {
-    if path == "-" {
-        let mut s = String::new();
-        io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Fail::io("stdin", e))?;
-        return Ok(s);
-    }
-    std::fs::read_to_string(path).map_err(|e| Fail::io(&format!("cannot read {path}"), e))
+    String::from_utf8(read_bytes(path)?).map_err(|_| {
+        let what = if path == "-" {
+            "stdin".to_string()
+        } else {
+            format!("cannot read {path}")
+        };
+        let e = io::Error::new(
+            io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        );
+        Fail::io(&what, e)
+    })
 }
 
 /// A built-in id, or a path to a program JSON file.

@@ -281,7 +281,7 @@ fn missing_required_field() {
 
 #[test]
 fn duplicate_id_with_different_content() {
-    let expected = "error[E_DUPLICATE_ID]: duplicate.csv:3: trade id \"t1\" appears twice with different content (field id, trade t1)\n  \
+    let expected = "error[E_DUPLICATE_ID]: duplicate.csv:3:1: trade id \"t1\" appears twice with different content (field id, trade t1)\n  \
                     help: each trade id must identify one fill; remove or fix the conflicting copy\n";
     assert_eq!(strict_error("duplicate.csv"), expected);
     // fatal in lenient mode too: no order-independent choice exists

@@ -218,8 +218,46 @@ impl SettlementCore {
         self.guard(|s| s.merge(state))
     }
 
+    /// The statement of the trades so far; the settlement goes on.
+    #[napi]
+    pub fn snapshot(&mut self) -> String {
+        self.guard(|s| s.snapshot())
+    }
+
     #[napi]
     pub fn finish(&mut self) -> String {
         self.guard(|s| s.finish())
+    }
+}
+
+/// `compile(program)`: the program parsed, checked and hashed once (the core's `Compiled`);
+/// `call` answers settle, explain and estimate requests without a `program` field.
+#[napi]
+pub struct CompiledCore(js::CompiledProgram);
+
+#[napi]
+impl CompiledCore {
+    #[napi(constructor)]
+    pub fn new(program_json: String) -> Self {
+        let made = catch_unwind(|| js::CompiledProgram::new(&program_json));
+        CompiledCore(made.unwrap_or_else(|_| js::CompiledProgram::new("null")))
+    }
+
+    /// `{"ok":null}` or the program's error.
+    #[napi]
+    pub fn status(&self) -> String {
+        api::guarded(|| self.0.status())
+    }
+
+    /// `settle` / `explain` / `estimate` (`function`) with a request without `program`.
+    #[napi]
+    pub fn call(&self, function: String, request: String) -> String {
+        api::guarded(|| self.0.call(&function, &request))
+    }
+
+    /// `settle` / `explain` over a trade log as bytes (CSV and Parquet on every core).
+    #[napi]
+    pub fn call_bytes(&self, function: String, head: String, bytes: &[u8]) -> String {
+        api::guarded(|| self.0.call_bytes(&function, &head, bytes, js::threads()))
     }
 }

@@ -30,6 +30,7 @@ use broker_rules::registry::Registry;
 use broker_rules::settle::{SettleOptions, Settler};
 use broker_rules::statement::Explanation;
 use broker_rules::trade;
+use broker_rules::Program;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCapsule};
 
@@ -38,6 +39,16 @@ use pyo3::types::{PyBytes, PyCapsule};
 #[pyfunction]
 fn call(py: Python<'_>, function: String, request: String) -> String {
     py.detach(move || api::guarded(|| api::call(&function, &request)))
+}
+
+/// The one-sentence help of an error code (`E_DECIMAL`...); empty for an unknown code.
+#[pyfunction]
+fn error_help(code: &str) -> &'static str {
+    broker_rules::error::ErrorCode::ALL
+        .iter()
+        .find(|c| c.as_str() == code)
+        .map(|c| c.help())
+        .unwrap_or("")
 }
 
 /// The engine version (the `engine.version` every result carries).
@@ -60,19 +71,27 @@ struct Setup {
     options: SettleOptions,
 }
 
-fn setup(request: &str, explain: bool) -> Result<Setup> {
+fn setup(request: &str, explain: bool, compiled: Option<&Program>) -> Result<Setup> {
     let req = api::parse_request(request)?;
-    if let Some(k) = req
-        .keys()
-        .find(|k| !["program", "registry", "options"].contains(&k.as_str()))
-    {
+    let allowed: &[&str] = if compiled.is_some() {
+        &["registry", "options"]
+    } else {
+        &["program", "registry", "options"]
+    };
+    if let Some(k) = req.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(Error::new(
             ErrorCode::Field,
-            format!("unknown request field {k:?} (allowed: program, registry, options)"),
+            format!(
+                "unknown request field {k:?} (allowed: {})",
+                allowed.join(", ")
+            ),
         )
         .field(k.as_str()));
     }
-    let program = api::program_from(req.get("program"))?;
+    let program = match compiled {
+        Some(p) => p.clone(),
+        None => api::program_from(req.get("program"))?,
+    };
     let registry: Option<Registry> = api::field(&req, "registry")?;
     let mut options: SettleOptions = api::field(&req, "options")?.unwrap_or_default();
     if explain {
@@ -93,13 +112,18 @@ fn finish(s: Settler, explain: bool) -> String {
     }
 }
 
-fn settler(request: &str, explain: bool) -> Result<Settler> {
-    let st = setup(request, explain)?;
+fn settler(request: &str, explain: bool, compiled: Option<&Program>) -> Result<Settler> {
+    let st = setup(request, explain, compiled)?;
     Settler::new(&st.program, st.registry.as_ref(), &st.options)
 }
 
-fn run(request: &str, explain: bool, feed: impl FnOnce(&mut Settler) -> Result<()>) -> String {
-    let mut s = match settler(request, explain) {
+fn run(
+    request: &str,
+    explain: bool,
+    compiled: Option<&Program>,
+    feed: impl FnOnce(&mut Settler) -> Result<()>,
+) -> String {
+    let mut s = match settler(request, explain, compiled) {
         Ok(s) => s,
         Err(e) => return api::error_envelope(&e),
     };
@@ -114,7 +138,7 @@ fn run(request: &str, explain: bool, feed: impl FnOnce(&mut Settler) -> Result<(
 /// is read.
 fn run_partial(request: &str, feed: impl FnOnce(&mut Settler) -> Result<()>) -> PartialOut {
     let r = guarded_partial(|| {
-        let mut s = settler(request, false)?;
+        let mut s = settler(request, false, None)?;
         if !s.is_batch() {
             s.to_bytes()?;
         }
@@ -194,6 +218,33 @@ fn feed_file(
     }
 }
 
+/// `compile(program)`: the program parsed, checked and hashed once (the core's `Compiled`).
+/// `call` answers `settle` / `explain` / `estimate` requests without a `program` field; the
+/// `settle_*` functions take it as `compiled=` for text, files and Arrow streams.
+#[pyclass(frozen, module = "broker_rules._native")]
+struct Compiled(broker_rules::compiled::Compiled);
+
+#[pymethods]
+impl Compiled {
+    /// `program_json`: a built-in id as a JSON string, or a program object; raises nothing:
+    /// a bad program is `None` from `new` plus the envelope from `error` (see `make`).
+    #[staticmethod]
+    fn make(program_json: String) -> (Option<Compiled>, Option<String>) {
+        match std::panic::catch_unwind(|| broker_rules::compiled::Compiled::new(&program_json)) {
+            Ok(Ok(c)) => (Some(Compiled(c)), None),
+            Ok(Err(e)) => (None, Some(api::error_envelope(&e))),
+            Err(p) => (None, Some(api::error_envelope(&api::panic_error(p)))),
+        }
+    }
+
+    /// The envelope of `function` (`settle`, `explain`, `estimate`) for a request without
+    /// `program`.
+    fn call(&self, py: Python<'_>, function: String, request: String) -> String {
+        let c = &self.0;
+        py.detach(|| api::guarded(|| c.call(&function, &request)))
+    }
+}
+
 /// Takes the Arrow C stream out of the capsule of `__arrow_c_stream__()`, leaving a released
 /// stream for the capsule's destructor.
 fn take_stream(stream: &Bound<'_, PyAny>) -> PyResult<FFI_ArrowArrayStream> {
@@ -237,7 +288,7 @@ fn format_of(name: &str) -> Result<Format> {
 /// Settles (or explains) trades given as CSV, NDJSON or JSON-array text. `columns` renames
 /// input columns to trade fields (`(from, to)` pairs).
 #[pyfunction]
-#[pyo3(signature = (request, text, format, explain, columns=Vec::new()))]
+#[pyo3(signature = (request, text, format, explain, columns=Vec::new(), compiled=None))]
 fn settle_text(
     py: Python<'_>,
     request: String,
@@ -245,10 +296,12 @@ fn settle_text(
     format: String,
     explain: bool,
     columns: Vec<(String, String)>,
+    compiled: Option<PyRef<'_, Compiled>>,
 ) -> String {
+    let program = compiled.map(|c| c.0.program().clone());
     py.detach(move || {
         api::guarded(|| {
-            run(&request, explain, |s| {
+            run(&request, explain, program.as_ref(), |s| {
                 feed_text(s, &text, &format, &columns)
             })
         })
@@ -258,7 +311,7 @@ fn settle_text(
 /// Settles (or explains) trades read from a file; the format comes from `format` or the
 /// file's extension.
 #[pyfunction]
-#[pyo3(signature = (request, path, format, explain, columns=Vec::new()))]
+#[pyo3(signature = (request, path, format, explain, columns=Vec::new(), compiled=None))]
 fn settle_file(
     py: Python<'_>,
     request: String,
@@ -266,10 +319,12 @@ fn settle_file(
     format: Option<String>,
     explain: bool,
     columns: Vec<(String, String)>,
+    compiled: Option<PyRef<'_, Compiled>>,
 ) -> String {
+    let program = compiled.map(|c| c.0.program().clone());
     py.detach(move || {
         api::guarded(|| {
-            run(&request, explain, |s| {
+            run(&request, explain, program.as_ref(), |s| {
                 feed_file(s, &path, format.as_deref(), &columns)
             })
         })
@@ -280,7 +335,7 @@ fn settle_file(
 /// `__arrow_c_stream__()`. `allow_float` converts float columns in decimal fields through
 /// each value's shortest round-trip text; off, such a column is an `E_DECIMAL` error.
 #[pyfunction]
-#[pyo3(signature = (request, stream, explain, allow_float, columns=Vec::new()))]
+#[pyo3(signature = (request, stream, explain, allow_float, columns=Vec::new(), compiled=None))]
 fn settle_arrow(
     py: Python<'_>,
     request: String,
@@ -288,11 +343,13 @@ fn settle_arrow(
     explain: bool,
     allow_float: bool,
     columns: Vec<(String, String)>,
+    compiled: Option<PyRef<'_, Compiled>>,
 ) -> PyResult<String> {
     let ffi = take_stream(stream)?;
+    let program = compiled.map(|c| c.0.program().clone());
     Ok(py.detach(move || {
         api::guarded(|| {
-            run(&request, explain, |s| {
+            run(&request, explain, program.as_ref(), |s| {
                 feed_stream(s, ffi, allow_float, &columns)
             })
         })
@@ -375,7 +432,7 @@ impl Merger {
     fn new(py: Python<'_>, request: String) -> Self {
         let r = py.detach(move || {
             guarded_partial(|| {
-                let s = settler(&request, false)?;
+                let s = settler(&request, false, None)?;
                 if !s.is_batch() {
                     s.to_bytes()?;
                 }
@@ -471,6 +528,7 @@ fn feed_arrow(
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(call, m)?)?;
+    m.add_function(wrap_pyfunction!(error_help, m)?)?;
     m.add_function(wrap_pyfunction!(settle_text, m)?)?;
     m.add_function(wrap_pyfunction!(settle_file, m)?)?;
     m.add_function(wrap_pyfunction!(settle_arrow, m)?)?;
@@ -478,6 +536,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(partial_file, m)?)?;
     m.add_function(wrap_pyfunction!(partial_arrow, m)?)?;
     m.add_class::<Merger>()?;
+    m.add_class::<Compiled>()?;
     m.add_function(wrap_pyfunction!(engine_version, m)?)?;
     m.add_function(wrap_pyfunction!(trade_fields, m)?)?;
     Ok(())

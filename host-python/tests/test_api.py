@@ -83,6 +83,30 @@ def test_estimate() -> None:
         br.estimate("backpack", volume=8e6, fee_rate=Decimal("0.0002"))
 
 
+def test_compile_gives_the_plain_functions_results(month: List[Dict[str, Any]], tmp_path: Any) -> None:
+    c = br.compile("backpack")
+    assert isinstance(c, br.Compiled)
+    e = c.estimate(volume=8_000_000, fee_rate=Decimal("0.0002"))
+    assert (e.tier, e.commission) == ("BKR 1", Decimal("480.00"))
+    assert e.to_json() == br.estimate("backpack", volume=8_000_000, fee_rate=Decimal("0.0002")).to_json()
+    st = c.settle(month, lines=True)
+    assert st.commission == Decimal("1690.00")
+    assert st.to_json() == br.settle("backpack", month, lines=True).to_json()
+    assert c.explain(month).to_json() == br.explain("backpack", month).to_json()
+    csv = "id,time,account,broker,channel,product,notional,fee\nt1,2026-06-03T10:00:00Z,c1,B1,api,spot,10000000,2000\n"
+    assert c.settle(csv).commission == Decimal("700.00")
+    path = tmp_path / "t.csv"
+    path.write_text(csv)
+    assert c.settle(str(path)).to_json() == br.settle("backpack", str(path)).to_json()
+    custom = br.program("xt").to_dict()
+    assert br.compile(custom).estimate(volume="30000000", fees="6000").to_json() == br.estimate("xt", volume="30000000", fees="6000").to_json()
+    with pytest.raises(br.BrokerRulesError) as err:
+        br.compile("nope")
+    assert err.value.code == "E_UNKNOWN_PROGRAM"
+    with pytest.raises(br.BrokerRulesError):
+        c.estimate(volume="1")
+
+
 def test_validate() -> None:
     assert br.validate(program="backpack").valid
     bad = br.validate(trades=[{"id": "x", "time": "nope", "account": "a", "channel": "api", "product": "spot", "notional": "1", "fee": "1"}])
@@ -121,7 +145,7 @@ def test_errors_carry_code_and_location(month: List[Dict[str, Any]]) -> None:
         br.settle("backpack", dup)
     assert d.value.id == "t1" or "t1" in d.value.message
     with pytest.raises(br.ParseError):
-        br.settle("backpack", "[{not json")
+        br.settle("backpack", b"[{not json")
     with pytest.raises(br.OptionsError):
         br.settle("backpack", month, from_="2026-07-01T00:00:00Z", to="2026-06-01T00:00:00Z")
 
@@ -161,7 +185,7 @@ def test_settle_releases_the_gil() -> None:
     result: List[br.Statement] = []
 
     def work() -> None:
-        result.append(br.settle("backpack", text, format="ndjson"))
+        result.append(br.settle("backpack", text.encode(), format="ndjson"))
         done.set()
 
     ticks = 0
@@ -173,3 +197,29 @@ def test_settle_releases_the_gil() -> None:
     t.join()
     assert result[0].summary.trades + result[0].summary.rejected == n
     assert ticks > 5, "the main thread did not run while settle was working"
+
+
+def test_order_and_instrument_reach_the_lines() -> None:
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "time": ["2026-06-05T00:00:00Z", "2026-06-06T00:00:00Z"],
+            "account": ["c1", "c1"],
+            "broker": ["B1", "B1"],
+            "channel": ["api", "api"],
+            "product": ["spot", "spot"],
+            "notional": ["100000", "50000"],
+            "fee": ["100", "50"],
+            "order": ["o-1", None],
+            "instrument": ["BTC-USDC", None],
+        }
+    )
+    st = br.settle("backpack", df, lines=True, strict=True)
+    assert st.lines is not None
+    a, b = st.lines
+    assert (a.order, a.instrument, a.commission) == ("o-1", "BTC-USDC", Decimal("20"))
+    assert (b.order, b.instrument, b.commission) == (None, None, Decimal("10"))
+    assert st.to_pandas("lines")["order"].tolist()[0] == "o-1"
+    assert st.commission == Decimal("30.00")

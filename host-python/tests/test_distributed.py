@@ -112,14 +112,14 @@ def test_partial_of_every_input_kind(tmp_path: Path) -> None:
         "arrow": br.partial("backpack", table),
         "pandas": br.partial("backpack", table.to_pandas()),
         "file": br.partial("backpack", str(csv)),
-        "text": br.partial("backpack", csv.read_text()),
+        "text": br.partial("backpack", csv.read_bytes()),
         "renamed": br.partial("backpack", renamed, columns={"trade_id": "id", "ts": "time"}),
     }
     for kind, st in states.items():
         assert br.merge("backpack", [st]).to_json() == want, kind
     assert br.settle("backpack", renamed, columns={"trade_id": "id", "ts": "time"}).to_json() == want
     # parts read by different readers merge too
-    mixed = [br.partial("backpack", trades[:1]), br.partial("backpack", table.slice(1, 1)), br.partial("backpack", csv.read_text().splitlines()[0] + "\n" + csv.read_text().splitlines()[3] + "\n")]
+    mixed = [br.partial("backpack", trades[:1]), br.partial("backpack", table.slice(1, 1)), br.partial("backpack", (csv.read_text().splitlines()[0] + "\n" + csv.read_text().splitlines()[3] + "\n").encode())]
     assert br.merge("backpack", mixed).to_json() == want
 
 

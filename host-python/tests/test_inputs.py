@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -117,15 +118,21 @@ def test_text_and_files(month: List[Dict[str, Any]], reference: str, tmp_path: P
     nd = "\n".join(json.dumps(t) for t in trades) + "\n"
     cols = ["id", "time", "account", "broker", "channel", "product", "notional", "fee", "affiliate_rate"]
     csv = ",".join(cols) + "\n" + "\n".join(",".join(str(t.get(c, "")) for c in cols) for t in trades) + "\n"
-    for text in (arr, nd, csv):
-        assert br.settle(PROGRAM, text, lines=True).to_json() == reference
+    for text in (arr, nd, csv):  # content: bytes or a file-like object (a str is a path)
+        assert br.settle(PROGRAM, text.encode(), lines=True).to_json() == reference
+        assert br.settle(PROGRAM, io.StringIO(text), lines=True).to_json() == reference
+        assert br.settle(PROGRAM, io.BytesIO(text.encode()), lines=True).to_json() == reference
     for name, text in (("t.json", arr), ("t.ndjson", nd), ("t.csv", csv)):
         p = tmp_path / name
         p.write_text(text)
         assert br.settle(PROGRAM, p, lines=True).to_json() == reference
         assert br.settle(PROGRAM, str(p), lines=True).to_json() == reference
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(br.FieldError) as e:
         br.settle(PROGRAM, str(tmp_path / "missing.csv"))
+    assert e.value.field == "trades" and "no such file" in e.value.message
+    with pytest.raises(br.FieldError) as e:  # text in a str is never guessed to be content
+        br.settle(PROGRAM, csv)
+    assert "a str is always a path" in e.value.message
 
 
 def test_bad_cells_are_rejected_with_location(month: List[Dict[str, Any]]) -> None:

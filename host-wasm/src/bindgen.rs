@@ -78,6 +78,16 @@ pub fn call_bytes_json(function: &str, head: &str, bytes: &[u8]) -> String {
 /// `finish`. Every method answers with a core envelope string; the JS wrapper's `Settlement`
 /// class turns them into values/errors. Partial states (`toBytes` / `merge`, in the Node
 /// addon) are left out of the .wasm: they would add about 18 KB gzip.
+#[wasm_bindgen]
+extern "C" {
+    /// A JavaScript function `(bytesRead, recordsRead) => void`.
+    #[wasm_bindgen(typescript_type = "(bytesRead: number, recordsRead: number) => void")]
+    pub type ProgressFn;
+    /// `Function.prototype.call`: no js-sys needed for one callback.
+    #[wasm_bindgen(method, js_name = call)]
+    fn report(this: &ProgressFn, context: &JsValue, done: f64, records: f64);
+}
+
 #[wasm_bindgen(js_name = SettlementCore)]
 pub struct SettlementCore(crate::js::Settlement);
 
@@ -108,8 +118,57 @@ impl SettlementCore {
         self.0.push_bytes(head, bytes, 1)
     }
 
+    /// [`SettlementCore::push_bytes`], calling `progress(bytesRead, recordsRead)` after every
+    /// block the reader takes (about every 4 MB of CSV): the dashboard's progress bar.
+    #[wasm_bindgen(js_name = pushBytesProgress)]
+    pub fn push_bytes_progress(
+        &mut self,
+        head: &str,
+        bytes: &[u8],
+        progress: &ProgressFn,
+    ) -> String {
+        let mut report = |done: u64, records: u64| {
+            progress.report(&JsValue::NULL, done as f64, records as f64);
+        };
+        self.0.push_bytes_with(head, bytes, 1, &mut report)
+    }
+
+    /// The statement of the trades so far; the settlement goes on.
+    pub fn snapshot(&mut self) -> String {
+        self.0.snapshot()
+    }
+
     /// The statement envelope; the settlement is spent afterwards.
     pub fn finish(&mut self) -> String {
         self.0.finish()
+    }
+}
+
+/// `compile(program)`: the program parsed, checked and hashed once; `call` answers settle,
+/// explain and estimate requests without a `program` field.
+#[wasm_bindgen(js_name = CompiledCore)]
+pub struct CompiledCore(crate::js::CompiledProgram);
+
+#[wasm_bindgen(js_class = CompiledCore)]
+impl CompiledCore {
+    #[wasm_bindgen(constructor)]
+    pub fn new(program_json: &str) -> CompiledCore {
+        CompiledCore(crate::js::CompiledProgram::new(program_json))
+    }
+
+    /// `{"ok":null}` or the program's error.
+    pub fn status(&self) -> String {
+        self.0.status()
+    }
+
+    /// `settle` / `explain` / `estimate` (`function`) with a request without `program`.
+    pub fn call(&self, function: &str, request: &str) -> String {
+        self.0.call(function, request)
+    }
+
+    /// `settle` / `explain` over a trade log as bytes (`head` without `program`).
+    #[wasm_bindgen(js_name = callBytes)]
+    pub fn call_bytes(&self, function: &str, head: &str, bytes: &[u8]) -> String {
+        self.0.call_bytes(function, head, bytes, 1)
     }
 }

@@ -15,7 +15,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use broker_rules::api;
+use broker_rules::compiled::Compiled;
 use broker_rules::error::{Error, ErrorCode, Result};
+use broker_rules::program::Program;
 use broker_rules::read::{self, ColumnMap, Format};
 use broker_rules::{Explanation, Registry, SettleOptions, Settler};
 use serde_json::{Map, Value};
@@ -118,6 +120,18 @@ pub fn sniff(bytes: &[u8]) -> Format {
 /// Feeds a whole trade log given as bytes to the settler, through the core's readers (CSV
 /// and Parquet on `threads` workers).
 pub fn feed_bytes(s: &mut Settler, bytes: &[u8], input: &Input, threads: usize) -> Result<()> {
+    feed_bytes_with(s, bytes, input, threads, &mut |_, _| {})
+}
+
+/// [`feed_bytes`], reporting `(bytes read, records read)` after every block the reader takes
+/// (the dashboard's progress bar).
+pub fn feed_bytes_with(
+    s: &mut Settler,
+    bytes: &[u8],
+    input: &Input,
+    threads: usize,
+    progress: read::Progress<'_>,
+) -> Result<()> {
     let format = input.format.unwrap_or_else(|| sniff(bytes));
     if !format.supported() {
         let name = if format == Format::Parquet {
@@ -132,18 +146,15 @@ pub fn feed_bytes(s: &mut Settler, bytes: &[u8], input: &Input, threads: usize) 
         .field("format"));
     }
     let map = &input.columns;
-    let mut progress = |_: u64, _: u64| {};
     match format {
-        Format::Csv => read::csv::feed_csv_with(s, bytes, map, threads, &mut progress),
+        Format::Csv => read::csv::feed_csv_with(s, bytes, map, threads, progress),
         #[cfg(feature = "arrow")]
-        Format::Arrow => {
-            read::arrow::feed_arrow_ipc(s, std::io::Cursor::new(bytes), map, &mut progress)
-        }
+        Format::Arrow => read::arrow::feed_arrow_ipc(s, std::io::Cursor::new(bytes), map, progress),
         #[cfg(feature = "arrow")]
         Format::Parquet => {
-            read::arrow::feed_parquet_bytes(s, bytes.to_vec(), map, threads, &mut progress)
+            read::arrow::feed_parquet_bytes(s, bytes.to_vec(), map, threads, progress)
         }
-        other => read::feed_with(s, bytes, other, map, &mut progress),
+        other => read::feed_with(s, bytes, other, map, progress),
     }
 }
 
@@ -186,13 +197,79 @@ fn settle_value(
     let req = api::parse_request(head)?;
     only(&req, &HEAD_FIELDS)?;
     let program = api::program_from(req.get("program"))?;
-    let registry: Option<Registry> = api::field(&req, "registry")?;
-    let mut options: SettleOptions = api::field(&req, "options")?.unwrap_or_default();
+    settle_head(&program, &req, bytes, threads, lines)
+}
+
+fn settle_head(
+    program: &Program,
+    req: &Map<String, Value>,
+    bytes: &[u8],
+    threads: usize,
+    lines: bool,
+) -> Result<broker_rules::Statement> {
+    let registry: Option<Registry> = api::field(req, "registry")?;
+    let mut options: SettleOptions = api::field(req, "options")?.unwrap_or_default();
     options.lines |= lines;
-    let input = Input::from_request(&req)?;
-    let mut s = Settler::new(&program, registry.as_ref(), &options)?;
+    let input = Input::from_request(req)?;
+    let mut s = Settler::new(program, registry.as_ref(), &options)?;
     feed_bytes(&mut s, bytes, &input, threads)?;
     s.finish()
+}
+
+/// `compile(program)` for both JS packages: the core's [`Compiled`] (parsed, checked and
+/// hashed once), plus trade logs as bytes. A bad program is kept and reported by every call,
+/// as [`Settlement`] does.
+pub struct CompiledProgram(core::result::Result<Compiled, Error>);
+
+impl CompiledProgram {
+    /// `program_json`: a built-in id as a JSON string, or a program object.
+    pub fn new(program_json: &str) -> CompiledProgram {
+        CompiledProgram(Compiled::new(program_json))
+    }
+
+    /// `{"ok":null}` or the program's error.
+    pub fn status(&self) -> String {
+        match &self.0 {
+            Ok(_) => String::from("{\"ok\":null}"),
+            Err(e) => api::error_envelope(e),
+        }
+    }
+
+    /// `settle` / `explain` / `estimate` with a request that has no `program`.
+    pub fn call(&self, function: &str, request: &str) -> String {
+        match &self.0 {
+            Ok(c) => c.call(function, request),
+            Err(e) => api::error_envelope(e),
+        }
+    }
+
+    /// `settle` / `explain` over a trade log as bytes; `head`: `{"registry"?, "options"?,
+    /// "format"?, "columns"?}`.
+    pub fn call_bytes(&self, function: &str, head: &str, bytes: &[u8], threads: usize) -> String {
+        let c = match &self.0 {
+            Ok(c) => c,
+            Err(e) => return api::error_envelope(e),
+        };
+        let lines = match function {
+            "settle" => false,
+            "explain" => true,
+            other => {
+                return api::error_envelope(&Error::new(
+                    ErrorCode::Options,
+                    alloc::format!("{other:?} takes no trade bytes (settle and explain do)"),
+                ))
+            }
+        };
+        let r = api::parse_request(head).and_then(|req| {
+            only(&req, &HEAD_FIELDS[1..])?;
+            settle_head(c.program(), &req, bytes, threads, lines)
+        });
+        if lines {
+            api::envelope(r.map(Explanation::from))
+        } else {
+            api::envelope(r)
+        }
+    }
 }
 
 fn parse_value(text: &str, what: &str) -> Result<Value> {
@@ -316,6 +393,17 @@ impl Settlement {
     /// Feeds a whole trade log given as bytes; `head` is `{"format"?, "columns"?}` (JSON
     /// text, may be empty). Lines in errors and `rejected` are the log's own.
     pub fn push_bytes(&mut self, head: &str, bytes: &[u8], threads: usize) -> String {
+        self.push_bytes_with(head, bytes, threads, &mut |_, _| {})
+    }
+
+    /// [`Settlement::push_bytes`], reporting `(bytes read, records read)` as the log is read.
+    pub fn push_bytes_with(
+        &mut self,
+        head: &str,
+        bytes: &[u8],
+        threads: usize,
+        progress: read::Progress<'_>,
+    ) -> String {
         let input = api::parse_request(head).and_then(|req| {
             only(&req, &["format", "columns"])?;
             Input::from_request(&req)
@@ -323,7 +411,7 @@ impl Settlement {
         match input {
             Ok(input) => {
                 self.forked |= threads > 1;
-                self.run(|s, _| feed_bytes(s, bytes, &input, threads))
+                self.run(|s, _| feed_bytes_with(s, bytes, &input, threads, progress))
             }
             Err(e) => api::error_envelope(&e),
         }
@@ -381,6 +469,16 @@ impl Settlement {
         }
         match other {
             Ok(other) => self.run(|s, _| s.merge(other)),
+            Err(e) => api::error_envelope(&e),
+        }
+    }
+
+    /// The statement of the trades pushed so far, and the settlement goes on: a live view's
+    /// running totals without settling again from the start (the state is copied, the trades
+    /// are not read again).
+    pub fn snapshot(&mut self) -> String {
+        match self.live() {
+            Ok(s) => api::envelope(s.clone().finish()),
             Err(e) => api::error_envelope(&e),
         }
     }

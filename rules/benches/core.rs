@@ -73,6 +73,8 @@ fn batches(n: usize) -> Vec<Columns> {
             fee_discount: r.below(40) == 0,
             affiliate_rate: aff,
             master: None,
+            order: None,
+            instrument: None,
         };
         assert!(b.push(&t, i as u64 + 2));
         if b.len() == 65_536 {

@@ -5,7 +5,9 @@
 //!
 //! Requests:
 //! - `settle` / `explain`: `{"program": "<id>" | {program}, "trades": [...],
-//!   "registry": {...}?, "options": {"from", "to", "lines", "strict"}?}`
+//!   "registry": {...}?, "options": {"from", "to", "lines", "strict"}?}`; `trades` may also
+//!   be a trade log's text with `"format": "csv" | "ndjson" | "json"`, read by the same
+//!   readers as files (std builds), so CSV and NDJSON errors are data every host replays.
 //! - `estimate`: `{"program": ..., "scenario": {...}}`
 //! - `validate`: `{"program": ...}` | `{"trades": [...], "program"?, "options"?}` | `{"registry": {...}}`
 //! - `program`: `{"id": "backpack"}`; `programs`: `{}` (or empty input)
@@ -131,6 +133,11 @@ pub fn parse_request(request: &str) -> Result<Map<String, Value>> {
     }
 }
 
+/// An error naming the first field of `req` not in `allowed`.
+pub(crate) fn only_fields(req: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
+    only(req, allowed)
+}
+
 fn only(req: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
     match req.keys().filter(|k| !allowed.contains(&k.as_str())).min() {
         Some(k) => Err(Error::new(
@@ -151,7 +158,65 @@ pub fn field<T: DeserializeOwned>(req: &Map<String, Value>, name: &str) -> Resul
         None | Some(Value::Null) => Ok(None),
         Some(v) => T::deserialize(v)
             .map(Some)
-            .map_err(|e| Error::new(ErrorCode::Field, format!("{name}: {e}")).field(name)),
+            .map_err(|e| typed_error(name, &e, v)),
+    }
+}
+
+/// The error for a request argument (`program`, `registry`, `scenario`, `options`) that does
+/// not deserialize. A decimal given as a JSON number or as a malformed string is `E_DECIMAL`
+/// naming the field's path (`program.tiers.levels[0].rates.rate`), exactly as in a trade, so
+/// one mistake gets one code wherever it is; anything else is `E_FIELD` naming the argument.
+pub fn typed_error(name: &str, e: &serde_json::Error, v: &Value) -> Error {
+    let message = format!("{name}: {e}");
+    let mut path = String::from(name);
+    if decimal_at(v, &message, &mut path) {
+        Error::new(ErrorCode::Decimal, message).field(path)
+    } else {
+        Error::new(ErrorCode::Field, message).field(name)
+    }
+}
+
+/// Fields of the request arguments that are JSON integers, not decimals.
+const INTEGER_FIELDS: [&str; 5] = [
+    "credit_delay_minutes",
+    "scale",
+    "days",
+    "active_clients",
+    "vip",
+];
+
+/// Finds (depth first) the value the decimal error in `message` is about: a JSON number the
+/// message quotes (`got the number 0.5`), or a string the message quotes that is not a
+/// decimal. `path` is extended to it.
+fn decimal_at(v: &Value, message: &str, path: &mut String) -> bool {
+    match v {
+        Value::Number(n) => message.contains(&format!("got the number {n}:")),
+        Value::String(t) => {
+            message.contains(&format!("{t:?} ")) && crate::money::parse_rate_or_decimal(t).is_err()
+        }
+        Value::Array(a) => a.iter().enumerate().any(|(i, x)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = decimal_at(x, message, path);
+            if !found {
+                path.truncate(len);
+            }
+            found
+        }),
+        Value::Object(o) => o.iter().any(|(k, x)| {
+            if x.is_number() && INTEGER_FIELDS.contains(&k.as_str()) {
+                return false;
+            }
+            let len = path.len();
+            path.push('.');
+            path.push_str(k);
+            let found = decimal_at(x, message, path);
+            if !found {
+                path.truncate(len);
+            }
+            found
+        }),
+        _ => false,
     }
 }
 
@@ -160,9 +225,7 @@ pub fn program_from(v: Option<&Value>) -> Result<Program> {
     match v {
         Some(Value::String(id)) => builtin::program(id),
         Some(v @ Value::Object(_)) => {
-            let spec = ProgramSpec::deserialize(v).map_err(|e| {
-                Error::new(ErrorCode::Field, format!("program: {e}")).field("program")
-            })?;
+            let spec = ProgramSpec::deserialize(v).map_err(|e| typed_error("program", &e, v))?;
             Program::new(spec)
         }
         Some(_) => Err(Error::new(
@@ -206,6 +269,83 @@ pub fn feed_json_trade(s: &mut Settler, v: &Value, line: u64) -> Result<()> {
     }
 }
 
+/// The request fields `settle`, `explain` and `validate` take.
+const SETTLE_FIELDS: [&str; 5] = ["program", "trades", "registry", "options", "format"];
+
+/// A request's trades: a JSON array of trade objects, or a trade log's text in a `format`.
+enum Trades<'a> {
+    Json(&'a [Value]),
+    Text(&'a str, &'a str),
+}
+
+fn trades_in(req: &Map<String, Value>) -> Result<Trades<'_>> {
+    let format = match req.get("format") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(f)) => Some(f.as_str()),
+        Some(_) => {
+            return Err(Error::new(
+                ErrorCode::Field,
+                "format must be a string: csv, ndjson or json",
+            )
+            .field("format"))
+        }
+    };
+    match (req.get("trades"), format) {
+        (Some(Value::String(t)), Some(f)) => Ok(Trades::Text(t, f)),
+        (Some(Value::String(_)), None) => Err(Error::new(
+            ErrorCode::Field,
+            "trades is text: say how to read it with \"format\": \"csv\", \"ndjson\" or \"json\" (or pass an array of trade objects)",
+        )
+        .field("format")),
+        (_, Some(_)) if !matches!(req.get("trades"), None | Some(Value::Null)) => Err(Error::new(
+            ErrorCode::Field,
+            "format applies to trades given as text; trades here is not a string",
+        )
+        .field("format")),
+        _ => trades_of(req).map(Trades::Json),
+    }
+}
+
+/// Feeds a request's trades, whichever form they take.
+fn feed_trades(s: &mut Settler, trades: &Trades<'_>) -> Result<()> {
+    match trades {
+        Trades::Json(a) => feed_json_trades(s, a),
+        Trades::Text(text, format) => feed_text(s, text, format),
+    }
+}
+
+#[cfg(feature = "std")]
+fn feed_text(s: &mut Settler, text: &str, format: &str) -> Result<()> {
+    use crate::read::{feed_with, ColumnMap, Format};
+    let f = match Format::from_name(format) {
+        Some(f @ (Format::Csv | Format::Ndjson | Format::Json)) => f,
+        Some(_) => {
+            return Err(Error::new(
+                ErrorCode::Options,
+                format!("format {format:?} is binary: pass Arrow IPC or Parquet as bytes through a host (CLI file, Node Buffer, Python bytes), not as request text"),
+            )
+            .field("format"))
+        }
+        None => {
+            return Err(Error::new(
+                ErrorCode::Options,
+                format!("unknown trade format {format:?} (text formats: csv, ndjson, json)"),
+            )
+            .field("format"))
+        }
+    };
+    feed_with(s, text.as_bytes(), f, &ColumnMap::default(), &mut |_, _| {})
+}
+
+#[cfg(not(feature = "std"))]
+fn feed_text(_: &mut Settler, _: &str, _: &str) -> Result<()> {
+    Err(Error::new(
+        ErrorCode::Options,
+        "this build of broker-rules has no trade-log readers (the std feature); pass trades as an array",
+    )
+    .field("format"))
+}
+
 fn trades_of(req: &Map<String, Value>) -> Result<&[Value]> {
     match req.get("trades") {
         Some(Value::Array(a)) => Ok(a),
@@ -219,13 +359,35 @@ fn trades_of(req: &Map<String, Value>) -> Result<&[Value]> {
 
 fn settle_value(request: &str) -> Result<Statement> {
     let req = parse_request(request)?;
-    only(&req, &["program", "trades", "registry", "options"])?;
+    only(&req, &SETTLE_FIELDS)?;
+    settle_request(&req)
+}
+
+/// Settles a parsed (and field-checked) request.
+fn settle_request(req: &Map<String, Value>) -> Result<Statement> {
     let program = program_from(req.get("program"))?;
-    let registry: Option<Registry> = field(&req, "registry")?;
-    let options: SettleOptions = field(&req, "options")?.unwrap_or_default();
-    let mut s = Settler::new(&program, registry.as_ref(), &options)?;
-    feed_json_trades(&mut s, trades_of(&req)?)?;
+    settle_parsed(&program, req)
+}
+
+/// `settle` of a parsed request under a program already built (the request's `program`, if
+/// any, is not read: callers check the request's fields).
+pub(crate) fn settle_parsed(program: &Program, req: &Map<String, Value>) -> Result<Statement> {
+    let registry: Option<Registry> = field(req, "registry")?;
+    let options: SettleOptions = field(req, "options")?.unwrap_or_default();
+    let trades = trades_in(req)?;
+    let mut s = Settler::new(program, registry.as_ref(), &options)?;
+    feed_trades(&mut s, &trades)?;
     s.finish()
+}
+
+/// Sets `options.lines` (explain is settle with lines, reshaped).
+pub(crate) fn with_lines(req: &mut Map<String, Value>) {
+    let options = req
+        .entry("options")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(o) = options {
+        o.insert("lines".into(), Value::Bool(true));
+    }
 }
 
 /// How a request's trades are settled by [`settle_with`] (conformance runners use it to
@@ -249,7 +411,11 @@ pub fn settle_with(request: &str, path: Path) -> String {
 fn settle_path(request: &str, path: Path) -> Result<Statement> {
     use crate::settle::EngineChoice;
     let req = parse_request(request)?;
-    only(&req, &["program", "trades", "registry", "options"])?;
+    only(&req, &SETTLE_FIELDS)?;
+    if matches!(trades_in(&req)?, Trades::Text(..)) {
+        // A trade log's text is read as one stream.
+        return settle_request(&req);
+    }
     let program = program_from(req.get("program"))?;
     let registry: Option<Registry> = field(&req, "registry")?;
     let options: SettleOptions = field(&req, "options")?.unwrap_or_default();
@@ -320,25 +486,28 @@ fn settle_path(request: &str, path: Path) -> Result<Statement> {
 
 fn explain_value(request: &str) -> Result<Explanation> {
     let mut req = parse_request(request)?;
-    let options = req
-        .entry("options")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(o) = options {
-        o.insert("lines".into(), Value::Bool(true));
-    }
-    let text =
-        serde_json::to_string(&req).map_err(|e| Error::new(ErrorCode::Internal, format!("{e}")))?;
-    settle_value(&text).map(Explanation::from)
+    with_lines(&mut req);
+    only(&req, &SETTLE_FIELDS)?;
+    let program = program_from(req.get("program"))?;
+    settle_parsed(&program, &req).map(Explanation::from)
 }
 
 fn estimate_value(request: &str) -> Result<estimate::Estimate> {
     let req = parse_request(request)?;
     only(&req, &["program", "scenario"])?;
     let program = program_from(req.get("program"))?;
-    let scenario: Scenario = field(&req, "scenario")?.ok_or_else(|| {
+    estimate_parsed(&program, &req)
+}
+
+/// `estimate` of a parsed request (`{"scenario": ...}`) under a program already built.
+pub(crate) fn estimate_parsed(
+    program: &Program,
+    req: &Map<String, Value>,
+) -> Result<estimate::Estimate> {
+    let scenario: Scenario = field(req, "scenario")?.ok_or_else(|| {
         Error::new(ErrorCode::Field, "missing required field scenario").field("scenario")
     })?;
-    estimate::estimate(&program, &scenario)
+    estimate::estimate(program, &scenario)
 }
 
 fn program_value(request: &str) -> Result<ProgramSpec> {
@@ -356,23 +525,19 @@ fn program_value(request: &str) -> Result<ProgramSpec> {
 
 fn validate_value(request: &str) -> Result<Validation> {
     let req = parse_request(request)?;
-    only(&req, &["program", "trades", "registry", "options"])?;
+    only(&req, &SETTLE_FIELDS)?;
     let problems = if req.contains_key("trades") {
         validate_trades(&req)?
     } else if let Some(v) = req.get("registry") {
         match Registry::deserialize(v) {
             Ok(r) => r.problems(),
-            Err(e) => {
-                alloc::vec![Error::new(ErrorCode::Field, format!("registry: {e}")).field("registry")]
-            }
+            Err(e) => alloc::vec![typed_error("registry", &e, v)],
         }
     } else if let Some(v) = req.get("program") {
         match v {
             Value::Object(_) => match ProgramSpec::deserialize(v) {
                 Ok(spec) => Program::problems(spec),
-                Err(e) => alloc::vec![
-                    Error::new(ErrorCode::Field, format!("program: {e}")).field("program")
-                ],
+                Err(e) => alloc::vec![typed_error("program", &e, v)],
             },
             other => match program_from(Some(other)) {
                 Ok(_) => Vec::new(),
@@ -404,7 +569,18 @@ fn validate_trades(req: &Map<String, Value>) -> Result<Vec<Error>> {
     options.strict = false;
     let mut s = Settler::new(&program, registry.as_ref(), &options)?;
     let mut problems = Vec::new();
-    let trades = trades_of(req)?;
+    let trades = match trades_in(req)? {
+        Trades::Json(a) => a,
+        text => {
+            if let Err(e) = feed_trades(&mut s, &text) {
+                problems.push(e);
+            }
+            let st = s.finish()?;
+            problems.extend(st.rejected.into_iter().map(Error::from));
+            problems.sort_by_key(|e| e.location.line);
+            return Ok(problems);
+        }
+    };
     if strict {
         // Strict checks (unknown fields, channels, products) are reported, not fatal.
         for (i, v) in trades.iter().enumerate() {

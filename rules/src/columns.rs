@@ -82,6 +82,9 @@ pub struct Columns {
     pub channel: Dict,
     pub product: Dict,
     pub master: Dict,
+    /// Order and instrument ids (optional; carried to statement lines).
+    pub order: Dict,
+    pub instrument: Dict,
     /// Exact, at [`SCALE`].
     pub notional: Vec<i128>,
     pub fee: Vec<i128>,
@@ -126,6 +129,8 @@ impl Columns {
             fee_discount: self.fee_discount[row],
             affiliate_rate: d(self.affiliate_rate[row]),
             master: self.master.get(row),
+            order: self.order.get(row),
+            instrument: self.instrument.get(row),
         }
     }
 
@@ -144,6 +149,8 @@ pub struct ColumnsBuilder {
     channel: DictBuilder,
     product: DictBuilder,
     master: DictBuilder,
+    order: DictBuilder,
+    instrument: DictBuilder,
 }
 
 impl ColumnsBuilder {
@@ -177,6 +184,8 @@ impl ColumnsBuilder {
         self.channel.push(Some(t.channel));
         self.product.push(Some(t.product));
         self.master.push(t.master);
+        self.order.push(t.order);
+        self.instrument.push(t.instrument);
         true
     }
 
@@ -195,12 +204,16 @@ impl ColumnsBuilder {
         c.channel = core::mem::take(&mut self.channel.dict);
         c.product = core::mem::take(&mut self.product.dict);
         c.master = core::mem::take(&mut self.master.dict);
+        c.order = core::mem::take(&mut self.order.dict);
+        c.instrument = core::mem::take(&mut self.instrument.dict);
         for d in [
             &mut self.account,
             &mut self.broker,
             &mut self.channel,
             &mut self.product,
             &mut self.master,
+            &mut self.order,
+            &mut self.instrument,
         ] {
             d.clear();
         }

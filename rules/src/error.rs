@@ -235,8 +235,12 @@ impl Error {
 
     /// Converts a serde_json error, keeping its line and column.
     pub fn from_json(e: &serde_json::Error, what: &str) -> Self {
+        // A duplicate key is malformed text (E_PARSE) wherever it is, as the NDJSON and CSV
+        // readers report it, though serde classifies the visitor's refusal as data.
         let code = match e.classify() {
-            serde_json::error::Category::Data => ErrorCode::Field,
+            serde_json::error::Category::Data if !crate::json::is_duplicate_key(e) => {
+                ErrorCode::Field
+            }
             _ => ErrorCode::Parse,
         };
         let mut err = Error::new(code, alloc::format!("{what}: {e}"));

@@ -7,7 +7,7 @@
 //! the tier), never down.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::formula::Vars;
+use crate::formula::{Var, Vars};
 use crate::money;
 use crate::program::{Basis, MetricKind, NegativeFees, Program};
 use crate::statement::{Engine, ProgramRef};
@@ -16,6 +16,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
@@ -121,6 +122,10 @@ struct Ctx<'a> {
     s: &'a Scenario,
     fee_rate: Decimal,
     flows: Vec<Flow>,
+    /// When no exclusion reads `notional` or `fee`, whether a (flow, part) is excluded does
+    /// not depend on the volume: it is evaluated the first time and reused at every curve
+    /// point (slot `flow * 2 + part`). `None`: evaluate every time.
+    excluded_at: Option<RefCell<Vec<Option<bool>>>>,
 }
 
 pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
@@ -179,11 +184,17 @@ pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
         }
         s.mix.clone()
     };
+    let volume_free = p
+        .exclusions
+        .iter()
+        .all(|(_, pred)| pred.vars().all(|v| !matches!(v, Var::Notional | Var::Fee)));
+    let excluded_at = volume_free.then(|| RefCell::new(vec![None; flows.len() * 2]));
     let cx = Ctx {
         p,
         s,
         fee_rate,
         flows,
+        excluded_at,
     };
     let scale = p.currency_scale();
     let (rank, metrics) = cx.level_at(s.volume)?;
@@ -297,6 +308,19 @@ impl Ctx<'_> {
         Ok(false)
     }
 
+    /// [`Ctx::excluded`] for a (flow, part) slot, remembered when the volume cannot change it.
+    fn excluded_slot(&self, slot: usize, v: &Vars<'_>) -> Result<bool> {
+        let Some(cache) = &self.excluded_at else {
+            return self.excluded(v);
+        };
+        if let Some(known) = cache.borrow()[slot] {
+            return Ok(known);
+        }
+        let x = self.excluded(v)?;
+        cache.borrow_mut()[slot] = Some(x);
+        Ok(x)
+    }
+
     /// Share of the volume that feeds each metric (clients metrics: unused).
     fn feeds(&self) -> Result<Vec<Decimal>> {
         let mut out = vec![Decimal::ZERO; self.p.metrics.len()];
@@ -331,8 +355,8 @@ impl Ctx<'_> {
         let p = self.p;
         let mut total = Decimal::ZERO;
         let mut fees = Decimal::ZERO;
-        for f in &self.flows {
-            for (part, aff) in self.parts() {
+        for (fi, f) in self.flows.iter().enumerate() {
+            for (pi, (part, aff)) in self.parts().into_iter().enumerate() {
                 if part.is_zero() {
                     continue;
                 }
@@ -340,7 +364,7 @@ impl Ctx<'_> {
                 let fee = money::mul(notional, self.fee_rate)?;
                 fees = money::add(fees, fee)?;
                 let mut v = self.vars(f, notional, fee, aff);
-                if self.excluded(&v)? {
+                if self.excluded_slot(fi * 2 + pi, &v)? {
                     continue;
                 }
                 v.tier_level = rank as u32;

@@ -16,7 +16,7 @@ use crate::settle::SettleOptions;
 use crate::statement::*;
 use crate::time::{self, Clock, NS_PER_DAY, NS_PER_HOUR, NS_PER_MIN};
 use crate::trade::{TradeRef, KNOWN_CHANNELS, KNOWN_PRODUCTS};
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::{btree_map, BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -33,8 +33,8 @@ pub(crate) struct Stat {
 impl Stat {
     pub(crate) fn add(&mut self, trades: u64, volume: Decimal, fees: Decimal) -> Result<()> {
         self.trades += trades;
-        self.volume = money::add(self.volume, volume)?;
-        self.fees = money::add(self.fees, fees)?;
+        self.volume = money::total(self.volume, volume)?;
+        self.fees = money::total(self.fees, fees)?;
         Ok(())
     }
     fn sub(&self, o: &Stat) -> Result<Stat> {
@@ -64,8 +64,10 @@ pub(crate) struct PeriodAcc {
     /// Every attributed trade of the period.
     pub(crate) all: Stat,
     pub(crate) excluded: BTreeMap<String, Stat>,
-    /// (day, capped client + 1 or 0) -> commission under each level rank.
-    pub(crate) buckets: BTreeMap<(i64, u32), Vec<Decimal>>,
+    /// (day, capped client + 1 or 0) -> commission under each level rank; `None` when that
+    /// level's total passed its limit: an error only if the broker reaches that level (the
+    /// batch engine prices only the level reached; found by fuzzing).
+    pub(crate) buckets: BTreeMap<(i64, u32), Vec<Option<Decimal>>>,
     pub(crate) last_day: i64,
 }
 
@@ -92,6 +94,10 @@ pub(crate) struct BrokerAcc {
 pub(crate) struct LineAcc {
     pub(crate) time: i64,
     pub(crate) id: String,
+    pub(crate) order: Option<String>,
+    pub(crate) instrument: Option<String>,
+    pub(crate) account: String,
+    pub(crate) volume: Decimal,
     pub(crate) broker: Option<String>,
     pub(crate) period: i64,
     pub(crate) day: i64,
@@ -115,6 +121,10 @@ pub struct General {
     pub(crate) seen: Dedupe,
     /// Distinct trades taken.
     pub(crate) accepted: u64,
+    /// A total passed its limit (money::sum_limit): the statement is that error. Later
+    /// trades are still checked for ids with two contents, so `E_DUPLICATE_ID` wins in any
+    /// order, as it does in the batch engine, which sees every id of a batch first.
+    pub(crate) over_limit: bool,
     pub(crate) accounts: hashbrown::HashMap<String, u32>,
     pub(crate) brokers: BTreeMap<String, BrokerAcc>,
     pub(crate) lines: Vec<LineAcc>,
@@ -160,6 +170,7 @@ impl General {
             to,
             seen: Dedupe::default(),
             accepted: 0,
+            over_limit: false,
             accounts: hashbrown::HashMap::new(),
             brokers: BTreeMap::new(),
             lines: Vec::new(),
@@ -191,17 +202,26 @@ impl General {
     /// Returns an error only when the batch must stop: strict mode, or a duplicate id with
     /// different content (fatal in both modes: no order-independent choice exists).
     pub fn push(&mut self, t: &TradeRef<'_>, line: Option<u64>) -> Result<()> {
+        if self.over_limit {
+            return ids_only(&mut self.seen, self.options.strict, t, line);
+        }
         match self.try_push(t) {
             Ok(()) => Ok(()),
             Err(e) if e.code == ErrorCode::DuplicateId => Err(match line {
                 Some(l) => e.line(l),
                 None => e,
             }),
+            // A total past its limit is the settlement's error, naming no trade
+            // (money::sum_limit); only ids are checked from here on.
+            Err(e) if crate::money::is_sum_limit(&e) => {
+                self.over_limit = true;
+                Ok(())
+            }
             Err(e) => self.reject(Some(t.id), line, e.id(t.id)),
         }
     }
 
-    fn vars<'a>(t: &TradeRef<'a>, broker: &'a str, attribution: &'a str) -> Vars<'a> {
+    pub(crate) fn vars<'a>(t: &TradeRef<'a>, broker: &'a str, attribution: &'a str) -> Vars<'a> {
         Vars {
             notional: t.notional,
             fee: t.fee,
@@ -229,7 +249,11 @@ impl General {
         let p = &self.p;
         let key = dedupe::fingerprint(t.id);
         let content = t.content_hash();
-        match self.seen.check(key, content) {
+        // The id is recorded before anything can fail, as the batch engine records it: an
+        // identical copy of a rejected trade is a duplicate, and a different trade under the
+        // id of a rejected one is E_DUPLICATE_ID, in either order (found by fuzzing: recorded
+        // only on success, the outcome depended on which of the two came first).
+        match self.seen.insert(key, content) {
             Seen::New => {}
             Seen::Same => {
                 self.duplicates += 1;
@@ -251,6 +275,10 @@ impl General {
                         self.lines.push(LineAcc {
                             time: t.time,
                             id: t.id.into(),
+                            order: t.order.map(Into::into),
+                            instrument: t.instrument.map(Into::into),
+                            account: t.account.into(),
+                            volume: t.notional,
                             broker: None,
                             period,
                             day,
@@ -261,7 +289,6 @@ impl General {
                         });
                     }
                 }
-                self.seen.insert(key, content);
                 self.accepted += 1;
                 self.earliest = self.earliest.min(t.time);
                 return Ok(());
@@ -279,23 +306,7 @@ impl General {
         }
         self.scratch.clear();
         if excluded.is_none() {
-            let floor = p.spec().negative_fees == NegativeFees::Floor;
-            for (rank, rates) in p.level_rates.iter().enumerate() {
-                if rank > 0 && !p.formula.uses_tier() {
-                    let first = self.scratch[0];
-                    self.scratch.push(first);
-                    continue;
-                }
-                vars.tier_level = rank as u32;
-                vars.tier = p.level_name(rank).unwrap_or("");
-                vars.rates = rates;
-                let c = p.formula.eval_num(&vars)?;
-                self.scratch.push(if floor && c < Decimal::ZERO {
-                    Decimal::ZERO
-                } else {
-                    c
-                });
-            }
+            level_commissions(p, &mut vars, &mut self.scratch)?;
         }
         let capped = match &p.client_cap {
             Some((_, None)) => true,
@@ -335,7 +346,7 @@ impl General {
                 if m.counts(t.product, t.channel) {
                     match m.kind {
                         MetricKind::Volume => {
-                            agg.volume[m.slot] = money::add(agg.volume[m.slot], t.notional)?;
+                            agg.volume[m.slot] = money::total(agg.volume[m.slot], t.notional)?;
                             contribution = t.notional;
                         }
                         MetricKind::ActiveClients => {
@@ -351,6 +362,10 @@ impl General {
             self.lines.push(LineAcc {
                 time: t.time,
                 id: t.id.into(),
+                order: t.order.map(Into::into),
+                instrument: t.instrument.map(Into::into),
+                account: t.account.into(),
+                volume: t.notional,
                 broker: Some(code.into()),
                 period,
                 day,
@@ -383,9 +398,9 @@ impl General {
                 let bucket = acc
                     .buckets
                     .entry((day, client_key))
-                    .or_insert_with(|| vec![Decimal::ZERO; p.level_rates.len()]);
+                    .or_insert_with(|| vec![Some(Decimal::ZERO); p.level_rates.len()]);
                 for (b, c) in bucket.iter_mut().zip(&self.scratch) {
-                    *b = money::add(*b, *c)?;
+                    *b = b.and_then(|b| money::total(b, *c).ok());
                 }
             }
         }
@@ -400,7 +415,6 @@ impl General {
                 line,
             });
         }
-        self.seen.insert(key, content);
         self.accepted += 1;
         self.earliest = self.earliest.min(t.time);
         Ok(())
@@ -413,6 +427,9 @@ impl General {
         mut self,
         emit: &mut dyn FnMut(BrokerStatement) -> Result<()>,
     ) -> Result<Statement> {
+        if self.over_limit {
+            return Err(money::sum_limit());
+        }
         let p = self.p.clone();
         let scale = p.currency_scale();
         let rounding = p.spec().settlement.rounding;
@@ -435,14 +452,15 @@ impl General {
         for (code, acc) in &brokers {
             // Days that share a window share a level (a calendar month's days, say).
             let mut level_of_window: BTreeMap<(i64, i64), (usize, Vec<Decimal>)> = BTreeMap::new();
-            let mut level = |day: i64| -> (usize, Vec<Decimal>) {
-                level_of_window
-                    .entry(window(&p, day))
-                    .or_insert_with(|| {
-                        let values = metric_values(&p, acc, window(&p, day));
-                        (p.level_for(&values), values)
-                    })
-                    .clone()
+            let mut level = |day: i64| -> Result<(usize, Vec<Decimal>)> {
+                let w = window(&p, day);
+                if let Some(v) = level_of_window.get(&w) {
+                    return Ok(v.clone());
+                }
+                let values = metric_values(&p, acc, w)?;
+                let v = (p.level_for(&values), values);
+                level_of_window.insert(w, v.clone());
+                Ok(v)
             };
             // Graduated mode: each trade's level from the volume before it.
             let mut grad_amounts: BTreeMap<i64, Vec<(u32, Decimal)>> = BTreeMap::new();
@@ -461,15 +479,15 @@ impl General {
                     } else {
                         acc.days
                             .range(lo..=end)
-                            .try_fold(Decimal::ZERO, |s, (_, d)| money::add(s, d.volume[slot]))?
+                            .try_fold(Decimal::ZERO, |s, (_, d)| money::total(s, d.volume[slot]))?
                     };
                     let so_far = intraday.entry(it.day).or_default();
                     let c0 = if hi >= it.day {
-                        money::add(before, *so_far)?
+                        money::total(before, *so_far)?
                     } else {
                         before
                     };
-                    *so_far = money::add(*so_far, it.contribution)?;
+                    *so_far = money::total(*so_far, it.contribution)?;
                     let mut values = vec![Decimal::ZERO; p.metrics.len()];
                     values[metric] = c0;
                     let rank = p.level_for(&values);
@@ -489,14 +507,17 @@ impl General {
             let mut out = BTreeMap::new();
             let mut day_levels = BTreeMap::new();
             for (start, per) in &acc.periods {
-                let (tier, metrics) = level(per.last_day);
+                let (tier, metrics) = level(per.last_day)?;
                 let tier = grad_levels.get(start).copied().unwrap_or(tier);
                 let amounts: Vec<(u32, Decimal, i64)> = match p.spec().tiers.mode {
                     Mode::Volume => per
                         .buckets
                         .iter()
-                        .map(|((day, client), v)| (*client, v[level(*day).0], *day))
-                        .collect(),
+                        .map(|((day, client), v)| {
+                            let at = v[level(*day)?.0].ok_or_else(money::sum_limit)?;
+                            Ok((*client, at, *day))
+                        })
+                        .collect::<Result<_>>()?,
                     Mode::Graduated => grad_amounts
                         .remove(start)
                         .unwrap_or_default()
@@ -511,13 +532,15 @@ impl General {
                         let used = client_used
                             .entry((client, Clock::month_of_day(day)))
                             .or_default();
-                        let room = money::sub(*cap, *used)?.max(Decimal::ZERO);
+                        let room = money::sub(*cap, *used)
+                            .map_err(money::as_sum_limit)?
+                            .max(Decimal::ZERO);
                         if amount > room {
                             amount = room;
                         }
-                        *used = money::add(*used, amount)?;
+                        *used = money::total(*used, amount)?;
                     }
-                    own = money::add(own, amount)?;
+                    own = money::total(own, amount)?;
                 }
                 if own < Decimal::ZERO {
                     own = Decimal::ZERO; // netted rebates never make a broker owe
@@ -558,26 +581,25 @@ impl General {
                 // A period that exists only through a sub-broker's share still shows the
                 // parent's own tier for that day (from its own trades, if any).
                 let parent_acc = brokers.get(&parent);
-                let d = drafts
-                    .entry(parent)
-                    .or_default()
-                    .entry(start)
-                    .or_insert_with(|| {
+                let d = match drafts.entry(parent).or_default().entry(start) {
+                    btree_map::Entry::Occupied(o) => o.into_mut(),
+                    btree_map::Entry::Vacant(v) => {
                         let day = p.clock.day(start);
                         let metrics = match parent_acc {
-                            Some(acc) => metric_values(&p, acc, window(&p, day)),
+                            Some(acc) => metric_values(&p, acc, window(&p, day))?,
                             None => vec![Decimal::ZERO; p.metrics.len()],
                         };
-                        Draft {
+                        v.insert(Draft {
                             tier: p.level_for(&metrics),
                             day,
                             metrics,
                             own: Decimal::ZERO,
                             to_parent: Decimal::ZERO,
                             from_subs: Decimal::ZERO,
-                        }
-                    });
-                d.from_subs = money::add(d.from_subs, amt)?;
+                        })
+                    }
+                };
+                d.from_subs = money::total(d.from_subs, amt)?;
             }
         }
 
@@ -600,9 +622,12 @@ impl General {
                     .get(code)
                     .and_then(|b| b.periods.get(start))
                     .unwrap_or(&empty);
-                let mut exact = money::add(money::sub(d.own, d.to_parent)?, d.from_subs)?;
+                let mut exact = money::total(
+                    money::sub(d.own, d.to_parent).map_err(money::as_sum_limit)?,
+                    d.from_subs,
+                )?;
                 let mut paid = rounding.apply(exact, scale);
-                total = money::add(total, paid)?;
+                total = money::total(total, paid)?;
                 let kept = paid;
                 if withheld {
                     (exact, paid) = (Decimal::ZERO, Decimal::ZERO);
@@ -674,7 +699,7 @@ impl General {
             }
             incomplete.extend(short);
             if !withheld {
-                grand = money::add(grand, total)?;
+                grand = money::total(grand, total)?;
             }
             emit(BrokerStatement {
                 broker: code.clone(),
@@ -694,11 +719,19 @@ impl General {
             for l in ls {
                 let rank = match (&l.broker, l.level) {
                     (_, Some(r)) => r,
-                    (Some(b), None) => *cache.entry((b.clone(), l.day)).or_insert_with(|| {
-                        brokers.get(b).map_or(0, |acc| {
-                            p.level_for(&metric_values(&p, acc, window(&p, l.day)))
-                        })
-                    }),
+                    (Some(b), None) => match cache.get(&(b.clone(), l.day)) {
+                        Some(r) => *r,
+                        None => {
+                            let r = match brokers.get(b) {
+                                Some(acc) => {
+                                    p.level_for(&metric_values(&p, acc, window(&p, l.day))?)
+                                }
+                                None => 0,
+                            };
+                            cache.insert((b.clone(), l.day), r);
+                            r
+                        }
+                    },
                     (None, None) => 0,
                 };
                 let commission = if l.excluded.is_some() {
@@ -708,6 +741,8 @@ impl General {
                 };
                 out.push(Line {
                     id: l.id,
+                    order: l.order,
+                    instrument: l.instrument,
                     broker: l.broker,
                     period_start: Some(time::format(l.period)),
                     tier: if l.attribution.is_some() {
@@ -724,6 +759,8 @@ impl General {
                     excluded: l.excluded,
                     attribution: l.attribution.map(Into::into),
                     time: time::format(l.time),
+                    account: l.account,
+                    volume: money::canonical(l.volume),
                 });
             }
             Some(out)
@@ -841,16 +878,70 @@ pub fn window(p: &Program, day: i64) -> (i64, i64) {
     }
 }
 
+/// After a total passed its limit: a trade only checked for a strict-mode value and for an id
+/// with two contents, as both engines do before anything else.
+pub(crate) fn ids_only(
+    seen: &mut Dedupe,
+    strict: bool,
+    t: &TradeRef<'_>,
+    line: Option<u64>,
+) -> Result<()> {
+    let at = |e: Error| match line {
+        Some(l) => e.line(l),
+        None => e,
+    };
+    if strict {
+        known_values(t.channel, t.product).map_err(|e| at(e.id(t.id)))?;
+    }
+    match seen.insert(dedupe::fingerprint(t.id), t.content_hash()) {
+        Seen::Conflict => Err(at(duplicate_id(t.id))),
+        _ => Ok(()),
+    }
+}
+
+/// A trade's commission at every level, lowest first, into `out` (negative ones floored when
+/// the program floors them); the first level whose formula fails is the error. The batch
+/// engine calls it too, for a trade whose commission it cannot prove exact from its class, so
+/// both engines reject the same trades with the same error.
+pub(crate) fn level_commissions<'a>(
+    p: &'a Program,
+    vars: &mut Vars<'a>,
+    out: &mut Vec<Decimal>,
+) -> Result<()> {
+    let floor = p.spec().negative_fees == NegativeFees::Floor;
+    for (rank, rates) in p.level_rates.iter().enumerate() {
+        if rank > 0 && !p.formula.uses_tier() {
+            let first = out[0];
+            out.push(first);
+            continue;
+        }
+        vars.tier_level = rank as u32;
+        vars.tier = p.level_name(rank).unwrap_or("");
+        vars.rates = rates;
+        let c = p.formula.eval_num(vars)?;
+        out.push(if floor && c < Decimal::ZERO {
+            Decimal::ZERO
+        } else {
+            c
+        });
+    }
+    Ok(())
+}
+
 /// Value of every metric (program order) over a window of days.
-pub(crate) fn metric_values(p: &Program, acc: &BrokerAcc, (lo, hi): (i64, i64)) -> Vec<Decimal> {
+pub(crate) fn metric_values(
+    p: &Program,
+    acc: &BrokerAcc,
+    (lo, hi): (i64, i64),
+) -> Result<Vec<Decimal>> {
     let mut vols = vec![Decimal::ZERO; p.metric_slots(MetricKind::Volume)];
     // Accounts of every day concatenated, then sorted and deduplicated: a month of days is
     // one sort, not thirty set unions.
     let mut clients: Vec<Vec<u32>> = vec![Vec::new(); p.metric_slots(MetricKind::ActiveClients)];
     for (_, d) in acc.days.range(lo..=hi.max(lo)) {
         for (v, x) in vols.iter_mut().zip(&d.volume) {
-            // Saturating: a window sum beyond 7.9e28 exceeds every threshold anyway.
-            *v = v.checked_add(*x).unwrap_or(Decimal::MAX);
+            // Exact: a rounded window sum could cross a threshold the true sum does not.
+            *v = money::total(*v, *x)?;
         }
         for (c, x) in clients.iter_mut().zip(&d.clients) {
             c.extend(x.iter().copied());
@@ -860,13 +951,13 @@ pub(crate) fn metric_values(p: &Program, acc: &BrokerAcc, (lo, hi): (i64, i64)) 
         c.sort_unstable();
         c.dedup();
     }
-    p.metrics
+    Ok(p.metrics
         .iter()
         .map(|m| match m.kind {
             MetricKind::Volume => vols[m.slot],
             MetricKind::ActiveClients => Decimal::from(clients[m.slot].len() as u64),
         })
-        .collect()
+        .collect())
 }
 
 pub(crate) fn period_start(p: &Program, t: i64) -> i64 {

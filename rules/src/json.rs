@@ -10,6 +10,32 @@ use core::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+/// Removes whitespace outside strings. For text serde_json wrote (any indentation) the
+/// result is exactly the compact bytes the engine writes for the same value and key order:
+/// how conformance vectors' pretty files are compared with a host's output.
+pub fn minify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_str, mut esc) = (false, false);
+    for c in text.chars() {
+        if in_str {
+            out.push(c);
+            if esc {
+                esc = false;
+            } else if c == '\\' {
+                esc = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+        } else if c == '"' {
+            in_str = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Parses JSON text; a duplicate key is an error at its line and column.
 pub fn parse(text: &str) -> core::result::Result<Value, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
@@ -76,7 +102,7 @@ impl<'de> Visitor<'de> for V {
         while let Some(k) = map.next_key::<String>()? {
             if m.contains_key(&k) {
                 return Err(de::Error::custom(format!(
-                    "duplicate key {k:?} (each key may appear once in an object)"
+                    "duplicate key {k:?} {DUPLICATE}"
                 )));
             }
             let Checked(v) = map.next_value()?;
@@ -84,6 +110,14 @@ impl<'de> Visitor<'de> for V {
         }
         Ok(Checked(Value::Object(m)))
     }
+}
+
+/// The tail of the duplicate-key message, by which [`is_duplicate_key`] knows it.
+const DUPLICATE: &str = "(each key may appear once in an object)";
+
+/// Whether a serde_json error is this module's duplicate-key refusal.
+pub(crate) fn is_duplicate_key(e: &serde_json::Error) -> bool {
+    alloc::string::ToString::to_string(e).contains(DUPLICATE)
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ pub mod api;
 pub mod attribution;
 pub mod builtin;
 pub mod columns;
+pub mod compiled;
 mod dedupe;
 pub mod engine;
 pub mod error;

@@ -119,6 +119,37 @@ fn exact_sum(a: Decimal, b: Decimal, sub: bool) -> Result<Decimal> {
     }
 }
 
+/// The error of a running total (volume, fees, commission) that cannot be held exactly.
+/// It stops the whole settlement: which trade crosses the limit depends on the input's order
+/// and split, so rejecting that trade would make the statement depend on them (SPEC 6.4, 7).
+/// It names no trade, so every order, engine and partial-state merge gives the same bytes.
+pub fn sum_limit() -> Error {
+    Error::new(
+        ErrorCode::Overflow,
+        "a total of volume, fees or commission cannot be held exactly in a 96-bit decimal (28 \
+         to 29 significant digits); it is never rounded, so the settlement stops (the same \
+         trades in any order or split give this error)",
+    )
+}
+
+/// Whether `e` is [`sum_limit`].
+pub(crate) fn is_sum_limit(e: &Error) -> bool {
+    e.code == ErrorCode::Overflow && e.message.starts_with("a total of volume")
+}
+
+/// An exact running total: [`add`], failing with [`sum_limit`].
+pub fn total(a: Decimal, b: Decimal) -> Result<Decimal> {
+    add(a, b).map_err(|_| sum_limit())
+}
+
+/// Any arithmetic failure of combining totals (finishing, merging) as [`sum_limit`].
+pub(crate) fn as_sum_limit(e: Error) -> Error {
+    match e.code {
+        ErrorCode::Overflow | ErrorCode::Inexact => sum_limit(),
+        _ => e,
+    }
+}
+
 /// Exact product, or `E_INEXACT` when it would need more than 28 fractional digits.
 pub fn mul(a: Decimal, b: Decimal) -> Result<Decimal> {
     if a.is_zero() || b.is_zero() {

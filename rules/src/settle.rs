@@ -258,6 +258,8 @@ impl Settler {
     /// The state as canonical bytes (see [`crate::engine::wire`]).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         match &self.inner {
+            // A state past a total's limit has no statement to carry: its error is the result.
+            Inner::Batch(b) if b.over_limit => Err(crate::money::sum_limit()),
             Inner::Batch(b) => Ok(crate::engine::wire::encode(b)),
             Inner::General(_) => Err(no_partial_form()),
         }

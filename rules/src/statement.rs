@@ -180,6 +180,12 @@ impl From<Rejected> for Error {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Line {
     pub id: String,
+    /// The trade's order id, when the trade gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    /// The trade's instrument id, when the trade gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instrument: Option<String>,
     pub broker: Option<String>,
     pub period_start: Option<String>,
     pub tier: Option<String>,
@@ -191,6 +197,10 @@ pub struct Line {
     /// `broker_code` or `sub_account`, or null when unattributed.
     pub attribution: Option<String>,
     pub time: String,
+    /// The client account (what the dashboard's clients view groups by).
+    pub account: String,
+    /// The trade's notional (its attributed volume).
+    pub volume: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -16,7 +16,7 @@ pub const KNOWN_CHANNELS: [&str; 4] = ["api", "oauth", "web", "app"];
 pub const KNOWN_PRODUCTS: [&str; 5] = ["spot", "margin", "futures", "swap", "options"];
 
 /// The trade fields, in the order CSV headers and docs list them.
-pub const FIELDS: [&str; 14] = [
+pub const FIELDS: [&str; 16] = [
     "id",
     "time",
     "account",
@@ -31,6 +31,8 @@ pub const FIELDS: [&str; 14] = [
     "fee_discount",
     "affiliate_rate",
     "master",
+    "order",
+    "instrument",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -95,6 +97,12 @@ pub struct Trade {
     /// Master account of a sub-account (independent brokers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master: Option<String>,
+    /// The exchange's order id: exchange commission reports are keyed by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    /// Instrument id, e.g. `BTC-USDT-SWAP`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instrument: Option<String>,
 }
 
 /// A decimal written as a string of digits (no exponent).
@@ -149,6 +157,8 @@ pub struct TradeRef<'a> {
     pub fee_discount: bool,
     pub affiliate_rate: Decimal,
     pub master: Option<&'a str>,
+    pub order: Option<&'a str>,
+    pub instrument: Option<&'a str>,
 }
 
 impl Trade {
@@ -169,6 +179,8 @@ impl Trade {
             fee_discount: self.fee_discount,
             affiliate_rate: self.affiliate_rate,
             master: self.master.as_deref(),
+            order: self.order.as_deref(),
+            instrument: self.instrument.as_deref(),
         }
         .finish()
     }
@@ -202,6 +214,8 @@ pub struct TradeBuilder<'a> {
     pub fee_discount: bool,
     pub affiliate_rate: Option<Decimal>,
     pub master: Option<&'a str>,
+    pub order: Option<&'a str>,
+    pub instrument: Option<&'a str>,
 }
 
 fn decimal(field: &str, v: Raw<'_>) -> Result<Option<Decimal>> {
@@ -245,6 +259,8 @@ impl<'a> TradeBuilder<'a> {
             "fee_rate" => self.fee_rate = decimal(field, v)?,
             "affiliate_rate" => self.affiliate_rate = decimal(field, v)?,
             "master" => self.master = text(field, v)?,
+            "order" => self.order = text(field, v)?,
+            "instrument" => self.instrument = text(field, v)?,
             "liquidity" => {
                 self.liquidity = match text(field, v)? {
                     None => None,
@@ -370,6 +386,8 @@ impl<'a> TradeBuilder<'a> {
             fee_discount: self.fee_discount,
             affiliate_rate,
             master: self.master,
+            order: self.order,
+            instrument: self.instrument,
         })
     }
 }
@@ -392,6 +410,8 @@ impl TradeRef<'_> {
             fee_discount: self.fee_discount,
             affiliate_rate: (!self.affiliate_rate.is_zero()).then_some(self.affiliate_rate),
             master: self.master.map(Into::into),
+            order: self.order.map(Into::into),
+            instrument: self.instrument.map(Into::into),
         }
     }
 

@@ -1,4 +1,5 @@
 //! Input hardening: duplicate JSON keys are errors wherever the engine reads JSON.
+//! A duplicate key is E_PARSE wherever it is (request, NDJSON line, JSON-array log).
 
 use broker_rules::{program, SettleOptions, Settler};
 
@@ -11,7 +12,7 @@ fn duplicate_json_keys_are_errors_in_every_document() {
         &format!(r#"{{"program": "backpack", "trades": [{trade}]}}"#),
     );
     assert!(
-        out.starts_with(r#"{"error":{"code":"E_FIELD","message":"request: duplicate key \"fee\""#),
+        out.starts_with(r#"{"error":{"code":"E_PARSE","message":"request: duplicate key \"fee\""#),
         "{out}"
     );
     assert!(out.contains(r#""location":{"line":2"#), "{out}");

@@ -1,30 +1,7 @@
 //! JSON text helpers that keep key order without serde_json's `preserve_order` feature:
 //! minify (the canonical compact form serde_json writes), pretty-print, and a readable diff.
 
-/// Removes whitespace outside strings. For text serde_json wrote (any indentation) the
-/// result is exactly what `serde_json::to_string` writes for the same value and key order.
-pub fn minify(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let (mut in_str, mut esc) = (false, false);
-    for c in text.chars() {
-        if in_str {
-            out.push(c);
-            if esc {
-                esc = false;
-            } else if c == '\\' {
-                esc = true;
-            } else if c == '"' {
-                in_str = false;
-            }
-        } else if c == '"' {
-            in_str = true;
-            out.push(c);
-        } else if !c.is_whitespace() {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use broker_rules::json::minify;
 
 /// Pretty-prints JSON text with two-space indentation, keeping key order (the layout of
 /// `serde_json::to_string_pretty`: empty `[]` and `{}` stay on one line).

@@ -11,11 +11,12 @@ text or files, pandas, Polars and pyarrow.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from datetime import date, datetime, timezone
-from decimal import Decimal
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 from . import _native
 from ._errors import (
@@ -67,6 +68,8 @@ __all__ = [
     "settle",
     "explain",
     "estimate",
+    "compile",
+    "Compiled",
     "validate",
     "partial",
     "merge",
@@ -164,6 +167,10 @@ def _jsonable(v: Any, where: str, allow_float: bool, decimal_key: bool = False, 
             location["field"] = where.rsplit(".", 1)[-1] if loc else where
             raise DecimalError(f"{where} is the float {v!r}; " + _FLOAT_HELP.format(r=repr(v)), location)
         return _decimal_text(Decimal(repr(v)), where)
+    if type(v).__name__ == "NaTType" or (isinstance(v, datetime) and v != v):
+        location = dict(loc or {})
+        location["field"] = where.rsplit(".", 1)[-1] if loc else where
+        raise TimeError(f"{where} is NaT (not a time); every trade needs a time", location)
     if isinstance(v, datetime):
         return _rfc3339(v)
     if isinstance(v, date):
@@ -193,14 +200,86 @@ def _trade_json(t: Any, i: int, allow_float: bool) -> Any:
 def _program_json(program: ProgramArg) -> Any:
     if isinstance(program, Program):
         return program.to_dict()
+    if isinstance(program, os.PathLike) or (isinstance(program, str) and program.endswith(".json")):
+        # The rule: a str ending in .json, or any os.PathLike, is a program file; any other
+        # str is a built-in id. Never decided from the file's existence or contents.
+        path = os.fspath(program)
+        text = _read_path(path, "program")
+        try:
+            return _checked_json(text, "program")
+        except ParseError as e:
+            raise ParseError(f"{path}: {e.message}", e.location) from None
     if isinstance(program, str):
-        if program.endswith(".json") and os.path.isfile(program):
-            with open(program, encoding="utf-8") as f:
-                return json.load(f)
         return program
     if isinstance(program, Mapping):
         return _jsonable(program, "program", False)
     raise FieldError("program must be a built-in id, a Program, a program dict or a .json path", {"field": "program"})
+
+
+def _read_path(path: Any, what: str) -> str:
+    """A file's text, or a BrokerRulesError naming ``what`` (never OSError/UnicodeDecodeError)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise FieldError(f"{what}: cannot read {os.fspath(path)!r}: {e.strerror or e}", {"field": what}) from None
+    return _utf8(data, what)
+
+
+def _utf8(data: Union[bytes, bytearray, memoryview], what: str) -> str:
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ParseError(f"{what}: the bytes are not UTF-8 (invalid byte at offset {e.start})", {"field": what}) from None
+
+
+def _checked_json(text: str, what: str) -> Any:
+    """JSON text parsed by the engine's own rules (duplicate keys refused), as a value."""
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_bad_constant)
+    except json.JSONDecodeError as e:
+        raise ParseError(f"{what}: malformed JSON: {e.msg}", {"field": what, "line": e.lineno, "column": e.colno}) from None
+
+
+def _bad_constant(t: str) -> Any:
+    raise ParseError(f"{t} is not JSON (decimals are strings such as \"1.5\")", {})
+
+
+def _no_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ParseError(f"duplicate key {k!r} (each key may appear once in an object)", {"field": k})
+        out[k] = v
+    return out
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _guarded(f: _F) -> _F:
+    """Every public function raises only BrokerRulesError subclasses: an exception Python
+    itself raises while converting an argument becomes the error of its kind (the core's
+    codes), so a caller catches one type and always gets ``code``, ``help`` and a location."""
+
+    @functools.wraps(f)
+    def g(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except BrokerRulesError:
+            raise
+        except json.JSONDecodeError as e:
+            raise ParseError(f"malformed JSON: {e.msg}", {"line": e.lineno, "column": e.colno}) from None
+        except UnicodeError as e:
+            raise ParseError(f"not UTF-8 text: {e}", {}) from None
+        except InvalidOperation:
+            raise DecimalError("a value is not a decimal (decimal.InvalidOperation); pass Decimal or str such as \"1234.56\"", {}) from None
+        except OSError as e:
+            raise FieldError(f"cannot read {e.filename!r}: {e.strerror or e}", {}) from None
+        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as e:
+            raise FieldError(f"{type(e).__name__}: {e}", {}) from None
+
+    return g  # type: ignore[return-value]
 
 
 def _unwrap(envelope: str) -> str:
@@ -214,6 +293,7 @@ def _unwrap(envelope: str) -> str:
     raise error_from(err)
 
 
+@_guarded
 def call(function: str, request: Union[str, Mapping[str, Any]] = "{}") -> str:
     """Calls a JSON entry point and returns the canonical envelope text, unchanged:
     ``{"ok": ...}`` or ``{"error": {...}}``. ``request`` is JSON text or a dict."""
@@ -256,7 +336,7 @@ StateArg = Union[bytes, bytearray, memoryview]
 
 
 def _request(
-    program: ProgramArg,
+    program: Optional[ProgramArg],
     registry: Optional[Mapping[str, Any]],
     from_: TimeArg,
     to: TimeArg,
@@ -264,15 +344,25 @@ def _request(
     strict: bool,
     allow_float: bool,
 ) -> Dict[str, Any]:
-    """The request object without trades: program, registry, options."""
-    req: Dict[str, Any] = {"program": _program_json(program)}
+    """The request object without trades: program (none for a compiled program), registry,
+    options."""
+    req: Dict[str, Any] = {} if program is None else {"program": _program_json(program)}
     if registry is not None:
         req["registry"] = _jsonable(registry, "registry", allow_float)
     options: Dict[str, Any] = {}
-    if from_ is not None:
-        options["from"] = _rfc3339(from_) if isinstance(from_, datetime) else from_
-    if to is not None:
-        options["to"] = _rfc3339(to) if isinstance(to, datetime) else to
+    for key, v in (("from", from_), ("to", to)):
+        if v is None:
+            continue
+        if type(v).__name__ == "NaTType" or (isinstance(v, datetime) and v != v):
+            raise OptionsError(f"{key} is NaT (not a time)", {"field": f"options.{key}"})
+        if isinstance(v, datetime):
+            options[key] = _rfc3339(v)
+        elif isinstance(v, date):  # a date: its midnight, UTC (as the CLI's --from 2026-06-01)
+            options[key] = v.isoformat() + "T00:00:00Z"
+        elif isinstance(v, str):
+            options[key] = v
+        else:
+            raise OptionsError(f"{key} must be a str, datetime or date, not {type(v).__name__}", {"field": f"options.{key}"})
     if lines:
         options["lines"] = True
     if strict:
@@ -331,19 +421,34 @@ def _source(trades: TradesArg, allow_float: bool, format: Optional[str]) -> Tupl
     ``("arrow", capsule, None)`` or ``("list", [trade json...], None)``."""
     if trades is None:
         trades = []
-    if isinstance(trades, os.PathLike):
-        trades = os.fspath(trades)
-    if isinstance(trades, bytes):
-        trades = trades.decode("utf-8")
-    if isinstance(trades, str):
-        head = trades.lstrip()[:1]
-        if head in ("[", "{") or "\n" in trades:
-            fmt = format or ("json" if head == "[" else "ndjson" if head == "{" else "csv")
-            return ("text", trades, fmt)
-        if not os.path.exists(trades):
-            raise FileNotFoundError(f"no such trades file: {trades!r} (JSON text must start with '[' or '{{')")
-        return ("file", trades, format)
-    capsule = None if isinstance(trades, (list, tuple)) else _arrow_capsule(trades)
+    # The rule (as pandas reads its first argument): a str or os.PathLike is a path to a
+    # file; bytes, bytearray, memoryview or a file-like object (with .read()) is the
+    # content itself. Nothing is guessed from what a str looks like.
+    if isinstance(trades, (str, os.PathLike)):
+        path = os.fspath(trades)
+        if not isinstance(path, str):
+            path = os.fsdecode(path)
+        if not os.path.isfile(path):
+            hint = ""
+            if "\n" in path or path.lstrip()[:1] in ("[", "{") or "," in path:
+                hint = "; a str is always a path: pass trade text as bytes (text.encode()) or io.StringIO(text)"
+            raise FieldError(f"trades: no such file {path[:80]!r}{hint}", {"field": "trades"})
+        return ("file", path, format)
+    if hasattr(trades, "read") and callable(trades.read):
+        data = trades.read()
+        trades = data if isinstance(data, (bytes, bytearray, memoryview)) else str(data).encode("utf-8")
+    if isinstance(trades, (bytes, bytearray, memoryview)):
+        text = _utf8(trades, "trades")
+        head = text.lstrip()[:1]
+        fmt = format or ("json" if head == "[" else "ndjson" if head == "{" else "csv")
+        return ("text", text, fmt)
+    try:
+        capsule = None if isinstance(trades, (list, tuple)) else _arrow_capsule(trades)
+    except BrokerRulesError:
+        raise
+    except Exception as e:  # pyarrow's ArrowTypeError/ArrowInvalid on object columns, ...
+        raise FieldError(f"trades: the table cannot be read as Arrow columns: {type(e).__name__}: {e}; "
+                         "give decimal columns as Decimal or str and times as datetime or str", {"field": "trades"}) from None
     if capsule is not None:
         return ("arrow", capsule, None)
     if isinstance(trades, Mapping):
@@ -355,7 +460,7 @@ def _source(trades: TradesArg, allow_float: bool, format: Optional[str]) -> Tupl
 
 def _settle(
     kind: str,
-    program: ProgramArg,
+    program: Optional[ProgramArg],
     trades: TradesArg,
     registry: Optional[Mapping[str, Any]],
     from_: TimeArg,
@@ -365,21 +470,24 @@ def _settle(
     allow_float: bool,
     format: Optional[str],
     columns: ColumnsArg = None,
+    compiled: Any = None,
 ) -> str:
-    req = _request(program, registry, from_, to, lines, strict, allow_float)
+    req = _request(None if compiled is not None else program, registry, from_, to, lines, strict, allow_float)
     cols = _columns(columns)
     explain = kind == "explain"
     how, what, fmt = _source(trades, allow_float, format)
     text = json.dumps(req, ensure_ascii=False)
     if how == "text":
-        return _native.settle_text(text, what, fmt or "csv", explain, cols)
+        return _native.settle_text(text, what, fmt or "csv", explain, cols, compiled)
     if how == "file":
-        return _native.settle_file(text, what, fmt, explain, cols)
+        return _native.settle_file(text, what, fmt, explain, cols, compiled)
     if how == "arrow":
-        return _native.settle_arrow(text, what, explain, allow_float, cols)
+        return _native.settle_arrow(text, what, explain, allow_float, cols, compiled)
     if cols:  # renames apply to readers: send the list as JSON-array text
-        return _native.settle_text(text, json.dumps(what, ensure_ascii=False), "json", explain, cols)
+        return _native.settle_text(text, json.dumps(what, ensure_ascii=False), "json", explain, cols, compiled)
     req["trades"] = what
+    if compiled is not None:
+        return str(compiled.call(kind, json.dumps(req, ensure_ascii=False)))
     return _native.call(kind, json.dumps(req, ensure_ascii=False))
 
 
@@ -424,17 +532,20 @@ def _merger(request: str, states: Iterable[StateArg]) -> "_native.Merger":
 # the API
 
 
+@_guarded
 def programs() -> List[ProgramInfo]:
     """The built-in programs."""
     body = json.loads(_unwrap(_native.call("programs", "{}")))
     return [ProgramInfo._from(p) for p in body]
 
 
+@_guarded
 def program(id: str) -> Program:
     """A built-in program file (``to_dict()`` to copy and change a knob)."""
     return Program._from_json(_unwrap(_native.call("program", json.dumps({"id": id}))))
 
 
+@_guarded
 def settle(
     program: ProgramArg,
     trades: TradesArg = None,
@@ -460,6 +571,7 @@ def settle(
     return Statement._from_json(_unwrap(_settle("settle", program, trades, registry, from_, to, lines, strict, allow_float, format, columns)))
 
 
+@_guarded
 def explain(
     program: ProgramArg,
     trades: TradesArg = None,
@@ -480,6 +592,7 @@ def explain(
 # partial states: settle parts of one trade set anywhere, merge them into its statement
 
 
+@_guarded
 def partial(
     program: ProgramArg,
     trades: TradesArg = None,
@@ -510,6 +623,7 @@ def partial(
     return _partial_request(req, trades, allow_float, format, _columns(columns))
 
 
+@_guarded
 def merge_states(
     program: ProgramArg,
     states: Iterable[StateArg],
@@ -528,6 +642,7 @@ def merge_states(
     return _state(_merger(req, states).to_bytes())
 
 
+@_guarded
 def merge(
     program: ProgramArg,
     states: Iterable[StateArg],
@@ -550,37 +665,108 @@ def _merge_request(request: str, states: Iterable[StateArg]) -> Statement:
     return Statement._from_json(_unwrap(_merger(request, states).finish()))
 
 
+@_guarded
 def estimate(program: ProgramArg, scenario: Optional[Mapping[str, Any]] = None, *, allow_float: bool = False, **fields: Any) -> Estimate:
     """The dashboard question: tier, rate and commission for a scenario, the next tier and
     the commission curve. ``scenario`` is a dict, or give its fields as keywords
     (``volume=``, ``fee_rate=`` or ``fees=``, ``mix=``, ``affiliate_share=``,
     ``affiliate_rate=``, ``active_clients=``, ``vip=``)."""
-    sc: Dict[str, Any] = dict(scenario or {})
-    sc.update(fields)
-    req = {"program": _program_json(program), "scenario": _jsonable(sc, "scenario", allow_float, False)}
-    # Top-level scenario decimals given as int are exact.
-    for k in _DECIMAL_KEYS & set(req["scenario"]):
-        if isinstance(req["scenario"][k], int) and not isinstance(req["scenario"][k], bool):
-            req["scenario"][k] = str(req["scenario"][k])
+    req = {"program": _program_json(program), "scenario": _scenario(scenario, fields, allow_float)}
     return Estimate._from_json(_unwrap(_native.call("estimate", json.dumps(req, ensure_ascii=False))))
 
 
+def _scenario(scenario: Optional[Mapping[str, Any]], fields: Mapping[str, Any], allow_float: bool) -> Any:
+    sc: Dict[str, Any] = dict(scenario or {})
+    sc.update(fields)
+    out = _jsonable(sc, "scenario", allow_float, False)
+    # Top-level scenario decimals given as int are exact.
+    for k in _DECIMAL_KEYS & set(out):
+        if isinstance(out[k], int) and not isinstance(out[k], bool):
+            out[k] = str(out[k])
+    return out
+
+
+class Compiled:
+    """A program parsed, checked and hashed once, for many calls (:func:`compile`).
+    :meth:`settle`, :meth:`explain` and :meth:`estimate` take the arguments of the functions
+    of the same name without the program and give the same results."""
+
+    __slots__ = ("_native",)
+
+    def __init__(self, program: ProgramArg) -> None:
+        native, err = _native.Compiled.make(json.dumps(_program_json(program), ensure_ascii=False))
+        if native is None:
+            _unwrap(err or '{"error":{"code":"E_INTERNAL","message":"no compiled program"}}')
+            raise InternalError("no compiled program")  # pragma: no cover - _unwrap raised
+        self._native: _native.Compiled = native
+
+    def settle(
+        self,
+        trades: TradesArg = None,
+        *,
+        registry: Optional[Mapping[str, Any]] = None,
+        from_: TimeArg = None,
+        to: TimeArg = None,
+        lines: bool = False,
+        strict: bool = False,
+        allow_float: bool = False,
+        format: Optional[str] = None,
+        columns: ColumnsArg = None,
+    ) -> Statement:
+        """:func:`settle` under this program."""
+        return Statement._from_json(_unwrap(_settle("settle", None, trades, registry, from_, to, lines, strict, allow_float, format, columns, self._native)))
+
+    def explain(
+        self,
+        trades: TradesArg = None,
+        *,
+        registry: Optional[Mapping[str, Any]] = None,
+        from_: TimeArg = None,
+        to: TimeArg = None,
+        strict: bool = False,
+        allow_float: bool = False,
+        format: Optional[str] = None,
+        columns: ColumnsArg = None,
+    ) -> Explanation:
+        """:func:`explain` under this program."""
+        return Explanation._from_json(_unwrap(_settle("explain", None, trades, registry, from_, to, True, strict, allow_float, format, columns, self._native)))
+
+    def estimate(self, scenario: Optional[Mapping[str, Any]] = None, *, allow_float: bool = False, **fields: Any) -> Estimate:
+        """:func:`estimate` under this program."""
+        req = {"scenario": _scenario(scenario, fields, allow_float)}
+        return Estimate._from_json(_unwrap(self._native.call("estimate", json.dumps(req, ensure_ascii=False))))
+
+
+def compile(program: ProgramArg) -> Compiled:
+    """The program parsed, checked and hashed once: ``compile("backpack").estimate(s)``
+    equals ``estimate("backpack", s)``; settle and explain likewise."""
+    return Compiled(program)
+
+
+@_guarded
 def validate(
     program: Optional[ProgramArg] = None,
-    trades: Optional[Sequence[Mapping[str, Any]]] = None,
+    trades: TradesArg = None,
     *,
     registry: Optional[Mapping[str, Any]] = None,
     strict: bool = False,
     allow_float: bool = False,
+    format: Optional[str] = None,
 ) -> Validation:
-    """Lists every problem of a program, a trade list (dicts or JSON text) or a registry."""
+    """Lists every problem of a program, trades or a registry. ``trades``: a list of dicts,
+    a path (str / os.PathLike) or content (bytes / file-like; ``format`` csv, ndjson or
+    json, else taken from the first character), as :func:`settle` reads them."""
     req: Dict[str, Any] = {}
     if program is not None:
         req["program"] = _program_json(program)
     if trades is not None:
-        if isinstance(trades, (str, bytes)):
-            parsed = json.loads(trades)
-            req["trades"] = parsed
+        if isinstance(trades, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(trades, "read"):
+            how, what, fmt = _source(trades, allow_float, format)
+            if how == "file":
+                fmt = fmt or _FORMATS.get(os.path.splitext(str(what))[1].lower(), "csv")
+                what = _read_path(what, "trades")
+            req["trades"] = what
+            req["format"] = fmt
         elif isinstance(trades, (list, tuple)):
             req["trades"] = [_trade_json(t, i, allow_float) for i, t in enumerate(trades)]
         else:

@@ -41,6 +41,13 @@ class BrokerRulesError(Exception):
         self.location: Dict[str, Any] = dict(location or {})
 
     @property
+    def help(self) -> str:
+        """One sentence on what to do about it (the engine's help for ``code``)."""
+        from . import _native
+
+        return _native.error_help(self.code)
+
+    @property
     def field(self) -> Optional[str]:
         v = self.location.get("field")
         return None if v is None else str(v)

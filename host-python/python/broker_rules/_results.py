@@ -287,6 +287,12 @@ class Line:
     excluded: Optional[str]
     attribution: Optional[str]
     time: Optional[datetime]
+    order: Optional[str] = None
+    """The trade's exchange order id, when the trade gave one."""
+    instrument: Optional[str] = None
+    """The trade's instrument id (e.g. ``BTC-USDT-SWAP``), when the trade gave one."""
+    account: Optional[str] = None
+    volume: Optional[Decimal] = None
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Line":
@@ -300,6 +306,10 @@ class Line:
             excluded=d.get("excluded"),
             attribution=d.get("attribution"),
             time=_opt_time(d.get("time")),
+            order=d.get("order"),
+            instrument=d.get("instrument"),
+            account=d.get("account"),
+            volume=_dec(d["volume"]) if d.get("volume") is not None else None,
         )
 
 
@@ -339,6 +349,10 @@ def _line_columns(lines: Sequence[Line], raw: Sequence[Mapping[str, Any]]) -> Se
         ("rate", _DEC, [r["rate"] for r in raw]),
         ("commission", _DEC, [r["commission"] for r in raw]),
         ("excluded", _STR, [r.get("excluded") for r in raw]),
+        ("order", _STR, [r.get("order") for r in raw]),
+        ("instrument", _STR, [r.get("instrument") for r in raw]),
+        ("account", _STR, [r.get("account") for r in raw]),
+        ("volume", _DEC, [r.get("volume") for r in raw]),
     ]
 
 

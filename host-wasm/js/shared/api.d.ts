@@ -86,10 +86,16 @@ export declare class Settlement {
   push(trades: Trade[] | Trade | string): number;
   /**
    * Feeds a whole trade log (bytes, or its text with `input.format`); lines in `rejected` and
-   * errors are the log's own. Returns distinct trades accepted so far.
+   * errors are the log's own. Returns distinct trades accepted so far. `onProgress` is called
+   * with the bytes and records read so far after every block (broker-rules-wasm; the Node
+   * addon reads on all cores and does not call it).
    */
-  push(log: TradeBytes, input?: TradeLogInput): number;
-  push(log: string, input: TradeLogInput & { format: TradeFormat }): number;
+  push(log: TradeBytes, input?: TradeLogInput | null, onProgress?: (bytesRead: number, recordsRead: number) => void): number;
+  push(log: string, input: TradeLogInput & { format: TradeFormat }, onProgress?: (bytesRead: number, recordsRead: number) => void): number;
+  /** The statement of the trades pushed so far; the settlement goes on (live running totals). */
+  snapshot(): Statement;
+  /** `snapshot()` as its canonical JSON text. */
+  snapshotJson(): string;
 // #if node
   /**
    * The partial state so far: canonical, versioned bytes carrying the program hash, options,
@@ -114,3 +120,24 @@ export declare class Settlement {
 export declare function errorHelp(code: ErrorCode | string): string;
 /** The engine version statements carry. */
 export declare function engineVersion(): string;
+
+/**
+ * A program parsed, checked and hashed once, for many calls: `settle`, `explain` and
+ * `estimate` take the arguments of the plain functions without the program, and give the same
+ * results (`compile("backpack").estimate(s)` equals `estimate("backpack", s)`).
+ */
+export declare class Compiled {
+  constructor(program: ProgramArg);
+  settle(trades: Trade[] | string | TradeBytes, options?: SettleOptions | string | null, registry?: Registry | string | null): Statement;
+  settle(request: Omit<SettleRequest, 'program'> | Omit<SettleLogRequest, 'program'>): Statement;
+  settleJson(trades: Trade[] | string | TradeBytes, options?: SettleOptions | string | null, registry?: Registry | string | null): string;
+  settleJson(request: Omit<SettleRequest, 'program'> | Omit<SettleLogRequest, 'program'>): string;
+  explain(trades: Trade[] | string | TradeBytes, options?: SettleOptions | string | null, registry?: Registry | string | null): Explanation;
+  explain(request: Omit<SettleRequest, 'program'> | Omit<SettleLogRequest, 'program'>): Explanation;
+  explainJson(trades: Trade[] | string | TradeBytes, options?: SettleOptions | string | null, registry?: Registry | string | null): string;
+  explainJson(request: Omit<SettleRequest, 'program'> | Omit<SettleLogRequest, 'program'>): string;
+  estimate(scenario: Scenario | string): Estimate;
+  estimateJson(scenario: Scenario | string): string;
+}
+/** `new Compiled(program)`: parse, check and hash the program once. */
+export declare function compile(program: ProgramArg): Compiled;

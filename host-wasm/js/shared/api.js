@@ -56,8 +56,50 @@ function createApi(core, pkg) {
     return new BrokerRulesError(location ? { code, message, location } : { code, message });
   }
 
-  // JSON text of a value. Strings are taken as JSON text already when `raw` is true.
+  // A JS number that is not finite (NaN, Infinity, 1e400) has no JSON form: JSON.stringify
+  // would write null and the engine would read "absent". It is E_DECIMAL naming the field
+  // (a trade's field with its line and id, like the engine's own decimal errors; elsewhere
+  // the path, e.g. scenario.volume). Finite numbers go through: the engine refuses a JSON
+  // number where a decimal belongs with the same code.
+  function checkNumbers(value, what) {
+    const open = new Set(); // the objects on the current path: a cycle is JSON.stringify's error
+    const walk = (v, path, loc) => {
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v)) {
+          throw fail('E_DECIMAL', `${loc.field || path} is the JS number ${v}, which has no exact decimal form; pass decimals as strings such as "1234.56"`, loc.field ? loc : { field: path });
+        }
+        return;
+      }
+      if (v === null || typeof v !== 'object' || bytesOf(v)) return;
+      if (typeof v.toJSON === 'function' || open.has(v)) return;
+      open.add(v);
+      try { walkInto(v, path, loc); } finally { open.delete(v); }
+    };
+    const walkInto = (v, path, loc) => {
+      if (Array.isArray(v)) {
+        v.forEach((x, i) => {
+          const trade = what === 'trades' && path === 'trades' && x !== null && typeof x === 'object' && !Array.isArray(x);
+          walk(x, `${path}[${i}]`, trade ? { line: i + 1, ...(typeof x.id === 'string' ? { id: x.id } : {}), trade: true } : loc);
+        });
+        return;
+      }
+      for (const [k, x] of Object.entries(v)) {
+        walk(x, `${path}.${k}`, loc.trade ? { field: k, line: loc.line, ...(loc.id != null ? { id: loc.id } : {}) } : {});
+      }
+    };
+    walk(value, what, {});
+  }
+
+  // JSON text of a value, checked for numbers with no JSON form.
   function text(value, what) {
+    try {
+      if (what === 'request' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        for (const [k, v] of Object.entries(value)) checkNumbers(v, k);
+      } else checkNumbers(value, what);
+    } catch (e) {
+      if (e instanceof BrokerRulesError) throw e;
+      throw fail('E_PARSE', `${what} cannot be serialized as JSON: ${e && e.message}`, { field: what });
+    }
     let s;
     try {
       s = JSON.stringify(value);
@@ -68,7 +110,44 @@ function createApi(core, pkg) {
     return s;
   }
 
-  // A whole request: an object, or JSON text passed through byte for byte.
+  // The end of the one JSON value starting at `i` (after whitespace) in `s`: strings and
+  // nesting are tracked, so a comma or brace inside a string does not count. -1 if the
+  // value never closes.
+  function valueEnd(s, i) {
+    let depth = 0;
+    let inStr = false;
+    for (; i < s.length; i++) {
+      const c = s[i];
+      if (inStr) {
+        if (c === '\\') i++;
+        else if (c === '"') { inStr = false; if (depth === 0) return i + 1; }
+      } else if (c === '"') inStr = true;
+      else if (c === '{' || c === '[') depth++;
+      else if (c === '}' || c === ']') { depth--; if (depth <= 0) return depth === 0 ? i + 1 : -1; }
+      else if (depth === 0 && /[\s,:]/.test(c)) return i;
+    }
+    return depth === 0 && !inStr ? i : -1;
+  }
+
+  // An argument given as JSON text: it must be exactly one JSON value of the expected kind
+  // (`[` an array, `{` an object), nothing before or after it, so the text of one argument
+  // can never add keys to the request (`[...], "program": "xt"` is refused, not spliced).
+  // Its contents are the engine's to read (duplicate keys, decimals: the engine's errors).
+  function jsonArg(s, what, open) {
+    const start = s.search(/\S/);
+    const kind = open === '[' ? 'an array' : 'an object';
+    if (start < 0 || s[start] !== open) throw fail('E_FIELD', `${what} given as text must be ${kind} in JSON`, { field: what });
+    const end = valueEnd(s, start);
+    if (end < 0) throw fail('E_PARSE', `${what}: the JSON text is not closed`, { field: what });
+    const rest = s.slice(end);
+    if (/\S/.test(rest)) {
+      throw fail('E_PARSE', `${what}: unexpected text after the JSON value: ${JSON.stringify(rest.trim().slice(0, 40))} (each argument is one JSON value)`, { field: what, column: end + 1 });
+    }
+    return s;
+  }
+
+  // A whole request: an object, or JSON text passed through byte for byte (the engine reads
+  // it as one document and refuses duplicate keys).
   function requestText(request) {
     if (typeof request === 'string') return request;
     if (request === undefined || request === null) return '{}';
@@ -77,17 +156,27 @@ function createApi(core, pkg) {
 
   // A program argument: a built-in id, a program object, or program JSON text.
   function programText(program) {
-    if (typeof program === 'string') return program.trim().startsWith('{') ? program : JSON.stringify(program);
+    if (typeof program === 'string') return program.trim().startsWith('{') ? jsonArg(program, 'program', '{') : JSON.stringify(program);
     return text(program, 'program');
   }
 
-  // A request built from positional arguments; string parts are JSON text (program: an id).
+  const OPENS = { trades: '[', options: '{', registry: '{', scenario: '{' };
+
+  // One argument as JSON text: a value is serialized (and checked); a string is JSON text of
+  // one value of the argument's kind.
+  function argText(k, v) {
+    if (k === 'program') return programText(v);
+    if (typeof v === 'string') return jsonArg(v, k, OPENS[k] || '{');
+    return text(v, k);
+  }
+
+  // A request built from positional arguments, key by key: each argument is serialized or
+  // checked on its own, and the keys are the function's own.
   function compose(parts) {
     const out = [];
     for (const [k, v] of Object.entries(parts)) {
-      if (v === undefined) continue;
-      const t = k === 'program' ? programText(v) : typeof v === 'string' ? v : text(v, k);
-      out.push(`${JSON.stringify(k)}:${t}`);
+      if (v === undefined || (v === null && k !== 'program')) continue;
+      out.push(`${JSON.stringify(k)}:${argText(k, v)}`);
     }
     return `{${out.join(',')}}`;
   }
@@ -204,7 +293,7 @@ function createApi(core, pkg) {
 
   const FINISHED = '{"error":{"code":"E_OPTIONS","message":"this settlement is already finished"}}';
   const spent = {
-    status: () => '{"ok":null}', push: () => FINISHED, pushBytes: () => FINISHED, finish: () => FINISHED,
+    status: () => '{"ok":null}', push: () => FINISHED, snapshot: () => FINISHED, pushBytes: () => FINISHED, finish: () => FINISHED,
     merge: () => FINISHED, toBytes: () => new Uint8Array(0), lastError: () => FINISHED,
   };
   // Partial states are in the Node addon; the .wasm leaves them out for size.
@@ -215,8 +304,8 @@ function createApi(core, pkg) {
   class Settlement {
     #core;
     constructor(program, options, registry) {
-      const opt = options === undefined || options === null ? '' : typeof options === 'string' ? options : text(options, 'options');
-      const reg = registry === undefined || registry === null ? '' : typeof registry === 'string' ? registry : text(registry, 'registry');
+      const opt = options === undefined || options === null ? '' : argText('options', options);
+      const reg = registry === undefined || registry === null ? '' : argText('registry', registry);
       const p = programText(program);
       this.#core = guard(() => new core.SettlementCore(p, opt, reg));
       const st = invoke(() => this.#core.status());
@@ -224,16 +313,20 @@ function createApi(core, pkg) {
     }
     /** Feeds an array of trades (or its JSON text; one trade object is taken as a batch of
      * one), or a whole trade log as bytes (`input`: `{format?, columns?}`; text with
-     * `input.format` is taken as the log's text); returns the number of distinct trades
+     * `input.format` is taken as the log's text; `onProgress(bytesRead, recordsRead)` is
+     * called as the log is read, in broker-rules-wasm); returns the number of distinct trades
      * accepted so far. */
-    push(trades, input) {
+    push(trades, input, onProgress) {
       let bytes = bytesOf(trades);
       if (!bytes && typeof trades === 'string' && input && input.format != null) bytes = utf8(trades);
       if (bytes) {
         const head = input === undefined || input === null ? '' : typeof input === 'string' ? input : text(input, 'input');
-        return JSON.parse(okText(invoke((h, b) => this.#core.pushBytes(h, b), head, bytes)));
+        // `onProgress(bytesRead, recordsRead)` while a log is read (the wasm build reads on
+        // one thread and reports every block; the addon reads on all cores and does not).
+        const progress = typeof onProgress === 'function' && typeof this.#core.pushBytesProgress === 'function';
+        return JSON.parse(okText(invoke((h, b) => (progress ? this.#core.pushBytesProgress(h, b, onProgress) : this.#core.pushBytes(h, b)), head, bytes)));
       }
-      const t = typeof trades === 'string' ? trades : text(Array.isArray(trades) ? trades : [trades], 'trades');
+      const t = typeof trades === 'string' ? jsonArg(trades, 'trades', '[') : text(Array.isArray(trades) ? trades : [trades], 'trades');
       return JSON.parse(okText(invoke((x) => this.#core.push(x), t)));
     }
     /** The partial state so far, as canonical bytes (Node addon). */
@@ -251,6 +344,15 @@ function createApi(core, pkg) {
       if (!b) throw fail('E_FIELD', 'merge takes a partial state as a Uint8Array (from toBytes)', { field: 'state' });
       return JSON.parse(okText(invoke((x) => this.#core.merge(x), b)));
     }
+    /** The statement of the trades pushed so far, as canonical JSON text; the settlement
+     * goes on (its state is copied, no trade is read again). A live view's running totals. */
+    snapshotJson() {
+      return okText(invoke(() => this.#core.snapshot()));
+    }
+    /** The statement of the trades pushed so far; the settlement goes on. */
+    snapshot() {
+      return JSON.parse(this.snapshotJson());
+    }
     /** The statement's canonical JSON text. The settlement is spent afterwards. */
     finishJson() {
       const env = invoke(() => this.#core.finish());
@@ -264,6 +366,54 @@ function createApi(core, pkg) {
     }
   }
 
+  // compile(program).settle(...) / explain(...): the arguments of settle/explain without the
+  // program: (trades, options?, registry?) with trades an array, its JSON text or a trade log
+  // as bytes; or one request object without `program`.
+  function compiledSettle(args) {
+    const a = args[0];
+    if (a !== null && typeof a === 'object' && !Array.isArray(a) && !bytesOf(a)) {
+      let bytes = bytesOf(a.trades);
+      if (!bytes && typeof a.trades === 'string' && a.format != null) bytes = utf8(a.trades);
+      if (!bytes) return { request: text(a, 'request') };
+      const { trades, ...head } = a;
+      return { head: text(head, 'request'), bytes };
+    }
+    const bytes = bytesOf(a);
+    if (bytes) return { head: compose({ options: args[1], registry: args[2] }), bytes };
+    return { request: compose({ trades: a === undefined ? [] : a, options: args[1], registry: args[2] }) };
+  }
+
+  /** A program parsed, checked and hashed once: `settle`, `explain`, `estimate` take the
+   * arguments of the plain functions without the program. */
+  class Compiled {
+    #core;
+    constructor(program) {
+      const p = programText(program);
+      if (!core.CompiledCore) throw fail('E_OPTIONS', `${pkg.name}: this build has no compile`);
+      this.#core = guard(() => new core.CompiledCore(p));
+      const st = invoke(() => this.#core.status());
+      if (st !== '{"ok":null}') throw errorOf(st);
+    }
+    #run(name, args) {
+      const c = compiledSettle(args);
+      return okText(c.bytes
+        ? invoke((f, h, b) => this.#core.callBytes(f, h, b), name, c.head, c.bytes)
+        : invoke((f, r) => this.#core.call(f, r), name, c.request));
+    }
+    /** The statement's canonical JSON text. */
+    settleJson(...args) { return this.#run('settle', args); }
+    settle(...args) { return JSON.parse(this.#run('settle', args)); }
+    explainJson(...args) { return this.#run('explain', args); }
+    explain(...args) { return JSON.parse(this.#run('explain', args)); }
+    /** `scenario`: an object or its JSON text. */
+    estimateJson(scenario) {
+      return okText(invoke((r) => this.#core.call('estimate', r), compose({ scenario: scenario === undefined ? null : scenario })));
+    }
+    estimate(scenario) { return JSON.parse(this.estimateJson(scenario)); }
+  }
+
+  api.compile = (program) => new Compiled(program);
+  api.Compiled = Compiled;
   api.Settlement = Settlement;
   api.BrokerRulesError = BrokerRulesError;
   api.errorHelp = (code) => helpFor(String(code));

@@ -83,6 +83,43 @@ for (const [name, api] of Object.entries(packages)) {
       assert.throws(() => strict.push([{ id: 'x' }]), { name: 'BrokerRulesError' });
     });
 
+    it('compile(program): the plain functions\' results, the program checked once', () => {
+      const scenario = { volume: '8000000', fee_rate: '0.0002' };
+      const c = api.compile('backpack');
+      assert.ok(c instanceof api.Compiled);
+      assert.equal(c.estimateJson(scenario), api.estimateJson('backpack', scenario));
+      const e = c.estimate(scenario);
+      assert.equal(e.tier, 'BKR 1');
+      assert.equal(e.commission, '480.00'); // 8,000,000 x 0.0002 = 1,600 x 30%
+      assert.equal(e.next.tier, 'BKR 2');
+      assert.equal(e.next.volume_needed, '2000000');
+      assert.equal(c.settleJson(threeClients()), api.settleJson('backpack', threeClients()));
+      assert.equal(c.settle(threeClients()).summary.commission, '1690.00');
+      assert.equal(c.settleJson({ trades: threeClients(), options: { lines: true } }), api.settleJson({ program: 'backpack', trades: threeClients(), options: { lines: true } }));
+      assert.equal(c.explainJson(threeClients()), api.explainJson('backpack', threeClients()));
+      const csv = 'id,time,account,broker,channel,product,notional,fee\nt1,2026-06-03T10:00:00Z,c1,B1,api,spot,10000000,2000\n';
+      assert.equal(c.settleJson(new TextEncoder().encode(csv)), api.settleJson('backpack', new TextEncoder().encode(csv)));
+      assert.equal(c.settle({ trades: csv, format: 'csv' }).summary.commission, '700.00');
+      // a custom program object compiles too; errors are the plain functions' errors
+      const custom = api.program('xt');
+      assert.equal(api.compile(custom).estimateJson({ volume: '30000000', fees: '6000' }), api.estimateJson('xt', { volume: '30000000', fees: '6000' }));
+      assert.throws(() => api.compile('nope'), { code: 'E_UNKNOWN_PROGRAM' });
+      assert.throws(() => api.compile({ ...custom, formula: 'fee * nope' }), (err) => err.code === 'E_EXPR' || err.code === 'E_PROGRAM');
+      assert.throws(() => c.estimate({ volume: '1' }), { code: 'E_OPTIONS' });
+      assert.throws(() => c.settle({ program: 'xt', trades: [] }), { code: 'E_FIELD' });
+    });
+
+    it('Settlement.snapshot: the statement so far, and the settlement goes on', () => {
+      const s = new api.Settlement('backpack');
+      s.push(threeClients().slice(0, 2));
+      const mid = s.snapshot();
+      assert.equal(mid.summary.trades, 2);
+      assert.equal(mid.summary.commission, '1320.00'); // 8,000,000: BKR 1 (30%): 2,000 x 30% + 2,400 x 30%
+      assert.equal(s.snapshotJson(), api.settleJson('backpack', threeClients().slice(0, 2)));
+      s.push(threeClients().slice(2));
+      assert.equal(s.finishJson(), api.settleJson('backpack', threeClients()));
+    });
+
     it('async rejects with the same error', async () => {
       await assert.rejects(api.settleAsync({ program: 'nope' }), { code: 'E_UNKNOWN_PROGRAM' });
       const st = await api.settleAsync('backpack', threeClients());

@@ -3,9 +3,9 @@
 //! states combine in `merge.rs`; `finish.rs` turns them into a statement.
 
 use super::plan::{ClassKey, Group, Interner, Plan};
-use crate::columns::{self, SCALE};
+use crate::columns;
 use crate::dedupe::Dedupe;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::money;
 use crate::program::{Basis, MetricKind, Period, Program};
 use crate::registry::{Registry, Resolved};
@@ -13,7 +13,6 @@ use crate::settle::SettleOptions;
 use crate::statement::Rejected;
 use crate::time::{Clock, NS_PER_HOUR};
 use alloc::collections::BTreeMap;
-use alloc::format;
 use alloc::vec::Vec;
 use rust_decimal::Decimal;
 
@@ -35,6 +34,9 @@ pub(crate) struct Batch {
     pub accepted: u64,
     /// Time of the earliest trade taken (i64::MAX before the first): history warnings.
     pub earliest: i64,
+    /// A total passed its limit: the statement is that error; later trades only have their
+    /// ids checked (see `General::over_limit`).
+    pub over_limit: bool,
     pub duplicates: u64,
     pub unknown_fields: u64,
     pub rejected: Vec<Rejected>,
@@ -101,6 +103,7 @@ impl Batch {
             seen: SeenStore::Local(Dedupe::default()),
             accepted: 0,
             earliest: i64::MAX,
+            over_limit: false,
             duplicates: 0,
             unknown_fields: 0,
             rejected: Vec::new(),
@@ -221,6 +224,28 @@ impl Batch {
         g
     }
 
+    /// A trade's commission at every level through the formula itself, as the per-trade
+    /// engine computes it: the error (the trade is rejected) when one is not exact. Called
+    /// only for trades whose class cannot prove it (see [`Group::exact_below`]).
+    pub(crate) fn check_commission(
+        &self,
+        t: &crate::trade::TradeRef<'_>,
+        broker: u32,
+        source: crate::program::AttributionSource,
+    ) -> Result<()> {
+        let code = &self.brokers.names[broker as usize];
+        let mut vars = crate::general::General::vars(t, code, source.as_str());
+        let mut out = alloc::vec::Vec::new();
+        crate::general::level_commissions(&self.p, &mut vars, &mut out)
+    }
+
+    /// Whether a trade's notional is summed: always inside `from..to`; outside only when its
+    /// group feeds a volume metric (its fee is never summed there).
+    pub(crate) fn sums_needed(&self, class: u32, settled: bool) -> bool {
+        let (metrics, counts) = self.metric_counts(class);
+        settled || (counts && metrics & !self.client_metrics != 0)
+    }
+
     pub(crate) fn cell_of(&mut self, key: CellKey) -> u32 {
         let next = self.sums.len() as u32;
         let i = match key.pack64() {
@@ -294,20 +319,15 @@ impl Batch {
         let d = |x: i128| columns::to_decimal(x).ok_or_else(overflow);
         let (mut n, mut p, mut q) = (d(s.notional)?, d(s.fee_pos)?, d(s.fee_neg)?);
         if let Some(w) = self.wide.get(&cell) {
-            n = money::add(n, w.notional)?;
-            p = money::add(p, w.fee_pos)?;
-            q = money::add(q, w.fee_neg)?;
+            n = money::total(n, w.notional)?;
+            p = money::total(p, w.fee_pos)?;
+            q = money::total(q, w.fee_neg)?;
         }
         Ok((n, p, q))
     }
 }
 
+/// A fixed-point total past its range: the one error of a total that cannot be held exactly.
 pub(crate) fn overflow() -> Error {
-    Error::new(
-        ErrorCode::Overflow,
-        format!(
-            "a sum needs more than 28 significant digits (96 bits) to be exact; \
-             it is never rounded (fixed point at {SCALE} fractional digits)"
-        ),
-    )
+    money::sum_limit()
 }

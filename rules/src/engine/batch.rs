@@ -96,6 +96,9 @@ impl Batch {
         let mut local: hashbrown::HashMap<Local, u32, Fast> = hashbrown::HashMap::default();
         let v = self.plan.vars;
         let mut last: Option<(CellKey, u32)> = None;
+        // Per group: the quantity bound below which its commissions are exact.
+        let mut limits: Vec<Option<Option<i128>>> = Vec::new();
+        let by_q_fee = self.plan.quantity == crate::formula::Var::Fee;
 
         // Ids first, all rows at once, grouped by table shard so each shard's inserts run
         // while it is in cache (the id tables are the one state that grows with trades).
@@ -151,6 +154,9 @@ impl Batch {
                 }
                 Seen::Conflict => return Err(duplicate_id(c.id(row)).line(line)),
             }
+            if self.over_limit {
+                continue;
+            }
             let t = c.time[row];
             let settled = self.settled(t);
             let unit = self.unit(t);
@@ -192,8 +198,9 @@ impl Batch {
                         settled: true,
                     });
                     let zero = (Some(0), Decimal::ZERO);
-                    if let Err(e) = self.add(cell, zero, (Some(fee), Decimal::ZERO)) {
-                        self.reject(Some(c.id(row)), Some(line), e.id(c.id(row)))?;
+                    // A total past its limit is the settlement's error (money::sum_limit).
+                    if self.add(cell, zero, (Some(fee), Decimal::ZERO)).is_err() {
+                        self.over_limit = true;
                         continue;
                     }
                 }
@@ -239,6 +246,29 @@ impl Batch {
                     k
                 }
             };
+            // A commission the class cannot prove exact is checked trade by trade, as the
+            // per-trade engine does: the same trades are rejected with the same error.
+            if limits.len() <= class as usize {
+                limits.resize(class as usize + 1, None);
+            }
+            let limit = *limits[class as usize]
+                .get_or_insert_with(|| self.classes[class as usize].exact_below());
+            let q = if by_q_fee { fee } else { notional };
+            if limit.is_none_or(|l| q.unsigned_abs() >= l.unsigned_abs()) {
+                if let Err(e) = self.check_commission(&c.trade(row), broker, source) {
+                    self.reject(Some(c.id(row)), Some(line), e.id(c.id(row)))?;
+                    continue;
+                }
+            }
+            // Outside `from..to` a trade only feeds the volume metrics: its fee is not
+            // summed, nor its notional when its group feeds none (the per-trade engine sums
+            // neither; found by fuzzing: such an unused sum passed its limit).
+            let fee = if settled { fee } else { 0 };
+            let notional = if self.sums_needed(class, settled) {
+                notional
+            } else {
+                0
+            };
             let ck = CellKey {
                 broker,
                 class,
@@ -257,15 +287,15 @@ impl Batch {
             match s.plus(notional, fee) {
                 Some(next) => *s = next,
                 None => {
-                    // Past i128: the exact side sums take it, or the trade is rejected
-                    // (a whole trade, never half of one).
+                    // Past i128: the exact side sums take it, or the settlement stops
+                    // (money::sum_limit: which trade crosses a limit depends on the order).
                     let d = |x: i128| columns::to_decimal(x).ok_or_else(overflow);
                     let added = match (d(notional), d(fee)) {
                         (Ok(n), Ok(f)) => self.add(cell, (None, n), (None, f)),
                         (Err(e), _) | (_, Err(e)) => Err(e),
                     };
-                    if let Err(e) = added {
-                        self.reject(Some(c.id(row)), Some(line), e.id(c.id(row)))?;
+                    if added.is_err() {
+                        self.over_limit = true;
                         continue;
                     }
                 }

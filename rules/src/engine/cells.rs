@@ -56,9 +56,9 @@ impl Wide {
             (Decimal::ZERO, fee)
         };
         Ok(Wide {
-            notional: money::add(self.notional, notional)?,
-            fee_pos: money::add(self.fee_pos, pos)?,
-            fee_neg: money::add(self.fee_neg, neg)?,
+            notional: money::total(self.notional, notional)?,
+            fee_pos: money::total(self.fee_pos, pos)?,
+            fee_neg: money::total(self.fee_neg, neg)?,
         })
     }
 }

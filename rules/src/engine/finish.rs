@@ -29,6 +29,9 @@ impl Batch {
         mut self,
         emit: &mut dyn FnMut(BrokerStatement) -> Result<()>,
     ) -> Result<Statement> {
+        if self.over_limit {
+            return Err(money::sum_limit());
+        }
         // The seen ids are the largest part of the state and the statement needs only their
         // count (`accepted`): free them before the statement's own structures are built.
         self.seen = SeenStore::Local(Dedupe::default());
@@ -50,7 +53,7 @@ impl Batch {
             let k = self.keys[i];
             let trades = self.sums[i].trades;
             let (notional, fee_pos, fee_neg) = self.exact(i as u32)?;
-            let fees = money::add(fee_pos, fee_neg)?;
+            let fees = money::total(fee_pos, fee_neg)?;
             if k.broker == NO_BROKER {
                 let s = unattributed.entry(REASONS[k.class as usize]).or_default();
                 s.add(trades, notional, fees)?;
@@ -66,7 +69,7 @@ impl Batch {
             if counts {
                 for (m, metric) in p.metrics.iter().enumerate() {
                     if bits & (1 << m) != 0 && metric.kind == MetricKind::Volume {
-                        agg.volume[metric.slot] = money::add(agg.volume[metric.slot], notional)?;
+                        agg.volume[metric.slot] = money::total(agg.volume[metric.slot], notional)?;
                     }
                 }
             }
@@ -126,9 +129,14 @@ impl Batch {
         let mut g_cache: BTreeMap<(u32, usize), Decimal> = BTreeMap::new();
         for ((b, period, day), parts) in eligible {
             let acc = &brokers[&b];
-            let rank = *level_cache
-                .entry((b, window(p, day)))
-                .or_insert_with(|| p.level_for(&metric_values(p, acc, window(p, day))));
+            let rank = match level_cache.get(&(b, window(p, day))) {
+                Some(r) => *r,
+                None => {
+                    let r = p.level_for(&metric_values(p, acc, window(p, day))?);
+                    level_cache.insert((b, window(p, day)), r);
+                    r
+                }
+            };
             let mut amount = Decimal::ZERO;
             for (class, pos, neg) in parts {
                 let g = match g_cache.get(&(class, rank)) {
@@ -139,10 +147,12 @@ impl Batch {
                         g
                     }
                 };
-                amount = money::add(amount, price(g, pos, neg, net)?)?;
+                // Each trade was proven exact at every level: only the magnitude can fail here.
+                let priced = price(g, pos, neg, net).map_err(money::as_sum_limit)?;
+                amount = money::total(amount, priced)?;
             }
-            let mut bucket = vec![Decimal::ZERO; levels];
-            bucket[rank] = amount;
+            let mut bucket = vec![Some(Decimal::ZERO); levels];
+            bucket[rank] = Some(amount);
             if let Some(acc) = brokers.get_mut(&b) {
                 if let Some(per) = acc.periods.get_mut(&period) {
                     per.buckets.insert((day, 0), bucket);

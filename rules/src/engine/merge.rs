@@ -80,9 +80,9 @@ impl Batch {
                     let d = |x: i128| columns::to_decimal(x).ok_or_else(overflow);
                     let w = self.wide.get(&cell).copied().unwrap_or_default();
                     let w = Wide {
-                        notional: money::add(w.notional, d(theirs.notional)?)?,
-                        fee_pos: money::add(w.fee_pos, d(theirs.fee_pos)?)?,
-                        fee_neg: money::add(w.fee_neg, d(theirs.fee_neg)?)?,
+                        notional: money::total(w.notional, d(theirs.notional)?)?,
+                        fee_pos: money::total(w.fee_pos, d(theirs.fee_pos)?)?,
+                        fee_neg: money::total(w.fee_neg, d(theirs.fee_neg)?)?,
                     };
                     self.wide.insert(cell, w);
                     self.sums[cell as usize].trades += theirs.trades;
@@ -93,9 +93,9 @@ impl Batch {
                 self.wide.insert(
                     cell,
                     Wide {
-                        notional: money::add(mine.notional, w.notional)?,
-                        fee_pos: money::add(mine.fee_pos, w.fee_pos)?,
-                        fee_neg: money::add(mine.fee_neg, w.fee_neg)?,
+                        notional: money::total(mine.notional, w.notional)?,
+                        fee_pos: money::total(mine.fee_pos, w.fee_pos)?,
+                        fee_neg: money::total(mine.fee_neg, w.fee_neg)?,
                     },
                 );
             }
@@ -107,6 +107,7 @@ impl Batch {
         }
         self.accepted += o.accepted;
         self.earliest = self.earliest.min(o.earliest);
+        self.over_limit |= o.over_limit;
         self.duplicates += o.duplicates;
         self.unknown_fields += o.unknown_fields;
         self.rejected.extend(o.rejected);

@@ -230,6 +230,46 @@ impl Interner {
 }
 
 impl Group {
+    /// The bound below which a trade's quantity, in fixed point at [`crate::columns::SCALE`]
+    /// (as an integer), times every level's `g` is exact: its digits plus `g`'s stay within
+    /// 28 and its scale plus `g`'s too. `None` when no bound holds (a failing `g`, or one
+    /// with more than 10 fractional digits): each trade is then checked on its own.
+    pub fn exact_below(&self) -> Option<i128> {
+        if self.failing.is_some() {
+            return None;
+        }
+        let mut digits = 0u32;
+        for g in &self.g {
+            if g.scale() + crate::columns::SCALE > 28 {
+                return None;
+            }
+            let m = g.mantissa().unsigned_abs();
+            digits = digits.max(m.checked_ilog10().map_or(1, |d| d + 1));
+        }
+        10i128.checked_pow(28u32.saturating_sub(digits))
+    }
+
+    /// Whether a quantity `q` times every level's `g` is exact (see [`Group::exact_below`]).
+    pub fn exact_for(&self, q: Decimal) -> bool {
+        if self.failing.is_some() {
+            return false;
+        }
+        let q = q.normalize();
+        let qd = q
+            .mantissa()
+            .unsigned_abs()
+            .checked_ilog10()
+            .map_or(1, |d| d + 1);
+        self.g.iter().all(|g| {
+            let gd = g
+                .mantissa()
+                .unsigned_abs()
+                .checked_ilog10()
+                .map_or(1, |d| d + 1);
+            qd + gd <= 28 && q.scale() + g.scale() <= 28
+        })
+    }
+
     /// `g` at a level rank.
     pub fn g_at(&self, p: &Program, quantity: Var, rank: usize) -> Result<Decimal> {
         match &self.failing {

@@ -23,6 +23,12 @@ impl Batch {
                 Some(l) => e.line(l),
                 None => e,
             }),
+            // A total past its limit is the settlement's error, naming no trade
+            // (money::sum_limit); only ids are checked from here on.
+            Err(e) if crate::money::is_sum_limit(&e) => {
+                self.over_limit = true;
+                Ok(())
+            }
             Err(e) => self.reject(Some(t.id), line, e.id(t.id)),
         }
     }
@@ -59,6 +65,9 @@ impl Batch {
             }
             Seen::Conflict => return Err(duplicate_id(t.id)),
         }
+        if self.over_limit {
+            return Ok(());
+        }
         let settled = self.settled(t.time);
         let unit = self.unit(t.time);
         let sources = &self.p.spec().attribution.sources;
@@ -88,6 +97,22 @@ impl Batch {
             affiliate_rate: t.affiliate_rate,
             attribution: source,
         })?;
+        let q = if self.plan.quantity == crate::formula::Var::Fee {
+            t.fee
+        } else {
+            t.notional
+        };
+        if !self.classes[class as usize].exact_for(q) {
+            self.check_commission(t, broker, source)?;
+        }
+        // Outside `from..to`: only what the volume metrics need (see `Batch::sums_needed`).
+        let zero = (Some(0), Decimal::ZERO);
+        let fee = if settled { fee } else { zero };
+        let notional = if self.sums_needed(class, settled) {
+            notional
+        } else {
+            zero
+        };
         let cell = self.cell_of(CellKey {
             broker,
             class,

@@ -73,9 +73,10 @@ impl Expr {
             Apply(u32),
             Branch(u32),
         }
-        let mut tasks = alloc::vec![Task::Eval(root)];
-        let mut vals: Vec<Val<'a>> = Vec::new();
-        let pop = |vals: &mut Vec<Val<'a>>| vals.pop().map_or_else(unreachable_ty, Ok);
+        let mut tasks: Stack<Task, 32> = Stack::new(Task::Eval(root));
+        tasks.push(Task::Eval(root));
+        let mut vals: Stack<Val<'a>, 16> = Stack::new(Val::Bool(false));
+        let pop = |vals: &mut Stack<Val<'a>, 16>| vals.pop().map_or_else(unreachable_ty, Ok);
         let num = |x: Val<'a>| match x {
             Val::Num(n) => Ok(n),
             _ => unreachable_ty(),
@@ -154,8 +155,8 @@ impl Expr {
                                 .len()
                                 .checked_sub(args.len())
                                 .map_or_else(unreachable_ty, Ok)?;
-                            let mut best = num(vals[from])?;
-                            for x in &vals[from + 1..] {
+                            let mut best = num(vals.as_slice()[from])?;
+                            for x in &vals.as_slice()[from + 1..] {
                                 let x = num(*x)?;
                                 if (is_min && x < best) || (!is_min && x > best) {
                                     best = x;
@@ -197,6 +198,72 @@ impl Expr {
         match (vals.pop(), vals.is_empty()) {
             (Some(x), true) => Ok(x),
             _ => unreachable_ty(),
+        }
+    }
+}
+
+/// A stack kept inline up to `N` items, on the heap beyond: most formulas need a handful of
+/// slots, and the per-trade engine and `estimate` evaluate them many times, so the common case
+/// allocates nothing. Deep expressions still cost heap, never the thread's stack.
+struct Stack<T: Copy, const N: usize> {
+    inline: [T; N],
+    len: usize,
+    heap: Vec<T>,
+    spilled: bool,
+}
+
+impl<T: Copy, const N: usize> Stack<T, N> {
+    fn new(fill: T) -> Self {
+        Stack {
+            inline: [fill; N],
+            len: 0,
+            heap: Vec::new(),
+            spilled: false,
+        }
+    }
+
+    fn push(&mut self, x: T) {
+        if !self.spilled {
+            if self.len < N {
+                self.inline[self.len] = x;
+                self.len += 1;
+                return;
+            }
+            self.heap.extend_from_slice(&self.inline[..self.len]);
+            self.spilled = true;
+        }
+        self.heap.push(x);
+    }
+
+    fn pop(&mut self) -> Option<T> {
+        if self.spilled {
+            return self.heap.pop();
+        }
+        self.len = self.len.checked_sub(1)?;
+        Some(self.inline[self.len])
+    }
+
+    fn as_slice(&self) -> &[T] {
+        if self.spilled {
+            &self.heap
+        } else {
+            &self.inline[..self.len]
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn truncate(&mut self, n: usize) {
+        if self.spilled {
+            self.heap.truncate(n);
+        } else {
+            self.len = self.len.min(n);
         }
     }
 }

@@ -339,7 +339,10 @@ fn is_decimal(r: Role) -> bool {
 }
 
 fn is_identifier(r: Role) -> bool {
-    matches!(r, Role::Id | Role::Account | Role::Broker | Role::Master)
+    matches!(
+        r,
+        Role::Id | Role::Account | Role::Broker | Role::Master | Role::Order | Role::Instrument
+    )
 }
 
 /// A decimal at SCALE, when the row path would read the same value: exact at 18 fractional
@@ -361,14 +364,19 @@ fn fixed_of(m: i128, scale: i8) -> Option<i128> {
 /// The fast reading of one cell for a field.
 fn fast<'a>(r: Role, c: Cell<'a>) -> V<'a> {
     match r {
-        Role::Id | Role::Account | Role::Broker | Role::Master | Role::Channel | Role::Product => {
-            match c {
-                Cell::Null | Cell::Str("") => V::Absent,
-                Cell::Str(s) => V::Text(s),
-                Cell::Int(v) if is_identifier(r) => V::Int(v),
-                _ => V::Slow,
-            }
-        }
+        Role::Id
+        | Role::Account
+        | Role::Broker
+        | Role::Master
+        | Role::Order
+        | Role::Instrument
+        | Role::Channel
+        | Role::Product => match c {
+            Cell::Null | Cell::Str("") => V::Absent,
+            Cell::Str(s) => V::Text(s),
+            Cell::Int(v) if is_identifier(r) => V::Int(v),
+            _ => V::Slow,
+        },
         Role::Time => match c {
             Cell::Time(Some(t)) => V::Time(t),
             Cell::Str(s) if !s.is_empty() => time::parse(s).map_or(V::Slow, V::Time),
@@ -658,6 +666,9 @@ fn set_number(b: &mut TradeBuilder<'_>, name: &str, n: &serde_json::Number) -> R
     Ok(())
 }
 
+/// Number of [`Role`]s (the per-role slot arrays).
+const ROLES: usize = Role::Unknown as usize + 1;
+
 /// Index of each trade field in a fixed-size table.
 fn slot(r: Role) -> usize {
     r as usize
@@ -724,7 +735,7 @@ pub(crate) fn feed_batch<S: Sink>(
             cache,
         });
     }
-    let mut by_role = [usize::MAX; 15];
+    let mut by_role = [usize::MAX; ROLES];
     for (k, c) in cols.iter().enumerate() {
         by_role[slot(c.role)] = k;
     }
@@ -750,12 +761,12 @@ pub(crate) fn feed_batch<S: Sink>(
 /// Adds the row to the batch if every value is plain; false (nothing added) if not.
 fn clean(
     cols: &mut [Col<'_>],
-    by_role: &[usize; 15],
+    by_role: &[usize; ROLES],
     rows: &mut Rows,
     row: usize,
     line: u64,
 ) -> bool {
-    let mut v = [V::Absent; 15];
+    let mut v = [V::Absent; ROLES];
     for c in cols.iter() {
         let x = c.fast(row);
         if let V::Slow = x {
@@ -818,6 +829,8 @@ fn clean(
         (Role::Channel, &mut rows.channel),
         (Role::Product, &mut rows.product),
         (Role::Master, &mut rows.master),
+        (Role::Order, &mut rows.order),
+        (Role::Instrument, &mut rows.instrument),
     ] {
         match by_role[slot(r)] {
             usize::MAX => d.dict.keys.push(NULL),
@@ -991,7 +1004,13 @@ fn dictionary_strings(
         .map(|f| {
             let repeats = matches!(
                 map.target(f.name()),
-                "account" | "broker" | "channel" | "product" | "master" | "liquidity"
+                "account"
+                    | "broker"
+                    | "channel"
+                    | "product"
+                    | "master"
+                    | "instrument"
+                    | "liquidity"
             );
             match f.data_type() {
                 DataType::Utf8 | DataType::LargeUtf8 if repeats => {

@@ -38,6 +38,9 @@ struct T {
     fee_discount: Option<bool>,
     affiliate_rate: Option<(i128, u32)>,
     master: Option<&'static str>,
+    /// Derived from the id (the random stream is unchanged): two orders share an id / 2.
+    order: Option<u64>,
+    instrument: Option<&'static str>,
 }
 
 fn dec_text(m: i128, scale: u32) -> String {
@@ -75,8 +78,11 @@ fn trades(n: usize, whole: bool, ints: bool) -> Vec<T> {
                     (r.below(5_000_000) as i128 - 100_000, 6),
                 )
             };
+            let id = 1000 + i as u64;
             T {
-                id: 1000 + i as u64,
+                id,
+                order: (id % 3 != 0).then_some(id / 2),
+                instrument: [None, Some("BTC-USDT"), Some("BTC-USDT-SWAP")][(id % 3) as usize],
                 time: june + secs * 1_000_000_000 + ms * 1_000_000,
                 account: r.below(40) as u32,
                 broker: [Some("B1"), Some("B2"), None][r.below(3) as usize],
@@ -129,6 +135,12 @@ fn json_of(ts: &[T]) -> Vec<serde_json::Value> {
             }
             if let Some(m) = t.master {
                 put("master", m.into());
+            }
+            if let Some(x) = t.order {
+                put("order", format!("o{x}").into());
+            }
+            if let Some(x) = t.instrument {
+                put("instrument", x.into());
             }
             serde_json::Value::Object(o)
         })
@@ -254,6 +266,8 @@ fn batch(ts: &[T], f: Override<'_>) -> RecordBatch {
             )),
             "affiliate_rate" => d128(ts.iter().map(|t| t.affiliate_rate).collect(), 4),
             "master" => strs(text(&|t| t.master.map(Into::into))),
+            "order" => strs(text(&|t| t.order.map(|x| format!("o{x}")))),
+            "instrument" => strs(text(&|t| t.instrument.map(Into::into))),
             _ => unreachable!(),
         }
     };
@@ -774,7 +788,7 @@ fn arrow_required_columns_and_strict_unknown_columns() {
     let e = via_batches(&[with_note], &options(true), &ColumnMap::default(), false);
     assert_eq!(
         e,
-        r#"error {"code":"E_FIELD","message":"unknown column \"note\"","location":{"field":"note","column":15}}"#
+        r#"error {"code":"E_FIELD","message":"unknown column \"note\"","location":{"field":"note","column":17}}"#
     );
 }
 

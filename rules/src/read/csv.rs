@@ -73,6 +73,26 @@ pub(crate) fn feed_csv_blocks<R: Read>(
 ) -> Result<()> {
     let mut src = Source::new(input);
     let header = read_header(&mut src, map, s.strict())?;
+    // An error about a trade's field names its column too, whichever path (row or batch)
+    // found it: one location for one mistake.
+    let names = header.names.clone();
+    feed_csv_rows(s, &header, src, threads, block, progress).map_err(|e| {
+        if e.location.column.is_none() && e.location.line.is_some() {
+            e.at_column_of(&names)
+        } else {
+            e
+        }
+    })
+}
+
+fn feed_csv_rows<R: Read>(
+    s: &mut Settler,
+    header: &Header,
+    src: Source<R>,
+    threads: usize,
+    block: usize,
+    progress: Progress<'_>,
+) -> Result<()> {
     if threads > 1 {
         let mut forks = Vec::with_capacity(threads);
         for _ in 0..threads {
@@ -82,7 +102,7 @@ pub(crate) fn feed_csv_blocks<R: Read>(
             }
         }
         if forks.len() == threads {
-            return parallel(s, forks, &header, src, block, progress);
+            return parallel(s, forks, header, src, block, progress);
         }
         // Forks that exist share de-duplication with `s`; merging them back (empty) keeps
         // `s` consistent.
@@ -90,7 +110,7 @@ pub(crate) fn feed_csv_blocks<R: Read>(
             s.merge(f)?;
         }
     }
-    run_sequential(s, &header, src, block, progress)
+    run_sequential(s, header, src, block, progress)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -798,6 +818,8 @@ impl<'h> Parser<'h> {
         let mut channel = "";
         let mut product = "";
         let mut master = None;
+        let mut order = None;
+        let mut instrument = None;
         let mut notional = None;
         let mut fee = None;
         let mut fee_rate = None;
@@ -818,6 +840,8 @@ impl<'h> Parser<'h> {
                 Role::Channel => channel = c,
                 Role::Product => product = c,
                 Role::Master => master = (!c.is_empty()).then_some(c),
+                Role::Order => order = (!c.is_empty()).then_some(c),
+                Role::Instrument => instrument = (!c.is_empty()).then_some(c),
                 Role::Notional => match fast_decimal(c.as_bytes()) {
                     Some(v) if v >= 0 => notional = Some(v),
                     _ => return false,
@@ -892,6 +916,8 @@ impl<'h> Parser<'h> {
         r.channel.push(Some(channel));
         r.product.push(Some(product));
         r.master.push(master);
+        r.order.push(order);
+        r.instrument.push(instrument);
         true
     }
 }

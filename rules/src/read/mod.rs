@@ -201,6 +201,8 @@ pub(crate) enum Role {
     FeeDiscount,
     AffiliateRate,
     Master,
+    Order,
+    Instrument,
     Unknown,
 }
 
@@ -220,6 +222,8 @@ pub(crate) fn role(name: &str) -> Role {
         "fee_discount" => Role::FeeDiscount,
         "affiliate_rate" => Role::AffiliateRate,
         "master" => Role::Master,
+        "order" => Role::Order,
+        "instrument" => Role::Instrument,
         _ => Role::Unknown,
     }
 }
@@ -379,6 +383,8 @@ pub(crate) struct Rows {
     pub channel: Interner,
     pub product: Interner,
     pub master: Interner,
+    pub order: Interner,
+    pub instrument: Interner,
     /// Counts flushes: dictionary keys cached by a reader are valid while it is unchanged.
     pub gen: u32,
 }
@@ -403,12 +409,16 @@ impl Rows {
         core::mem::swap(&mut c.channel, &mut self.channel.dict);
         core::mem::swap(&mut c.product, &mut self.product.dict);
         core::mem::swap(&mut c.master, &mut self.master.dict);
+        core::mem::swap(&mut c.order, &mut self.order.dict);
+        core::mem::swap(&mut c.instrument, &mut self.instrument.dict);
         let r = s.push_columns(c);
         core::mem::swap(&mut c.account, &mut self.account.dict);
         core::mem::swap(&mut c.broker, &mut self.broker.dict);
         core::mem::swap(&mut c.channel, &mut self.channel.dict);
         core::mem::swap(&mut c.product, &mut self.product.dict);
         core::mem::swap(&mut c.master, &mut self.master.dict);
+        core::mem::swap(&mut c.order, &mut self.order.dict);
+        core::mem::swap(&mut c.instrument, &mut self.instrument.dict);
         c.line.clear();
         c.id_bytes.clear();
         c.id_ends.clear();
@@ -426,6 +436,8 @@ impl Rows {
             &mut self.channel,
             &mut self.product,
             &mut self.master,
+            &mut self.order,
+            &mut self.instrument,
         ] {
             d.clear();
         }

@@ -74,9 +74,17 @@ fn old_feed_csv<R: Read>(s: &mut Settler, input: R) -> Result<()> {
             Some(e) => Err(e),
             None => b.finish().map_err(|e| e.at_column_of(&headers)),
         };
+        // The contract since issue 11: a fatal error about a trade's field names its column.
+        let column = |e: Error| {
+            if e.location.column.is_none() && e.location.line.is_some() {
+                e.at_column_of(&headers)
+            } else {
+                e
+            }
+        };
         match built {
-            Ok(t) => s.push(&t, Some(line))?,
-            Err(e) => s.reject(id, Some(line), e.line(line))?,
+            Ok(t) => s.push(&t, Some(line)).map_err(column)?,
+            Err(e) => s.reject(id, Some(line), e.line(line)).map_err(column)?,
         }
     }
     Ok(())
@@ -426,6 +434,23 @@ fn csv_vectors_match_the_previous_reader() {
         let header: Vec<&str> = keys.iter().map(String::as_str).collect();
         let text = csv_of(&header, &rows);
         let o: SettleOptions = serde_json::from_value(input["options"].clone()).unwrap_or_default();
+        // Padded values are data in JSON but trimmed in CSV (one whitespace rule): not comparable.
+        let padded = trades.iter().any(|t| {
+            t.as_object()
+                .unwrap()
+                .values()
+                .any(|v| v.as_str().is_some_and(|x| x.trim() != x))
+        });
+        if padded {
+            continue;
+        }
+        // Vectors whose program or options are wrong on purpose have no trades to read.
+        let Ok(prog) = crate::program(program) else {
+            continue;
+        };
+        if Settler::new(&prog, None, &o).is_err() {
+            continue;
+        }
         let want = old(program, &o, &text);
         for (threads, block) in [(1, 4 << 20), (2, 4 << 20), (2, 50), (1, 3)] {
             assert_eq!(
@@ -809,4 +834,35 @@ fn csv_settle_throughput() {
     });
     assert_eq!(a, b);
     assert_eq!(a, c);
+}
+
+/// `order` and `instrument` are known columns (strict mode takes them), carried to lines on
+/// the fast and the row path alike, and absent cells leave the line without them.
+#[test]
+fn csv_order_and_instrument_reach_the_lines() {
+    let text = b"id,time,account,broker,channel,product,notional,fee,order,instrument\n\
+a,2026-06-05T00:00:00Z,c1,B1,api,spot,100000,100,o-1,BTC-USDC\n\
+b,2026-06-06T00:00:00Z,c1,B1,api,spot,50000,50,,\n\
+c,2026-06-07T00:00:00Z,c1,B1,api,spot,1e3,1,o-3,ETH-USDC\n";
+    let good =
+        &text[..text.len() - b"c,2026-06-07T00:00:00Z,c1,B1,api,spot,1e3,1,o-3,ETH-USDC\n".len()];
+    let st = new("backpack", &options(true, true), good, 1, 64);
+    assert!(
+        st.contains(r#""order":"o-1","instrument":"BTC-USDC""#),
+        "{st}"
+    );
+    for threads in [1, 2] {
+        let st = new("backpack", &options(false, true), text, threads, 64);
+        assert!(
+            st.contains(r#"{"id":"a","order":"o-1","instrument":"BTC-USDC","broker":"B1""#),
+            "{st}"
+        );
+        assert!(st.contains(r#"{"id":"b","broker":"B1""#), "{st}");
+        // The third row is rejected (1e3 is not a plain decimal): it has no line.
+        assert!(!st.contains(r#""o-3""#), "{st}");
+        assert!(
+            st.contains(r#""rejected":[{"id":"c","line":4,"code":"E_DECIMAL""#),
+            "{st}"
+        );
+    }
 }

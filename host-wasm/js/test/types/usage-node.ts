@@ -1,5 +1,5 @@
 // Typed usage of broker-rules (the Node addon), checked by `tsc --noEmit -p tsconfig.node.json`.
-import { settle, settleJson, settleAsync, settleJsonAsync, estimate, validate, program, programs, Settlement, BrokerRulesError } from 'broker-rules';
+import { settle, settleJson, settleAsync, settleJsonAsync, estimate, validate, program, programs, Settlement, BrokerRulesError, compile } from 'broker-rules';
 import type { Trade, Statement, Estimate, Registry, SettleOptions, CoreError, TradeFormat, TradeLogInput, SettleLogRequest } from 'broker-rules';
 
 export async function main(): Promise<string> {
@@ -37,6 +37,9 @@ export async function main(): Promise<string> {
   const state: Uint8Array = shardB.toBytes();
   const merged: number = shardA.merge(state);
   const whole: Statement = shardA.finish();
+  const compiled = compile('okx');
+  const est: Estimate = compiled.estimate({ volume: '2000000', fee_rate: '0.0008', active_clients: 12 });
+  const viaCompiled: string = compiled.settleJson({ trades: [], options: { lines: true } });
   let code = '';
   try {
     settle({ program: 'backpack', trades, options: { strict: true } });
@@ -44,5 +47,5 @@ export async function main(): Promise<string> {
     if (err instanceof BrokerRulesError) code = err.code;
   }
   return [st.summary.commission, later.currency, text.length, e.next?.volume_needed, problems.length, done.brokers.length, code, programs()[0]?.id,
-    fromCsv.currency, fromArrow.currency, fromText.length, req.format, sniffed.currency, merged, whole.currency].join(' ');
+    fromCsv.currency, fromArrow.currency, fromText.length, req.format, sniffed.currency, merged, whole.currency, est.tier, viaCompiled.length].join(' ');
 }

@@ -1,5 +1,5 @@
 // Typed usage of broker-rules-wasm, checked by `tsc --noEmit -p tsconfig.wasm.json`.
-import init, { settle, settleJson, estimate, explain, validate, program, programs, call, Settlement, BrokerRulesError } from 'broker-rules-wasm';
+import init, { settle, settleJson, estimate, explain, validate, program, programs, call, Settlement, BrokerRulesError, compile, Compiled } from 'broker-rules-wasm';
 import type { Trade, Statement, Estimate, ProgramSpec, ProgramInfo, Validation, Explanation, ErrorCode, TradeFormat } from 'broker-rules-wasm';
 
 export async function main(): Promise<string> {
@@ -40,8 +40,13 @@ export async function main(): Promise<string> {
     }
   }
   const tier: string | null = st.brokers[0]?.periods[0]?.tier ?? null;
+  const compiled: Compiled = compile('backpack');
+  const est: Estimate = compiled.estimate({ volume: '8000000', fee_rate: '0.0002' });
+  const byCompiled: Statement = compiled.settle(file, { lines: true });
+  const running: Statement = log.snapshot();
+  log.push(file, { format: 'csv' }, (bytesRead: number, records: number) => void (bytesRead + records));
   // @ts-expect-error decimals are strings, not numbers
   const bad: Trade = { id: 'b', time: '2026-06-02T10:00:00Z', account: 'c', channel: 'api', product: 'spot', notional: 1 };
   return [st2.summary.commission, text, e.commission, x.lines.length, v.valid, p.id, all.length, env, n, done.currency, tier, bad.id,
-    fromCsv.currency, fromText.lines.length, parquet].join(' ');
+    fromCsv.currency, fromText.lines.length, parquet, est.tier, byCompiled.currency, running.summary.trades].join(' ');
 }

@@ -1,0 +1,222 @@
+"""Check every conformance vector that settles (or explains) with a built-in program against
+the independent model (brmodel.py): per broker its status, reason, commission and withheld;
+per period start, end, credit_at, tier, rate, rates, volume, fees, trades, commission, exact,
+excluded (trades and fees per reason), metrics, to_parent, from_sub_brokers; the summary's
+counts, unattributed trades and total; rejected trades (id, line, code, field); lines.
+Keys the model does not compute are ignored. Exit 1 on any disagreement.
+
+    python3 tests/model/check_vectors.py [-v] [--unchecked]
+"""
+
+import glob
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import brmodel  # noqa: E402
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+BROKER_KEYS = ("broker", "status", "reason", "commission", "withheld")
+PERIOD_KEYS = ("start", "end", "credit_at", "tier", "rate", "rates", "volume", "fees",
+               "trades", "commission", "exact", "excluded", "metrics", "to_parent",
+               "from_sub_brokers")
+SUMMARY_KEYS = ("from", "to", "trades", "duplicates", "rejected", "unknown_fields",
+                "unattributed", "commission")
+LINE_KEYS = ("id", "broker", "period_start", "tier", "rate", "commission", "excluded",
+             "attribution", "time")
+REJECT_KEYS = ("id", "line", "code", "field")
+
+
+class Compare:
+    """Counts compared values and collects differences as (path, model, engine)."""
+
+    def __init__(self):
+        self.values = 0
+        self.diffs = []
+        self.paths = set()
+
+    def leaf(self, path, model, engine):
+        self.values += 1
+        self.paths.add(re.sub(r"\([^)]*\)", "", path))
+        if model != engine:
+            self.diffs.append((path, model, engine))
+
+    def tree(self, path, model, engine):
+        """Dicts compared key by key (both key sets), lists element-wise, leaves by value."""
+        if isinstance(model, dict) and isinstance(engine, dict) and (model or engine):
+            for k in sorted(set(model) | set(engine)):
+                self.tree(path + "/" + k, model.get(k, "<absent>"), engine.get(k, "<absent>"))
+        else:
+            self.leaf(path, model, engine)
+
+    def keys(self, path, keys, model, engine):
+        for k in keys:
+            if k in engine or k in model:
+                self.tree(path + "/" + k, model.get(k, "<absent>"), engine.get(k, "<absent>"))
+
+
+def compare_statement(c, model, ok):
+    """Compares the model's statement with the engine's `ok` body; returns nothing."""
+    mb = {b["broker"]: b for b in model["brokers"]}
+    eb = ok.get("brokers", [])
+    c.leaf("/brokers[codes]", [b["broker"] for b in model["brokers"]],
+           [b["broker"] for b in eb])
+    for i, b in enumerate(eb):
+        m = mb.get(b["broker"])
+        if m is None:
+            continue
+        path = "/brokers/%d(%s)" % (i, b["broker"])
+        c.keys(path, BROKER_KEYS, m, b)
+        mp = {p["start"]: p for p in m["periods"]}
+        c.leaf(path + "/periods[starts]", [p["start"] for p in m["periods"]],
+               [p["start"] for p in b["periods"]])
+        for j, p in enumerate(b["periods"]):
+            q = mp.get(p["start"])
+            if q is not None:
+                c.keys("%s/periods/%d(%s)" % (path, j, p["start"]), PERIOD_KEYS, q, p)
+    if "summary" in ok:
+        c.keys("/summary", SUMMARY_KEYS, model["summary"], ok["summary"])
+    if "rejected" in ok:
+        er = [{k: r.get(k) for k in REJECT_KEYS} for r in ok["rejected"]]
+        c.leaf("/rejected", model["rejected"], er)
+    if ok.get("lines") is not None:
+        compare_lines(c, model["all_lines"], ok["lines"])
+    elif "lines" in ok:
+        c.leaf("/lines", model["lines"], ok["lines"])
+    if "program" in ok:
+        c.leaf("/program/id", model["program"]["id"], ok["program"]["id"])
+        c.leaf("/program/version", model["program"]["version"], ok["program"]["version"])
+    if "engine" in ok:
+        c.leaf("/engine/name", "broker-rules", ok["engine"]["name"])
+
+
+def compare_lines(c, model_lines, engine_lines):
+    ml = {l["id"]: l for l in model_lines}
+    c.leaf("/lines[ids]", sorted(ml), sorted(l["id"] for l in engine_lines))
+    for i, l in enumerate(engine_lines):
+        m = ml.get(l["id"])
+        if m is not None:
+            c.keys("/lines/%d(%s)" % (i, l["id"]), LINE_KEYS, m, l)
+
+
+def check_vector(v):
+    """-> (status, values checked, diffs or skip reason)."""
+    inp = v.get("input")
+    if v.get("call") not in ("settle", "explain"):
+        return "skip", 0, "call %r is not settle" % v.get("call")
+    if not isinstance(inp, dict):
+        return "skip", 0, "input is not an object (request parse error)"
+    prog = inp.get("program")
+    if not isinstance(prog, str):
+        return "skip", 0, "custom program (the model covers the built-ins only)"
+    extra = set(inp) - {"program", "trades", "registry", "options"}
+    exp = v["expected"]
+    c = Compare()
+    try:
+        if extra:
+            raise brmodel.ModelError("E_FIELD", sorted(extra)[0])
+        options = dict(inp.get("options") or {})
+        if v["call"] == "explain":
+            options["lines"] = True
+        model = brmodel.settle(prog, inp.get("trades"), inp.get("registry"), options)
+    except brmodel.Unmodeled as u:
+        return "skip", 0, "unmodeled: %s" % u
+    except brmodel.ModelError as e:
+        if "error" not in exp:
+            return "diff", 1, [("/", "error " + e.code, "ok")]
+        err = exp["error"]
+        c.leaf("/error/code", e.code, err["code"])
+        loc = err.get("location", {})
+        if e.field is not None and "field" in loc:
+            c.leaf("/error/location/field", e.field, loc["field"])
+        if e.line is not None and "line" in loc and e.code not in ("E_OVERFLOW",):
+            c.leaf("/error/location/line", e.line, loc["line"])
+        return ("ok" if not c.diffs else "diff"), c.values, (c.diffs, [])
+    if "error" in exp:
+        return "skip", 0, "engine error %s not modeled (%s)" % (
+            exp["error"]["code"], exp["error"]["message"][:60])
+    ok = exp["ok"]
+    c.leaf("/currency", model["currency"], ok["currency"])
+    if v["call"] == "explain":
+        compare_lines(c, model["all_lines"], ok["lines"])
+        c.leaf("/rejected", model["rejected"],
+               [{k: r.get(k) for k in REJECT_KEYS} for r in ok["rejected"]])
+        c.leaf("/program/id", model["program"]["id"], ok["program"]["id"])
+        c.leaf("/program/version", model["program"]["version"], ok["program"]["version"])
+        c.leaf("/engine/name", "broker-rules", ok["engine"]["name"])
+    else:
+        compare_statement(c, model, ok)
+    unchecked = [p for p in leaves(ok, "") if not covered(p, c.paths)
+                 and not any(("/ok" + p).startswith(k["path"]) for k in v.get("checks", []))]
+    return ("ok" if not c.diffs else "diff"), c.values, (c.diffs, unchecked)
+
+
+def leaves(x, path):
+    if isinstance(x, dict) and x:
+        for k, v in x.items():
+            yield from leaves(v, path + "/" + k)
+    elif isinstance(x, list) and x:
+        for i, v in enumerate(x):
+            yield from leaves(v, "%s/%d" % (path, i))
+    else:
+        yield path
+
+
+def covered(p, paths):
+    """A leaf is covered when it, or a list/dict holding it, was compared."""
+    while p:
+        if p in paths:
+            return True
+        p = p.rsplit("/", 1)[0]
+    return False
+
+
+def main(argv):
+    verbose = "-v" in argv
+    drift = brmodel.program_drift(ROOT)
+    for d in drift:
+        print("program drift:", d)
+    files = sorted(glob.glob(os.path.join(ROOT, "tests", "vectors", "*.json")))
+    checked = values = 0
+    skipped, failed = [], []
+    left = {}  # expected leaves neither the model nor the vector's hand checks cover
+    for f in files:
+        with open(f) as fh:
+            v = json.load(fh)
+        status, n, info = check_vector(v)
+        name = os.path.basename(f)[:-5]
+        if status == "skip":
+            skipped.append((name, info))
+            continue
+        checked += 1
+        values += n
+        if status == "ok" or (status == "diff" and isinstance(info, tuple)):
+            info, unchecked = info
+            for p in unchecked:
+                key = re.sub(r"/\d+", "/*", p)
+                left[key] = left.get(key, 0) + 1
+        if status == "diff":
+            failed.append((name, info))
+        elif verbose:
+            print("ok   %-55s %4d values" % (name, n))
+    for name, reason in skipped:
+        print("skip %-55s %s" % (name, reason))
+    for name, diffs in failed:
+        print("DIFF %s" % name)
+        for path, m, e in diffs[:20]:
+            print("     %s: model %s, engine %s" % (path, json.dumps(m), json.dumps(e)))
+    if verbose or "--unchecked" in argv:
+        for key in sorted(left):
+            print("unchecked %-50s %d" % (key, left[key]))
+    print("model oracle: %d vectors checked (%d values), %d skipped, %d disagree, "
+          "%d program drift; expected leaves left unchecked: %s" % (
+              checked, values, len(skipped), len(failed), len(drift),
+              ", ".join("%s x%d" % kv for kv in sorted(left.items())) or "none"))
+    return 1 if failed or drift else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
