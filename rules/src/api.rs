@@ -360,13 +360,8 @@ fn trades_of(req: &Map<String, Value>) -> Result<&[Value]> {
 fn settle_value(request: &str) -> Result<Statement> {
     let req = parse_request(request)?;
     only(&req, &SETTLE_FIELDS)?;
-    settle_request(&req)
-}
-
-/// Settles a parsed (and field-checked) request.
-fn settle_request(req: &Map<String, Value>) -> Result<Statement> {
     let program = program_from(req.get("program"))?;
-    settle_parsed(&program, req)
+    settle_parsed(&program, &req)
 }
 
 /// `settle` of a parsed request under a program already built (the request's `program`, if
@@ -412,14 +407,19 @@ fn settle_path(request: &str, path: Path) -> Result<Statement> {
     use crate::settle::EngineChoice;
     let req = parse_request(request)?;
     only(&req, &SETTLE_FIELDS)?;
-    if matches!(trades_in(&req)?, Trades::Text(..)) {
-        // A trade log's text is read as one stream.
-        return settle_request(&req);
-    }
+    // The same order of checks as `settle_parsed`, so the first error is the same.
     let program = program_from(req.get("program"))?;
     let registry: Option<Registry> = field(&req, "registry")?;
     let options: SettleOptions = field(&req, "options")?.unwrap_or_default();
-    let trades = trades_of(&req)?;
+    let trades = match trades_in(&req)? {
+        Trades::Json(a) => a,
+        // A trade log's text is read as one stream.
+        text @ Trades::Text(..) => {
+            let mut s = Settler::new(&program, registry.as_ref(), &options)?;
+            feed_trades(&mut s, &text)?;
+            return s.finish();
+        }
+    };
     let (parts, seed) = match path {
         Path::PerTrade => {
             let mut s = Settler::with_engine(
