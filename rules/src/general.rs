@@ -640,9 +640,11 @@ impl General {
                 }
                 let (lo, hi) = window(&p, d.day);
                 let history = match first_day {
+                    // Only days before the period are history: a window inside the
+                    // period (backpack's month) reads the period's own trades.
                     Some(first)
                         if !self.options.complete_history
-                            && window(&p, p.clock.day(*start)).0 < first =>
+                            && window(&p, p.clock.day(*start)).0 < first.min(p.clock.day(*start)) =>
                     {
                         let s = short.get_or_insert_with(|| IncompleteHistory {
                             broker: code.clone(),

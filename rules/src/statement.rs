@@ -108,9 +108,10 @@ pub struct PeriodStatement {
     pub withheld: String,
     /// The days the tier metrics were read from, as `[start, end)`.
     pub metrics_window: Span,
-    /// `complete`, or `incomplete` when the tier window reaches before the earliest trade
-    /// supplied (the tier may be too low: pass the earlier trades, or state that the history
-    /// is complete with the `complete_history` option).
+    /// `complete`, or `incomplete` when the part of the tier window before the period
+    /// reaches before the earliest trade supplied (the tier may be too low: pass the earlier
+    /// trades, or state that the history is complete with the `complete_history` option). A
+    /// window inside the period (backpack's month) is never history.
     pub history: String,
 }
 

@@ -197,9 +197,13 @@ impl Batch {
                         unit: 0,
                         settled: true,
                     });
-                    let zero = (Some(0), Decimal::ZERO);
                     // A total past its limit is the settlement's error (money::sum_limit).
-                    if self.add(cell, zero, (Some(fee), Decimal::ZERO)).is_err() {
+                    let added = self.add(
+                        cell,
+                        (Some(notional), Decimal::ZERO),
+                        (Some(fee), Decimal::ZERO),
+                    );
+                    if added.is_err() {
                         self.over_limit = true;
                         continue;
                     }

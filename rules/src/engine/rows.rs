@@ -81,7 +81,7 @@ impl Batch {
                         unit: 0,
                         settled: true,
                     });
-                    self.add(cell, (Some(0), Decimal::ZERO), fee)?;
+                    self.add(cell, notional, fee)?;
                 }
                 self.accepted += 1;
                 self.earliest = self.earliest.min(t.time);
