@@ -79,7 +79,7 @@ pub(crate) struct GradItem {
     pub(crate) day: i64,
     pub(crate) contribution: Decimal,
     /// (period start, client key, commission per level) when settled and eligible.
-    pub(crate) settled: Option<(i64, u32, Vec<Decimal>)>,
+    pub(crate) settled: Option<(i64, u32, Vec<Option<Decimal>>)>,
     pub(crate) line: Option<usize>,
 }
 
@@ -103,7 +103,7 @@ pub(crate) struct LineAcc {
     pub(crate) day: i64,
     pub(crate) attribution: Option<&'static str>,
     pub(crate) excluded: Option<String>,
-    pub(crate) comms: Vec<Decimal>,
+    pub(crate) comms: Vec<Option<Decimal>>,
     /// Level rank fixed by graduated mode.
     pub(crate) level: Option<usize>,
 }
@@ -134,7 +134,9 @@ pub struct General {
     pub(crate) unknown_fields: u64,
     /// Time of the earliest trade taken (i64::MAX before the first).
     pub(crate) earliest: i64,
-    pub(crate) scratch: Vec<Decimal>,
+    /// The trade's commission under each level; `None` where it is not exact (see
+    /// [`level_commissions`]).
+    pub(crate) scratch: Vec<Option<Decimal>>,
 }
 
 impl General {
@@ -400,7 +402,7 @@ impl General {
                     .entry((day, client_key))
                     .or_insert_with(|| vec![Some(Decimal::ZERO); p.level_rates.len()]);
                 for (b, c) in bucket.iter_mut().zip(&self.scratch) {
-                    *b = b.and_then(|b| money::total(b, *c).ok());
+                    *b = b.zip(*c).and_then(|(b, c)| money::total(b, c).ok());
                 }
             }
         }
@@ -498,7 +500,7 @@ impl General {
                         grad_amounts
                             .entry(*period)
                             .or_default()
-                            .push((*client, comms[rank]));
+                            .push((*client, comms[rank].ok_or_else(money::sum_limit)?));
                         grad_levels.insert(*period, rank);
                     }
                 }
@@ -739,7 +741,7 @@ impl General {
                 let commission = if l.excluded.is_some() {
                     Decimal::ZERO
                 } else {
-                    l.comms.get(rank).copied().unwrap_or_default()
+                    l.comms.get(rank).copied().flatten().unwrap_or_default()
                 };
                 out.push(Line {
                     id: l.id,
@@ -781,8 +783,9 @@ impl General {
             currency: spec.settlement.currency.clone(),
             brokers: Vec::new(),
             summary: Summary {
-                from: self.options.from.clone(),
-                to: self.options.to.clone(),
+                // The instants applied, in canonical UTC (SPEC 5), not the text given.
+                from: self.from.map(time::format),
+                to: self.to.map(time::format),
                 trades: self.accepted,
                 duplicates: self.duplicates,
                 rejected: self.rejected.len() as u64,
@@ -905,12 +908,20 @@ pub(crate) fn ids_only(
 /// the program floors them); the first level whose formula fails is the error. The batch
 /// engine calls it too, for a trade whose commission it cannot prove exact from its class, so
 /// both engines reject the same trades with the same error.
+///
+/// A trade is priced only at the level its broker gets (SPEC 3), which is known only when the
+/// period closes; so a commission that is not exact under some level (`E_INEXACT`,
+/// `E_OVERFLOW`: e.g. a 27-decimal fee times a level's 35%) is `None` there, and is an error
+/// only if the broker reaches that level (the period's sum is then `money::sum_limit`, as
+/// the batch engine's pricing of the summed fees gives). The trade is rejected when no level
+/// prices it, or on any other formula error.
 pub(crate) fn level_commissions<'a>(
     p: &'a Program,
     vars: &mut Vars<'a>,
-    out: &mut Vec<Decimal>,
+    out: &mut Vec<Option<Decimal>>,
 ) -> Result<()> {
     let floor = p.spec().negative_fees == NegativeFees::Floor;
+    let mut first_error = None;
     for (rank, rates) in p.level_rates.iter().enumerate() {
         if rank > 0 && !p.formula.uses_tier() {
             let first = out[0];
@@ -920,14 +931,23 @@ pub(crate) fn level_commissions<'a>(
         vars.tier_level = rank as u32;
         vars.tier = p.level_name(rank).unwrap_or("");
         vars.rates = rates;
-        let c = p.formula.eval_num(vars)?;
-        out.push(if floor && c < Decimal::ZERO {
-            Decimal::ZERO
-        } else {
-            c
-        });
+        match p.formula.eval_num(vars) {
+            Ok(c) => out.push(Some(if floor && c < Decimal::ZERO {
+                Decimal::ZERO
+            } else {
+                c
+            })),
+            Err(e) if matches!(e.code, ErrorCode::Inexact | ErrorCode::Overflow) => {
+                first_error.get_or_insert(e);
+                out.push(None);
+            }
+            Err(e) => return Err(e),
+        }
     }
-    Ok(())
+    match first_error {
+        Some(e) if out.iter().all(Option::is_none) => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// Value of every metric (program order) over a window of days.

@@ -101,14 +101,12 @@ fn a_window_total_is_exact_or_an_error() {
 
 /// Finding 3: a trade whose commission cannot be exact (fee 1e-28 at a 12.5% rate needs 29
 /// fractional digits) was rejected by the per-trade engine but summed by the batch engine,
-/// whose price of the period then failed: `settle` gave an error where the per-trade engine
-/// paid the other trade. Both now reject the trade, with the formula's error.
+/// whose price of the period then failed. Both engines now price a trade only at the level
+/// its broker reaches (SPEC 3; found later by the independent model): where that level's
+/// commission cannot be exact the settlement stops with the same `E_OVERFLOW` on every path,
+/// and a level the broker never reaches rejects nothing.
 #[test]
-fn both_engines_reject_a_trade_whose_commission_is_not_exact() {
-    let mut p: Value =
-        serde_json::from_str(&broker_rules::program("xt").unwrap().to_json()).unwrap();
-    p["tiers"]["levels"][0]["rates"]["rate"] = json!("0.125");
-    p["tiers"]["ladders"][0]["steps"][0]["min"]["volume"] = json!("0");
+fn both_engines_price_an_inexact_commission_only_at_the_level_reached() {
     let trades = json!([
         trade(
             "a",
@@ -125,24 +123,32 @@ fn both_engines_reject_a_trade_whose_commission_is_not_exact() {
             "9999999999.999999999999999999"
         ),
     ]);
-    let req = json!({"program": p, "trades": trades}).to_string();
-    let out = api::call("settle", &req);
-    assert_eq!(out, settle_with(&req, Path::PerTrade));
-    for seed in [0, 1, 2] {
-        assert_eq!(out, settle_with(&req, Path::Partitioned { parts: 2, seed }));
+    let same_on_every_path = |req: &str| {
+        let out = api::call("settle", req);
+        assert_eq!(out, settle_with(req, Path::PerTrade));
+        for seed in [0, 1, 2] {
+            assert_eq!(out, settle_with(req, Path::Partitioned { parts: 2, seed }));
+        }
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    // VIP 1 (12.5%) from 10,000,000: never reached, so a and c settle at no tier (rate 0).
+    let mut p: Value =
+        serde_json::from_str(&broker_rules::program("xt").unwrap().to_json()).unwrap();
+    p["tiers"]["levels"][0]["rates"]["rate"] = json!("0.125");
+    // (a and c apart: together their fees sum past 28 digits.)
+    for pair in [[0, 1], [2, 1]] {
+        let two = json!([trades[pair[0]], trades[pair[1]]]);
+        let req = json!({"program": p, "trades": two}).to_string();
+        let v = same_on_every_path(&req);
+        assert_eq!(v["ok"]["rejected"], json!([]), "{v}");
+        assert_eq!(v["ok"]["summary"]["trades"], 2);
+        assert_eq!(v["ok"]["brokers"][0]["commission"], "0.00000000");
     }
-    let v: Value = serde_json::from_str(&out).unwrap();
-    let ok = &v["ok"];
-    assert_eq!(ok["brokers"][0]["commission"], "0.12500000"); // b: 1 x 12.5%
-    let rejected: Vec<&str> = ok["rejected"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(rejected, ["a", "c"]);
-    assert_eq!(ok["rejected"][0]["code"], "E_INEXACT");
-    assert_eq!(ok["rejected"][0]["field"], "formula");
+    // VIP 1 from 0: reached, and a's 12.5% needs 29 digits: the settlement stops.
+    p["tiers"]["ladders"][0]["steps"][0]["min"]["volume"] = json!("0");
+    let req = json!({"program": p, "trades": trades}).to_string();
+    let v = same_on_every_path(&req);
+    assert_eq!(v["error"]["code"], "E_OVERFLOW");
 }
 
 /// Finding 4: the per-trade engine recorded an id only once its trade was settled, the batch
@@ -156,6 +162,8 @@ fn an_id_is_recorded_before_its_trade_can_be_rejected() {
         serde_json::from_str(&broker_rules::program("xt").unwrap().to_json()).unwrap();
     p["tiers"]["levels"][0]["rates"]["rate"] = json!("0.125");
     p["tiers"]["ladders"][0]["steps"][0]["min"]["volume"] = json!("0");
+    // Fee 1e-28 times 0.125 + any level's rate is exact at no level: the trade is rejected.
+    p["formula"] = json!("fee * (tier_rate + 0.125)");
     let bad = trade(
         "a",
         "2026-06-01T00:00:00Z",

@@ -223,8 +223,8 @@ def parse_bound(value, field):
         value = value + "T00:00:00Z"
     try:
         return parse_time(value, field)
-    except Reject:
-        raise ModelError("E_TIME", field)
+    except Reject:  # a bad bound is the options' mistake, not a trade's
+        raise ModelError("E_OPTIONS", field)
 
 
 class Trade:
@@ -250,6 +250,8 @@ def parse_trade(raw, line, strict):
             continue
         if v is None and k not in REQUIRED:
             continue
+        if v == "" and k in ("fee", "fee_rate", "affiliate_rate"):
+            continue  # an empty optional cell is an absent field (as in CSV)
         if k in DECIMAL_FIELDS:
             vals[k] = parse_decimal(v, k)
         elif k == "time":
@@ -266,7 +268,7 @@ def parse_trade(raw, line, strict):
             vals[k] = v
         elif k == "fee_discount":
             if not isinstance(v, bool):
-                raise Reject("E_FIELD", k)
+                raise Reject("E_VALUE" if isinstance(v, str) else "E_FIELD", k)
             vals[k] = v
         else:
             if not isinstance(v, str):
@@ -322,17 +324,17 @@ class Registry:
         self.sub_of = {}        # sub-account -> independent broker code
         self.master_of = {}     # independent broker's master account -> code
         self.parent = {}        # code -> (parent code, share)
-        for b in reg.get("brokers", []):
+        for i, b in enumerate(reg.get("brokers", [])):
             code = b["code"]
             if code in self.codes:
-                raise ModelError("E_REGISTRY", "brokers")
+                raise ModelError("E_REGISTRY", "brokers[%d].code" % i)
             self.codes[code] = b
         for i, b in enumerate(reg.get("brokers", [])):
             code = b["code"]
             if b.get("model") == "independent":
                 for s in b.get("sub_accounts", []):
                     if s in self.sub_of:
-                        raise ModelError("E_REGISTRY", "brokers")
+                        raise ModelError("E_REGISTRY", "brokers[%d].sub_accounts" % i)
                     self.sub_of[s] = code
                 if b.get("account"):
                     self.master_of[b["account"]] = code
@@ -561,7 +563,8 @@ def settle(program, trades, registry=None, options=None):
                 lines.append({"id": t.id, "broker": None, "period_start": fmt_time(start),
                               "tier": None, "rate": "0", "commission": "0",
                               "excluded": t.unattributed, "attribution": None,
-                              "time": fmt_time(t.time)})
+                              "time": fmt_time(t.time), "account": t.account,
+                              "volume": fmt_dec(t.notional)})
             continue
         if not settled(t):
             continue
@@ -582,7 +585,8 @@ def settle(program, trades, registry=None, options=None):
         lines.append({"id": t.id, "broker": t.owner, "period_start": fmt_time(start),
                       "tier": tier, "rate": fmt_dec(rates[P["rate_names"][0]]),
                       "commission": fmt_dec(c), "excluded": t.excluded,
-                      "attribution": t.attribution, "time": fmt_time(t.time)})
+                      "attribution": t.attribution, "time": fmt_time(t.time),
+                      "account": t.account, "volume": fmt_dec(t.notional)})
 
     # sub-broker shares: the parent takes parent_share of the sub-broker's own exact amount
     for (b, start), p in list(periods.items()):

@@ -26,7 +26,7 @@ PERIOD_KEYS = ("start", "end", "credit_at", "tier", "rate", "rates", "volume", "
 SUMMARY_KEYS = ("from", "to", "trades", "duplicates", "rejected", "unknown_fields",
                 "unattributed", "commission")
 LINE_KEYS = ("id", "broker", "period_start", "tier", "rate", "commission", "excluded",
-             "attribution", "time")
+             "attribution", "time", "account", "volume")
 REJECT_KEYS = ("id", "line", "code", "field")
 
 
@@ -112,6 +112,10 @@ def check_vector(v):
     prog = inp.get("program")
     if not isinstance(prog, str):
         return "skip", 0, "custom program (the model covers the built-ins only)"
+    if not isinstance(inp.get("trades"), (list, type(None))) or "format" in inp:
+        return "skip", 0, "trades as text (the model reads JSON arrays)"
+    if not isinstance(inp.get("options"), (dict, type(None))) or not isinstance(inp.get("registry"), (dict, type(None))):
+        return "skip", 0, "options or registry not an object (a request shape error)"
     extra = set(inp) - {"program", "trades", "registry", "options"}
     exp = v["expected"]
     c = Compare()

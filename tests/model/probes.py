@@ -47,11 +47,9 @@ AGREE = [
      "okx", [tr("a", "2026-06-04T23:59:59.999Z", "c1", "K1", "1", "1"),
              tr("b", "2026-06-05T00:00:00Z", "c1", "K1", "1", "1")], None,
      {"from": "2026-06-05"}),
-]
 
-KNOWN = [
     ("backpack with lines: a trade is priced only at the level it gets (SPEC 3; issue 11 "
-     "item 2), and asking for lines must not change the statement. B1 is at BKR 0 (20%); fee "
+     "item 2), and asking for lines must not change the statement (fixed: tests/vectors/backpack-lines-unreached-level-inexact.json). B1 is at BKR 0 (20%); fee "
      "0.000000000000000000000000001 x 20% = 0.0000000000000000000000000002 is exact. Without "
      "--lines the engine agrees (volume 1001, exact 0.2000000000000000000000000002, 2 "
      "trades); with --lines (the per-trade engine) it rejects trade a with E_INEXACT naming "
@@ -61,11 +59,13 @@ KNOWN = [
                   tr("b", "2026-06-05T00:00:00Z", "c1", "B1", "1000", "1")], None,
      {"lines": True}),
     ("okx: summary.from must be RFC 3339 UTC ('...Z', SPEC 5: 'Times are RFC 3339 UTC'); "
-     "--from 2026-06-05T07:00:00+08:00 is echoed as given instead of "
-     "2026-06-04T23:00:00Z (the instant itself is applied correctly).",
+     "--from 2026-06-05T07:00:00+08:00 was echoed as given instead of "
+     "2026-06-04T23:00:00Z (fixed: tests/vectors/okx-summary-bounds-in-utc.json).",
      "okx", [tr("a", "2026-06-04T23:00:00Z", "c1", "K1", "1000", "1")], None,
      {"from": "2026-06-05T07:00:00+08:00", "to": "2026-06-06T00:00:00-01:00"}),
 ]
+
+KNOWN = []
 
 
 def run(runner, probe):
