@@ -246,6 +246,13 @@ fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
         return Ok(());
     }
     let format = default_format(a.format);
+    if let Some(broker) = &a.explain {
+        let statement = settler.finish().map_err(|e| Fail::input(Some(&name), &e))?;
+        let text = render::broker_explanation(&program, &statement, broker).map_err(Fail::usage)?;
+        emit(out, &text)?;
+        warn_history(&statement.summary);
+        return Ok(());
+    }
     if format == OutFormat::Json && !explain {
         // Streamed broker by broker: the statement is never held whole.
         let mut w = io::BufWriter::with_capacity(1 << 16, out);

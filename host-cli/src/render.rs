@@ -355,3 +355,156 @@ fn sub(a: &str, b: &str) -> String {
         _ => String::new(),
     }
 }
+
+/// `settle --explain BROKER`: how each of one broker's numbers was reached, period by
+/// period, in words a broker can check against the program: the tier basis and its window,
+/// the threshold reached and the next one, attributed = eligible + excluded, the exact
+/// commission and its rounding, and what was passed on or withheld.
+pub fn broker_explanation(
+    program: &Program,
+    st: &Statement,
+    broker: &str,
+) -> Result<String, String> {
+    let Some(b) = st.brokers.iter().find(|b| b.broker == broker) else {
+        let known: Vec<&str> = st.brokers.iter().map(|b| b.broker.as_str()).collect();
+        return Err(format!(
+            "--explain {broker}: no such broker in this statement (brokers: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ));
+    };
+    let spec = program.spec();
+    let cur = &st.currency;
+    let s = &spec.settlement;
+    let mut out = header(program, &st.program, &st.engine);
+    out.push_str(&format!(
+        "\nBroker {} ({}{}): {} {cur} payable over {} period(s).\n",
+        b.broker,
+        b.status,
+        b.reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default(),
+        group(&b.commission),
+        b.periods.len()
+    ));
+    out.push_str(&format!(
+        "Formula per eligible trade: {}; summed exactly per period, then rounded once ({}, {} decimals).\n",
+        spec.formula,
+        serde_json::to_string(&s.rounding).unwrap_or_default().trim_matches('"'),
+        s.scale
+    ));
+    let levels: Vec<&str> = spec.tiers.levels.iter().map(|l| l.name.as_str()).collect();
+    for p in &b.periods {
+        out.push_str(&format!(
+            "\n{} ({} .. {}), credited {}\n",
+            period_label(program, &p.start),
+            p.start,
+            p.end,
+            p.credit_at
+        ));
+        let basis: Vec<String> = p
+            .metrics
+            .iter()
+            .map(|(k, v)| format!("{k} {}", group(v)))
+            .collect();
+        out.push_str(&format!(
+            "  tier basis: {} over [{}, {}){}\n",
+            if basis.is_empty() { "-".to_string() } else { basis.join(", ") },
+            p.metrics_window.start,
+            p.metrics_window.end,
+            if p.history == "incomplete" {
+                " - history incomplete: the window reaches before the earliest trade supplied, the tier may be too low"
+            } else {
+                ""
+            }
+        ));
+        let rank = p
+            .tier
+            .as_deref()
+            .and_then(|t| levels.iter().position(|l| *l == t));
+        out.push_str(&format!(
+            "  tier: {} (rate {})\n",
+            p.tier.as_deref().unwrap_or("none (below the lowest level)"),
+            percent(&p.rate)
+        ));
+        for ladder in &spec.tiers.ladders {
+            let next = ladder.steps.iter().find(|st| {
+                levels
+                    .iter()
+                    .position(|l| *l == st.level)
+                    .map(|i| Some(i) > rank)
+                    .unwrap_or(false)
+            });
+            if let Some(step) = next {
+                let need: Vec<String> = step
+                    .min
+                    .iter()
+                    .map(|(m, min)| {
+                        let have: rust_decimal::Decimal = p
+                            .metrics
+                            .get(m)
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or_default();
+                        let more = (*min - have).max(rust_decimal::Decimal::ZERO);
+                        format!(
+                            "{m} >= {} ({} more)",
+                            group(&min.normalize().to_string()),
+                            group(&more.normalize().to_string())
+                        )
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "  next on ladder {}: {} needs {}\n",
+                    ladder.name,
+                    step.level,
+                    need.join(" and ")
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "  attributed: {} trade(s), volume {}, fees {}\n",
+            p.attributed.trades,
+            group(&p.attributed.volume),
+            group(&p.attributed.fees)
+        ));
+        for (reason, x) in &p.excluded {
+            out.push_str(&format!(
+                "  - excluded {reason}: {} trade(s), volume {}, fees {}\n",
+                x.trades,
+                group(&x.volume),
+                group(&x.fees)
+            ));
+        }
+        out.push_str(&format!(
+            "  = eligible: {} trade(s), volume {}, fees {} (what the rate applied to)\n",
+            p.eligible.trades,
+            group(&p.eligible.volume),
+            group(&p.eligible.fees)
+        ));
+        if p.to_parent != "0" || p.from_sub_brokers != "0" {
+            out.push_str(&format!(
+                "  hierarchy: {} passed to the parent, {} received from sub-brokers\n",
+                group(&p.to_parent),
+                group(&p.from_sub_brokers)
+            ));
+        }
+        if b.status == "withheld" {
+            out.push_str(&format!(
+                "  commission: 0 {cur} payable; {} {cur} computed and withheld ({})\n",
+                group(&p.withheld),
+                b.reason.as_deref().unwrap_or("withheld")
+            ));
+        } else {
+            out.push_str(&format!(
+                "  commission: exact {} -> {} {cur}\n",
+                p.exact,
+                group(&p.commission)
+            ));
+        }
+    }
+    Ok(out)
+}

@@ -646,7 +646,8 @@ impl General {
                     // period (backpack's month) reads the period's own trades.
                     Some(first)
                         if !self.options.complete_history
-                            && window(&p, p.clock.day(*start)).0 < first.min(p.clock.day(*start)) =>
+                            && window(&p, p.clock.day(*start)).0
+                                < first.min(p.clock.day(*start)) =>
                     {
                         let s = short.get_or_insert_with(|| IncompleteHistory {
                             broker: code.clone(),
