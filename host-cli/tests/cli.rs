@@ -259,6 +259,48 @@ fn explain_one_broker_in_words() {
     );
 }
 
+/// The README's console example shows what the binary prints, byte for byte.
+#[test]
+fn readme_console_example_is_current() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+    )
+    .unwrap();
+    for (args, marker) in [
+        (
+            vec![
+                "settle",
+                "-p",
+                "backpack",
+                "-t",
+                "backpack_month.csv",
+                "--format",
+                "table",
+            ],
+            "$ broker-rules settle --program backpack --trades june.csv --format table\n",
+        ),
+        (
+            vec![
+                "settle",
+                "-p",
+                "backpack",
+                "-t",
+                "backpack_month.csv",
+                "--explain",
+                "BKR",
+            ],
+            "$ broker-rules settle --program backpack --trades june.csv --explain BKR\n",
+        ),
+    ] {
+        let start = readme.find(marker).expect(marker) + marker.len();
+        let block = &readme[start..];
+        let end = block.find("\n$ ").map(|i| i + 1).unwrap_or(block.len());
+        let o = run(&args);
+        assert_exit(&o, 0);
+        assert_eq!(stdout(&o).trim_end(), block[..end].trim_end(), "{marker}");
+    }
+}
+
 #[test]
 fn table_lists_rejected_trades_in_lenient_mode() {
     let o = run(&[
