@@ -506,7 +506,7 @@ def settle(program, trades, registry=None, options=None):
     P = PROGRAMS[program]
     options = options or {}
     for k in options:
-        if k not in ("from", "to", "strict", "lines"):
+        if k not in ("from", "to", "strict", "lines", "complete_history"):
             raise Unmodeled("option %r" % k)
     strict = bool(options.get("strict", False))
     frm = parse_bound(options.get("from"), "options.from")
