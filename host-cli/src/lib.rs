@@ -197,14 +197,10 @@ fn load_registry(path: &str) -> R<Registry> {
 }
 
 /// `2026-06-01` -> `2026-06-01T00:00:00Z`; anything else passes through to the engine.
+/// `--from` / `--to` as given: the core reads a bare date as midnight at the program's day
+/// offset (`time::parse_bound`), the same on every host.
 fn time_arg(s: &Option<String>) -> Option<String> {
-    s.as_ref().map(|t| {
-        if t.len() == 10 && t.as_bytes().get(4) == Some(&b'-') {
-            format!("{t}T00:00:00Z")
-        } else {
-            t.clone()
-        }
-    })
+    s.clone()
 }
 
 fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {

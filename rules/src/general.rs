@@ -148,7 +148,7 @@ impl General {
         let at = |s: &Option<String>, f: &str| -> Result<Option<i64>> {
             s.as_deref()
                 .map(|v| {
-                    time::parse(v).map_err(|e| {
+                    time::parse_bound(v, &program.clock).map_err(|e| {
                         Error::new(ErrorCode::Options, e.message).field(format!("options.{f}"))
                     })
                 })

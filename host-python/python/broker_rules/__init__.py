@@ -364,8 +364,8 @@ def _request(
             raise OptionsError(f"{key} is NaT (not a time)", {"field": f"options.{key}"})
         if isinstance(v, datetime):
             options[key] = _rfc3339(v)
-        elif isinstance(v, date):  # a date: its midnight, UTC (as the CLI's --from 2026-06-01)
-            options[key] = v.isoformat() + "T00:00:00Z"
+        elif isinstance(v, date):  # a date: its midnight at the program's day offset (the core decides)
+            options[key] = v.isoformat()
         elif isinstance(v, str):
             options[key] = v
         else:
