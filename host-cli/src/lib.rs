@@ -322,17 +322,12 @@ fn estimate_cmd(a: EstimateArgs, out: &mut dyn Write) -> R<()> {
     if let Some(f) = &a.fees {
         scenario.insert("fees".into(), str_v(f));
     }
-    match (&a.affiliate_share, &a.affiliate_rate) {
-        (Some(s), Some(r)) => {
-            scenario.insert("affiliate_share".into(), str_v(s));
-            scenario.insert("affiliate_rate".into(), str_v(r));
-        }
-        // An affiliate rate alone: all the flow is referred at that rate.
-        (None, Some(r)) => {
-            scenario.insert("affiliate_share".into(), str_v("1"));
-            scenario.insert("affiliate_rate".into(), str_v(r));
-        }
-        _ => {}
+    // Defaults (an affiliate rate alone: all the flow referred) are the core's.
+    if let Some(s) = &a.affiliate_share {
+        scenario.insert("affiliate_share".into(), str_v(s));
+    }
+    if let Some(r) = &a.affiliate_rate {
+        scenario.insert("affiliate_rate".into(), str_v(r));
     }
     if !a.products.is_empty() {
         let mut mix = Vec::new();
@@ -421,6 +416,41 @@ fn estimate_cmd(a: EstimateArgs, out: &mut dyn Write) -> R<()> {
             }
             s.push_str("\nCommission curve (same mix and fee rate at each tier boundary):\n");
             s.push_str(&t.render("  "));
+            if !e.tiers_above.is_empty() {
+                s.push_str("\nTiers above, and what each still needs (any one way reaches it):\n");
+            }
+            for up in &e.tiers_above {
+                s.push_str(&format!(
+                    "  {} ({}), commission there {} {cur}\n",
+                    up.tier,
+                    percent(&up.rate),
+                    group(&up.commission)
+                ));
+                for w in &up.ways {
+                    let missing: Vec<String> = w
+                        .needs
+                        .iter()
+                        .filter(|(_, n)| n.more != "0")
+                        .map(|(m, n)| {
+                            format!(
+                                "{} more {m} (has {} of {})",
+                                group(&n.more),
+                                group(&n.have),
+                                group(&n.min)
+                            )
+                        })
+                        .collect();
+                    s.push_str(&format!(
+                        "    {}: {}\n",
+                        w.ladder,
+                        if w.met {
+                            "met".to_string()
+                        } else {
+                            missing.join(", ")
+                        }
+                    ));
+                }
+            }
             s
         }
     };

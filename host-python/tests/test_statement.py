@@ -74,3 +74,21 @@ def test_summary_bounds_are_utc() -> None:
     assert st.summary.from_ == datetime(2026, 6, 4, 23, tzinfo=UTC)
     assert st.to_dict()["summary"]["from"] == "2026-06-04T23:00:00Z"
     assert st.to_dict()["summary"]["to"] == "2026-06-06T01:00:00Z"
+
+
+def test_estimate_says_what_every_tier_above_still_needs() -> None:
+    e = br.estimate("okx", volume=Decimal("3000000"), fee_rate=Decimal("0.0005"),
+                    mix=[{"product": "swap", "channel": "api", "share": "1"}], active_clients=6)
+    assert (e.tier, e.commission, e.next) == ("L1", Decimal("375.00000000"), None)
+    l2 = e.tiers_above[0]
+    assert (l2.tier, l2.rate, l2.commission) == ("L2", Decimal("0.3"), Decimal("750.00000000"))
+    spot, deriv = l2.ways
+    assert deriv.ladder == "derivatives" and deriv.volume_needed == Decimal("2000000") and not deriv.met
+    assert deriv.needs["derivatives_clients"] == br.Need(min=Decimal("10"), have=Decimal("6"), more=Decimal("4"))
+    assert spot.volume is None and spot.needs["spot_clients"].more == Decimal("4")
+    assert [t.tier for t in e.tiers_above] == ["L2", "L3", "L4"]
+
+
+def test_affiliate_rate_alone_refers_the_whole_flow() -> None:
+    e = br.estimate("backpack", volume=Decimal("8000000"), fee_rate=Decimal("0.0002"), affiliate_rate=Decimal("0.25"))
+    assert (e.tier, e.commission) == ("BKR 1", Decimal("400.00"))

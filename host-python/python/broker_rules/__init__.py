@@ -59,7 +59,10 @@ from ._results import (
     Statement,
     Summary,
     Tally,
+    TierAbove,
     Validation,
+    Way,
+    Need,
 )
 
 __version__: str = _native.engine_version()
@@ -93,6 +96,9 @@ __all__ = [
     "Explanation",
     "Estimate",
     "CurvePoint",
+    "TierAbove",
+    "Way",
+    "Need",
     "Validation",
     "ProgramInfo",
     "Program",

@@ -37,6 +37,9 @@ __all__ = [
     "Explanation",
     "CurvePoint",
     "Estimate",
+    "TierAbove",
+    "Way",
+    "Need",
     "Validation",
     "ProgramInfo",
     "Program",
@@ -566,6 +569,50 @@ class CurvePoint:
 
 
 @dataclass(frozen=True)
+class Need:
+    """One threshold of a way to a tier: the minimum, the scenario's value, what is missing."""
+
+    min: Decimal
+    have: Decimal
+    more: Decimal
+
+
+@dataclass(frozen=True)
+class Way:
+    """One ladder's step to a tier above the scenario's."""
+
+    ladder: str
+    needs: Dict[str, Need]
+    volume: Optional[Decimal]
+    volume_needed: Optional[Decimal]
+    met: bool
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "Way":
+        return cls(
+            ladder=d["ladder"],
+            needs={k: Need(min=_dec(v["min"]), have=_dec(v["have"]), more=_dec(v["more"])) for k, v in d["needs"].items()},
+            volume=_opt_dec(d.get("volume")),
+            volume_needed=_opt_dec(d.get("volume_needed")),
+            met=bool(d["met"]),
+        )
+
+
+@dataclass(frozen=True)
+class TierAbove:
+    """A tier above the scenario's: each way to reach it and the commission there."""
+
+    tier: str
+    rate: Decimal
+    ways: List[Way]
+    commission: Decimal
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "TierAbove":
+        return cls(tier=d["tier"], rate=_dec(d["rate"]), ways=[Way._from(w) for w in d["ways"]], commission=_dec(d["commission"]))
+
+
+@dataclass(frozen=True)
 class Estimate(_Canonical, _Tabular):
     """The result of ``estimate``. Table ``"curve"`` (default): one row per tier boundary."""
 
@@ -581,6 +628,8 @@ class Estimate(_Canonical, _Tabular):
     commission: Decimal
     next: Optional[CurvePoint]
     curve: List[CurvePoint]
+    tiers_above: List[TierAbove]
+    """Every tier above, with every threshold still missing (volume and active clients)."""
     _json: str = field(repr=False, compare=False, default="")
     _default_table = "curve"
 
@@ -601,6 +650,7 @@ class Estimate(_Canonical, _Tabular):
             commission=_dec(d["commission"]),
             next=None if nxt is None else CurvePoint._from(nxt),
             curve=[CurvePoint._from(c) for c in d.get("curve") or []],
+            tiers_above=[TierAbove._from(t) for t in d.get("tiers_above") or []],
             _json=text,
         )
 
