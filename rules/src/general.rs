@@ -88,6 +88,10 @@ pub(crate) struct BrokerAcc {
     pub(crate) days: BTreeMap<i64, DayAgg>,
     pub(crate) periods: BTreeMap<i64, PeriodAcc>,
     pub(crate) grad: Vec<GradItem>,
+    /// Capped clients' commission before `from`, per (day, client key) under each level: not
+    /// paid here, but a monthly client cap counts what was earned earlier in the month, so
+    /// an hourly run from the 15th pays what the cap has left (SPEC: history feeds caps).
+    pub(crate) cap_history: BTreeMap<(i64, u32), Vec<Option<Decimal>>>,
 }
 
 #[derive(Clone, Debug)]
@@ -406,6 +410,20 @@ impl General {
                 }
             }
         }
+        let before_from = self.from.is_some_and(|f| t.time < f);
+        if before_from
+            && client_key > 0
+            && excluded.is_none()
+            && p.spec().tiers.mode == Mode::Volume
+        {
+            let bucket = broker
+                .cap_history
+                .entry((day, client_key))
+                .or_insert_with(|| vec![Some(Decimal::ZERO); p.level_rates.len()]);
+            for (b, c) in bucket.iter_mut().zip(&self.scratch) {
+                *b = b.zip(*c).and_then(|(b, c)| money::total(b, c).ok());
+            }
+        }
         if p.spec().tiers.mode == Mode::Graduated {
             broker.grad.push(GradItem {
                 time: t.time,
@@ -506,6 +524,23 @@ impl General {
                 }
             }
             let mut client_used: BTreeMap<(u32, i64), Decimal> = BTreeMap::new();
+            if let Some((cap, _)) = &p.client_cap {
+                // What capped clients earned before `from` uses up their month's cap first
+                // (at the level of each day, as it would have been paid).
+                for ((day, client), v) in &acc.cap_history {
+                    let month = Clock::month_of_day(*day);
+                    if !acc
+                        .periods
+                        .keys()
+                        .any(|s| Clock::month_of_day(p.clock.day(*s)) == month)
+                    {
+                        continue; // no settled period of that month: nothing to cap
+                    }
+                    let earned = v[level(*day)?.0].ok_or_else(money::sum_limit)?;
+                    let used = client_used.entry((*client, month)).or_default();
+                    *used = money::total(*used, earned)?.min(*cap);
+                }
+            }
             let mut out = BTreeMap::new();
             let mut day_levels = BTreeMap::new();
             for (start, per) in &acc.periods {
