@@ -59,7 +59,8 @@ impl Batch {
                 .values
                 .iter()
                 .map(|m| match &reg {
-                    None => Some(self.brokers.id(m)),
+                    // Without a registry sub-account attribution is off (attribution.rs).
+                    None => None,
                     Some(r) => r.masters.get(m.as_str()).map(|b| self.brokers.id(b)),
                 })
                 .collect()
