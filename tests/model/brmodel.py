@@ -356,9 +356,7 @@ def attribute(P, t, reg):
     for src in P["sources"]:
         if src == "sub_account":
             if reg is None:
-                if t.master is not None:
-                    t.owner, t.attribution = t.master, src
-                    return
+                continue  # no registry: no account is known to be a sub-account (issue 12)
             else:
                 code = reg.sub_of.get(t.account)
                 if code is None and t.master is not None:
