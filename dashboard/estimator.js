@@ -48,6 +48,9 @@ export function wireEstimator(br, getProgram) {
       ...dd('Expected commission', `${group(e.commission)} ${e.currency}`, 'est-commission'),
       ...dd('Next tier', e.next ? `${e.next.tier} at ${group(e.next.volume)} volume: ${group(e.next.volume_needed)} more, commission there ${group(e.next.commission)} ${e.currency}` : 'at the top', 'est-next'),
       ...dd('Tier metrics', Object.entries(e.metrics).map(([k, v]) => `${k} ${group(v)}`).join('; '), 'est-metrics'),
+      ...dd('Tiers above', (e.tiers_above || []).length ? h('ul', { id: 'est-above-list' }, (e.tiers_above || []).map((t) => h('li', {},
+        `${t.tier} (${t.rate}), commission there ${group(t.commission)} ${e.currency}: `
+        + t.ways.map((w) => `${w.ladder} ${w.met ? 'met' : Object.entries(w.needs).filter(([, n]) => n.more !== '0').map(([m, n]) => `${group(n.more)} more ${m}`).join(' and ')}`).join('; or ')))) : 'none (at the top)', 'est-above'),
     );
     const points = e.curve.map((p) => ({ x: approx(p.volume), y: approx(p.commission), label: `${p.tier ?? 'no tier'}: ${group(p.commission)} at ${group(p.volume)}` }));
     $('est-curve').replaceChildren(lineChart({

@@ -2,6 +2,7 @@
 // rejected trades, and the exports (canonical JSON as the engine wrote it; CSV with the
 // columns of `broker-rules settle --format csv`).
 import { $, h, table, download, options } from './ui.js';
+import * as dec from './dec.js';
 import { group } from './dec.js';
 
 const excludedText = (ex) => Object.entries(ex || {}).map(([r, x]) => `${r}: ${x.trades} trade${x.trades === 1 ? '' : 's'}, fees ${group(x.fees)}${x.volume !== undefined ? `, volume ${group(x.volume)}` : ''}`).join('; ');
@@ -26,6 +27,9 @@ export function renderStatement(st, currency) {
     $('totals').replaceChildren(
       h('div', { class: 'cards' }, cards.map(([k, v, id]) => h('div', { class: 'card' }, h('div', { class: 'muted' }, k), h('div', { class: 'v', id }, v)))),
       unatt.length ? h('p', {}, `Unattributed: ${excludedText(s.unattributed)}`) : '',
+      (s.incomplete_history || []).length
+        ? h('p', { class: 'warn', id: 'history-warning' }, `History incomplete (*): ${s.incomplete_history.map((x) => `${x.broker} ${x.periods} period${x.periods === 1 ? '' : 's'} (${x.first.slice(0, 10)} .. ${x.last.slice(0, 10)})`).join('; ')}: their tier windows reach before the earliest trade loaded (${s.earliest_trade}); the tier may be too low. Load the earlier trades.`)
+        : '',
       h('h3', {}, 'Per broker'),
       h('div', { class: 'scroll' }, (() => {
         const t = h('table', { id: 'broker-totals', 'aria-label': 'Totals per broker' });
@@ -48,7 +52,8 @@ export function renderStatement(st, currency) {
       { key: 'end', label: 'End', get: (r) => r.p.end },
       { key: 'credit_at', label: 'Credit time', get: (r) => r.p.credit_at },
       { key: 'tier', label: 'Tier', get: (r) => r.p.tier ?? '—' },
-      { key: 'metrics', label: 'Tier metrics', get: (r) => kv(r.p.metrics) },
+      { key: 'metrics', label: 'Tier basis', get: (r) => kv(r.p.metrics) + (r.p.history === 'incomplete' ? ' *' : '') },
+      { key: 'window', label: 'Tier window', get: (r) => (r.p.metrics_window ? `${r.p.metrics_window.start.slice(0, 10)} .. ${r.p.metrics_window.end.slice(0, 10)}` : '') },
       { key: 'rate', label: 'Rate', num: true, get: (r) => r.p.rate, render: (r) => (Object.keys(r.p.rates || {}).length > 1 ? kv(r.p.rates) : r.p.rate) },
       { key: 'volume', label: 'Volume', num: true, get: (r) => r.p.volume, render: (r) => group(r.p.volume) },
       { key: 'fees', label: 'Fees', num: true, get: (r) => r.p.fees, render: (r) => group(r.p.fees) },
@@ -58,6 +63,7 @@ export function renderStatement(st, currency) {
     ];
     if (has('attributed')) cols.push({ key: 'attributed', label: 'Attributed', get: (r) => flowText(r.p.attributed) });
     if (has('eligible')) cols.push({ key: 'eligible', label: 'Eligible', get: (r) => flowText(r.p.eligible) });
+    if (rows.some((r) => r.p.withheld && dec.cmp(r.p.withheld, '0') !== 0)) cols.push({ key: 'withheld', label: 'Withheld', num: true, get: (r) => r.p.withheld, render: (r) => group(r.p.withheld) });
     if (rows.some((r) => r.p.to_parent && r.p.to_parent !== '0')) cols.push({ key: 'to_parent', label: 'To parent', num: true, get: (r) => r.p.to_parent });
     if (rows.some((r) => r.p.from_sub_brokers && r.p.from_sub_brokers !== '0')) cols.push({ key: 'from_sub_brokers', label: 'From sub-brokers', num: true, get: (r) => r.p.from_sub_brokers });
     table($('periods'), cols, rows);
@@ -78,11 +84,16 @@ const cell = (s) => (/[,"\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 /** The CSV of `broker-rules settle --format csv`: one row per broker and period. */
 export function statementCsv(st) {
-  const rows = [['broker', 'status', 'reason', 'period_start', 'period_end', 'credit_at', 'tier', 'rate', 'volume', 'fees', 'commission', 'trades', 'excluded_trades', 'currency']];
+  const rows = [['broker', 'status', 'reason', 'period_start', 'period_end', 'credit_at', 'tier', 'rate', 'volume', 'fees', 'commission', 'trades', 'excluded_trades', 'currency',
+    'eligible_volume', 'eligible_fees', 'eligible_trades', 'excluded_volume', 'excluded_fees', 'withheld', 'metrics_window_start', 'metrics_window_end', 'history', 'tier_basis']];
+  const minus = (a, b) => dec.str(dec.sub(dec.parse(a), dec.parse(b)));
   for (const b of st.brokers) {
     for (const p of b.periods) {
       const excluded = Object.values(p.excluded || {}).reduce((a, x) => a + x.trades, 0);
-      rows.push([b.broker, b.status, b.reason ?? '', p.start, p.end, p.credit_at, p.tier ?? '', p.rate, p.volume, p.fees, p.commission, String(p.trades), String(excluded), st.currency]);
+      rows.push([b.broker, b.status, b.reason ?? '', p.start, p.end, p.credit_at, p.tier ?? '', p.rate, p.volume, p.fees, p.commission, String(p.trades), String(excluded), st.currency,
+        p.eligible.volume, p.eligible.fees, String(p.eligible.trades), minus(p.attributed.volume, p.eligible.volume), minus(p.attributed.fees, p.eligible.fees),
+        p.withheld, p.metrics_window.start, p.metrics_window.end, p.history,
+        Object.entries(p.metrics || {}).map(([k, v]) => `${k}=${v}`).join(';')]);
     }
   }
   return rows.map((r) => r.map(cell).join(',') + '\n').join('');

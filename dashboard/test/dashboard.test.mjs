@@ -164,6 +164,9 @@ it('the estimator shows what estimate returns, as you type', { timeout: 60000 },
     assert.equal(await text(page, '#est-tier'), e.tier ?? 'none (below the lowest level)');
     assert.equal(await text(page, '#est-commission'), `${group(e.commission)} ${e.currency}`);
     assert.equal(await text(page, '#est-next'), e.next ? `${e.next.tier} at ${group(e.next.volume)} volume: ${group(e.next.volume_needed)} more, commission there ${group(e.next.commission)} ${e.currency}` : 'at the top');
+    const above = e.tiers_above.map((t) => `${t.tier} (${t.rate}), commission there ${group(t.commission)} ${e.currency}: `
+      + t.ways.map((w) => `${w.ladder} ${w.met ? 'met' : Object.entries(w.needs).filter(([, n]) => n.more !== '0').map(([m, n]) => `${group(n.more)} more ${m}`).join(' and ')}`).join('; or ')).join('');
+    assert.equal(await text(page, '#est-above'), above || 'none (at the top)');
   }
   // a float-like typo is the engine's error, shown next to the form
   await page.fill('#est-volume', '12e6');

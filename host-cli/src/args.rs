@@ -84,6 +84,15 @@ pub struct SettleArgs {
     /// Fail on the first bad trade instead of listing it under "rejected".
     #[arg(long)]
     pub strict: bool,
+    /// Explain one broker's statement in words: per period the tier basis and its window,
+    /// the next threshold, attributed = eligible + excluded, the exact commission and its
+    /// rounding (text, whatever --format says).
+    #[arg(long, value_name = "BROKER")]
+    pub explain: Option<String>,
+    /// The trades are the brokers' whole history (new brokers): do not flag periods whose
+    /// tier window reaches before the earliest trade as `history: "incomplete"`.
+    #[arg(long)]
+    pub complete_history: bool,
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(long, short = 'f', value_enum)]
     pub format: Option<OutFormat>,

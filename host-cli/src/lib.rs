@@ -197,14 +197,10 @@ fn load_registry(path: &str) -> R<Registry> {
 }
 
 /// `2026-06-01` -> `2026-06-01T00:00:00Z`; anything else passes through to the engine.
+/// `--from` / `--to` as given: the core reads a bare date as midnight at the program's day
+/// offset (`time::parse_bound`), the same on every host.
 fn time_arg(s: &Option<String>) -> Option<String> {
-    s.as_ref().map(|t| {
-        if t.len() == 10 && t.as_bytes().get(4) == Some(&b'-') {
-            format!("{t}T00:00:00Z")
-        } else {
-            t.clone()
-        }
-    })
+    s.clone()
 }
 
 fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
@@ -215,6 +211,7 @@ fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
         to: time_arg(&a.to),
         lines: a.lines || explain,
         strict: a.strict,
+        complete_history: a.complete_history,
     };
     let mut settler =
         Settler::new(&program, registry.as_ref(), &options).map_err(|e| Fail::input(None, &e))?;
@@ -245,6 +242,13 @@ fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
         return Ok(());
     }
     let format = default_format(a.format);
+    if let Some(broker) = &a.explain {
+        let statement = settler.finish().map_err(|e| Fail::input(Some(&name), &e))?;
+        let text = render::broker_explanation(&program, &statement, broker).map_err(Fail::usage)?;
+        emit(out, &text)?;
+        warn_history(&statement.summary);
+        return Ok(());
+    }
     if format == OutFormat::Json && !explain {
         // Streamed broker by broker: the statement is never held whole.
         let mut w = io::BufWriter::with_capacity(1 << 16, out);
@@ -256,10 +260,12 @@ fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
         if summary.rejected > 0 {
             eprintln!("broker-rules: {} trade(s) of {name} rejected and not settled; they are listed under \"rejected\" (--strict fails on the first)", summary.rejected);
         }
+        warn_history(&summary);
         return Ok(());
     }
     let statement = settler.finish().map_err(|e| Fail::input(Some(&name), &e))?;
     let rejected = statement.rejected.len();
+    let summary = statement.summary.clone();
     if explain {
         let ex = Explanation::from(statement);
         let text = match format {
@@ -278,7 +284,31 @@ fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
     if rejected > 0 && format != OutFormat::Table {
         eprintln!("broker-rules: {rejected} trade(s) of {name} rejected and not settled; they are listed under \"rejected\" (--strict fails on the first)");
     }
+    warn_history(&summary);
     Ok(())
+}
+
+/// The stderr warning for periods settled on a tier window the trades do not fully cover.
+fn warn_history(summary: &broker_rules::statement::Summary) {
+    let short = &summary.incomplete_history;
+    if short.is_empty() {
+        return;
+    }
+    let periods: u64 = short.iter().map(|s| s.periods).sum();
+    let earliest = summary.earliest_trade.as_deref().unwrap_or("-");
+    eprintln!(
+        "broker-rules: warning: {periods} period(s) of {} broker(s) have a tier window reaching before the earliest trade supplied ({earliest}); their tier may be too low (history: \"incomplete\"). Pass the earlier trades, or --complete-history if the brokers are new.",
+        short.len()
+    );
+    for s in short.iter().take(5) {
+        eprintln!(
+            "broker-rules:   {}: {} period(s), {} .. {}",
+            s.broker, s.periods, s.first, s.last
+        );
+    }
+    if short.len() > 5 {
+        eprintln!("broker-rules:   ... and {} more broker(s)", short.len() - 5);
+    }
 }
 
 fn estimate_cmd(a: EstimateArgs, out: &mut dyn Write) -> R<()> {
@@ -292,17 +322,12 @@ fn estimate_cmd(a: EstimateArgs, out: &mut dyn Write) -> R<()> {
     if let Some(f) = &a.fees {
         scenario.insert("fees".into(), str_v(f));
     }
-    match (&a.affiliate_share, &a.affiliate_rate) {
-        (Some(s), Some(r)) => {
-            scenario.insert("affiliate_share".into(), str_v(s));
-            scenario.insert("affiliate_rate".into(), str_v(r));
-        }
-        // An affiliate rate alone: all the flow is referred at that rate.
-        (None, Some(r)) => {
-            scenario.insert("affiliate_share".into(), str_v("1"));
-            scenario.insert("affiliate_rate".into(), str_v(r));
-        }
-        _ => {}
+    // Defaults (an affiliate rate alone: all the flow referred) are the core's.
+    if let Some(s) = &a.affiliate_share {
+        scenario.insert("affiliate_share".into(), str_v(s));
+    }
+    if let Some(r) = &a.affiliate_rate {
+        scenario.insert("affiliate_rate".into(), str_v(r));
     }
     if !a.products.is_empty() {
         let mut mix = Vec::new();
@@ -391,6 +416,41 @@ fn estimate_cmd(a: EstimateArgs, out: &mut dyn Write) -> R<()> {
             }
             s.push_str("\nCommission curve (same mix and fee rate at each tier boundary):\n");
             s.push_str(&t.render("  "));
+            if !e.tiers_above.is_empty() {
+                s.push_str("\nTiers above, and what each still needs (any one way reaches it):\n");
+            }
+            for up in &e.tiers_above {
+                s.push_str(&format!(
+                    "  {} ({}), commission there {} {cur}\n",
+                    up.tier,
+                    percent(&up.rate),
+                    group(&up.commission)
+                ));
+                for w in &up.ways {
+                    let missing: Vec<String> = w
+                        .needs
+                        .iter()
+                        .filter(|(_, n)| n.more != "0")
+                        .map(|(m, n)| {
+                            format!(
+                                "{} more {m} (has {} of {})",
+                                group(&n.more),
+                                group(&n.have),
+                                group(&n.min)
+                            )
+                        })
+                        .collect();
+                    s.push_str(&format!(
+                        "    {}: {}\n",
+                        w.ladder,
+                        if w.met {
+                            "met".to_string()
+                        } else {
+                            missing.join(", ")
+                        }
+                    ));
+                }
+            }
             s
         }
     };

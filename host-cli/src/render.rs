@@ -46,15 +46,18 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
         ("status", false),
         ("period", false),
         ("tier", false),
+        ("tier basis", false),
         ("rate", true),
-        ("volume", true),
-        ("fees", true),
+        ("eligible volume", true),
+        ("eligible fees", true),
         (&format!("commission {cur}"), true),
-        ("trades", true),
+        ("withheld", true),
         ("excluded", true),
+        ("excluded volume", true),
         ("credit at", false),
     ]);
     let mut reasons: std::collections::BTreeMap<&str, u64> = Default::default();
+    let mut short = 0usize;
     for b in &st.brokers {
         let status = match &b.reason {
             Some(r) => format!("{} ({r})", b.status),
@@ -65,6 +68,12 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
             for (r, x) in &p.excluded {
                 *reasons.entry(r.as_str()).or_default() += x.trades;
             }
+            let mut tier = p.tier.clone().unwrap_or_else(|| "-".into());
+            if p.history == "incomplete" {
+                tier.push('*');
+                short += 1;
+            }
+            let excluded_volume = sub(&p.attributed.volume, &p.eligible.volume);
             t.row(vec![
                 if i == 0 {
                     b.broker.clone()
@@ -77,27 +86,24 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
                     String::new()
                 },
                 period_label(program, &p.start),
-                p.tier.clone().unwrap_or_else(|| "-".into()),
+                tier,
+                basis(&p.metrics),
                 percent(&p.rate),
-                group(&p.volume),
-                group(&p.fees),
+                group(&p.eligible.volume),
+                group(&p.eligible.fees),
                 group(&p.commission),
-                group(&p.trades.to_string()),
+                group(&p.withheld),
                 group(&excluded.to_string()),
+                group(&excluded_volume),
                 p.credit_at.clone(),
             ]);
         }
         if b.periods.len() > 1 || b.reason.is_some() {
-            let mut total = vec![String::new(); 7];
+            let mut total = vec![String::new(); 9];
             total[2] = "total".into();
             total.push(group(&b.commission));
+            total.push(group(&b.withheld));
             t.row(total);
-        }
-        if b.reason.is_some() {
-            let mut w = vec![String::new(); 7];
-            w[2] = "withheld".into();
-            w.push(group(&b.withheld));
-            t.row(w);
         }
     }
     if t.is_empty() {
@@ -111,6 +117,12 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
         st.brokers.len(),
         if st.brokers.len() == 1 { "" } else { "s" }
     ));
+    if short > 0 {
+        s.push_str(&format!(
+            "* {short} period(s) settled on a tier window that reaches before the earliest trade supplied ({}): the tier may be too low (--complete-history if the brokers are new)\n",
+            st.summary.earliest_trade.as_deref().unwrap_or("-")
+        ));
+    }
     if !reasons.is_empty() {
         let list: Vec<String> = reasons
             .iter()
@@ -184,6 +196,15 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
 }
 
 /// One CSV row per broker and period.
+/// The tier basis in one cell: `api_volume 3,960,000`, several metrics joined by `; `.
+fn basis(metrics: &std::collections::BTreeMap<String, String>) -> String {
+    metrics
+        .iter()
+        .map(|(k, v)| format!("{k} {}", group(v)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 pub fn statement_csv(st: &Statement) -> String {
     let mut s = csv_row(&[
         "broker",
@@ -200,6 +221,16 @@ pub fn statement_csv(st: &Statement) -> String {
         "trades",
         "excluded_trades",
         "currency",
+        "eligible_volume",
+        "eligible_fees",
+        "eligible_trades",
+        "excluded_volume",
+        "excluded_fees",
+        "withheld",
+        "metrics_window_start",
+        "metrics_window_end",
+        "history",
+        "tier_basis",
     ]);
     for b in &st.brokers {
         for p in &b.periods {
@@ -219,6 +250,20 @@ pub fn statement_csv(st: &Statement) -> String {
                 &p.trades.to_string(),
                 &excluded.to_string(),
                 &st.currency,
+                &p.eligible.volume,
+                &p.eligible.fees,
+                &p.eligible.trades.to_string(),
+                &sub(&p.attributed.volume, &p.eligible.volume),
+                &sub(&p.attributed.fees, &p.eligible.fees),
+                &p.withheld,
+                &p.metrics_window.start,
+                &p.metrics_window.end,
+                &p.history,
+                &p.metrics
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(";"),
             ]));
         }
     }
@@ -300,4 +345,166 @@ pub fn explain_table(program: &Program, ex: &Explanation) -> String {
         }
     }
     s
+}
+
+/// `a - b` of two canonical decimals of one statement (exact: both came from exact sums).
+fn sub(a: &str, b: &str) -> String {
+    use broker_rules::money;
+    match (money::parse(a), money::parse(b)) {
+        (Ok(a), Ok(b)) => money::sub(a, b).map(money::canonical).unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// `settle --explain BROKER`: how each of one broker's numbers was reached, period by
+/// period, in words a broker can check against the program: the tier basis and its window,
+/// the threshold reached and the next one, attributed = eligible + excluded, the exact
+/// commission and its rounding, and what was passed on or withheld.
+pub fn broker_explanation(
+    program: &Program,
+    st: &Statement,
+    broker: &str,
+) -> Result<String, String> {
+    let Some(b) = st.brokers.iter().find(|b| b.broker == broker) else {
+        let known: Vec<&str> = st.brokers.iter().map(|b| b.broker.as_str()).collect();
+        return Err(format!(
+            "--explain {broker}: no such broker in this statement (brokers: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ));
+    };
+    let spec = program.spec();
+    let cur = &st.currency;
+    let s = &spec.settlement;
+    let mut out = header(program, &st.program, &st.engine);
+    out.push_str(&format!(
+        "\nBroker {} ({}{}): {} {cur} payable over {} period(s).\n",
+        b.broker,
+        b.status,
+        b.reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default(),
+        group(&b.commission),
+        b.periods.len()
+    ));
+    out.push_str(&format!(
+        "Formula per eligible trade: {}; summed exactly per period, then rounded once ({}, {} decimals).\n",
+        spec.formula,
+        serde_json::to_string(&s.rounding).unwrap_or_default().trim_matches('"'),
+        s.scale
+    ));
+    let levels: Vec<&str> = spec.tiers.levels.iter().map(|l| l.name.as_str()).collect();
+    for p in &b.periods {
+        out.push_str(&format!(
+            "\n{} ({} .. {}), credited {}\n",
+            period_label(program, &p.start),
+            p.start,
+            p.end,
+            p.credit_at
+        ));
+        let basis: Vec<String> = p
+            .metrics
+            .iter()
+            .map(|(k, v)| format!("{k} {}", group(v)))
+            .collect();
+        out.push_str(&format!(
+            "  tier basis: {} over [{}, {}){}\n",
+            if basis.is_empty() { "-".to_string() } else { basis.join(", ") },
+            p.metrics_window.start,
+            p.metrics_window.end,
+            if p.history == "incomplete" {
+                " - history incomplete: the window reaches before the earliest trade supplied, the tier may be too low"
+            } else {
+                ""
+            }
+        ));
+        let rank = p
+            .tier
+            .as_deref()
+            .and_then(|t| levels.iter().position(|l| *l == t));
+        out.push_str(&format!(
+            "  tier: {} (rate {})\n",
+            p.tier.as_deref().unwrap_or("none (below the lowest level)"),
+            percent(&p.rate)
+        ));
+        for ladder in &spec.tiers.ladders {
+            let next = ladder.steps.iter().find(|st| {
+                levels
+                    .iter()
+                    .position(|l| *l == st.level)
+                    .map(|i| Some(i) > rank)
+                    .unwrap_or(false)
+            });
+            if let Some(step) = next {
+                let need: Vec<String> = step
+                    .min
+                    .iter()
+                    .map(|(m, min)| {
+                        let have: rust_decimal::Decimal = p
+                            .metrics
+                            .get(m)
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or_default();
+                        let more = (*min - have).max(rust_decimal::Decimal::ZERO);
+                        format!(
+                            "{m} >= {} ({} more)",
+                            group(&min.normalize().to_string()),
+                            group(&more.normalize().to_string())
+                        )
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "  next on ladder {}: {} needs {}\n",
+                    ladder.name,
+                    step.level,
+                    need.join(" and ")
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "  attributed: {} trade(s), volume {}, fees {}\n",
+            p.attributed.trades,
+            group(&p.attributed.volume),
+            group(&p.attributed.fees)
+        ));
+        for (reason, x) in &p.excluded {
+            out.push_str(&format!(
+                "  - excluded {reason}: {} trade(s), volume {}, fees {}\n",
+                x.trades,
+                group(&x.volume),
+                group(&x.fees)
+            ));
+        }
+        out.push_str(&format!(
+            "  = eligible: {} trade(s), volume {}, fees {} (what the rate applied to)\n",
+            p.eligible.trades,
+            group(&p.eligible.volume),
+            group(&p.eligible.fees)
+        ));
+        if p.to_parent != "0" || p.from_sub_brokers != "0" {
+            out.push_str(&format!(
+                "  hierarchy: {} passed to the parent, {} received from sub-brokers\n",
+                group(&p.to_parent),
+                group(&p.from_sub_brokers)
+            ));
+        }
+        if b.status == "withheld" {
+            out.push_str(&format!(
+                "  commission: 0 {cur} payable; {} {cur} computed and withheld ({})\n",
+                group(&p.withheld),
+                b.reason.as_deref().unwrap_or("withheld")
+            ));
+        } else {
+            out.push_str(&format!(
+                "  commission: exact {} -> {} {cur}\n",
+                p.exact,
+                group(&p.commission)
+            ));
+        }
+    }
+    Ok(out)
 }

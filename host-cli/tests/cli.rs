@@ -73,7 +73,8 @@ fn backpack_three_clients_exact_json() {
     assert!(out.contains(
         r#""tier":"BKR 2","rate":"0.35","volume":"10000000","fees":"5000","commission":"1690.00""#
     ));
-    assert!(out.contains(r#""summary":{"from":null,"to":null,"trades":3,"duplicates":0,"rejected":0,"unknown_fields":0,"unattributed":{},"commission":"1690.00"}"#));
+    assert!(out.contains(r#""summary":{"from":null,"to":null,"trades":3,"duplicates":0,"rejected":0,"unknown_fields":0,"unattributed":{},"commission":"1690.00","earliest_trade":"2026-06-03T10:00:00Z","incomplete_history":[]}"#));
+    assert!(out.contains(r#""attributed":{"trades":3,"volume":"10000000","fees":"5000"},"eligible":{"trades":3,"volume":"10000000","fees":"5000"},"withheld":"0.00","metrics_window":{"start":"2026-06-01T00:00:00Z","end":"2026-07-01T00:00:00Z"},"history":"complete""#), "{out}");
 }
 
 #[test]
@@ -162,12 +163,142 @@ fn table_layout() {
         stdout(&o),
         "Backpack API Broker Program - program backpack 2026.1 (sha256 ce366dd4950d), engine broker-rules 0.1.0\n\
          \n\
-         broker  status    period   tier   rate      volume   fees  commission USD  trades  excluded  credit at\n\
-         BKR     eligible  2026-06  BKR 2   35%  10,000,000  5,000        1,690.00       3         0  2026-07-01T00:00:00Z\n\
+         broker  status    period   tier   tier basis             rate  eligible volume  eligible fees  commission USD  withheld  excluded  excluded volume  credit at\n\
+         BKR     eligible  2026-06  BKR 2  api_volume 10,000,000   35%       10,000,000          5,000        1,690.00      0.00         0                0  2026-07-01T00:00:00Z\n\
          \n\
          Total commission: 1,690.00 USD (1 broker)\n\
          Trades: 3 accepted, 0 identical duplicates, 0 rejected, 0 unknown fields ignored\n"
     );
+}
+
+/// XT's tier reads the 30 days before each day: a log that starts on 06-10 settles 06-10 at
+/// no tier without the earlier trades. The table marks such periods, stderr warns, and
+/// `--complete-history` (a new broker) silences both.
+#[test]
+fn missing_history_is_flagged_and_can_be_declared_complete() {
+    let o = run(&[
+        "settle",
+        "-p",
+        "xt",
+        "-t",
+        "xt_new_broker.csv",
+        "--format",
+        "table",
+    ]);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(out.contains("B1      eligible  2026-06-10  -*      volume 0             0%       12,000,000          1,200       0.00000000  0.00000000           0                0  2026-06-11T09:00:00Z\n"), "{out}");
+    assert!(out.contains("                  2026-06-11  VIP 1*  volume 12,000,000   40%            1,000              1       0.40000000  0.00000000           0                0  2026-06-12T09:00:00Z\n"), "{out}");
+    assert!(out.contains("* 2 period(s) settled on a tier window that reaches before the earliest trade supplied (2026-06-10T08:00:00Z): the tier may be too low (--complete-history if the brokers are new)\n"), "{out}");
+    assert_eq!(
+        stderr(&o),
+        "broker-rules: warning: 2 period(s) of 1 broker(s) have a tier window reaching before the earliest trade supplied (2026-06-10T08:00:00Z); their tier may be too low (history: \"incomplete\"). Pass the earlier trades, or --complete-history if the brokers are new.\n\
+         broker-rules:   B1: 2 period(s), 2026-06-10T00:00:00Z .. 2026-06-11T00:00:00Z\n"
+    );
+    let o = run(&[
+        "settle",
+        "-p",
+        "xt",
+        "-t",
+        "xt_new_broker.csv",
+        "--format",
+        "json",
+        "--complete-history",
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(stderr(&o), "");
+    let out = stdout(&o);
+    assert!(
+        out.contains(r#""history":"complete""#) && !out.contains(r#""history":"incomplete""#),
+        "{out}"
+    );
+    assert!(out.contains(r#""incomplete_history":[]"#), "{out}");
+}
+
+#[test]
+fn explain_one_broker_in_words() {
+    let o = run(&[
+        "settle",
+        "-p",
+        "backpack",
+        "-t",
+        "backpack_month.csv",
+        "--explain",
+        "BKR",
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "Backpack API Broker Program - program backpack 2026.1 (sha256 ce366dd4950d), engine broker-rules 0.1.0\n\
+         \n\
+         Broker BKR (eligible): 1,690.00 USD payable over 1 period(s).\n\
+         Formula per eligible trade: fee * min(tier_rate, max(0, 50% - affiliate_rate)); summed exactly per period, then rounded once (half_even, 2 decimals).\n\
+         \n\
+         2026-06 (2026-06-01T00:00:00Z .. 2026-07-01T00:00:00Z), credited 2026-07-01T00:00:00Z\n\
+         \x20 tier basis: api_volume 10,000,000 over [2026-06-01T00:00:00Z, 2026-07-01T00:00:00Z)\n\
+         \x20 tier: BKR 2 (rate 35%)\n\
+         \x20 next on ladder api_volume: BKR 3 needs api_volume >= 20,000,000 (10,000,000 more)\n\
+         \x20 attributed: 3 trade(s), volume 10,000,000, fees 5,000\n\
+         \x20 = eligible: 3 trade(s), volume 10,000,000, fees 5,000 (what the rate applied to)\n\
+         \x20 commission: exact 1690 -> 1,690.00 USD\n"
+    );
+    let o = run(&[
+        "settle",
+        "-p",
+        "backpack",
+        "-t",
+        "backpack_month.csv",
+        "--explain",
+        "NOPE",
+    ]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("--explain NOPE: no such broker in this statement (brokers: BKR)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// The README's console example shows what the binary prints, byte for byte.
+#[test]
+fn readme_console_example_is_current() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+    )
+    .unwrap();
+    for (args, marker) in [
+        (
+            vec![
+                "settle",
+                "-p",
+                "backpack",
+                "-t",
+                "backpack_month.csv",
+                "--format",
+                "table",
+            ],
+            "$ broker-rules settle --program backpack --trades june.csv --format table\n",
+        ),
+        (
+            vec![
+                "settle",
+                "-p",
+                "backpack",
+                "-t",
+                "backpack_month.csv",
+                "--explain",
+                "BKR",
+            ],
+            "$ broker-rules settle --program backpack --trades june.csv --explain BKR\n",
+        ),
+    ] {
+        let start = readme.find(marker).expect(marker) + marker.len();
+        let block = &readme[start..];
+        let end = block.find("\n$ ").map(|i| i + 1).unwrap_or(block.len());
+        let o = run(&args);
+        assert_exit(&o, 0);
+        assert_eq!(stdout(&o).trim_end(), block[..end].trim_end(), "{marker}");
+    }
 }
 
 #[test]
@@ -199,8 +330,8 @@ fn statement_csv() {
     assert_exit(&o, 0);
     assert_eq!(
         stdout(&o),
-        "broker,status,reason,period_start,period_end,credit_at,tier,rate,volume,fees,commission,trades,excluded_trades,currency\n\
-         BKR,eligible,,2026-06-01T00:00:00Z,2026-07-01T00:00:00Z,2026-07-01T00:00:00Z,BKR 2,0.35,10000000,5000,1690.00,3,0,USD\n"
+        "broker,status,reason,period_start,period_end,credit_at,tier,rate,volume,fees,commission,trades,excluded_trades,currency,eligible_volume,eligible_fees,eligible_trades,excluded_volume,excluded_fees,withheld,metrics_window_start,metrics_window_end,history,tier_basis\n\
+         BKR,eligible,,2026-06-01T00:00:00Z,2026-07-01T00:00:00Z,2026-07-01T00:00:00Z,BKR 2,0.35,10000000,5000,1690.00,3,0,USD,10000000,5000,3,0,0,0.00,2026-06-01T00:00:00Z,2026-07-01T00:00:00Z,complete,api_volume=10000000\n"
     );
 }
 

@@ -33,7 +33,10 @@ pub fn attribute<'a>(
                 }
                 None => None,
             },
-            (AttributionSource::SubAccount, None) => t.master,
+            // Without a registry no account is known to be a sub-account: any exchange
+            // user may have sub-accounts, so a trade's `master` alone never names a broker
+            // (it would override the broker code on the order).
+            (AttributionSource::SubAccount, None) => None,
             (AttributionSource::SubAccount, Some(r)) => r
                 .sub_accounts
                 .get(t.account)

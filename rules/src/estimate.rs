@@ -49,7 +49,9 @@ pub struct Scenario {
     /// first product and channel of the first volume metric the first ladder tests (else spot / api).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mix: Vec<Flow>,
-    /// Share of the volume from affiliate-referred clients, in [0, 1].
+    /// Share of the volume from affiliate-referred clients, in [0, 1]. Default: 1 when
+    /// `affiliate_rate` is given (all the flow is referred at that rate), else 0; decided
+    /// here so every host gives one scenario the same commission.
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     #[serde(
         default,
@@ -103,6 +105,48 @@ pub struct Estimate {
     pub next: Option<CurvePoint>,
     /// One point per level boundary reachable by volume, ascending.
     pub curve: Vec<CurvePoint>,
+    /// Every level above the scenario's, lowest first, with each way to reach it (one per
+    /// ladder): every threshold, what the scenario has and what is still missing, volume
+    /// and active clients alike. `next` and `curve` move volume only; this says what else.
+    pub tiers_above: Vec<TierAbove>,
+}
+
+/// A level above the scenario's and what reaching it takes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct TierAbove {
+    pub tier: String,
+    pub rate: String,
+    /// One per ladder with a step to this level.
+    pub ways: Vec<Way>,
+    /// Commission at this level with the volume its cheapest way needs (at least the
+    /// scenario's), as if every other threshold were met; rounded as a period would be.
+    pub commission: String,
+}
+
+/// One ladder's step to a level.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Way {
+    pub ladder: String,
+    /// Each threshold of the step, by metric.
+    pub needs: BTreeMap<String, Need>,
+    /// The scenario's total volume at which the step's volume thresholds are met (with the
+    /// scenario's mix), or null when the mix feeds none of a volume metric it needs.
+    pub volume: Option<String>,
+    /// `volume` minus the scenario's volume (0 when already there), or null.
+    pub volume_needed: Option<String>,
+    /// Whether the scenario already meets every threshold of this step.
+    pub met: bool,
+}
+
+/// One threshold: the minimum, the scenario's value, and what is missing (0 when met).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Need {
+    pub min: String,
+    pub have: String,
+    pub more: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -228,6 +272,7 @@ pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
                 .is_some_and(|i| i + 1 > rank)
         })
         .cloned();
+    let tiers_above = cx.tiers_above(rank, &metrics)?;
     let spec = p.spec();
     Ok(Estimate {
         program: ProgramRef {
@@ -257,6 +302,7 @@ pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
         commission: money::fixed(cx.round(commission), scale),
         next,
         curve,
+        tiers_above,
     })
 }
 
@@ -271,7 +317,13 @@ impl Ctx<'_> {
 
     /// The (share, affiliate rate) parts of a flow: referred and not referred.
     fn parts(&self) -> [(Decimal, Decimal); 2] {
-        let a = self.s.affiliate_share.unwrap_or_default();
+        let a = self
+            .s
+            .affiliate_share
+            .unwrap_or(match self.s.affiliate_rate {
+                Some(_) => Decimal::ONE,
+                None => Decimal::ZERO,
+            });
         [
             (Decimal::ONE - a, Decimal::ZERO),
             (a, self.s.affiliate_rate.unwrap_or_default()),
@@ -380,6 +432,87 @@ impl Ctx<'_> {
         Ok((total.max(Decimal::ZERO), fees))
     }
 
+    /// Every level above `rank`: each ladder's step to it, threshold by threshold.
+    fn tiers_above(&self, rank: usize, have: &[Decimal]) -> Result<Vec<TierAbove>> {
+        let p = self.p;
+        let feeds = self.feeds()?;
+        let scale = p.currency_scale();
+        let names = &p.spec().tiers.ladders;
+        let mut out = Vec::new();
+        for r in rank + 1..p.level_rates.len() {
+            let mut ways = Vec::new();
+            let mut cheapest: Option<Decimal> = None;
+            for (ladder, steps) in p.ladders.iter().enumerate() {
+                let Some(step) = steps.iter().find(|s| s.level == r) else {
+                    continue;
+                };
+                let mut needs = BTreeMap::new();
+                let mut met = true;
+                let mut volume = Some(self.s.volume);
+                for (m, thr) in &step.min {
+                    let h = have[*m];
+                    let more = money::sub(*thr, h)?.max(Decimal::ZERO);
+                    met &= more.is_zero();
+                    if self.p.metrics[*m].kind == MetricKind::Volume && !thr.is_zero() {
+                        volume = match (volume, self.volume_for(*thr, feeds[*m], scale)?) {
+                            (Some(a), Some(b)) => Some(a.max(b)),
+                            _ => None,
+                        };
+                    }
+                    needs.insert(
+                        p.metrics[*m].name.clone(),
+                        Need {
+                            min: money::canonical(*thr),
+                            have: money::canonical(h),
+                            more: money::canonical(more),
+                        },
+                    );
+                }
+                if let Some(v) = volume {
+                    cheapest = Some(cheapest.map_or(v, |c: Decimal| c.min(v)));
+                }
+                ways.push(Way {
+                    ladder: names
+                        .get(ladder)
+                        .map(|l| l.name.clone())
+                        .unwrap_or_default(),
+                    needs,
+                    volume: volume.map(money::canonical),
+                    volume_needed: volume
+                        .map(|v| {
+                            money::sub(v, self.s.volume)
+                                .map(|d| money::canonical(d.max(Decimal::ZERO)))
+                        })
+                        .transpose()?,
+                    met,
+                });
+            }
+            let at = cheapest.unwrap_or(self.s.volume);
+            out.push(TierAbove {
+                tier: p.level_name(r).unwrap_or("").into(),
+                rate: money::canonical(p.level_rates[r][0]),
+                ways,
+                commission: money::fixed(self.round(self.commission_at(at, r)?.0), scale),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Least total volume whose `feed` share reaches `thr` (to the currency's scale).
+    fn volume_for(&self, thr: Decimal, feed: Decimal, scale: u32) -> Result<Option<Decimal>> {
+        if feed.is_zero() {
+            return Ok(None);
+        }
+        let q = thr
+            .checked_div(feed)
+            .ok_or_else(|| Error::new(ErrorCode::Overflow, "volume needed overflows"))?;
+        let mut v = q.round_dp_with_strategy(scale, RoundingStrategy::AwayFromZero);
+        if money::mul(v, feed).is_ok_and(|x| x < thr) {
+            v = money::add(v, Decimal::new(1, scale))?;
+        }
+        Ok(Some(v))
+    }
+
     /// Least volume reaching level rank `r` or above, if volume alone can.
     fn boundary(&self, r: usize) -> Result<Option<Decimal>> {
         let feeds = self.feeds()?;
@@ -393,17 +526,7 @@ impl Ctx<'_> {
                         (Decimal::from(self.s.active_clients) >= *thr).then_some(Decimal::ZERO)
                     }
                     MetricKind::Volume if thr.is_zero() => Some(Decimal::ZERO),
-                    MetricKind::Volume if feeds[*m].is_zero() => None,
-                    MetricKind::Volume => {
-                        let q = thr.checked_div(feeds[*m]).ok_or_else(|| {
-                            Error::new(ErrorCode::Overflow, "volume needed overflows")
-                        })?;
-                        let mut v = q.round_dp_with_strategy(scale, RoundingStrategy::AwayFromZero);
-                        if money::mul(v, feeds[*m]).is_ok_and(|x| x < *thr) {
-                            v = money::add(v, Decimal::new(1, scale))?;
-                        }
-                        Some(v)
-                    }
+                    MetricKind::Volume => self.volume_for(*thr, feeds[*m], scale)?,
                 };
                 need = match (need, req) {
                     (Some(a), Some(b)) => Some(a.max(b)),

@@ -16,7 +16,7 @@ use crate::settle::SettleOptions;
 use crate::statement::*;
 use crate::time::{self, Clock, NS_PER_DAY, NS_PER_HOUR, NS_PER_MIN};
 use crate::trade::{TradeRef, KNOWN_CHANNELS, KNOWN_PRODUCTS};
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::{btree_map, BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -26,18 +26,28 @@ use rust_decimal::Decimal;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Stat {
     pub(crate) trades: u64,
+    pub(crate) volume: Decimal,
     pub(crate) fees: Decimal,
 }
 
 impl Stat {
-    fn add(&mut self, fee: Decimal) -> Result<()> {
-        self.trades += 1;
-        self.fees = money::total(self.fees, fee)?;
+    pub(crate) fn add(&mut self, trades: u64, volume: Decimal, fees: Decimal) -> Result<()> {
+        self.trades += trades;
+        self.volume = money::total(self.volume, volume)?;
+        self.fees = money::total(self.fees, fees)?;
         Ok(())
     }
-    fn out(&self) -> ExcludedStat {
-        ExcludedStat {
+    fn sub(&self, o: &Stat) -> Result<Stat> {
+        Ok(Stat {
+            trades: self.trades - o.trades,
+            volume: money::sub(self.volume, o.volume)?,
+            fees: money::sub(self.fees, o.fees)?,
+        })
+    }
+    fn out(&self) -> Tally {
+        Tally {
             trades: self.trades,
+            volume: money::canonical(self.volume),
             fees: money::canonical(self.fees),
         }
     }
@@ -51,9 +61,8 @@ pub(crate) struct DayAgg {
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PeriodAcc {
-    pub(crate) trades: u64,
-    pub(crate) volume: Decimal,
-    pub(crate) fees: Decimal,
+    /// Every attributed trade of the period.
+    pub(crate) all: Stat,
     pub(crate) excluded: BTreeMap<String, Stat>,
     /// (day, capped client + 1 or 0) -> commission under each level rank; `None` when that
     /// level's total passed its limit: an error only if the broker reaches that level (the
@@ -79,6 +88,10 @@ pub(crate) struct BrokerAcc {
     pub(crate) days: BTreeMap<i64, DayAgg>,
     pub(crate) periods: BTreeMap<i64, PeriodAcc>,
     pub(crate) grad: Vec<GradItem>,
+    /// Capped clients' commission before `from`, per (day, client key) under each level: not
+    /// paid here, but a monthly client cap counts what was earned earlier in the month, so
+    /// an hourly run from the 15th pays what the cap has left (SPEC: history feeds caps).
+    pub(crate) cap_history: BTreeMap<(i64, u32), Vec<Option<Decimal>>>,
 }
 
 #[derive(Clone, Debug)]
@@ -123,6 +136,8 @@ pub struct General {
     pub(crate) unattributed: BTreeMap<&'static str, Stat>,
     pub(crate) duplicates: u64,
     pub(crate) unknown_fields: u64,
+    /// Time of the earliest trade taken (i64::MAX before the first).
+    pub(crate) earliest: i64,
     /// The trade's commission under each level; `None` where it is not exact (see
     /// [`level_commissions`]).
     pub(crate) scratch: Vec<Option<Decimal>>,
@@ -137,7 +152,7 @@ impl General {
         let at = |s: &Option<String>, f: &str| -> Result<Option<i64>> {
             s.as_deref()
                 .map(|v| {
-                    time::parse(v).map_err(|e| {
+                    time::parse_bound(v, &program.clock).map_err(|e| {
                         Error::new(ErrorCode::Options, e.message).field(format!("options.{f}"))
                     })
                 })
@@ -169,6 +184,7 @@ impl General {
             unattributed: BTreeMap::new(),
             duplicates: 0,
             unknown_fields: 0,
+            earliest: i64::MAX,
             scratch: Vec::new(),
         })
     }
@@ -259,7 +275,8 @@ impl General {
             Attributed::Broker { code, source } => (code, source),
             Attributed::None { reason } => {
                 if settled {
-                    self.unattributed.entry(reason).or_default().add(t.fee)?;
+                    let u = self.unattributed.entry(reason).or_default();
+                    u.add(1, t.notional, t.fee)?;
                     if self.options.lines {
                         self.lines.push(LineAcc {
                             time: t.time,
@@ -279,6 +296,7 @@ impl General {
                     }
                 }
                 self.accepted += 1;
+                self.earliest = self.earliest.min(t.time);
                 return Ok(());
             }
         };
@@ -368,17 +386,19 @@ impl General {
         };
         if settled {
             let acc = broker.periods.entry(period).or_default();
-            acc.trades += 1;
-            acc.volume = money::total(acc.volume, t.notional)?;
-            acc.fees = money::total(acc.fees, t.fee)?;
+            acc.all.add(1, t.notional, t.fee)?;
             acc.last_day = acc.last_day.max(day);
-            if acc.trades == 1 {
+            if acc.all.trades == 1 {
                 acc.last_day = day;
             }
             if let Some(r) = excluded {
                 match acc.excluded.get_mut(r) {
-                    Some(s) => s.add(t.fee)?,
-                    None => acc.excluded.entry(r.to_string()).or_default().add(t.fee)?,
+                    Some(s) => s.add(1, t.notional, t.fee)?,
+                    None => acc
+                        .excluded
+                        .entry(r.to_string())
+                        .or_default()
+                        .add(1, t.notional, t.fee)?,
                 }
             } else if p.spec().tiers.mode == Mode::Volume {
                 let bucket = acc
@@ -388,6 +408,20 @@ impl General {
                 for (b, c) in bucket.iter_mut().zip(&self.scratch) {
                     *b = b.zip(*c).and_then(|(b, c)| money::total(b, c).ok());
                 }
+            }
+        }
+        let before_from = self.from.is_some_and(|f| t.time < f);
+        if before_from
+            && client_key > 0
+            && excluded.is_none()
+            && p.spec().tiers.mode == Mode::Volume
+        {
+            let bucket = broker
+                .cap_history
+                .entry((day, client_key))
+                .or_insert_with(|| vec![Some(Decimal::ZERO); p.level_rates.len()]);
+            for (b, c) in bucket.iter_mut().zip(&self.scratch) {
+                *b = b.zip(*c).and_then(|(b, c)| money::total(b, c).ok());
             }
         }
         if p.spec().tiers.mode == Mode::Graduated {
@@ -402,6 +436,7 @@ impl General {
             });
         }
         self.accepted += 1;
+        self.earliest = self.earliest.min(t.time);
         Ok(())
     }
 
@@ -424,6 +459,8 @@ impl General {
         // Pass 1: exact commission per broker per period.
         struct Draft {
             tier: usize,
+            /// The day whose tier window the level was read from.
+            day: i64,
             metrics: Vec<Decimal>,
             own: Decimal,
             to_parent: Decimal,
@@ -487,6 +524,23 @@ impl General {
                 }
             }
             let mut client_used: BTreeMap<(u32, i64), Decimal> = BTreeMap::new();
+            if let Some((cap, _)) = &p.client_cap {
+                // What capped clients earned before `from` uses up their month's cap first
+                // (at the level of each day, as it would have been paid).
+                for ((day, client), v) in &acc.cap_history {
+                    let month = Clock::month_of_day(*day);
+                    if !acc
+                        .periods
+                        .keys()
+                        .any(|s| Clock::month_of_day(p.clock.day(*s)) == month)
+                    {
+                        continue; // no settled period of that month: nothing to cap
+                    }
+                    let earned = v[level(*day)?.0].ok_or_else(money::sum_limit)?;
+                    let used = client_used.entry((*client, month)).or_default();
+                    *used = money::total(*used, earned)?.min(*cap);
+                }
+            }
             let mut out = BTreeMap::new();
             let mut day_levels = BTreeMap::new();
             for (start, per) in &acc.periods {
@@ -536,6 +590,7 @@ impl General {
                     *start,
                     Draft {
                         tier,
+                        day: per.last_day,
                         metrics,
                         own,
                         to_parent: Decimal::ZERO,
@@ -560,23 +615,35 @@ impl General {
                 }
             }
             for (parent, start, amt) in moves {
-                let d = drafts
-                    .entry(parent)
-                    .or_default()
-                    .entry(start)
-                    .or_insert_with(|| Draft {
-                        tier: 0,
-                        metrics: vec![Decimal::ZERO; p.metrics.len()],
-                        own: Decimal::ZERO,
-                        to_parent: Decimal::ZERO,
-                        from_subs: Decimal::ZERO,
-                    });
+                // A period that exists only through a sub-broker's share still shows the
+                // parent's own tier for that day (from its own trades, if any).
+                let parent_acc = brokers.get(&parent);
+                let d = match drafts.entry(parent).or_default().entry(start) {
+                    btree_map::Entry::Occupied(o) => o.into_mut(),
+                    btree_map::Entry::Vacant(v) => {
+                        let day = p.clock.day(start);
+                        let metrics = match parent_acc {
+                            Some(acc) => metric_values(&p, acc, window(&p, day))?,
+                            None => vec![Decimal::ZERO; p.metrics.len()],
+                        };
+                        v.insert(Draft {
+                            tier: p.level_for(&metrics),
+                            day,
+                            metrics,
+                            own: Decimal::ZERO,
+                            to_parent: Decimal::ZERO,
+                            from_subs: Decimal::ZERO,
+                        })
+                    }
+                };
                 d.from_subs = money::total(d.from_subs, amt)?;
             }
         }
 
         // Pass 3: round once per broker per period, and assemble.
         let mut grand = Decimal::ZERO;
+        let mut incomplete = Vec::new();
+        let first_day = (self.earliest != i64::MAX).then(|| p.clock.day(self.earliest));
         for (code, periods) in &drafts {
             let withheld = p.spec().broker_affiliate_exclusive
                 && self
@@ -586,19 +653,49 @@ impl General {
             let empty = PeriodAcc::default();
             let mut total = Decimal::ZERO;
             let mut rows = Vec::new();
+            let mut short: Option<IncompleteHistory> = None;
             for (start, d) in periods {
                 let acc = brokers
                     .get(code)
                     .and_then(|b| b.periods.get(start))
                     .unwrap_or(&empty);
-                let exact = money::total(
+                let mut exact = money::total(
                     money::sub(d.own, d.to_parent).map_err(money::as_sum_limit)?,
                     d.from_subs,
                 )?;
-                let paid = rounding.apply(exact, scale);
+                let mut paid = rounding.apply(exact, scale);
                 total = money::total(total, paid)?;
+                let kept = paid;
+                if withheld {
+                    (exact, paid) = (Decimal::ZERO, Decimal::ZERO);
+                }
                 let end = period_end(&p, *start);
                 let rates = &p.level_rates[d.tier];
+                let mut excluded = Stat::default();
+                for x in acc.excluded.values() {
+                    excluded.add(x.trades, x.volume, x.fees)?;
+                }
+                let (lo, hi) = window(&p, d.day);
+                let history = match first_day {
+                    // Only days before the period are history: a window inside the
+                    // period (backpack's month) reads the period's own trades.
+                    Some(first)
+                        if !self.options.complete_history
+                            && window(&p, p.clock.day(*start)).0
+                                < first.min(p.clock.day(*start)) =>
+                    {
+                        let s = short.get_or_insert_with(|| IncompleteHistory {
+                            broker: code.clone(),
+                            periods: 0,
+                            first: time::format(*start),
+                            last: String::new(),
+                        });
+                        s.periods += 1;
+                        s.last = time::format(*start);
+                        "incomplete"
+                    }
+                    _ => "complete",
+                };
                 rows.push(PeriodStatement {
                     start: time::format(*start),
                     end: time::format(end),
@@ -607,10 +704,10 @@ impl General {
                     ),
                     tier: p.level_name(d.tier).map(Into::into),
                     rate: money::canonical(rates[0]),
-                    volume: money::canonical(acc.volume),
-                    fees: money::canonical(acc.fees),
+                    volume: money::canonical(acc.all.volume),
+                    fees: money::canonical(acc.all.fees),
                     commission: money::fixed(paid, scale),
-                    trades: acc.trades,
+                    trades: acc.all.trades,
                     excluded: acc
                         .excluded
                         .iter()
@@ -630,8 +727,17 @@ impl General {
                     exact: money::canonical(exact),
                     to_parent: money::canonical(d.to_parent),
                     from_sub_brokers: money::canonical(d.from_subs),
+                    attributed: acc.all.out(),
+                    eligible: acc.all.sub(&excluded)?.out(),
+                    withheld: money::fixed(if withheld { kept } else { Decimal::ZERO }, scale),
+                    metrics_window: Span {
+                        start: time::format(p.clock.day_start(lo)),
+                        end: time::format(p.clock.day_start(hi + 1)),
+                    },
+                    history: history.into(),
                 });
             }
+            incomplete.extend(short);
             if !withheld {
                 grand = money::total(grand, total)?;
             }
@@ -726,6 +832,8 @@ impl General {
                     .map(|(k, v)| (k.to_string(), v.out()))
                     .collect(),
                 commission: money::fixed(grand, scale),
+                earliest_trade: (self.earliest != i64::MAX).then(|| time::format(self.earliest)),
+                incomplete_history: incomplete,
             },
             rejected: self.rejected,
             lines,

@@ -38,6 +38,10 @@ pub struct SettleOptions {
     /// listing it under `rejected`.
     #[serde(default)]
     pub strict: bool,
+    /// The trades supplied are the brokers' whole history (new brokers): no period is
+    /// flagged `history: "incomplete"` when its tier window reaches before the earliest trade.
+    #[serde(default)]
+    pub complete_history: bool,
 }
 
 /// Which engine a [`Settler`] runs (tests and benchmarks compare them).

@@ -77,33 +77,71 @@ pub struct PeriodStatement {
     pub tier: Option<String>,
     /// The level's primary rate (`tier_rate`).
     pub rate: String,
-    /// Attributed volume (all attributed trades of the period).
+    /// Attributed volume (all attributed trades of the period; `attributed.volume`).
     pub volume: String,
-    /// Fees of those trades.
+    /// Fees of those trades (`attributed.fees`).
     pub fees: String,
-    /// Payable commission: the exact amount below, rounded once by the program's rule.
+    /// Payable commission: the exact amount below, rounded once by the program's rule; 0
+    /// when the broker is withheld (the amount is then under `withheld`).
     pub commission: String,
-    /// Attributed trades in the period, excluded ones included.
+    /// Attributed trades in the period, excluded ones included (`attributed.trades`).
     pub trades: u64,
     /// Excluded trades by reason code.
-    pub excluded: BTreeMap<String, ExcludedStat>,
+    pub excluded: BTreeMap<String, Tally>,
     /// Every named rate of the level.
     pub rates: BTreeMap<String, String>,
-    /// The tier metrics the level was read from.
+    /// The tier basis: each tier metric's value over `metrics_window`, the level read from.
     pub metrics: BTreeMap<String, String>,
-    /// Exact commission before rounding (after caps and hierarchy shares).
+    /// Exact payable commission before rounding (after caps and hierarchy shares; 0 when
+    /// the broker is withheld).
     pub exact: String,
     /// Exact amount passed to the parent broker.
     pub to_parent: String,
     /// Exact amount received from sub-brokers.
     pub from_sub_brokers: String,
+    /// Every trade attributed to the broker in the period: `eligible` + every `excluded`
+    /// reason, exactly.
+    pub attributed: Tally,
+    /// The attributed trades the rate applied to (not excluded).
+    pub eligible: Tally,
+    /// The rounded commission computed but not paid because the broker is withheld.
+    pub withheld: String,
+    /// The days the tier metrics were read from, as `[start, end)`.
+    pub metrics_window: Span,
+    /// `complete`, or `incomplete` when the part of the tier window before the period
+    /// reaches before the earliest trade supplied (the tier may be too low: pass the earlier
+    /// trades, or state that the history is complete with the `complete_history` option). A
+    /// window inside the period (backpack's month) is never history.
+    pub history: String,
 }
 
+/// Trades, their volume and their fees.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct ExcludedStat {
+pub struct Tally {
     pub trades: u64,
+    pub volume: String,
     pub fees: String,
+}
+
+/// A time range `[start, end)`, RFC 3339 UTC.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Span {
+    pub start: String,
+    pub end: String,
+}
+
+/// A broker whose tier windows reach before the earliest trade supplied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct IncompleteHistory {
+    pub broker: String,
+    /// How many of its periods are `history: "incomplete"`.
+    pub periods: u64,
+    /// Start of the first and of the last such period.
+    pub first: String,
+    pub last: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -180,9 +218,14 @@ pub struct Summary {
     /// Unknown fields ignored in lenient mode.
     pub unknown_fields: u64,
     /// Settled-range trades no broker earns on, by reason (`no_broker`, `unenrolled_broker`).
-    pub unattributed: BTreeMap<String, ExcludedStat>,
+    pub unattributed: BTreeMap<String, Tally>,
     /// Sum of all brokers' payable commission.
     pub commission: String,
+    /// Time of the earliest trade supplied (settled or only feeding windows), or null.
+    pub earliest_trade: Option<String>,
+    /// Brokers with periods whose tier window reaches before `earliest_trade` (empty when
+    /// the `complete_history` option is set).
+    pub incomplete_history: Vec<IncompleteHistory>,
 }
 
 /// Explanation of individual trades.

@@ -46,6 +46,24 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 }
 
 /// Parses RFC 3339 (`2026-06-10T13:45:00Z`, `...:00.123Z`, `...+08:00`) to UTC nanoseconds.
+/// A settle bound (`options.from` / `to`): an RFC 3339 time, or a bare date `YYYY-MM-DD`,
+/// which is midnight at the program's day offset (the day a statement reader means: "June
+/// from the 1st" of a UTC+8 program starts at 2026-05-31T16:00:00Z).
+pub fn parse_bound(s: &str, clock: &Clock) -> Result<i64> {
+    let b = s.as_bytes();
+    let bare = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !bare {
+        return parse(s);
+    }
+    let utc_midnight = parse(&format!("{s}T00:00:00Z"))?;
+    Ok(clock.day_start(utc_midnight.div_euclid(NS_PER_DAY)))
+}
+
 pub fn parse(s: &str) -> Result<i64> {
     let err = |why: &str| {
         Error::new(

@@ -103,6 +103,46 @@ proptest! {
         }
     }
 
+    /// The statement reconciles with itself: a period's attributed trades are its eligible
+    /// ones plus every excluded reason, exactly, and they are the lines settled in it.
+    #[test]
+    fn attributed_is_eligible_plus_excluded(trades in arb_trades()) {
+        for id in ["backpack", "xt", "okx"] {
+            let s: Value = serde_json::from_str(&statement_bytes(id, &trades, &[])).unwrap();
+            let lines = s["lines"].as_array().unwrap();
+            for b in s["brokers"].as_array().unwrap() {
+                for p in b["periods"].as_array().unwrap() {
+                    let (a, e) = (&p["attributed"], &p["eligible"]);
+                    let mut sum = (e["trades"].as_u64().unwrap(), dec(&e["volume"]), dec(&e["fees"]));
+                    for x in p["excluded"].as_object().unwrap().values() {
+                        sum.0 += x["trades"].as_u64().unwrap();
+                        sum.1 += dec(&x["volume"]);
+                        sum.2 += dec(&x["fees"]);
+                    }
+                    prop_assert_eq!(sum, (a["trades"].as_u64().unwrap(), dec(&a["volume"]), dec(&a["fees"])), "{} {}", id, p);
+                    prop_assert_eq!(&p["trades"], &a["trades"]);
+                    prop_assert_eq!(dec(&p["volume"]), dec(&a["volume"]));
+                    prop_assert_eq!(dec(&p["fees"]), dec(&a["fees"]));
+                    // The lines of this broker and period: their count, volume, fees and
+                    // the split by exclusion.
+                    let mine: Vec<&Value> = lines.iter()
+                        .filter(|l| l["broker"] == b["broker"] && l["period_start"] == p["start"])
+                        .collect();
+                    let fee_of = |l: &Value| dec(&trades.iter().find(|t| t["id"] == l["id"]).unwrap()["fee"]);
+                    prop_assert_eq!(mine.len() as u64, a["trades"].as_u64().unwrap());
+                    prop_assert_eq!(mine.iter().map(|l| dec(&l["volume"])).sum::<Decimal>(), dec(&a["volume"]));
+                    prop_assert_eq!(mine.iter().map(|l| fee_of(l)).sum::<Decimal>(), dec(&a["fees"]));
+                    let eligible: Vec<&&Value> = mine.iter().filter(|l| l["excluded"].is_null()).collect();
+                    prop_assert_eq!(eligible.len() as u64, e["trades"].as_u64().unwrap());
+                    prop_assert_eq!(eligible.iter().map(|l| dec(&l["volume"])).sum::<Decimal>(), dec(&e["volume"]));
+                    prop_assert_eq!(eligible.iter().map(|l| fee_of(l)).sum::<Decimal>(), dec(&e["fees"]));
+                    // No registry: nobody is withheld.
+                    prop_assert_eq!(dec(&p["withheld"]), Decimal::ZERO);
+                }
+            }
+        }
+    }
+
     #[test]
     fn backpack_effective_rate_is_at_most_half_minus_affiliate(trades in arb_trades()) {
         let s: Value = serde_json::from_str(&statement_bytes("backpack", &trades, &[])).unwrap();

@@ -184,7 +184,7 @@ fn backpack_excludes_web_and_other_products_but_counts_api_volume() {
     assert_eq!(p["commission"], "300.00");
     assert_eq!(
         p["excluded"],
-        json!({"non_api_channel": {"trades": 1, "fees": "1000"}, "product_not_eligible": {"trades": 1, "fees": "1000"}})
+        json!({"non_api_channel": {"trades": 1, "volume": "9000000", "fees": "1000"}, "product_not_eligible": {"trades": 1, "volume": "9000000", "fees": "1000"}})
     );
     assert_eq!(p["trades"], 3);
 }
@@ -682,7 +682,7 @@ fn independent_broker_sub_accounts_win_over_codes() {
     assert_eq!(line(&s, "t3")["excluded"], "unenrolled_broker");
     assert_eq!(
         s["summary"]["unattributed"],
-        json!({"unenrolled_broker": {"trades": 1, "fees": "10"}})
+        json!({"unenrolled_broker": {"trades": 1, "volume": "100", "fees": "10"}})
     );
 }
 
@@ -738,7 +738,9 @@ fn sub_broker_parent_share_and_affiliate_conflict() {
         (b["commission"].as_str(), b["withheld"].as_str()),
         (Some("0.00"), Some("2.00"))
     );
-    assert_eq!(b["periods"][0]["commission"], "2.00");
+    // A withheld broker's period pays 0 and shows what it withheld: 10 x 20% = 2.00.
+    assert_eq!(b["periods"][0]["commission"], "0.00");
+    assert_eq!(b["periods"][0]["withheld"], "2.00");
 }
 
 #[test]

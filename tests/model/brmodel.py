@@ -356,9 +356,7 @@ def attribute(P, t, reg):
     for src in P["sources"]:
         if src == "sub_account":
             if reg is None:
-                if t.master is not None:
-                    t.owner, t.attribution = t.master, src
-                    return
+                continue  # no registry: no account is known to be a sub-account (issue 12)
             else:
                 code = reg.sub_of.get(t.account)
                 if code is None and t.master is not None:
@@ -506,7 +504,7 @@ def settle(program, trades, registry=None, options=None):
     P = PROGRAMS[program]
     options = options or {}
     for k in options:
-        if k not in ("from", "to", "strict", "lines"):
+        if k not in ("from", "to", "strict", "lines", "complete_history"):
             raise Unmodeled("option %r" % k)
     strict = bool(options.get("strict", False))
     frm = parse_bound(options.get("from"), "options.from")
@@ -557,8 +555,9 @@ def settle(program, trades, registry=None, options=None):
         start, end = period_of(P, t.time)
         if t.owner is None:
             if settled(t):
-                u = unattributed.setdefault(t.unattributed, {"trades": 0, "fees": D(0)})
+                u = unattributed.setdefault(t.unattributed, {"trades": 0, "volume": D(0), "fees": D(0)})
                 u["trades"] += 1
+                u["volume"] += t.notional
                 u["fees"] += t.fee
                 lines.append({"id": t.id, "broker": None, "period_start": fmt_time(start),
                               "tier": None, "rate": "0", "commission": "0",
@@ -579,8 +578,9 @@ def settle(program, trades, registry=None, options=None):
         p["own"] += c
         p["last_day"] = t.day if p["last_day"] is None else max(p["last_day"], t.day)
         if t.excluded:
-            e = p["excluded"].setdefault(t.excluded, {"trades": 0, "fees": D(0)})
+            e = p["excluded"].setdefault(t.excluded, {"trades": 0, "volume": D(0), "fees": D(0)})
             e["trades"] += 1
+            e["volume"] += t.notional
             e["fees"] += t.fee
         lines.append({"id": t.id, "broker": t.owner, "period_start": fmt_time(start),
                       "tier": tier, "rate": fmt_dec(rates[P["rate_names"][0]]),
@@ -620,34 +620,67 @@ def settle(program, trades, registry=None, options=None):
         brokers.setdefault(b, []).append(p)
     out_brokers = []
     total = D(0)
+    # History (issue 12): a period whose tier window has days before the period and before
+    # the earliest trade supplied may settle too low; the option says the history is whole.
+    first_day = min(t.day for t in order) if order else None
+    incomplete = []
     for b in sorted(brokers):
         ps = sorted(brokers[b], key=lambda p: p["start"])
         withheld = (P["broker_affiliate_exclusive"] and reg is not None
                     and reg.is_affiliate(b))
         out_periods = []
         sum_rounded = D(0)
+        short = None
         for p in ps:
             if p["last_day"] is None:
-                tier, rates = None, {r: D(0) for r in P["rate_names"]}
-                metrics = {m: D(0) for m in P["metrics"]}
+                # A parent's period that exists only through sub-brokers' shares: its own
+                # level on the period's first day (from its own trades, if any).
+                day = p["start"] // DAY
+                tier, rates, metrics = tiers.level(b, day)
             else:
                 tier, rates, metrics = tiers.level(b, p["last_day"])
+                day = p["last_day"]
             exact = p["own"] - p["to_parent"] + p["from_sub"]
             com = rounded(exact, P["scale"])
             sum_rounded += com
+            lo, hi = tiers.window_days(day)
+            lo0 = tiers.window_days(p["start"] // DAY)[0]
+            history = "complete"
+            if (first_day is not None and not options.get("complete_history")
+                    and lo0 < min(first_day, p["start"] // DAY)):
+                history = "incomplete"
+                if short is None:
+                    short = {"broker": b, "periods": 0, "first": fmt_time(p["start"])}
+                short["periods"] += 1
+                short["last"] = fmt_time(p["start"])
+            ex_n = sum(e["trades"] for e in p["excluded"].values())
+            ex_v = sum((e["volume"] for e in p["excluded"].values()), D(0))
+            ex_f = sum((e["fees"] for e in p["excluded"].values()), D(0))
             out_periods.append({
                 "start": fmt_time(p["start"]), "end": fmt_time(p["end"]),
                 "credit_at": fmt_time(p["end"] + P["credit_delay"] * 60 * NS),
                 "tier": tier, "rate": fmt_dec(rates[P["rate_names"][0]]),
                 "volume": fmt_dec(p["volume"]), "fees": fmt_dec(p["fees"]),
-                "commission": format(com, "f"), "trades": p["trades"],
-                "excluded": {r: {"trades": e["trades"], "fees": fmt_dec(e["fees"])}
+                "commission": format(rounded(D(0), P["scale"]) if withheld else com, "f"),
+                "trades": p["trades"],
+                "excluded": {r: {"trades": e["trades"], "volume": fmt_dec(e["volume"]),
+                                 "fees": fmt_dec(e["fees"])}
                              for r, e in sorted(p["excluded"].items())},
                 "rates": {r: fmt_dec(v) for r, v in sorted(rates.items())},
                 "metrics": {m: fmt_dec(v) for m, v in sorted(metrics.items())},
-                "exact": fmt_dec(exact), "to_parent": fmt_dec(p["to_parent"]),
+                "exact": fmt_dec(D(0) if withheld else exact),
+                "to_parent": fmt_dec(p["to_parent"]),
                 "from_sub_brokers": fmt_dec(p["from_sub"]),
+                "attributed": {"trades": p["trades"], "volume": fmt_dec(p["volume"]),
+                               "fees": fmt_dec(p["fees"])},
+                "eligible": {"trades": p["trades"] - ex_n, "volume": fmt_dec(p["volume"] - ex_v),
+                             "fees": fmt_dec(p["fees"] - ex_f)},
+                "withheld": format(com if withheld else rounded(D(0), P["scale"]), "f"),
+                "metrics_window": {"start": fmt_time(lo * DAY), "end": fmt_time(hi * DAY)},
+                "history": history,
             })
+        if short is not None:
+            incomplete.append(short)
         zero = rounded(D(0), P["scale"])
         payable = zero if withheld else rounded(sum_rounded, P["scale"])
         total += payable
@@ -669,9 +702,12 @@ def settle(program, trades, registry=None, options=None):
             "to": fmt_time(to) if to is not None else None,
             "trades": len(order), "duplicates": duplicates, "rejected": len(rejected),
             "unknown_fields": unknown,
-            "unattributed": {r: {"trades": u["trades"], "fees": fmt_dec(u["fees"])}
+            "unattributed": {r: {"trades": u["trades"], "volume": fmt_dec(u["volume"]),
+                                 "fees": fmt_dec(u["fees"])}
                              for r, u in sorted(unattributed.items())},
             "commission": format(rounded(total, P["scale"]), "f"),
+            "earliest_trade": fmt_time(min(t.time for t in order)) if order else None,
+            "incomplete_history": incomplete,
         },
     }
 

@@ -22,9 +22,10 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 BROKER_KEYS = ("broker", "status", "reason", "commission", "withheld")
 PERIOD_KEYS = ("start", "end", "credit_at", "tier", "rate", "rates", "volume", "fees",
                "trades", "commission", "exact", "excluded", "metrics", "to_parent",
-               "from_sub_brokers")
+               "from_sub_brokers", "attributed", "eligible", "withheld", "metrics_window",
+               "history")
 SUMMARY_KEYS = ("from", "to", "trades", "duplicates", "rejected", "unknown_fields",
-                "unattributed", "commission")
+                "unattributed", "commission", "earliest_trade", "incomplete_history")
 LINE_KEYS = ("id", "broker", "period_start", "tier", "rate", "commission", "excluded",
              "attribution", "time", "account", "volume")
 REJECT_KEYS = ("id", "line", "code", "field")

@@ -434,6 +434,8 @@ class Runner:
             cmd += ["--to", opts["to"]]
         if opts.get("lines"):
             cmd += ["--lines"]
+        if opts.get("complete_history"):
+            cmd += ["--complete-history"]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.stdout.strip():
             return "ok", json.loads(p.stdout)
@@ -597,6 +599,8 @@ def main(argv):
         trades, registry, opts = GENERATORS[program](case_rng)
         if case_rng.random() < 0.15:
             opts["lines"] = True
+        if case_rng.random() < 0.2:
+            opts["complete_history"] = True
         opts["_format"] = case_rng.choice(["ndjson", "ndjson", "csv", "csv", "json"])
         res = compare(program, trades, registry, opts, runner, counts)
         if res is None:

@@ -48,15 +48,21 @@ from ._results import (
     Estimate,
     Excluded,
     Explanation,
+    IncompleteHistory,
     Line,
     Period,
     Program,
     ProgramInfo,
     ProgramRef,
     Rejected,
+    Span,
     Statement,
     Summary,
+    Tally,
+    TierAbove,
     Validation,
+    Way,
+    Need,
 )
 
 __version__: str = _native.engine_version()
@@ -81,12 +87,18 @@ __all__ = [
     "BrokerStatement",
     "Period",
     "Excluded",
+    "Tally",
+    "Span",
+    "IncompleteHistory",
     "Line",
     "Rejected",
     "Summary",
     "Explanation",
     "Estimate",
     "CurvePoint",
+    "TierAbove",
+    "Way",
+    "Need",
     "Validation",
     "ProgramInfo",
     "Program",
@@ -343,6 +355,7 @@ def _request(
     lines: bool,
     strict: bool,
     allow_float: bool,
+    complete_history: bool = False,
 ) -> Dict[str, Any]:
     """The request object without trades: program (none for a compiled program), registry,
     options."""
@@ -357,8 +370,8 @@ def _request(
             raise OptionsError(f"{key} is NaT (not a time)", {"field": f"options.{key}"})
         if isinstance(v, datetime):
             options[key] = _rfc3339(v)
-        elif isinstance(v, date):  # a date: its midnight, UTC (as the CLI's --from 2026-06-01)
-            options[key] = v.isoformat() + "T00:00:00Z"
+        elif isinstance(v, date):  # a date: its midnight at the program's day offset (the core decides)
+            options[key] = v.isoformat()
         elif isinstance(v, str):
             options[key] = v
         else:
@@ -367,6 +380,8 @@ def _request(
         options["lines"] = True
     if strict:
         options["strict"] = True
+    if complete_history:
+        options["complete_history"] = True
     if options:
         req["options"] = options
     return req
@@ -471,8 +486,9 @@ def _settle(
     format: Optional[str],
     columns: ColumnsArg = None,
     compiled: Any = None,
+    complete_history: bool = False,
 ) -> str:
-    req = _request(None if compiled is not None else program, registry, from_, to, lines, strict, allow_float)
+    req = _request(None if compiled is not None else program, registry, from_, to, lines, strict, allow_float, complete_history)
     cols = _columns(columns)
     explain = kind == "explain"
     how, what, fmt = _source(trades, allow_float, format)
@@ -558,6 +574,7 @@ def settle(
     allow_float: bool = False,
     format: Optional[str] = None,
     columns: ColumnsArg = None,
+    complete_history: bool = False,
 ) -> Statement:
     """Settles trades under a program; returns the :class:`Statement`.
 
@@ -567,8 +584,11 @@ def settle(
     RecordBatchReader (anything with ``__arrow_c_stream__``). Floats where decimals belong
     raise :class:`DecimalError` unless ``allow_float=True``. The GIL is released while the
     engine runs. ``columns`` renames input columns to trade fields (``{"trade_id": "id"}``).
+    ``complete_history=True`` states that no trades exist before the earliest one given (a
+    new broker): periods whose tier window reaches before it are then not flagged
+    ``history == "incomplete"``.
     """
-    return Statement._from_json(_unwrap(_settle("settle", program, trades, registry, from_, to, lines, strict, allow_float, format, columns)))
+    return Statement._from_json(_unwrap(_settle("settle", program, trades, registry, from_, to, lines, strict, allow_float, format, columns, complete_history=complete_history)))
 
 
 @_guarded
@@ -583,9 +603,10 @@ def explain(
     allow_float: bool = False,
     format: Optional[str] = None,
     columns: ColumnsArg = None,
+    complete_history: bool = False,
 ) -> Explanation:
     """One line per trade: broker, period, tier, rate, exact commission or exclusion reason."""
-    return Explanation._from_json(_unwrap(_settle("explain", program, trades, registry, from_, to, True, strict, allow_float, format, columns)))
+    return Explanation._from_json(_unwrap(_settle("explain", program, trades, registry, from_, to, True, strict, allow_float, format, columns, complete_history=complete_history)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -651,12 +672,13 @@ def merge(
     from_: TimeArg = None,
     to: TimeArg = None,
     strict: bool = False,
+    complete_history: bool = False,
 ) -> Statement:
     """Merges partial states (any number, any order; an iterable is consumed one state at a
     time) and finishes: the :class:`Statement` that :func:`settle` gives on all their trades,
     byte for byte (``to_json()``), when no trade was rejected (a rejected trade's ``line`` is
     its row within its part). No states: the statement of no trades."""
-    req = json.dumps(_request(program, registry, from_, to, False, strict, False), ensure_ascii=False)
+    req = json.dumps(_request(program, registry, from_, to, False, strict, False, complete_history), ensure_ascii=False)
     return _merge_request(req, states)
 
 
@@ -712,9 +734,10 @@ class Compiled:
         allow_float: bool = False,
         format: Optional[str] = None,
         columns: ColumnsArg = None,
+        complete_history: bool = False,
     ) -> Statement:
         """:func:`settle` under this program."""
-        return Statement._from_json(_unwrap(_settle("settle", None, trades, registry, from_, to, lines, strict, allow_float, format, columns, self._native)))
+        return Statement._from_json(_unwrap(_settle("settle", None, trades, registry, from_, to, lines, strict, allow_float, format, columns, self._native, complete_history=complete_history)))
 
     def explain(
         self,
@@ -727,9 +750,10 @@ class Compiled:
         allow_float: bool = False,
         format: Optional[str] = None,
         columns: ColumnsArg = None,
+        complete_history: bool = False,
     ) -> Explanation:
         """:func:`explain` under this program."""
-        return Explanation._from_json(_unwrap(_settle("explain", None, trades, registry, from_, to, True, strict, allow_float, format, columns, self._native)))
+        return Explanation._from_json(_unwrap(_settle("explain", None, trades, registry, from_, to, True, strict, allow_float, format, columns, self._native, complete_history=complete_history)))
 
     def estimate(self, scenario: Optional[Mapping[str, Any]] = None, *, allow_float: bool = False, **fields: Any) -> Estimate:
         """:func:`estimate` under this program."""

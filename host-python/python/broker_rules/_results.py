@@ -25,6 +25,9 @@ __all__ = [
     "ProgramRef",
     "Engine",
     "Excluded",
+    "IncompleteHistory",
+    "Span",
+    "Tally",
     "Period",
     "BrokerStatement",
     "Rejected",
@@ -34,6 +37,9 @@ __all__ = [
     "Explanation",
     "CurvePoint",
     "Estimate",
+    "TierAbove",
+    "Way",
+    "Need",
     "Validation",
     "ProgramInfo",
     "Program",
@@ -178,15 +184,46 @@ class Engine:
 
 
 @dataclass(frozen=True)
-class Excluded:
-    """Trades excluded for one reason, and their fees."""
+class Tally:
+    """A count of trades with their volume and fees (attributed, eligible, excluded)."""
 
     trades: int
+    volume: Decimal
     fees: Decimal
 
     @classmethod
-    def _from(cls, d: Mapping[str, Any]) -> "Excluded":
-        return cls(trades=int(d["trades"]), fees=_dec(d["fees"]))
+    def _from(cls, d: Mapping[str, Any]) -> "Tally":
+        return cls(trades=int(d["trades"]), volume=_dec(d["volume"]), fees=_dec(d["fees"]))
+
+
+Excluded = Tally
+"""The name this class had before tallies carried volume (kept for existing code)."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open time range ``[start, end)``."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "Span":
+        return cls(start=_time(d["start"]), end=_time(d["end"]))
+
+
+@dataclass(frozen=True)
+class IncompleteHistory:
+    """A broker whose tier windows reach before the earliest trade supplied."""
+
+    broker: str
+    periods: int
+    first: datetime
+    last: datetime
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "IncompleteHistory":
+        return cls(broker=d["broker"], periods=int(d["periods"]), first=_time(d["first"]), last=_time(d["last"]))
 
 
 @dataclass(frozen=True)
@@ -202,12 +239,22 @@ class Period:
     fees: Decimal
     commission: Decimal
     trades: int
-    excluded: Dict[str, Excluded]
+    excluded: Dict[str, Tally]
     rates: Dict[str, Decimal]
     metrics: Dict[str, Decimal]
+    """The tier basis: each tier metric over ``metrics_window``."""
     exact: Decimal
     to_parent: Decimal
     from_sub_brokers: Decimal
+    attributed: Tally
+    """Every trade attributed to the broker: ``eligible`` plus every ``excluded`` reason."""
+    eligible: Tally
+    """The trades the rate applied to."""
+    withheld: Decimal
+    """The rounded commission computed but not paid (the broker is withheld)."""
+    metrics_window: Span
+    history: str
+    """``complete``, or ``incomplete`` when the tier window reaches before the earliest trade."""
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Period":
@@ -221,12 +268,17 @@ class Period:
             fees=_dec(d["fees"]),
             commission=_dec(d["commission"]),
             trades=int(d["trades"]),
-            excluded={k: Excluded._from(v) for k, v in (d.get("excluded") or {}).items()},
+            excluded={k: Tally._from(v) for k, v in (d.get("excluded") or {}).items()},
             rates=_decmap(d.get("rates") or {}),
             metrics=_decmap(d.get("metrics") or {}),
-            exact=_dec(d.get("exact", d["commission"])),
-            to_parent=_dec(d.get("to_parent", "0")),
-            from_sub_brokers=_dec(d.get("from_sub_brokers", "0")),
+            exact=_dec(d["exact"]),
+            to_parent=_dec(d["to_parent"]),
+            from_sub_brokers=_dec(d["from_sub_brokers"]),
+            attributed=Tally._from(d["attributed"]),
+            eligible=Tally._from(d["eligible"]),
+            withheld=_dec(d["withheld"]),
+            metrics_window=Span._from(d["metrics_window"]),
+            history=d["history"],
         )
 
 
@@ -321,8 +373,11 @@ class Summary:
     duplicates: int
     rejected: int
     unknown_fields: int
-    unattributed: Dict[str, Excluded]
+    unattributed: Dict[str, Tally]
     commission: Decimal
+    earliest_trade: Optional[datetime]
+    """Time of the earliest trade supplied (tier windows before it are incomplete)."""
+    incomplete_history: List[IncompleteHistory]
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Summary":
@@ -333,8 +388,10 @@ class Summary:
             duplicates=int(d.get("duplicates", 0)),
             rejected=int(d.get("rejected", 0)),
             unknown_fields=int(d.get("unknown_fields", 0)),
-            unattributed={k: Excluded._from(v) for k, v in (d.get("unattributed") or {}).items()},
+            unattributed={k: Tally._from(v) for k, v in (d.get("unattributed") or {}).items()},
             commission=_dec(d.get("commission", "0")),
+            earliest_trade=_opt_time(d.get("earliest_trade")),
+            incomplete_history=[IncompleteHistory._from(h) for h in d.get("incomplete_history") or []],
         )
 
 
@@ -430,6 +487,13 @@ class Statement(_Canonical, _Tabular):
                 ("exact", _DEC, [p.get("exact") for _, p in rows]),
                 ("trades", _INT, [p["trades"] for _, p in rows]),
                 ("excluded_trades", _INT, [sum(int(x["trades"]) for x in (p.get("excluded") or {}).values()) for _, p in rows]),
+                ("eligible_trades", _INT, [p["eligible"]["trades"] for _, p in rows]),
+                ("eligible_volume", _DEC, [p["eligible"]["volume"] for _, p in rows]),
+                ("eligible_fees", _DEC, [p["eligible"]["fees"] for _, p in rows]),
+                ("withheld", _DEC, [p["withheld"] for _, p in rows]),
+                ("metrics_start", _TIME, [p["metrics_window"]["start"] for _, p in rows]),
+                ("metrics_end", _TIME, [p["metrics_window"]["end"] for _, p in rows]),
+                ("history", _STR, [p["history"] for _, p in rows]),
             ]
         if table == "brokers":
             bs = d["brokers"]
@@ -505,6 +569,50 @@ class CurvePoint:
 
 
 @dataclass(frozen=True)
+class Need:
+    """One threshold of a way to a tier: the minimum, the scenario's value, what is missing."""
+
+    min: Decimal
+    have: Decimal
+    more: Decimal
+
+
+@dataclass(frozen=True)
+class Way:
+    """One ladder's step to a tier above the scenario's."""
+
+    ladder: str
+    needs: Dict[str, Need]
+    volume: Optional[Decimal]
+    volume_needed: Optional[Decimal]
+    met: bool
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "Way":
+        return cls(
+            ladder=d["ladder"],
+            needs={k: Need(min=_dec(v["min"]), have=_dec(v["have"]), more=_dec(v["more"])) for k, v in d["needs"].items()},
+            volume=_opt_dec(d.get("volume")),
+            volume_needed=_opt_dec(d.get("volume_needed")),
+            met=bool(d["met"]),
+        )
+
+
+@dataclass(frozen=True)
+class TierAbove:
+    """A tier above the scenario's: each way to reach it and the commission there."""
+
+    tier: str
+    rate: Decimal
+    ways: List[Way]
+    commission: Decimal
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "TierAbove":
+        return cls(tier=d["tier"], rate=_dec(d["rate"]), ways=[Way._from(w) for w in d["ways"]], commission=_dec(d["commission"]))
+
+
+@dataclass(frozen=True)
 class Estimate(_Canonical, _Tabular):
     """The result of ``estimate``. Table ``"curve"`` (default): one row per tier boundary."""
 
@@ -520,6 +628,8 @@ class Estimate(_Canonical, _Tabular):
     commission: Decimal
     next: Optional[CurvePoint]
     curve: List[CurvePoint]
+    tiers_above: List[TierAbove]
+    """Every tier above, with every threshold still missing (volume and active clients)."""
     _json: str = field(repr=False, compare=False, default="")
     _default_table = "curve"
 
@@ -540,6 +650,7 @@ class Estimate(_Canonical, _Tabular):
             commission=_dec(d["commission"]),
             next=None if nxt is None else CurvePoint._from(nxt),
             curve=[CurvePoint._from(c) for c in d.get("curve") or []],
+            tiers_above=[TierAbove._from(t) for t in d.get("tiers_above") or []],
             _json=text,
         )
 

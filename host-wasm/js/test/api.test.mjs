@@ -21,6 +21,32 @@ for (const [name, api] of Object.entries(packages)) {
       assert.equal(st.summary.commission, '1690.00');
     });
 
+    it('the statement adds up: attributed = eligible + excluded; history flags and complete_history', () => {
+      const t = (id, time, notional, fee, extra = {}) => ({ id, time, account: 'c1', broker: 'B1', channel: 'api', product: 'spot', notional, fee, ...extra });
+      const st = api.settle('backpack', [
+        t('t1', '2026-06-05T00:00:00Z', '4000000', '800'),
+        t('t2', '2026-06-06T00:00:00Z', '2000000', '300', { channel: 'web' }),
+        t('t3', '2026-06-07T00:00:00Z', '500000', '100', { product: 'margin' }),
+        t('t4', '2026-06-08T00:00:00Z', '1500000', '200'),
+      ]);
+      const p = st.brokers[0].periods[0];
+      assert.deepEqual(p.attributed, { trades: 4, volume: '8000000', fees: '1400' });
+      assert.deepEqual(p.eligible, { trades: 2, volume: '5500000', fees: '1000' });
+      assert.deepEqual(p.excluded.non_api_channel, { trades: 1, volume: '2000000', fees: '300' });
+      assert.deepEqual(p.metrics, { api_volume: '5500000' });
+      assert.deepEqual(p.metrics_window, { start: '2026-06-01T00:00:00Z', end: '2026-07-01T00:00:00Z' });
+      assert.equal(p.commission, '300.00');
+      assert.equal(p.history, 'complete');
+      const xt = [t('x1', '2026-06-10T08:00:00Z', '12000000', '1200'), t('x2', '2026-06-11T08:00:00Z', '1000', '1')];
+      const flagged = api.settle('xt', xt);
+      assert.deepEqual(flagged.brokers[0].periods.map((q) => q.history), ['incomplete', 'incomplete']);
+      assert.deepEqual(flagged.summary.incomplete_history, [{ broker: 'B1', periods: 2, first: '2026-06-10T00:00:00Z', last: '2026-06-11T00:00:00Z' }]);
+      assert.equal(flagged.brokers[0].periods[1].commission, '0.40000000');
+      const whole = api.settle('xt', xt, { complete_history: true });
+      assert.deepEqual(whole.brokers[0].periods.map((q) => q.history), ['complete', 'complete']);
+      assert.deepEqual(whole.summary.incomplete_history, []);
+    });
+
     it('positional, object and JSON-text requests agree', () => {
       const req = { program: 'backpack', trades: threeClients() };
       const a = api.settleJson(req);

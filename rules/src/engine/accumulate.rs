@@ -32,6 +32,8 @@ pub(crate) struct Batch {
     pub hourly: bool,
     pub seen: SeenStore,
     pub accepted: u64,
+    /// Time of the earliest trade taken (i64::MAX before the first): history warnings.
+    pub earliest: i64,
     /// A total passed its limit: the statement is that error; later trades only have their
     /// ids checked (see `General::over_limit`).
     pub over_limit: bool,
@@ -100,6 +102,7 @@ impl Batch {
             hourly: p.spec().settlement.period == Period::Hour,
             seen: SeenStore::Local(Dedupe::default()),
             accepted: 0,
+            earliest: i64::MAX,
             over_limit: false,
             duplicates: 0,
             unknown_fields: 0,

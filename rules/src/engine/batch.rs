@@ -59,7 +59,8 @@ impl Batch {
                 .values
                 .iter()
                 .map(|m| match &reg {
-                    None => Some(self.brokers.id(m)),
+                    // Without a registry sub-account attribution is off (attribution.rs).
+                    None => None,
                     Some(r) => r.masters.get(m.as_str()).map(|b| self.brokers.id(b)),
                 })
                 .collect()
@@ -197,14 +198,19 @@ impl Batch {
                         unit: 0,
                         settled: true,
                     });
-                    let zero = (Some(0), Decimal::ZERO);
                     // A total past its limit is the settlement's error (money::sum_limit).
-                    if self.add(cell, zero, (Some(fee), Decimal::ZERO)).is_err() {
+                    let added = self.add(
+                        cell,
+                        (Some(notional), Decimal::ZERO),
+                        (Some(fee), Decimal::ZERO),
+                    );
+                    if added.is_err() {
                         self.over_limit = true;
                         continue;
                     }
                 }
                 self.accepted += 1;
+                self.earliest = self.earliest.min(t);
                 continue;
             };
             let lk: Local = (
@@ -300,6 +306,7 @@ impl Batch {
                 }
             }
             self.accepted += 1;
+            self.earliest = self.earliest.min(t);
             if self.plan.clients {
                 let day = self.client_day(unit);
                 let cl = &self.classes[class as usize];

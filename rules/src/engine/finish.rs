@@ -56,8 +56,7 @@ impl Batch {
             let fees = money::total(fee_pos, fee_neg)?;
             if k.broker == NO_BROKER {
                 let s = unattributed.entry(REASONS[k.class as usize]).or_default();
-                s.trades += trades;
-                s.fees = money::total(s.fees, fees)?;
+                s.add(trades, notional, fees)?;
                 continue;
             }
             let day = self.day_of_unit(k.unit);
@@ -82,16 +81,13 @@ impl Batch {
                 last_day: day,
                 ..PeriodAcc::default()
             });
-            per.trades += trades;
-            per.volume = money::total(per.volume, notional)?;
-            per.fees = money::total(per.fees, fees)?;
+            per.all.add(trades, notional, fees)?;
             per.last_day = per.last_day.max(day);
             match self.classes[k.class as usize].excluded {
                 Some(x) => {
                     let reason: &String = &p.exclusions[x].0;
                     let s = per.excluded.entry(reason.clone()).or_default();
-                    s.trades += trades;
-                    s.fees = money::total(s.fees, fees)?;
+                    s.add(trades, notional, fees)?;
                 }
                 None => {
                     let (pos, neg) = if by_fee {
@@ -172,6 +168,7 @@ impl Batch {
             .collect();
         g.unattributed = unattributed;
         g.accepted = self.accepted;
+        g.earliest = self.earliest;
         g.duplicates = self.duplicates;
         g.unknown_fields = self.unknown_fields;
         let mut rejected = self.rejected;

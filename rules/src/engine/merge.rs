@@ -106,6 +106,7 @@ impl Batch {
                 .insert(client_key(brokers[b as usize], accounts[a as usize], d, m));
         }
         self.accepted += o.accepted;
+        self.earliest = self.earliest.min(o.earliest);
         self.over_limit |= o.over_limit;
         self.duplicates += o.duplicates;
         self.unknown_fields += o.unknown_fields;

@@ -81,9 +81,10 @@ impl Batch {
                         unit: 0,
                         settled: true,
                     });
-                    self.add(cell, (Some(0), Decimal::ZERO), fee)?;
+                    self.add(cell, notional, fee)?;
                 }
                 self.accepted += 1;
+                self.earliest = self.earliest.min(t.time);
                 return Ok(());
             }
         };
@@ -120,6 +121,7 @@ impl Batch {
         });
         self.add(cell, notional, fee)?;
         self.accepted += 1;
+        self.earliest = self.earliest.min(t.time);
         if self.plan.clients {
             let day = self.client_day(unit);
             self.count_client(broker, class, t.account, day);

@@ -30,7 +30,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 const MAGIC: &[u8; 4] = b"BRPS";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// The fingerprint of the settlement a state belongs to.
 pub(crate) fn header(b: &Batch) -> [String; 4] {
@@ -164,6 +164,7 @@ pub(crate) fn encode(b: &Batch) -> Vec<u8> {
         w.s(&h);
     }
     w.u(b.accepted);
+    w.u(b.earliest as u64);
     w.u(b.duplicates);
     w.u(b.unknown_fields);
     let (border, bid) = sorted_ids(&b.brokers.names);
@@ -347,6 +348,7 @@ pub(crate) fn decode(like: &Batch, bytes: &[u8]) -> Result<Batch> {
     }
     let mut b = like.empty();
     b.accepted = r.u()?;
+    b.earliest = r.u()? as i64;
     b.duplicates = r.u()?;
     b.unknown_fields = r.u()?;
     let n = r.n()?;
