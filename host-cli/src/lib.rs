@@ -4,11 +4,13 @@
 //!
 //! Exit codes: 0 success; 1 the input was rejected (a bad trade in `--strict` mode, an invalid
 //! program, registry or trade file, a duplicate id with other content, `validate` finding
-//! problems); 2 usage (bad arguments, an unknown program id, a file that cannot be opened).
+//! problems); 2 usage (bad arguments, an unknown program id, a file that cannot be opened);
+//! 3 `reconcile` found differences (0 when every key matched).
 
 pub mod args;
 pub mod input;
 pub mod output;
+pub mod reconcile;
 pub mod render;
 pub mod sample;
 mod sample_parquet;
@@ -91,6 +93,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> R<()> {
         Command::Schema(a) => schema_cmd(a, out),
         Command::Sample(a) => sample_cmd(a, out),
         Command::Call(a) => call_cmd(a, out),
+        Command::Reconcile(a) => reconcile::reconcile_cmd(a, out),
     }
 }
 
@@ -128,7 +131,7 @@ fn call_cmd(a: args::CallArgs, out: &mut dyn Write) -> R<()> {
 }
 
 /// A file's bytes, or stdin's for `-`.
-fn read_bytes(path: &str) -> R<Vec<u8>> {
+pub(crate) fn read_bytes(path: &str) -> R<Vec<u8>> {
     if path == "-" {
         let mut v = Vec::new();
         io::stdin()
@@ -139,12 +142,12 @@ fn read_bytes(path: &str) -> R<Vec<u8>> {
     std::fs::read(path).map_err(|e| Fail::io(&format!("cannot read {path}"), e))
 }
 
-fn emit(out: &mut dyn Write, s: &str) -> R<()> {
+pub(crate) fn emit(out: &mut dyn Write, s: &str) -> R<()> {
     out.write_all(s.as_bytes())
         .map_err(|e| Fail::io("stdout", e))
 }
 
-fn json<T: Serialize>(v: &T) -> R<String> {
+pub(crate) fn json<T: Serialize>(v: &T) -> R<String> {
     serde_json::to_string(v)
         .map(|mut s| {
             s.push('\n');
@@ -158,7 +161,7 @@ fn json<T: Serialize>(v: &T) -> R<String> {
         })
 }
 
-fn default_format(f: Option<OutFormat>) -> OutFormat {
+pub(crate) fn default_format(f: Option<OutFormat>) -> OutFormat {
     f.unwrap_or(if io::stdout().is_terminal() {
         OutFormat::Table
     } else {
@@ -191,13 +194,13 @@ pub fn load_program(arg: &str) -> R<Program> {
     }
 }
 
-fn load_registry(path: &str) -> R<Registry> {
+pub(crate) fn load_registry(path: &str) -> R<Registry> {
     let text = read_text(path)?;
     Registry::from_json(&text).map_err(|e| Fail::input(Some(path), &e))
 }
 
 /// `2026-06-01` -> `2026-06-01T00:00:00Z`; anything else passes through to the engine.
-fn time_arg(s: &Option<String>) -> Option<String> {
+pub(crate) fn time_arg(s: &Option<String>) -> Option<String> {
     s.as_ref().map(|t| {
         if t.len() == 10 && t.as_bytes().get(4) == Some(&b'-') {
             format!("{t}T00:00:00Z")
