@@ -174,3 +174,27 @@ fn generic_format_by_trade_with_map() {
     assert_eq!(v["summary"]["ours"], "2.5");
     assert_eq!(v["summary"]["theirs"], "2.540000001");
 }
+
+/// The README's "Checking a payout" console block is what the binary prints.
+#[test]
+fn readme_example_is_the_output() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme.find("<!-- section: reconcile -->").unwrap();
+    let block = &readme[start..];
+    let block = &block[block.find("```console\n").unwrap() + 11..];
+    let block = &block[..block.find("```").unwrap()];
+    let (command, want) = block.split_once('\n').unwrap();
+    let args: Vec<&str> = command
+        .strip_prefix("$ broker-rules ")
+        .unwrap()
+        .split(' ')
+        .collect();
+    let o = Command::new(env!("CARGO_BIN_EXE_broker-rules"))
+        .args(&args)
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(text(&o.stdout), want);
+}

@@ -253,6 +253,25 @@ function createApi(core, pkg) {
     ? core.callBytesJsonAsync(name, b.head, b.bytes)
     : Promise.resolve().then(() => bytesEnvelope(name, b)));
 
+  // A reconcile request: an object or its JSON text. `trades` and `report` may be bytes
+  // (UTF-8 text of a trade log / the report's CSV); they travel as text in the request.
+  const reconcileReq = (args) => {
+    const r = args[0];
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) return requestText(r);
+    const o = { ...r };
+    for (const k of ['trades', 'report']) {
+      const b = bytesOf(o[k]);
+      if (!b) continue;
+      try {
+        o[k] = new TextDecoder('utf-8', { fatal: true }).decode(b);
+      } catch (_) {
+        throw fail('E_PARSE', `${k}: the bytes are not UTF-8`, { field: k });
+      }
+      if (k === 'trades' && o.format == null) o.format = 'csv';
+    }
+    return text(o, 'request');
+  };
+
   const api = {};
   const entries = [
     ['settle', core.settleJson, settleReq, true],
@@ -261,6 +280,7 @@ function createApi(core, pkg) {
     ['validate', core.validateJson, (args) => requestText(args[0])],
     ['program', core.programJson, programReq],
     ['programs', () => core.programsJson(), () => '{}'],
+    ['reconcile', (r) => core.callJson('reconcile', r), reconcileReq],
   ];
   for (const [name, fn, req, takesBytes] of entries) {
     const json = (...args) => {
