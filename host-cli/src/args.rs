@@ -216,4 +216,11 @@ pub struct SampleArgs {
     /// Output format [default: by extension of --out, else csv].
     #[arg(long, value_parser = ["csv", "ndjson", "parquet"])]
     pub format: Option<String>,
+    /// Instead: a month of OKX broker trades (CSV, to --out) and the exchange's report of the
+    /// same month (to --report-out) with planted differences, to try `reconcile` on.
+    #[arg(long, value_parser = ["okx"], requires_all = ["out", "report_out"])]
+    pub report: Option<String>,
+    /// Where `--report` writes the exchange's report (CSV).
+    #[arg(long, value_name = "FILE", requires = "report")]
+    pub report_out: Option<String>,
 }

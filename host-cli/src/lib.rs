@@ -14,6 +14,7 @@ pub mod reconcile;
 pub mod render;
 pub mod sample;
 mod sample_parquet;
+pub mod sample_report;
 
 pub use args::*;
 use render::{explain_csv, explain_table, header, statement_csv, statement_table};
@@ -605,6 +606,17 @@ fn schema_cmd(a: SchemaArgs, out: &mut dyn Write) -> R<()> {
 }
 
 fn sample_cmd(a: SampleArgs, out: &mut dyn Write) -> R<()> {
+    if let (Some(_), Some(trades), Some(report)) = (&a.report, &a.out, &a.report_out) {
+        let (mut t, mut r) = (String::new(), String::new());
+        let p = sample_report::write(a.seed, &mut t, &mut r)?;
+        std::fs::write(trades, t).map_err(|e| Fail::io(&format!("cannot write {trades}"), e))?;
+        std::fs::write(report, r).map_err(|e| Fail::io(&format!("cannot write {report}"), e))?;
+        eprintln!(
+            "broker-rules: wrote a month of OKX broker trades to {trades} and its rebate-per-orders report to {report} (seed {}); planted: {} missing from the report, {} paid at L2 (30%) instead of L1, {} (a VIP 6 client) paid anyway, {} not in the trades",
+            a.seed, p.missing, p.wrong_tier, p.vip6_paid, p.unknown
+        );
+        return Ok(());
+    }
     let parquet = match a.format.as_deref() {
         Some(f) => f == "parquet",
         None => a.out.as_deref().and_then(Format::from_path) == Some(Format::Parquet),

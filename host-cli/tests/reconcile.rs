@@ -198,3 +198,76 @@ fn readme_example_is_the_output() {
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(text(&o.stdout), want);
 }
+
+/// `sample --report okx` writes a month and its OKX report with four planted differences;
+/// `reconcile` finds exactly those, each with its cause.
+#[test]
+fn sample_report_okx_plants_four_differences() {
+    let dir =
+        std::env::temp_dir().join(format!("broker-rules-sample-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (fills, report) = (dir.join("fills.csv"), dir.join("rebates.csv"));
+    let (fills, report) = (fills.to_str().unwrap(), report.to_str().unwrap());
+    let o = run(&[
+        "sample",
+        "--report",
+        "okx",
+        "--out",
+        fills,
+        "--report-out",
+        report,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("planted: ord-0010 missing from the report, ord-0015 paid at L2 (30%) instead of L1, ord-0003 (a VIP 6 client) paid anyway, ord-0999 not in the trades"));
+    let o = run(&[
+        "reconcile",
+        "--program",
+        "okx",
+        "--trades",
+        fills,
+        "--report",
+        report,
+        "--report-format",
+        "okx-rebate-per-orders",
+        "--by",
+        "order",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["summary"]["counts"],
+        serde_json::json!({"matched": 48, "differs": 1, "only_ours": 1, "only_theirs": 2})
+    );
+    let rows: Vec<(String, String, String)> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["key"]["order"].as_str().unwrap().into(),
+                r["status"].as_str().unwrap().into(),
+                r["cause"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want = [
+        ("ord-0003", "only_theirs", "excluded"),
+        ("ord-0010", "only_ours", "not_in_report"),
+        ("ord-0015", "differs", "rate"),
+        ("ord-0999", "only_theirs", "missing_trades"),
+    ];
+    assert_eq!(
+        rows,
+        want.map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    );
+    assert_eq!(v["rows"][0]["detail"]["reason"], "vip6_plus");
+    // ord-0015: fee 3.922045 at L1 25% = 0.98051125; the report pays 30% = 1.1766135.
+    assert_eq!(v["rows"][2]["ours"]["commission"], "0.98051125");
+    assert_eq!(v["rows"][2]["theirs"]["commission"], "1.1766135");
+    assert_eq!(v["rows"][2]["detail"]["their_tier"], "L2");
+    assert_eq!(v["rows"][2]["detail"]["our_rate"], "0.25");
+    assert_eq!(v["summary"]["difference"], "2.528691");
+    std::fs::remove_dir_all(&dir).ok();
+}
