@@ -247,6 +247,31 @@ write(
     + row_checks(1, "only_theirs", "missing_trades", None, "0.5", "0.5"),
 )
 
+# 6. A format of one's own (an object): epoch-ms times, days in UTC+8, commission negated.
+trades = [
+    trade("u1", None, "c1", "1000", "1", "2026-06-10T15:00:00Z"),
+    trade("u2", None, "c1", "2000", "2", "2026-06-10T17:00:00Z"),
+]
+report = csv("uid,ts,rebate", [f"c1,{ms('2026-06-10T15:30:00Z')},-0.2",
+                               f"c1,{ms('2026-06-10T16:30:00Z')},-0.4"])
+write(
+    "reconcile-custom-format-object",
+    "A report format given as an object: uid=account, ts=time in epoch milliseconds, "
+    "rebate=commission written negative (negate). Days are UTC+8: the row at 15:30Z is "
+    "2026-06-10 23:30 and the one at 16:30Z is 2026-06-11 00:30 in UTC+8, as are u1 (15:00Z) "
+    "and u2 (17:00Z). c1/06-10: 1 x 20% = 0.2 = -(-0.2) matched; c1/06-11: 2 x 20% = 0.4 "
+    "matched. Totals 0.6 each, difference 0.",
+    {"program": "backpack", "trades": trades, "report": report,
+     "report_format": {"name": "my-exchange", "columns": {"uid": "account", "ts": "time",
+                                                         "rebate": "commission"},
+                       "time": "epoch_ms", "day_offset": "+08:00", "negate": ["commission"]},
+     "by": "account-day", "all": True},
+    summary({"matched": 2, "differs": 0, "only_ours": 0, "only_theirs": 0}, {}, "0.6", "0.6", "0")
+    + [("/ok/report_format", "my-exchange"), ("/ok/rows/0/key/day", "2026-06-10"),
+       ("/ok/rows/1/key/day", "2026-06-11"), ("/ok/rows/0/theirs/commission", "0.2"),
+       ("/ok/rows/1/theirs/commission", "0.4")],
+)
+
 # Bad reports.
 one = [trade("e1", "o1", "c1", "1000", "1", "2026-06-10T00:00:00Z")]
 
