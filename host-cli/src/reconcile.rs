@@ -126,14 +126,13 @@ pub fn reconcile_cmd(a: ReconcileArgs, out: &mut dyn Write) -> R<()> {
             a.trades
         );
     }
-    let r =
-        reconcile::reconcile(&program, &statement, &report, &format, &options).map_err(|e| {
-            let code = if e.code == ErrorCode::Options { 2 } else { 1 };
-            Fail {
-                code,
-                text: crate::output::error_message(Some(&a.report), &e),
-            }
-        })?;
+    let r = reconcile::reconcile(&program, statement, &report, &format, &options).map_err(|e| {
+        let code = if e.code == ErrorCode::Options { 2 } else { 1 };
+        Fail {
+            code,
+            text: crate::output::error_message(Some(&a.report), &e),
+        }
+    })?;
     let text = match default_format(a.format) {
         OutFormat::Json => json(&r)?,
         OutFormat::Csv => rows_csv(&r),

@@ -593,7 +593,7 @@ fn reconcile_value(request: &str) -> Result<crate::reconcile::Reconciliation> {
     };
     with_lines(&mut req);
     let statement = settle_parsed(&program, &req)?;
-    reconcile::reconcile(&program, &statement, report.as_bytes(), &format, &options)
+    reconcile::reconcile(&program, statement, report.as_bytes(), &format, &options)
 }
 
 #[cfg(not(feature = "std"))]

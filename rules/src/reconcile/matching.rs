@@ -97,6 +97,8 @@ pub struct Ours {
 /// Their figures for a key.
 #[derive(Clone, Debug, Default)]
 pub struct Theirs {
+    /// The line of the key's first row.
+    pub line: u64,
     pub rows: u64,
     pub volume: Option<Decimal>,
     pub fee: Option<Decimal>,
@@ -208,7 +210,8 @@ pub fn add_line(o: &mut Ours, l: &Line, withheld: bool) -> Result<()> {
 }
 
 /// Our figures per key: lines grouped by key, or the statement's periods at `period`.
-pub fn ours(level: Level, st: &Statement, report_clock: Clock) -> Result<BTreeMap<Key, Ours>> {
+/// The statement is consumed: each line is dropped once it is summed into its key.
+pub fn ours(level: Level, st: Statement, report_clock: Clock) -> Result<BTreeMap<Key, Ours>> {
     let mut out: BTreeMap<Key, Ours> = BTreeMap::new();
     if level == Level::Period {
         for b in &st.brokers {
@@ -260,10 +263,10 @@ pub fn ours(level: Level, st: &Statement, report_clock: Clock) -> Result<BTreeMa
         .filter(|b| b.status == "withheld")
         .map(|b| b.broker.as_str())
         .collect();
-    for l in st.lines.as_deref().unwrap_or(&[]) {
-        let key = line_key(level, l, report_clock)?;
+    for l in st.lines.into_iter().flatten() {
+        let key = line_key(level, &l, report_clock)?;
         let w = l.broker.as_deref().is_some_and(|b| withheld.contains(&b));
-        add_line(out.entry(key).or_default(), l, w)?;
+        add_line(out.entry(key).or_default(), &l, w)?;
     }
     Ok(out)
 }
@@ -330,6 +333,9 @@ pub fn add_row(t: &mut Theirs, r: ReportRow) -> Result<()> {
             (a, b) => a.or(b),
         })
     };
+    if t.rows == 0 {
+        t.line = r.line;
+    }
     t.rows += 1;
     t.volume = sum(t.volume, r.volume)?;
     t.fee = sum(t.fee, r.fee)?;

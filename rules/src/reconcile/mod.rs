@@ -44,9 +44,11 @@ pub struct ReconcileOptions {
 }
 
 /// Reconciles a statement settled with lines (`options.lines`) against a report's bytes.
+/// The statement is consumed key by key before the report is read, so the lines and both
+/// sides' sums are never all held at once.
 pub fn reconcile(
     program: &Program,
-    statement: &Statement,
+    statement: Statement,
     report: &[u8],
     format: &ReportFormat,
     options: &ReconcileOptions,
@@ -67,6 +69,13 @@ pub fn reconcile(
         None => Decimal::new(1, program.currency_scale().min(28)),
     };
     let clock = Clock::new(format.offset_minutes()?);
+    let program_ref = ProgramRef {
+        id: statement.program.id.clone(),
+        version: statement.program.version.clone(),
+        sha256: statement.program.sha256.clone(),
+    };
+    let (engine, currency) = (statement.engine.clone(), statement.currency.clone());
+    let ours = matching::ours(level, statement, clock)?;
 
     // Theirs, row by row; duplicates by the format's key (or the match key).
     let mut theirs: BTreeMap<Key, matching::Theirs> = BTreeMap::new();
@@ -79,12 +88,16 @@ pub fn reconcile(
             r.broker = default_broker.map(ToString::to_string);
         }
         let key = matching::row_key(level, &r, column_of, program, default_broker)?;
-        let identity = if format.key.is_empty() {
-            key_identity(&key)
+        // Without a format key the match key is the row's identity: the map of theirs
+        // already holds it (no second copy of every key).
+        let (identity, first) = if format.key.is_empty() {
+            (key_identity(&key), theirs.get(&key).map(|t| t.line))
         } else {
-            matching::identity(&r, &format.key)
+            let identity = matching::identity(&r, &format.key);
+            let first = seen.insert(identity.clone(), r.line);
+            (identity, first)
         };
-        if let Some(first) = seen.insert(identity.clone(), r.line) {
+        if let Some(first) = first {
             let what = if format.key.is_empty() {
                 Vec::from([level.as_str()])
             } else {
@@ -115,8 +128,6 @@ pub fn reconcile(
         }
         matching::add_row(theirs.entry(key).or_default(), r)
     })?;
-
-    let ours = matching::ours(level, statement, clock)?;
 
     // Decide every key of either side, in key order.
     let mut rows = Vec::new();
@@ -206,13 +217,9 @@ pub fn reconcile(
         });
     }
     Ok(Reconciliation {
-        program: ProgramRef {
-            id: statement.program.id.clone(),
-            version: statement.program.version.clone(),
-            sha256: statement.program.sha256.clone(),
-        },
-        engine: statement.engine.clone(),
-        currency: statement.currency.clone(),
+        program: program_ref,
+        engine,
+        currency,
         by: level,
         report_format: format.name.clone(),
         tolerance: money::canonical(tolerance),
