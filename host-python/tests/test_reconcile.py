@@ -91,3 +91,21 @@ def test_readme_reconcile_block_runs(monkeypatch: pytest.MonkeyPatch, capsys: py
     monkeypatch.chdir(ROOT)
     exec(compile(block, "README.md", "exec"), {})
     assert capsys.readouterr().out == "4 0.040000001\n[['o6', Decimal('0.2'), Decimal('0.30'), 'BKR 1']]\n"
+
+
+def test_trades_as_a_dataframe_or_a_file_give_the_same_bytes(tmp_path: Path) -> None:
+    import pandas as pd
+
+    v = vector("reconcile-order-every-cause")
+    inp = v["input"]
+    want = json.dumps(v["expected"]["ok"], separators=(",", ":"))
+    args: Dict[str, Any] = {"by": "order", "report_format": "okx-rebate-per-orders", "tolerance": "0.00000001"}
+    report = inp["report"].encode()
+    df = pd.DataFrame(inp["trades"])
+    assert br.reconcile("backpack", df, report, **args).to_json() == want
+    cols = ["id", "time", "account", "broker", "channel", "product", "notional", "fee", "order"]
+    path = tmp_path / "fills.csv"
+    path.write_text(df[cols].fillna("").to_csv(index=False))
+    r = br.reconcile("backpack", path, report, **args)
+    assert r.to_json() == want
+    assert r.summary.difference == Decimal("0.040000001")

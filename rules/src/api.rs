@@ -516,14 +516,18 @@ const RECONCILE_FIELDS: [&str; 12] = [
     "broker",
 ];
 
+/// The reconciliation's own arguments of a request: the report's text, its format (with
+/// `map` applied) and the options. Checked before any trade is settled.
 #[cfg(feature = "std")]
-fn reconcile_value(request: &str) -> Result<crate::reconcile::Reconciliation> {
-    use crate::reconcile::{self, Level, ReconcileOptions, ReportFormat};
+fn reconcile_args(
+    req: &Map<String, Value>,
+) -> Result<(
+    String,
+    crate::reconcile::ReportFormat,
+    crate::reconcile::ReconcileOptions,
+)> {
+    use crate::reconcile::{Level, ReconcileOptions, ReportFormat};
     use alloc::collections::BTreeMap;
-    let mut req = parse_request(request)?;
-    only(&req, &RECONCILE_FIELDS)?;
-    let program = program_from(req.get("program"))?;
-    // The reconciliation's own arguments are checked before any trade is settled.
     let report = match req.get("report") {
         Some(Value::String(t)) => t.clone(),
         None | Some(Value::Null) => {
@@ -555,7 +559,7 @@ fn reconcile_value(request: &str) -> Result<crate::reconcile::Reconciliation> {
             .field("report_format"))
         }
     };
-    let map: BTreeMap<String, String> = field(&req, "map")?.unwrap_or_default();
+    let map: BTreeMap<String, String> = field(req, "map")?.unwrap_or_default();
     let format = format.with_map(&map)?;
     format.offset_minutes()?;
     let by = match req.get("by") {
@@ -588,12 +592,46 @@ fn reconcile_value(request: &str) -> Result<crate::reconcile::Reconciliation> {
     let options = ReconcileOptions {
         by,
         tolerance,
-        all: field(&req, "all")?.unwrap_or(false),
-        broker: field(&req, "broker")?,
+        all: field(req, "all")?.unwrap_or(false),
+        broker: field(req, "broker")?,
     };
+    Ok((report, format, options))
+}
+
+#[cfg(feature = "std")]
+fn reconcile_value(request: &str) -> Result<crate::reconcile::Reconciliation> {
+    let mut req = parse_request(request)?;
+    only(&req, &RECONCILE_FIELDS)?;
+    let program = program_from(req.get("program"))?;
+    let (report, format, options) = reconcile_args(&req)?;
     with_lines(&mut req);
     let statement = settle_parsed(&program, &req)?;
-    reconcile::reconcile(&program, statement, report.as_bytes(), &format, &options)
+    crate::reconcile::reconcile(&program, statement, report.as_bytes(), &format, &options)
+}
+
+/// `reconcile` with the trades fed by the host (an Arrow stream, a Parquet file): the
+/// request has every field but `trades` and `format`. The envelope is [`reconcile`]'s for
+/// the same trades.
+#[cfg(feature = "std")]
+pub fn reconcile_fed(request: &str, feed: impl FnOnce(&mut Settler) -> Result<()>) -> String {
+    envelope((|| {
+        let req = parse_request(request)?;
+        let allowed: Vec<&str> = RECONCILE_FIELDS
+            .iter()
+            .copied()
+            .filter(|f| *f != "trades" && *f != "format")
+            .collect();
+        only(&req, &allowed)?;
+        let program = program_from(req.get("program"))?;
+        let (report, format, options) = reconcile_args(&req)?;
+        let registry: Option<Registry> = field(&req, "registry")?;
+        let mut settle: SettleOptions = field(&req, "options")?.unwrap_or_default();
+        settle.lines = true;
+        let mut s = Settler::new(&program, registry.as_ref(), &settle)?;
+        feed(&mut s)?;
+        let statement = s.finish()?;
+        crate::reconcile::reconcile(&program, statement, report.as_bytes(), &format, &options)
+    })())
 }
 
 #[cfg(not(feature = "std"))]

@@ -815,29 +815,23 @@ def reconcile(
     the cause of every difference (the core decides both; see the README's "Checking a
     payout").
 
-    ``trades``: a list of dicts, a path (str / os.PathLike) or content (bytes / file-like),
-    as :func:`validate` reads them. ``report``: the report's CSV as a path (str /
+    ``trades``: anything :func:`settle` takes (a list of dicts, a path to a CSV / NDJSON /
+    JSON / Parquet file, bytes or a file-like object, a pandas or Polars DataFrame, a pyarrow
+    Table). ``report``: the report's CSV as a path (str /
     os.PathLike) or content (bytes / file-like). ``report_format``: a built-in name
     (:data:`REPORT_FORMATS`) or a format dict; ``map`` adds ``{"column": "field"}``
     mappings. ``tolerance`` is absolute and inclusive, in the program's currency (default:
     one unit of its scale).
     """
     req = _request(program, registry, from_, to, False, False, allow_float)
-    if isinstance(trades, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(trades, "read"):
-        how, what, fmt = _source(trades, allow_float, format)
-        if how == "file":
-            fmt = fmt or _FORMATS.get(os.path.splitext(str(what))[1].lower(), "csv")
-            what = _read_path(what, "trades")
+    # Trades as settle takes them: text and lists travel in the request; a file (Parquet
+    # too) and Arrow / DataFrames are fed to the engine by the extension.
+    how, what, fmt = _source(trades, allow_float, format)
+    if how == "text":
         req["trades"] = what
         req["format"] = fmt
-    elif isinstance(trades, (list, tuple)):
-        req["trades"] = [_trade_json(t, i, allow_float) for i, t in enumerate(trades)]
-    else:
-        raise FieldError(
-            "reconcile takes trades as a list of dicts, a CSV/NDJSON/JSON file path, or their bytes "
-            "(a DataFrame: write it with to_csv and pass the path)",
-            {"field": "trades"},
-        )
+    elif how == "list":
+        req["trades"] = what
     if isinstance(report, (str, os.PathLike)):
         req["report"] = _read_path(report, "report")
     elif hasattr(report, "read") and callable(report.read):
@@ -864,4 +858,9 @@ def reconcile(
         req["all"] = True
     if broker is not None:
         req["broker"] = broker
-    return Reconciliation._from_json(_unwrap(_native.call("reconcile", json.dumps(req, ensure_ascii=False))))
+    text = json.dumps(req, ensure_ascii=False)
+    if how == "file":
+        return Reconciliation._from_json(_unwrap(_native.reconcile_file(text, what, fmt)))
+    if how == "arrow":
+        return Reconciliation._from_json(_unwrap(_native.reconcile_arrow(text, what, allow_float)))
+    return Reconciliation._from_json(_unwrap(_native.call("reconcile", text)))
