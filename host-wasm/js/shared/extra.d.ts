@@ -61,9 +61,11 @@ export type ValidateRequest =
 /** Request of `reconcile` (rules/src/api.rs): settle's fields, the report and how to read it. */
 export interface ReconcileRequest {
   program: ProgramArg;
-  /** Trade objects, a trade log's text (with `format`), or its bytes (CSV unless `format`). */
+  /** Trade objects, a trade log's text (with `format`), or its bytes (format sniffed unless given). */
   trades?: Trade[] | string | TradeBytes;
-  format?: 'csv' | 'ndjson' | 'json';
+  format?: TradeFormat;
+  /** Renames of the trade log's columns to trade fields. */
+  columns?: ColumnRenames;
   registry?: Registry;
   options?: SettleOptions;
   /** The exchange's report: CSV text or its bytes. */

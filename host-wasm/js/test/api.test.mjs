@@ -40,6 +40,10 @@ for (const [name, api] of Object.entries(packages)) {
       assert.equal(o6.theirs.commission, '0.3');
       assert.equal(r.rows.find((x) => x.key.order === 'o3').detail.reason, 'non_api_channel');
       assert.equal(api.reconcileJson({ ...req, report }), JSON.stringify(v.expected.ok));
+      // The trades as a CSV log's bytes (the CLI fixture of the same trades) and as its text.
+      const fills = fs.readFileSync(path.join(root, 'host-cli/tests/fixtures/reconcile-fills.csv'));
+      assert.equal(api.reconcileJson({ ...req, trades: fills }), JSON.stringify(v.expected.ok));
+      assert.equal(api.reconcileJson({ ...req, trades: fills.toString('utf8'), format: 'csv' }), JSON.stringify(v.expected.ok));
       assert.throws(() => api.reconcile({ ...req, report: 'ordId,brokerRebate\n' }), (e) => e instanceof api.BrokerRulesError && e.code === 'E_FIELD' && e.location.line === 1);
     });
 
@@ -140,6 +144,14 @@ for (const [name, api] of Object.entries(packages)) {
       assert.equal(s.snapshotJson(), api.settleJson('backpack', threeClients().slice(0, 2)));
       s.push(threeClients().slice(2));
       assert.equal(s.finishJson(), api.settleJson('backpack', threeClients()));
+    });
+
+    it('reconcileAsync over trade-log bytes gives the same result', async () => {
+      const v = JSON.parse(fs.readFileSync(path.join(root, 'tests/vectors/reconcile-order-every-cause.json'), 'utf8'));
+      const fills = fs.readFileSync(path.join(root, 'host-cli/tests/fixtures/reconcile-fills.csv'));
+      const r = await api.reconcileAsync({ program: 'backpack', trades: fills, report: v.input.report, report_format: 'okx-rebate-per-orders', by: 'order', tolerance: '0.00000001' });
+      assert.deepEqual(r, v.expected.ok);
+      await assert.rejects(api.reconcileAsync({ program: 'backpack', trades: fills, report: v.input.report, by: 'week' }), (e) => e.code === 'E_OPTIONS' && e.location.field === 'by');
     });
 
     it('async rejects with the same error', async () => {
