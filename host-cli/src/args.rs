@@ -27,15 +27,18 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Write a deterministic synthetic trade log (CSV or NDJSON, by extension).
     Sample(SampleArgs),
+    /// Check a payout: the engine's commission beside the exchange's report, key by key,
+    /// with the cause of every difference. Exit 0 all matched, 3 differences, 1 errors.
+    Reconcile(crate::reconcile::ReconcileArgs),
     /// The raw JSON API: send one request to an entry point (settle, estimate, explain,
-    /// validate, program, programs) and print the engine's envelope, `{"ok":...}` or
+    /// validate, program, programs, reconcile) and print the engine's envelope, `{"ok":...}` or
     /// `{"error":...}`, exactly as every other host returns it.
     Call(CallArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct CallArgs {
-    /// The entry point: settle, estimate, explain, validate, program or programs.
+    /// The entry point: settle, estimate, explain, validate, program, programs or reconcile.
     pub name: String,
     /// The request JSON (the request shapes of the core's api module); `-` reads stdin.
     /// Without it the request is empty (`{}`).
@@ -222,4 +225,11 @@ pub struct SampleArgs {
     /// Output format [default: by extension of --out, else csv].
     #[arg(long, value_parser = ["csv", "ndjson", "parquet"])]
     pub format: Option<String>,
+    /// Instead: a month of OKX broker trades (CSV, to --out) and the exchange's report of the
+    /// same month (to --report-out) with planted differences, to try `reconcile` on.
+    #[arg(long, value_parser = ["okx"], requires_all = ["out", "report_out"])]
+    pub report: Option<String>,
+    /// Where `--report` writes the exchange's report (CSV).
+    #[arg(long, value_name = "FILE", requires = "report")]
+    pub report_out: Option<String>,
 }

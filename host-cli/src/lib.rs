@@ -4,14 +4,17 @@
 //!
 //! Exit codes: 0 success; 1 the input was rejected (a bad trade in `--strict` mode, an invalid
 //! program, registry or trade file, a duplicate id with other content, `validate` finding
-//! problems); 2 usage (bad arguments, an unknown program id, a file that cannot be opened).
+//! problems); 2 usage (bad arguments, an unknown program id, a file that cannot be opened);
+//! 3 `reconcile` found differences (0 when every key matched).
 
 pub mod args;
 pub mod input;
 pub mod output;
+pub mod reconcile;
 pub mod render;
 pub mod sample;
 mod sample_parquet;
+pub mod sample_report;
 
 pub use args::*;
 use render::{explain_csv, explain_table, header, statement_csv, statement_table};
@@ -91,6 +94,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> R<()> {
         Command::Schema(a) => schema_cmd(a, out),
         Command::Sample(a) => sample_cmd(a, out),
         Command::Call(a) => call_cmd(a, out),
+        Command::Reconcile(a) => reconcile::reconcile_cmd(a, out),
     }
 }
 
@@ -128,7 +132,7 @@ fn call_cmd(a: args::CallArgs, out: &mut dyn Write) -> R<()> {
 }
 
 /// A file's bytes, or stdin's for `-`.
-fn read_bytes(path: &str) -> R<Vec<u8>> {
+pub(crate) fn read_bytes(path: &str) -> R<Vec<u8>> {
     if path == "-" {
         let mut v = Vec::new();
         io::stdin()
@@ -139,12 +143,12 @@ fn read_bytes(path: &str) -> R<Vec<u8>> {
     std::fs::read(path).map_err(|e| Fail::io(&format!("cannot read {path}"), e))
 }
 
-fn emit(out: &mut dyn Write, s: &str) -> R<()> {
+pub(crate) fn emit(out: &mut dyn Write, s: &str) -> R<()> {
     out.write_all(s.as_bytes())
         .map_err(|e| Fail::io("stdout", e))
 }
 
-fn json<T: Serialize>(v: &T) -> R<String> {
+pub(crate) fn json<T: Serialize>(v: &T) -> R<String> {
     serde_json::to_string(v)
         .map(|mut s| {
             s.push('\n');
@@ -158,7 +162,7 @@ fn json<T: Serialize>(v: &T) -> R<String> {
         })
 }
 
-fn default_format(f: Option<OutFormat>) -> OutFormat {
+pub(crate) fn default_format(f: Option<OutFormat>) -> OutFormat {
     f.unwrap_or(if io::stdout().is_terminal() {
         OutFormat::Table
     } else {
@@ -191,15 +195,14 @@ pub fn load_program(arg: &str) -> R<Program> {
     }
 }
 
-fn load_registry(path: &str) -> R<Registry> {
+pub(crate) fn load_registry(path: &str) -> R<Registry> {
     let text = read_text(path)?;
     Registry::from_json(&text).map_err(|e| Fail::input(Some(path), &e))
 }
 
-/// `2026-06-01` -> `2026-06-01T00:00:00Z`; anything else passes through to the engine.
 /// `--from` / `--to` as given: the core reads a bare date as midnight at the program's day
 /// offset (`time::parse_bound`), the same on every host.
-fn time_arg(s: &Option<String>) -> Option<String> {
+pub(crate) fn time_arg(s: &Option<String>) -> Option<String> {
     s.clone()
 }
 
@@ -662,6 +665,17 @@ fn schema_cmd(a: SchemaArgs, out: &mut dyn Write) -> R<()> {
 }
 
 fn sample_cmd(a: SampleArgs, out: &mut dyn Write) -> R<()> {
+    if let (Some(_), Some(trades), Some(report)) = (&a.report, &a.out, &a.report_out) {
+        let (mut t, mut r) = (String::new(), String::new());
+        let p = sample_report::write(a.seed, &mut t, &mut r)?;
+        std::fs::write(trades, t).map_err(|e| Fail::io(&format!("cannot write {trades}"), e))?;
+        std::fs::write(report, r).map_err(|e| Fail::io(&format!("cannot write {report}"), e))?;
+        eprintln!(
+            "broker-rules: wrote a month of OKX broker trades to {trades} and its rebate-per-orders report to {report} (seed {}); planted: {} missing from the report, {} paid at L2 (30%) instead of L1, {} (a VIP 6 client) paid anyway, {} not in the trades",
+            a.seed, p.missing, p.wrong_tier, p.vip6_paid, p.unknown
+        );
+        return Ok(());
+    }
     let parquet = match a.format.as_deref() {
         Some(f) => f == "parquet",
         None => a.out.as_deref().and_then(Format::from_path) == Some(Format::Parquet),

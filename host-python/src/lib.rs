@@ -356,6 +356,44 @@ fn settle_arrow(
     }))
 }
 
+/// `reconcile` of trades read from a file (any trade format, Parquet included); the request
+/// is reconcile's without `trades` and `format`.
+#[pyfunction]
+#[pyo3(signature = (request, path, format, columns=Vec::new()))]
+fn reconcile_file(
+    py: Python<'_>,
+    request: String,
+    path: String,
+    format: Option<String>,
+    columns: Vec<(String, String)>,
+) -> String {
+    py.detach(move || {
+        api::guarded(|| {
+            api::reconcile_fed(&request, |s| {
+                feed_file(s, &path, format.as_deref(), &columns)
+            })
+        })
+    })
+}
+
+/// `reconcile` of trades given as an Arrow stream (a DataFrame's `__arrow_c_stream__()`).
+#[pyfunction]
+#[pyo3(signature = (request, stream, allow_float, columns=Vec::new()))]
+fn reconcile_arrow(
+    py: Python<'_>,
+    request: String,
+    stream: &Bound<'_, PyAny>,
+    allow_float: bool,
+    columns: Vec<(String, String)>,
+) -> PyResult<String> {
+    let ffi = take_stream(stream)?;
+    Ok(py.detach(move || {
+        api::guarded(|| {
+            api::reconcile_fed(&request, |s| feed_stream(s, ffi, allow_float, &columns))
+        })
+    }))
+}
+
 /// The partial state of trades given as CSV, NDJSON or JSON-array text: `bytes`, or the
 /// error envelope (`str`).
 #[pyfunction]
@@ -532,6 +570,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(settle_text, m)?)?;
     m.add_function(wrap_pyfunction!(settle_file, m)?)?;
     m.add_function(wrap_pyfunction!(settle_arrow, m)?)?;
+    m.add_function(wrap_pyfunction!(reconcile_file, m)?)?;
+    m.add_function(wrap_pyfunction!(reconcile_arrow, m)?)?;
     m.add_function(wrap_pyfunction!(partial_text, m)?)?;
     m.add_function(wrap_pyfunction!(partial_file, m)?)?;
     m.add_function(wrap_pyfunction!(partial_arrow, m)?)?;

@@ -82,3 +82,16 @@ def distributed(spark_df: "pyspark.sql.DataFrame", dask_df: "dask.dataframe.Data
     merged: "Delayed" = broker_rules.dask.partial_state("okx", dask_df, registry={"brokers": []})
     _ = (sizes, merged)
     return [s1, s2]
+
+
+def check_payout(trades: List[Dict[str, object]], report: bytes) -> Decimal:
+    r: br.Reconciliation = br.reconcile(
+        "okx", trades, report, by="order", report_format="okx-rebate-per-orders", tolerance=Decimal("0.00000001")
+    )
+    counts: Dict[str, int] = r.summary.counts
+    rows: List[br.ReconcileRow] = r.rows
+    ours: Optional[br.Figures] = rows[0].ours if rows else None
+    cause: Optional[str] = rows[0].cause if rows else None
+    ok: bool = r.matched
+    _ = (counts, ours, cause, ok, br.REPORT_FORMATS)
+    return r.summary.difference

@@ -172,7 +172,7 @@ fn only(req: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
     }
 }
 
-/// `settle` or `explain` (`function`) over a trade log given as bytes. `head` is the
+/// `settle`, `explain` or `reconcile` (`function`) over a trade log given as bytes. `head` is the
 /// request without its trades: `{"program", "registry"?, "options"?, "format"?,
 /// "columns"?}` (`format`: csv, ndjson, json, arrow, parquet; absent: sniffed; `columns`:
 /// `{"input_column": "field"}`). Returns the envelope, byte for byte what `api::settle`
@@ -181,10 +181,26 @@ pub fn settle_bytes(function: &str, head: &str, bytes: &[u8], threads: usize) ->
     match function {
         "settle" => api::envelope(settle_value(head, bytes, threads, false)),
         "explain" => api::envelope(settle_value(head, bytes, threads, true).map(Explanation::from)),
+        "reconcile" => reconcile_bytes(head, bytes, threads),
         other => api::error_envelope(&Error::new(
             ErrorCode::Options,
-            alloc::format!("{other:?} takes no trade bytes (settle and explain do)"),
+            alloc::format!("{other:?} takes no trade bytes (settle, explain and reconcile do)"),
         )),
+    }
+}
+
+/// `reconcile` over a trade log given as bytes: `head` is reconcile's request without
+/// `trades`, plus `format` and `columns` for the log.
+fn reconcile_bytes(head: &str, bytes: &[u8], threads: usize) -> String {
+    let parsed = api::parse_request(head).and_then(|mut req| {
+        let input = Input::from_request(&req)?;
+        req.remove("format");
+        req.remove("columns");
+        Ok((Value::Object(req).to_string(), input))
+    });
+    match parsed {
+        Ok((rest, input)) => api::reconcile_fed(&rest, |s| feed_bytes(s, bytes, &input, threads)),
+        Err(e) => api::error_envelope(&e),
     }
 }
 

@@ -11,6 +11,11 @@
 //! - `estimate`: `{"program": ..., "scenario": {...}}`
 //! - `validate`: `{"program": ...}` | `{"trades": [...], "program"?, "options"?}` | `{"registry": {...}}`
 //! - `program`: `{"id": "backpack"}`; `programs`: `{}` (or empty input)
+//! - `reconcile`: settle's fields (`program`, `trades`, `format`?, `registry`?, `options`?;
+//!   lines are always on) and `"report": "<CSV text>"`, `"report_format": "<built-in name>" |
+//!   {format}` (default `generic`), `"map": {"column": "field"}`?, `"by": "trade" | "order" |
+//!   "account-day" | "period"`, `"tolerance": "<decimal>"`? (default one unit of the
+//!   program's currency scale), `"all": bool`?, `"broker": "<code>"`? (the report's broker).
 
 use crate::builtin;
 use crate::error::{Error, ErrorCode, Result};
@@ -28,8 +33,14 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// The names of the entry points, as `call` accepts them.
-pub const FUNCTIONS: [&str; 6] = [
-    "settle", "estimate", "explain", "validate", "programs", "program",
+pub const FUNCTIONS: [&str; 7] = [
+    "settle",
+    "estimate",
+    "explain",
+    "validate",
+    "programs",
+    "program",
+    "reconcile",
 ];
 
 /// Wraps a result in the canonical envelope.
@@ -64,6 +75,7 @@ pub fn call(function: &str, request: &str) -> String {
         "validate" => validate(request),
         "programs" => programs(),
         "program" => program(request),
+        "reconcile" => reconcile(request),
         other => error_envelope(&Error::new(
             ErrorCode::Options,
             format!(
@@ -88,6 +100,10 @@ pub fn estimate(request: &str) -> String {
 
 pub fn validate(request: &str) -> String {
     envelope(validate_value(request))
+}
+
+pub fn reconcile(request: &str) -> String {
+    envelope(reconcile_value(request))
 }
 
 pub fn programs() -> String {
@@ -482,6 +498,148 @@ fn settle_path(request: &str, path: Path) -> Result<Statement> {
         base.merge(s)?;
     }
     base.finish()
+}
+
+/// The request fields of `reconcile`.
+const RECONCILE_FIELDS: [&str; 12] = [
+    "program",
+    "trades",
+    "registry",
+    "options",
+    "format",
+    "report",
+    "report_format",
+    "map",
+    "by",
+    "tolerance",
+    "all",
+    "broker",
+];
+
+/// The reconciliation's own arguments of a request: the report's text, its format (with
+/// `map` applied) and the options. Checked before any trade is settled.
+#[cfg(feature = "std")]
+fn reconcile_args(
+    req: &Map<String, Value>,
+) -> Result<(
+    String,
+    crate::reconcile::ReportFormat,
+    crate::reconcile::ReconcileOptions,
+)> {
+    use crate::reconcile::{Level, ReconcileOptions, ReportFormat};
+    use alloc::collections::BTreeMap;
+    let report = match req.get("report") {
+        Some(Value::String(t)) => t.clone(),
+        None | Some(Value::Null) => {
+            return Err(Error::new(
+                ErrorCode::Field,
+                "missing required field report (the exchange's report as CSV text)",
+            )
+            .field("report"))
+        }
+        Some(_) => {
+            return Err(Error::new(
+                ErrorCode::Field,
+                "report must be the exchange's report as CSV text",
+            )
+            .field("report"))
+        }
+    };
+    let format = match req.get("report_format") {
+        None | Some(Value::Null) => ReportFormat::builtin("generic")?,
+        Some(Value::String(name)) => ReportFormat::builtin(name)?,
+        Some(v @ Value::Object(_)) => {
+            ReportFormat::deserialize(v).map_err(|e| typed_error("report_format", &e, v))?
+        }
+        Some(_) => {
+            return Err(Error::new(
+                ErrorCode::Field,
+                "report_format must be a built-in format name or a format object",
+            )
+            .field("report_format"))
+        }
+    };
+    let map: BTreeMap<String, String> = field(req, "map")?.unwrap_or_default();
+    let format = format.with_map(&map)?;
+    format.offset_minutes()?;
+    let by = match req.get("by") {
+        Some(Value::String(b)) => Level::deserialize(Value::String(b.clone())).map_err(|_| {
+            Error::new(
+                ErrorCode::Options,
+                format!("by {b:?} is not a level (trade, order, account-day, period)"),
+            )
+            .field("by")
+        })?,
+        _ => {
+            return Err(Error::new(
+                ErrorCode::Field,
+                "missing required field by (trade, order, account-day or period)",
+            )
+            .field("by"))
+        }
+    };
+    let tolerance = match req.get("tolerance") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => Some(crate::money::parse(t).map_err(|e| e.field("tolerance"))?),
+        Some(v) => {
+            return Err(Error::new(
+                ErrorCode::Decimal,
+                format!("tolerance must be a decimal string such as \"0.00000001\", got {v}"),
+            )
+            .field("tolerance"))
+        }
+    };
+    let options = ReconcileOptions {
+        by,
+        tolerance,
+        all: field(req, "all")?.unwrap_or(false),
+        broker: field(req, "broker")?,
+    };
+    Ok((report, format, options))
+}
+
+#[cfg(feature = "std")]
+fn reconcile_value(request: &str) -> Result<crate::reconcile::Reconciliation> {
+    let mut req = parse_request(request)?;
+    only(&req, &RECONCILE_FIELDS)?;
+    let program = program_from(req.get("program"))?;
+    let (report, format, options) = reconcile_args(&req)?;
+    with_lines(&mut req);
+    let statement = settle_parsed(&program, &req)?;
+    crate::reconcile::reconcile(&program, statement, report.as_bytes(), &format, &options)
+}
+
+/// `reconcile` with the trades fed by the host (an Arrow stream, a Parquet file): the
+/// request has every field but `trades` and `format`. The envelope is [`reconcile`]'s for
+/// the same trades.
+#[cfg(feature = "std")]
+pub fn reconcile_fed(request: &str, feed: impl FnOnce(&mut Settler) -> Result<()>) -> String {
+    envelope((|| {
+        let req = parse_request(request)?;
+        let allowed: Vec<&str> = RECONCILE_FIELDS
+            .iter()
+            .copied()
+            .filter(|f| *f != "trades" && *f != "format")
+            .collect();
+        only(&req, &allowed)?;
+        let program = program_from(req.get("program"))?;
+        let (report, format, options) = reconcile_args(&req)?;
+        let registry: Option<Registry> = field(&req, "registry")?;
+        let mut settle: SettleOptions = field(&req, "options")?.unwrap_or_default();
+        settle.lines = true;
+        let mut s = Settler::new(&program, registry.as_ref(), &settle)?;
+        feed(&mut s)?;
+        let statement = s.finish()?;
+        crate::reconcile::reconcile(&program, statement, report.as_bytes(), &format, &options)
+    })())
+}
+
+#[cfg(not(feature = "std"))]
+fn reconcile_value(_: &str) -> Result<Statement> {
+    Err(Error::new(
+        ErrorCode::Options,
+        "this build of broker-rules has no report reader (the std feature)",
+    ))
 }
 
 fn explain_value(request: &str) -> Result<Explanation> {

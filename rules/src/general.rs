@@ -102,6 +102,7 @@ pub(crate) struct LineAcc {
     pub(crate) instrument: Option<String>,
     pub(crate) account: String,
     pub(crate) volume: Decimal,
+    pub(crate) fee: Decimal,
     pub(crate) broker: Option<String>,
     pub(crate) period: i64,
     pub(crate) day: i64,
@@ -285,6 +286,7 @@ impl General {
                             instrument: t.instrument.map(Into::into),
                             account: t.account.into(),
                             volume: t.notional,
+                            fee: t.fee,
                             broker: None,
                             period,
                             day,
@@ -372,6 +374,7 @@ impl General {
                 instrument: t.instrument.map(Into::into),
                 account: t.account.into(),
                 volume: t.notional,
+                fee: t.fee,
                 broker: Some(code.into()),
                 period,
                 day,
@@ -801,6 +804,7 @@ impl General {
                     time: time::format(l.time),
                     account: l.account,
                     volume: money::canonical(l.volume),
+                    fee: l.fee,
                 });
             }
             Some(out)

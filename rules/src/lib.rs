@@ -64,6 +64,8 @@ pub mod money;
 pub mod program;
 #[cfg(feature = "std")]
 pub mod read;
+#[cfg(feature = "std")]
+pub mod reconcile;
 pub mod registry;
 #[cfg(feature = "schema")]
 pub mod schema;

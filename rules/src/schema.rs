@@ -18,6 +18,8 @@ pub const NAMES: &[&str] = &[
     "error",
     "explanation",
     "validation",
+    "report-format",
+    "reconciliation",
 ];
 
 fn pretty(s: schemars::Schema) -> String {
@@ -56,6 +58,8 @@ pub fn schema(name: &str) -> Option<String> {
         "error" => output::<error::Error>(),
         "explanation" => output::<statement::Explanation>(),
         "validation" => output::<statement::Validation>(),
+        "report-format" => input::<crate::reconcile::ReportFormat>(),
+        "reconciliation" => output::<crate::reconcile::Reconciliation>(),
         _ => return None,
     };
     Some(pretty(s))

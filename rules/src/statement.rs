@@ -202,6 +202,10 @@ pub struct Line {
     pub account: String,
     /// The trade's notional (its attributed volume).
     pub volume: String,
+    /// The fee the trade paid (the fee base): carried for `reconcile`, not written to the
+    /// statement's JSON (its bytes are unchanged).
+    #[serde(skip)]
+    pub fee: rust_decimal::Decimal,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

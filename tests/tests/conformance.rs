@@ -385,6 +385,9 @@ fn check_case(
         if let Some(x) = request.get("scenario") {
             check("input scenario", "scenario", x);
         }
+        if let Some(f) = request.get("report_format").filter(|f| f.is_object()) {
+            check("input report_format", "report-format", f);
+        }
     }
     match call {
         "settle" => check("output", "statement", ok),
@@ -392,6 +395,7 @@ fn check_case(
         "estimate" => check("output", "estimate", ok),
         "validate" => check("output", "validation", ok),
         "program" => check("output", "program", ok),
+        "reconcile" => check("output", "reconciliation", ok),
         _ => {}
     }
     bad

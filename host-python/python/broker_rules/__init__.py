@@ -51,9 +51,13 @@ from ._results import (
     IncompleteHistory,
     Line,
     Period,
+    Figures,
     Program,
     ProgramInfo,
     ProgramRef,
+    ReconcileRow,
+    ReconcileSummary,
+    Reconciliation,
     Rejected,
     Span,
     Statement,
@@ -80,8 +84,10 @@ __all__ = [
     "partial",
     "merge",
     "merge_states",
+    "reconcile",
     "call",
     "TRADE_FIELDS",
+    "REPORT_FORMATS",
     # results
     "Statement",
     "BrokerStatement",
@@ -104,6 +110,10 @@ __all__ = [
     "Program",
     "ProgramRef",
     "Engine",
+    "Reconciliation",
+    "ReconcileSummary",
+    "ReconcileRow",
+    "Figures",
     # errors
     "BrokerRulesError",
     "ParseError",
@@ -800,3 +810,81 @@ def validate(
     if registry is not None:
         req["registry"] = _jsonable(registry, "registry", allow_float)
     return Validation._from_json(_unwrap(_native.call("validate", json.dumps(req, ensure_ascii=False))))
+
+
+#: The report formats built into the engine (``report_format=`` by name).
+REPORT_FORMATS: Tuple[str, ...] = ("okx-rebate-per-orders", "bitget-customer-commissions", "generic")
+
+
+@_guarded
+def reconcile(
+    program: ProgramArg,
+    trades: TradesArg,
+    report: Any,
+    *,
+    by: str,
+    report_format: Union[str, Mapping[str, Any]] = "generic",
+    map: Optional[Mapping[str, str]] = None,
+    tolerance: Union[Decimal, str, int, None] = None,
+    all: bool = False,
+    broker: Optional[str] = None,
+    registry: Optional[Mapping[str, Any]] = None,
+    from_: TimeArg = None,
+    to: TimeArg = None,
+    allow_float: bool = False,
+    format: Optional[str] = None,
+) -> Reconciliation:
+    """Checks a payout: the engine's commission beside the exchange's own report, key by key
+    (``by``: ``"trade"``, ``"order"``, ``"account-day"`` or ``"period"``), with a status and
+    the cause of every difference (the core decides both; see the README's "Checking a
+    payout").
+
+    ``trades``: anything :func:`settle` takes (a list of dicts, a path to a CSV / NDJSON /
+    JSON / Parquet file, bytes or a file-like object, a pandas or Polars DataFrame, a pyarrow
+    Table). ``report``: the report's CSV as a path (str /
+    os.PathLike) or content (bytes / file-like). ``report_format``: a built-in name
+    (:data:`REPORT_FORMATS`) or a format dict; ``map`` adds ``{"column": "field"}``
+    mappings. ``tolerance`` is absolute and inclusive, in the program's currency (default:
+    one unit of its scale).
+    """
+    req = _request(program, registry, from_, to, False, False, allow_float)
+    # Trades as settle takes them: text and lists travel in the request; a file (Parquet
+    # too) and Arrow / DataFrames are fed to the engine by the extension.
+    how, what, fmt = _source(trades, allow_float, format)
+    if how == "text":
+        req["trades"] = what
+        req["format"] = fmt
+    elif how == "list":
+        req["trades"] = what
+    if isinstance(report, (str, os.PathLike)):
+        req["report"] = _read_path(report, "report")
+    elif hasattr(report, "read") and callable(report.read):
+        data = report.read()
+        req["report"] = data if isinstance(data, str) else _utf8(data, "report")
+    elif isinstance(report, (bytes, bytearray, memoryview)):
+        req["report"] = _utf8(report, "report")
+    else:
+        raise FieldError("report must be a path to the report's CSV, or its bytes / a file-like object", {"field": "report"})
+    if isinstance(report_format, str):
+        req["report_format"] = report_format
+    elif isinstance(report_format, Mapping):
+        req["report_format"] = _jsonable(report_format, "report_format", False)
+    else:
+        raise FieldError("report_format must be a built-in format name or a format dict", {"field": "report_format"})
+    if map is not None:
+        req["map"] = _jsonable(map, "map", False)
+    req["by"] = by
+    if tolerance is not None:
+        if isinstance(tolerance, float):
+            raise DecimalError(f"tolerance is the float {tolerance!r}; " + _FLOAT_HELP.format(r=repr(tolerance)), {"field": "tolerance"})
+        req["tolerance"] = _decimal_text(tolerance, "tolerance") if isinstance(tolerance, Decimal) else str(tolerance)
+    if all:
+        req["all"] = True
+    if broker is not None:
+        req["broker"] = broker
+    text = json.dumps(req, ensure_ascii=False)
+    if how == "file":
+        return Reconciliation._from_json(_unwrap(_native.reconcile_file(text, what, fmt)))
+    if how == "arrow":
+        return Reconciliation._from_json(_unwrap(_native.reconcile_arrow(text, what, allow_float)))
+    return Reconciliation._from_json(_unwrap(_native.call("reconcile", text)))

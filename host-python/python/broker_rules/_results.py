@@ -43,6 +43,10 @@ __all__ = [
     "Validation",
     "ProgramInfo",
     "Program",
+    "Figures",
+    "ReconcileRow",
+    "ReconcileSummary",
+    "Reconciliation",
 ]
 
 
@@ -725,3 +729,153 @@ class Program(_Canonical):
     @property
     def notes(self) -> List[str]:
         return list(self.to_dict().get("notes") or [])
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One side's figures for a reconciliation key: ours (exact commission) or the report's."""
+
+    count: int
+    volume: Optional[Decimal]
+    fee: Optional[Decimal]
+    tier: Optional[str]
+    rate: Optional[Decimal]
+    commission: Decimal
+
+    @classmethod
+    def _from(cls, d: Optional[Mapping[str, Any]]) -> "Optional[Figures]":
+        if d is None:
+            return None
+        return cls(
+            count=int(d["count"]),
+            volume=_opt_dec(d.get("volume")),
+            fee=_opt_dec(d.get("fee")),
+            tier=d.get("tier"),
+            rate=_opt_dec(d.get("rate")),
+            commission=_dec(d["commission"]),
+        )
+
+
+_DETAIL_DECIMALS = ("our_rate", "their_rate", "fee_difference", "volume_difference")
+_DETAIL_KEYS = ("reason", "our_tier", "their_tier", "our_rate", "their_rate", "their_broker", "fee_difference", "volume_difference")
+_KEY_FIELDS = ("broker", "period_start", "account", "day", "order", "id")
+
+
+@dataclass(frozen=True)
+class ReconcileRow:
+    """A key that did not match (or every key with ``all=True``): status, cause, both sides."""
+
+    key: Dict[str, str]
+    broker: Optional[str]
+    status: str
+    cause: Optional[str]
+    detail: Dict[str, Any]
+    ours: Optional[Figures]
+    theirs: Optional[Figures]
+    difference: Decimal
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "ReconcileRow":
+        detail = {k: (_dec(v) if k in _DETAIL_DECIMALS else v) for k, v in d["detail"].items()}
+        return cls(
+            key=dict(d["key"]),
+            broker=d.get("broker"),
+            status=d["status"],
+            cause=d.get("cause"),
+            detail=detail,
+            ours=Figures._from(d.get("ours")),
+            theirs=Figures._from(d.get("theirs")),
+            difference=_dec(d["difference"]),
+        )
+
+
+@dataclass(frozen=True)
+class ReconcileSummary:
+    """Counts per status and cause, both totals and ``difference = theirs - ours``."""
+
+    keys: int
+    counts: Dict[str, int]
+    causes: Dict[str, int]
+    ours: Decimal
+    theirs: Decimal
+    difference: Decimal
+    report_rows: int
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "ReconcileSummary":
+        return cls(
+            keys=int(d["keys"]),
+            counts={k: int(v) for k, v in d["counts"].items()},
+            causes={k: int(v) for k, v in d["causes"].items()},
+            ours=_dec(d["ours"]),
+            theirs=_dec(d["theirs"]),
+            difference=_dec(d["difference"]),
+            report_rows=int(d["report_rows"]),
+        )
+
+
+@dataclass(frozen=True)
+class Reconciliation(_Canonical, _Tabular):
+    """The result of ``reconcile``. Table ``"rows"`` (default): one row per listed key, its
+    key fields, status, cause, both sides' figures, the difference and the detail."""
+
+    program: ProgramRef
+    engine: Engine
+    currency: str
+    by: str
+    report_format: str
+    tolerance: Decimal
+    summary: ReconcileSummary
+    rows: List[ReconcileRow]
+    _json: str = field(repr=False, compare=False, default="")
+    _default_table = "rows"
+
+    @classmethod
+    def _from_json(cls, text: str) -> "Reconciliation":
+        d = json.loads(text)
+        return cls(
+            program=ProgramRef._from(d["program"]),
+            engine=Engine._from(d["engine"]),
+            currency=d["currency"],
+            by=d["by"],
+            report_format=d["report_format"],
+            tolerance=_dec(d["tolerance"]),
+            summary=ReconcileSummary._from(d["summary"]),
+            rows=[ReconcileRow._from(r) for r in d["rows"]],
+            _json=text,
+        )
+
+    @property
+    def matched(self) -> bool:
+        """Every key matched (within the tolerance)."""
+        c = self.summary.counts
+        return c["differs"] + c["only_ours"] + c["only_theirs"] == 0
+
+    def _columns(self, table: str) -> Sequence["tuple[str, str, List[Any]]"]:
+        if table != "rows":
+            raise ValueError(f"unknown table {table!r} (rows)")
+        rows = self.to_dict()["rows"]
+        cols: List["tuple[str, str, List[Any]]"] = []
+        for k in _KEY_FIELDS:
+            name = "key_broker" if k == "broker" else k
+            kind = _TIME if k == "period_start" else _STR
+            cols.append((name, kind, [r["key"].get(k) for r in rows]))
+        cols += [
+            ("broker", _STR, [r["broker"] for r in rows]),
+            ("status", _STR, [r["status"] for r in rows]),
+            ("cause", _STR, [r["cause"] for r in rows]),
+        ]
+        for side, prefix in (("ours", "our"), ("theirs", "their")):
+            cols += [
+                (f"{prefix}_count", _INT, [None if r[side] is None else r[side]["count"] for r in rows]),
+                (f"{prefix}_volume", _DEC, [None if r[side] is None else r[side]["volume"] for r in rows]),
+                (f"{prefix}_fee", _DEC, [None if r[side] is None else r[side]["fee"] for r in rows]),
+                (f"{prefix}_tier", _STR, [None if r[side] is None else r[side]["tier"] for r in rows]),
+                (f"{prefix}_rate", _DEC, [None if r[side] is None else r[side]["rate"] for r in rows]),
+                (f"{prefix}_commission", _DEC, [None if r[side] is None else r[side]["commission"] for r in rows]),
+            ]
+        cols.append(("difference", _DEC, [r["difference"] for r in rows]))
+        for k in _DETAIL_KEYS:
+            kind = _DEC if k in _DETAIL_DECIMALS else _STR
+            cols.append((f"detail_{k}", kind, [r["detail"].get(k) for r in rows]))
+        return cols

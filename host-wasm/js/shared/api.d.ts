@@ -41,6 +41,15 @@ export declare function estimate(program: ProgramArg, scenario: Scenario | strin
 /** Every problem of a program, a trade list or a registry (never throws for problems). */
 export declare function validate(request: ValidateRequest | string): Validation;
 
+/**
+ * Checks a payout: the engine's commission beside the exchange's own report, key by key
+ * (`by`), with a status and the cause of every difference. `trades` and `report` may be bytes.
+ */
+export declare function reconcile(request: ReconcileRequest | string): Reconciliation;
+export declare function reconcileJson(request: ReconcileRequest | string): string;
+export declare function reconcileAsync(request: ReconcileRequest | string): Promise<Reconciliation>;
+export declare function reconcileJsonAsync(request: ReconcileRequest | string): Promise<string>;
+
 /** Canonical JSON text of the result, byte-identical on every host; throws BrokerRulesError. */
 export declare function settleJson(request: SettleRequest | SettleLogRequest | string): string;
 export declare function settleJson(program: ProgramArg, trades: Trade[] | string | TradeBytes, options?: SettleOptions | string, registry?: Registry | string): string;
@@ -77,7 +86,7 @@ export declare function programsJsonAsync(): Promise<string>;
  * The raw envelope `{"ok":...}` / `{"error":...}` of a core function by name, exactly as
  * every host (CLI, Python, wasmtime) returns it. Never throws for engine errors.
  */
-export declare function call(fn: 'settle' | 'estimate' | 'explain' | 'validate' | 'program' | 'programs' | (string & {}), request: object | string): string;
+export declare function call(fn: 'settle' | 'estimate' | 'explain' | 'validate' | 'program' | 'programs' | 'reconcile' | (string & {}), request: object | string): string;
 
 /** Incremental settlement for streams: the same statement as `settle` over all batches. */
 export declare class Settlement {

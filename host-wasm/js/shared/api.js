@@ -253,6 +253,24 @@ function createApi(core, pkg) {
     ? core.callBytesJsonAsync(name, b.head, b.bytes)
     : Promise.resolve().then(() => bytesEnvelope(name, b)));
 
+  // A reconcile request: an object or its JSON text. `report` may be bytes (the CSV's UTF-8
+  // text travels in the request); `trades` as bytes (or text with a `format`) go to the
+  // core's trade-log readers as settle's do.
+  const reconcilePrep = (args) => {
+    const r = args[0];
+    if (r === null || typeof r !== 'object' || Array.isArray(r) || bytesOf(r)) return args;
+    const b = bytesOf(r.report);
+    if (!b) return args;
+    let report;
+    try {
+      report = new TextDecoder('utf-8', { fatal: true }).decode(b);
+    } catch (_) {
+      throw fail('E_PARSE', 'report: the bytes are not UTF-8', { field: 'report' });
+    }
+    return [{ ...r, report }, ...args.slice(1)];
+  };
+  const reconcileReq = (args) => requestText(args[0]);
+
   const api = {};
   const entries = [
     ['settle', core.settleJson, settleReq, true],
@@ -261,17 +279,20 @@ function createApi(core, pkg) {
     ['validate', core.validateJson, (args) => requestText(args[0])],
     ['program', core.programJson, programReq],
     ['programs', () => core.programsJson(), () => '{}'],
+    ['reconcile', (r) => core.callJson('reconcile', r), reconcileReq, true, reconcilePrep],
   ];
-  for (const [name, fn, req, takesBytes] of entries) {
-    const json = (...args) => {
+  for (const [name, fn, req, takesBytes, prep = (a) => a] of entries) {
+    const json = (...raw) => {
+      const args = prep(raw);
       const b = takesBytes ? bytesCall(args) : null;
       return okText(b ? bytesEnvelope(name, b) : invoke(fn, req(args)));
     };
     api[`${name}Json`] = json;
     api[name] = (...args) => JSON.parse(json(...args));
-    api[`${name}JsonAsync`] = (...args) => {
+    api[`${name}JsonAsync`] = (...raw) => {
       let request, b;
       try {
+        const args = prep(raw);
         b = takesBytes ? bytesCall(args) : null;
         if (!b) request = req(args);
       } catch (e) { return Promise.reject(e); }

@@ -58,6 +58,31 @@ export type ValidateRequest =
   | { trades: Trade[]; program?: ProgramArg; registry?: Registry; options?: SettleOptions }
   | { registry: Registry };
 
+/** Request of `reconcile` (rules/src/api.rs): settle's fields, the report and how to read it. */
+export interface ReconcileRequest {
+  program: ProgramArg;
+  /** Trade objects, a trade log's text (with `format`), or its bytes (format sniffed unless given). */
+  trades?: Trade[] | string | TradeBytes;
+  format?: TradeFormat;
+  /** Renames of the trade log's columns to trade fields. */
+  columns?: ColumnRenames;
+  registry?: Registry;
+  options?: SettleOptions;
+  /** The exchange's report: CSV text or its bytes. */
+  report: string | TradeBytes;
+  /** A built-in format name or a format object (default `generic`). */
+  report_format?: 'okx-rebate-per-orders' | 'bitget-customer-commissions' | 'generic' | (string & {}) | ReportFormat;
+  /** Report column -> field, over the format's own. */
+  map?: { [column: string]: Field };
+  by: Level;
+  /** Absolute, inclusive, in the currency (default: one unit of the program's scale). */
+  tolerance?: Decimal;
+  /** List matched keys too. */
+  all?: boolean;
+  /** The broker the report is for. */
+  broker?: string;
+}
+
 /** One entry of `programs()`. */
 export interface ProgramInfo {
   id: string;

@@ -1,7 +1,9 @@
 // Real values asserted directly, the error model, and the package surfaces.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { packages, threeClients } from './common.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { packages, threeClients, root } from './common.mjs';
 
 for (const [name, api] of Object.entries(packages)) {
   describe(name, () => {
@@ -45,6 +47,28 @@ for (const [name, api] of Object.entries(packages)) {
       const whole = api.settle('xt', xt, { complete_history: true });
       assert.deepEqual(whole.brokers[0].periods.map((q) => q.history), ['complete', 'complete']);
       assert.deepEqual(whole.summary.incomplete_history, []);
+    it('reconcile by order: every cause, the worked figures of reconcile-order-every-cause', () => {
+      const v = JSON.parse(fs.readFileSync(path.join(root, 'tests/vectors/reconcile-order-every-cause.json'), 'utf8'));
+      const { trades, report } = v.input;
+      const req = { program: 'backpack', trades, report: new TextEncoder().encode(report), report_format: 'okx-rebate-per-orders', by: 'order', tolerance: '0.00000001' };
+      const r = api.reconcile(req);
+      assert.deepEqual(r.summary.counts, { matched: 2, differs: 4, only_ours: 1, only_theirs: 3 });
+      assert.equal(r.summary.ours, '2.5');
+      assert.equal(r.summary.theirs, '2.540000001');
+      assert.equal(r.summary.difference, '0.040000001');
+      const o6 = r.rows.find((x) => x.key.order === 'o6');
+      assert.equal(o6.status, 'differs');
+      assert.equal(o6.cause, 'rate');
+      assert.deepEqual(o6.detail, { our_tier: 'BKR 0', their_tier: 'BKR 1', our_rate: '0.2', their_rate: '0.3' });
+      assert.equal(o6.ours.commission, '0.2');
+      assert.equal(o6.theirs.commission, '0.3');
+      assert.equal(r.rows.find((x) => x.key.order === 'o3').detail.reason, 'non_api_channel');
+      assert.equal(api.reconcileJson({ ...req, report }), JSON.stringify(v.expected.ok));
+      // The trades as a CSV log's bytes (the CLI fixture of the same trades) and as its text.
+      const fills = fs.readFileSync(path.join(root, 'host-cli/tests/fixtures/reconcile-fills.csv'));
+      assert.equal(api.reconcileJson({ ...req, trades: fills }), JSON.stringify(v.expected.ok));
+      assert.equal(api.reconcileJson({ ...req, trades: fills.toString('utf8'), format: 'csv' }), JSON.stringify(v.expected.ok));
+      assert.throws(() => api.reconcile({ ...req, report: 'ordId,brokerRebate\n' }), (e) => e instanceof api.BrokerRulesError && e.code === 'E_FIELD' && e.location.line === 1);
     });
 
     it('positional, object and JSON-text requests agree', () => {
@@ -144,6 +168,14 @@ for (const [name, api] of Object.entries(packages)) {
       assert.equal(s.snapshotJson(), api.settleJson('backpack', threeClients().slice(0, 2)));
       s.push(threeClients().slice(2));
       assert.equal(s.finishJson(), api.settleJson('backpack', threeClients()));
+    });
+
+    it('reconcileAsync over trade-log bytes gives the same result', async () => {
+      const v = JSON.parse(fs.readFileSync(path.join(root, 'tests/vectors/reconcile-order-every-cause.json'), 'utf8'));
+      const fills = fs.readFileSync(path.join(root, 'host-cli/tests/fixtures/reconcile-fills.csv'));
+      const r = await api.reconcileAsync({ program: 'backpack', trades: fills, report: v.input.report, report_format: 'okx-rebate-per-orders', by: 'order', tolerance: '0.00000001' });
+      assert.deepEqual(r, v.expected.ok);
+      await assert.rejects(api.reconcileAsync({ program: 'backpack', trades: fills, report: v.input.report, by: 'week' }), (e) => e.code === 'E_OPTIONS' && e.location.field === 'by');
     });
 
     it('async rejects with the same error', async () => {

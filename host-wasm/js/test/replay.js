@@ -1,7 +1,7 @@
 // Replays one conformance vector through a broker-rules JS package (either package, in Node
 // or in a browser page). Returns a list of failures (empty = pass). A vector:
 // {name, description, call, input, checks?: [{path, value}], expected: envelope | null}.
-export const FUNCTIONS = ['settle', 'estimate', 'explain', 'validate', 'program', 'programs'];
+export const FUNCTIONS = ['settle', 'estimate', 'explain', 'validate', 'program', 'programs', 'reconcile'];
 
 export function pointer(doc, path) {
   if (path === '') return doc;

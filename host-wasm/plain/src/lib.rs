@@ -7,7 +7,7 @@
 //!   `len > 0`; `len == 0` returns 1, a dangling non-null pointer that needs no free). Returns
 //!   0 if memory is exhausted.
 //! - `free(ptr: i32, len: i32)`: releases a buffer from `alloc` or from a result.
-//! - `settle`, `estimate`, `explain`, `validate`, `programs`, `program`, each
+//! - `settle`, `estimate`, `explain`, `validate`, `programs`, `program`, `reconcile`, each
 //!   `(ptr: i32, len: i32) -> i64`: read the UTF-8 JSON request at `ptr..ptr+len` (the
 //!   request shapes of `broker_rules::api`; `programs` ignores it, pass `0, 0`), and return
 //!   the JSON envelope `{"ok": ...}` / `{"error": {...}}` in a new buffer, packed as
@@ -123,6 +123,7 @@ entry!(explain, api::explain);
 entry!(validate, api::validate);
 entry!(programs, |_| api::programs());
 entry!(program, api::program);
+entry!(reconcile, api::reconcile);
 
 /// `alloc(len) -> ptr` of the plain ABI.
 #[cfg_attr(target_arch = "wasm32", export_name = "alloc")]

@@ -1,6 +1,17 @@
 // Typed usage of broker-rules (the Node addon), checked by `tsc --noEmit -p tsconfig.node.json`.
-import { settle, settleJson, settleAsync, settleJsonAsync, estimate, validate, program, programs, Settlement, BrokerRulesError, compile } from 'broker-rules';
+import { settle, settleJson, settleAsync, settleJsonAsync, estimate, validate, program, programs, Settlement, BrokerRulesError, compile, reconcile } from 'broker-rules';
+import type { Reconciliation, Row, Cause, ReconcileRequest } from 'broker-rules';
 import type { Trade, Statement, Estimate, Registry, SettleOptions, CoreError, TradeFormat, TradeLogInput, SettleLogRequest } from 'broker-rules';
+
+export function reconciled(): string {
+  const r: Reconciliation = reconcile({ program: 'okx', trades: new Uint8Array(0), report: 'ordId,brokerRebate\n', report_format: 'okx-rebate-per-orders', by: 'order', tolerance: '0.00000001' });
+  const row: Row | undefined = r.rows[0];
+  const cause: Cause | null | undefined = row?.cause;
+  const req: ReconcileRequest = { program: 'backpack', report: '', by: 'account-day', map: { uid: 'account' }, all: true };
+  // @ts-expect-error by is one of the levels
+  reconcile({ program: 'backpack', report: '', by: 'week' });
+  return `${r.summary.difference} ${cause} ${req.by} ${r.summary.counts.only_theirs}`;
+}
 
 export async function main(): Promise<string> {
   const trades: Trade[] = [

@@ -1,6 +1,17 @@
 // Typed usage of broker-rules-wasm, checked by `tsc --noEmit -p tsconfig.wasm.json`.
-import init, { settle, settleJson, estimate, explain, validate, program, programs, call, Settlement, BrokerRulesError, compile, Compiled } from 'broker-rules-wasm';
+import init, { settle, settleJson, estimate, explain, validate, program, programs, call, Settlement, BrokerRulesError, compile, Compiled, reconcile } from 'broker-rules-wasm';
+import type { Reconciliation, Row, Cause, ReconcileRequest } from 'broker-rules-wasm';
 import type { Trade, Statement, Estimate, ProgramSpec, ProgramInfo, Validation, Explanation, ErrorCode, TradeFormat } from 'broker-rules-wasm';
+
+export function reconciled(): string {
+  const r: Reconciliation = reconcile({ program: 'okx', trades: new Uint8Array(0), report: 'ordId,brokerRebate\n', report_format: 'okx-rebate-per-orders', by: 'order', tolerance: '0.00000001' });
+  const row: Row | undefined = r.rows[0];
+  const cause: Cause | null | undefined = row?.cause;
+  const req: ReconcileRequest = { program: 'backpack', report: '', by: 'account-day', map: { uid: 'account' }, all: true };
+  // @ts-expect-error by is one of the levels
+  reconcile({ program: 'backpack', report: '', by: 'week' });
+  return `${r.summary.difference} ${cause} ${req.by} ${r.summary.counts.only_theirs}`;
+}
 
 export async function main(): Promise<string> {
   await init();

@@ -1,0 +1,366 @@
+//! Matching: both sides reduced to one figure set per key at the level asked for. Ours comes
+//! from the statement's lines (exact commission per trade, before caps, shares and
+//! rounding) or, at `period`, its periods (exact, after caps and shares); theirs from the
+//! report's rows. Only per-key sums are kept, so memory grows with the keys.
+
+use super::format::{Field, ReportFormat};
+use super::report::{format_day, ReportRow};
+use crate::error::{Error, ErrorCode, Result};
+use crate::general::period_start;
+use crate::money;
+use crate::program::Program;
+use crate::statement::{Line, Statement};
+use crate::time::{self, Clock};
+use alloc::collections::BTreeMap;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::format;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+/// What one key of a reconciliation is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    /// One key per trade id (the report carries fill ids).
+    Trade,
+    /// One key per order id.
+    Order,
+    /// One key per client account and day, in the report's day offset.
+    AccountDay,
+    /// One key per broker and settlement period of the program.
+    Period,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trade => "trade",
+            Level::Order => "order",
+            Level::AccountDay => "account-day",
+            Level::Period => "period",
+        }
+    }
+
+    /// The report fields a key at this level is built from.
+    fn fields(self) -> &'static [Field] {
+        match self {
+            Level::Trade => &[Field::Id],
+            Level::Order => &[Field::Order],
+            Level::AccountDay => &[Field::Account, Field::Day],
+            Level::Period => &[Field::Broker, Field::Time],
+        }
+    }
+}
+
+/// A key, by trade field names; only the level's fields are present.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Key {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_start: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    /// The trade id: the key at `trade`, and at `order` for a trade without an order id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// Our figures for a key.
+#[derive(Clone, Debug, Default)]
+pub struct Ours {
+    pub trades: u64,
+    pub volume: Decimal,
+    pub fee: Decimal,
+    /// Exact commission (0 for excluded or unattributed trades and withheld brokers).
+    pub commission: Decimal,
+    /// The broker of the key's first trade (time order), if attributed.
+    pub broker: Option<String>,
+    /// The tier and rate of the key's first attributed trade.
+    pub tier: Option<String>,
+    pub rate: Decimal,
+    /// The first exclusion reason met, and how many trades were excluded.
+    pub excluded: Option<String>,
+    pub excluded_trades: u64,
+    /// Trades no broker earns on (no broker, unenrolled broker).
+    pub unattributed: u64,
+    pub unattributed_reason: Option<String>,
+}
+
+/// Their figures for a key.
+#[derive(Clone, Debug, Default)]
+pub struct Theirs {
+    /// The line of the key's first row.
+    pub line: u64,
+    pub rows: u64,
+    pub volume: Option<Decimal>,
+    pub fee: Option<Decimal>,
+    pub commission: Decimal,
+    pub broker: Option<String>,
+    pub tier: Option<String>,
+    pub rate: Option<Decimal>,
+}
+
+/// Reasons that mean "no broker earns on this trade" rather than an exclusion rule.
+const UNATTRIBUTED: [&str; 2] = ["no_broker", "unenrolled_broker"];
+
+/// Checks the format can give the level's key, before any row is read.
+pub fn check_level(level: Level, format: &ReportFormat, broker: Option<&str>) -> Result<()> {
+    if !format.has(Field::Commission) {
+        return Err(Error::new(
+            ErrorCode::Options,
+            format!(
+                "report format {:?} maps no column to commission (generic: --map COLUMN=commission)",
+                format.name
+            ),
+        )
+        .field("report_format"));
+    }
+    for f in level.fields() {
+        let ok = match f {
+            Field::Day | Field::Time => format.has(Field::Day) || format.has(Field::Time),
+            Field::Broker => format.has(Field::Broker) || broker.is_some(),
+            f => format.has(*f),
+        };
+        if !ok {
+            let what = match f {
+                Field::Day | Field::Time => "a day or time",
+                Field::Broker => "broker (or pass the report's broker)",
+                f => f.as_str(),
+            };
+            return Err(Error::new(
+                ErrorCode::Options,
+                format!(
+                    "matching by {} needs {what} in the report, and format {:?} maps no column to it",
+                    level.as_str(),
+                    format.name
+                ),
+            )
+            .field("by"));
+        }
+    }
+    Ok(())
+}
+
+/// The key of one of our trade lines (not used at `period`).
+pub fn line_key(level: Level, l: &Line, report_clock: Clock) -> Result<Key> {
+    Ok(match level {
+        Level::Trade => Key {
+            id: Some(l.id.clone()),
+            ..Key::default()
+        },
+        Level::Order => match &l.order {
+            Some(o) => Key {
+                order: Some(o.clone()),
+                ..Key::default()
+            },
+            None => Key {
+                id: Some(l.id.clone()),
+                ..Key::default()
+            },
+        },
+        Level::AccountDay | Level::Period => Key {
+            account: Some(l.account.clone()),
+            day: Some(format_day(report_clock.day(time::parse(&l.time)?))),
+            ..Key::default()
+        },
+    })
+}
+
+/// Adds one line to our figures for its key. `withheld` brokers pay nothing.
+pub fn add_line(o: &mut Ours, l: &Line, withheld: bool) -> Result<()> {
+    o.trades += 1;
+    o.volume = money::total(o.volume, money::parse(&l.volume)?)?;
+    o.fee = money::total(o.fee, l.fee)?;
+    let reason = match (&l.excluded, withheld) {
+        (Some(r), _) => Some(r.as_str()),
+        (None, true) => Some("broker_affiliate_conflict"),
+        (None, false) => None,
+    };
+    match reason {
+        Some(r) if UNATTRIBUTED.contains(&r) => {
+            o.unattributed += 1;
+            if o.unattributed_reason.is_none() {
+                o.unattributed_reason = Some(r.to_string());
+            }
+        }
+        Some(r) => {
+            o.excluded_trades += 1;
+            if o.excluded.is_none() {
+                o.excluded = Some(r.to_string());
+            }
+        }
+        None => o.commission = money::total(o.commission, money::parse(&l.commission)?)?,
+    }
+    if o.broker.is_none() {
+        o.broker = l.broker.clone();
+    }
+    if l.broker.is_some() && o.tier.is_none() {
+        o.tier = l.tier.clone();
+        o.rate = money::parse(&l.rate)?;
+    }
+    Ok(())
+}
+
+/// Our figures per key: lines grouped by key, or the statement's periods at `period`.
+/// The statement is consumed: each line is dropped once it is summed into its key.
+pub fn ours(level: Level, st: Statement, report_clock: Clock) -> Result<BTreeMap<Key, Ours>> {
+    let mut out: BTreeMap<Key, Ours> = BTreeMap::new();
+    if level == Level::Period {
+        for b in &st.brokers {
+            let withheld = b.status == "withheld";
+            for p in &b.periods {
+                let excluded_trades: u64 = p.excluded.values().map(|s| s.trades).sum();
+                let o = Ours {
+                    trades: p.trades,
+                    volume: money::parse(&p.volume)?,
+                    fee: money::parse(&p.fees)?,
+                    commission: if withheld {
+                        Decimal::ZERO
+                    } else {
+                        money::parse(&p.exact)?
+                    },
+                    broker: Some(b.broker.clone()),
+                    tier: p.tier.clone(),
+                    rate: money::parse(&p.rate)?,
+                    excluded: if withheld {
+                        b.reason.clone()
+                    } else {
+                        // The reason excluding the most fees (ties: the first code).
+                        p.excluded
+                            .iter()
+                            .max_by(|a, b| {
+                                let fa = money::parse(&a.1.fees).unwrap_or_default();
+                                let fb = money::parse(&b.1.fees).unwrap_or_default();
+                                fa.cmp(&fb).then(b.0.cmp(a.0))
+                            })
+                            .map(|(k, _)| k.clone())
+                    },
+                    excluded_trades: if withheld { p.trades } else { excluded_trades },
+                    unattributed: 0,
+                    unattributed_reason: None,
+                };
+                let key = Key {
+                    broker: Some(b.broker.clone()),
+                    period_start: Some(p.start.clone()),
+                    ..Key::default()
+                };
+                out.insert(key, o);
+            }
+        }
+        return Ok(out);
+    }
+    let withheld: Vec<&str> = st
+        .brokers
+        .iter()
+        .filter(|b| b.status == "withheld")
+        .map(|b| b.broker.as_str())
+        .collect();
+    for l in st.lines.into_iter().flatten() {
+        let key = line_key(level, &l, report_clock)?;
+        let w = l.broker.as_deref().is_some_and(|b| withheld.contains(&b));
+        add_line(out.entry(key).or_default(), &l, w)?;
+    }
+    Ok(out)
+}
+
+/// The key of a report row; `default_broker` fills a report without a broker column.
+pub fn row_key(
+    level: Level,
+    r: &ReportRow,
+    column_of: &dyn Fn(Field) -> Option<u64>,
+    p: &Program,
+    default_broker: Option<&str>,
+) -> Result<Key> {
+    let need = |f: Field, v: Option<&str>| -> Result<String> {
+        v.map(ToString::to_string).ok_or_else(|| {
+            let e = Error::new(
+                ErrorCode::Field,
+                format!("report row at line {} has no {}", r.line, f.as_str()),
+            )
+            .field(f.as_str())
+            .line(r.line);
+            match column_of(f) {
+                Some(c) => e.column(c),
+                None => e,
+            }
+        })
+    };
+    Ok(match level {
+        Level::Trade => Key {
+            id: Some(need(Field::Id, r.id.as_deref())?),
+            ..Key::default()
+        },
+        Level::Order => Key {
+            order: Some(need(Field::Order, r.order.as_deref())?),
+            ..Key::default()
+        },
+        Level::AccountDay => Key {
+            account: Some(need(Field::Account, r.account.as_deref())?),
+            day: Some(format_day(
+                r.day.ok_or_else(|| need(Field::Day, None).unwrap_err())?,
+            )),
+            ..Key::default()
+        },
+        Level::Period => {
+            // A report's day (no time) names the program's period holding that day.
+            let instant = match (r.time, r.day) {
+                (Some(t), _) => t,
+                (None, Some(d)) => p.clock.day_start(d),
+                (None, None) => return Err(need(Field::Time, None).unwrap_err()),
+            };
+            Key {
+                broker: Some(need(Field::Broker, r.broker.as_deref().or(default_broker))?),
+                period_start: Some(time::format(period_start(p, instant))),
+                ..Key::default()
+            }
+        }
+    })
+}
+
+/// Adds a report row to their figures for its key.
+pub fn add_row(t: &mut Theirs, r: ReportRow) -> Result<()> {
+    let sum = |a: Option<Decimal>, b: Option<Decimal>| -> Result<Option<Decimal>> {
+        Ok(match (a, b) {
+            (Some(a), Some(b)) => Some(money::total(a, b)?),
+            (a, b) => a.or(b),
+        })
+    };
+    if t.rows == 0 {
+        t.line = r.line;
+    }
+    t.rows += 1;
+    t.volume = sum(t.volume, r.volume)?;
+    t.fee = sum(t.fee, r.fee)?;
+    t.commission = money::total(t.commission, r.commission.unwrap_or_default())?;
+    if t.broker.is_none() {
+        t.broker = r.broker;
+    }
+    if t.tier.is_none() {
+        t.tier = r.tier;
+    }
+    if t.rate.is_none() {
+        t.rate = r.rate;
+    }
+    Ok(())
+}
+
+/// The text of a row's identity under the format's key (or the level's), for duplicates.
+pub fn identity(r: &ReportRow, fields: &[Field]) -> Vec<String> {
+    fields
+        .iter()
+        .map(|f| match f {
+            Field::Time => r.time.map(time::format).unwrap_or_default(),
+            Field::Day => r.day.map(format_day).unwrap_or_default(),
+            f if f.is_decimal() => String::new(),
+            f => r.text(*f).unwrap_or("").to_string(),
+        })
+        .collect()
+}
