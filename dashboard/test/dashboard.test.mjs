@@ -101,9 +101,11 @@ it('the bundled sample settles in the page to the CLI statement; exports equal t
   const rejected = await page.$$eval('#rejected tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
   assert.deepEqual(rejected, st.rejected.map((r) => [String(r.line), r.id, r.code, r.field ?? '', r.message]));
   // sorting by commission (exact decimal order) and filtering by broker
-  await page.click('#periods th:nth-child(10) button');
-  await page.click('#periods th:nth-child(10) button');
-  const top = await page.$eval('#periods tbody tr', (tr) => tr.cells[9].textContent);
+  const ci = await page.$$eval('#periods thead th', (ths) => ths.findIndex((th) => th.textContent.startsWith('Commission')));
+  assert.ok(ci > 0);
+  await page.click(`#periods th:nth-child(${ci + 1}) button`);
+  await page.click(`#periods th:nth-child(${ci + 1}) button`);
+  const top = await page.$eval('#periods tbody tr', (tr, i) => tr.cells[i].textContent, ci);
   const max = st.brokers.flatMap((b) => b.periods.map((p) => p.commission)).sort((a, b) => Number(b) - Number(a))[0];
   assert.equal(top, group(max));
   await page.selectOption('#broker-filter', st.brokers[1].broker);
@@ -165,7 +167,7 @@ it('the estimator shows what estimate returns, as you type', { timeout: 60000 },
     assert.equal(await text(page, '#est-commission'), `${group(e.commission)} ${e.currency}`);
     assert.equal(await text(page, '#est-next'), e.next ? `${e.next.tier} at ${group(e.next.volume)} volume: ${group(e.next.volume_needed)} more, commission there ${group(e.next.commission)} ${e.currency}` : 'at the top');
     const above = e.tiers_above.map((t) => `${t.tier} (${t.rate}), commission there ${group(t.commission)} ${e.currency}: `
-      + t.ways.map((w) => `${w.ladder} ${w.met ? 'met' : Object.entries(w.needs).filter(([, n]) => n.more !== '0').map(([m, n]) => `${group(n.more)} more ${m}`).join(' and ')}`).join('; or ')).join('');
+      + t.ways.map((w) => `${w.ladder} ${w.met ? 'met' : Object.entries(w.needs).filter(([, n]) => n.more !== '0').map(([m, n]) => `${group(n.more)} more ${m}`).join(' and ')}`).join('; or ')).join('\n');
     assert.equal(await text(page, '#est-above'), above || 'none (at the top)');
   }
   // a float-like typo is the engine's error, shown next to the form

@@ -47,6 +47,8 @@ for (const [name, api] of Object.entries(packages)) {
       const whole = api.settle('xt', xt, { complete_history: true });
       assert.deepEqual(whole.brokers[0].periods.map((q) => q.history), ['complete', 'complete']);
       assert.deepEqual(whole.summary.incomplete_history, []);
+    });
+
     it('reconcile by order: every cause, the worked figures of reconcile-order-every-cause', () => {
       const v = JSON.parse(fs.readFileSync(path.join(root, 'tests/vectors/reconcile-order-every-cause.json'), 'utf8'));
       const { trades, report } = v.input;
