@@ -186,7 +186,8 @@ def test_vectors_as_arrow(v: Dict[str, Any]) -> None:
         pytest.skip("a required column is absent from every trade")
     opts = inp.get("options") or {}
     kw: Dict[str, Any] = dict(registry=inp.get("registry"), from_=opts.get("from"), to=opts.get("to"),
-                              lines=bool(opts.get("lines")), strict=bool(opts.get("strict")))
+                              lines=bool(opts.get("lines")), strict=bool(opts.get("strict")),
+                              complete_history=bool(opts.get("complete_history")))
     want = json.dumps(exp["ok"], separators=(",", ":"), ensure_ascii=False)
     assert br.settle(inp["program"], t, **kw).to_json() == want
     assert br.settle(inp["program"], pl.from_arrow(t), **kw).to_json() == want
