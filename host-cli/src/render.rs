@@ -155,6 +155,17 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
         sm.unknown_fields,
         if sm.unknown_fields == 1 { "" } else { "s" }
     ));
+    if !sm.unknown_values.is_empty() {
+        let list: Vec<String> = sm
+            .unknown_values
+            .iter()
+            .flat_map(|(f, vs)| vs.iter().map(move |(v, n)| format!("{f} {v:?} {n}")))
+            .collect();
+        s.push_str(&format!(
+            "Unknown values (not a known channel or product; settled as such, e.g. a miscased API earns as a non-API channel): {}\n",
+            list.join(", ")
+        ));
+    }
     if sm.from.is_some() || sm.to.is_some() {
         s.push_str(&format!(
             "Settled range: from {} to {}\n",

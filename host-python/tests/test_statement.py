@@ -92,3 +92,11 @@ def test_estimate_says_what_every_tier_above_still_needs() -> None:
 def test_affiliate_rate_alone_refers_the_whole_flow() -> None:
     e = br.estimate("backpack", volume=Decimal("8000000"), fee_rate=Decimal("0.0002"), affiliate_rate=Decimal("0.25"))
     assert (e.tier, e.commission) == ("BKR 1", Decimal("400.00"))
+
+
+def test_unknown_channel_and_product_values_are_counted() -> None:
+    t = [trade("a", "2026-06-05T10:00:00Z", "1000000", "100"), trade("b", "2026-06-05T10:00:00Z", "1000000", "100", channel="API"),
+         trade("c", "2026-06-05T10:00:00Z", "1000000", "100", product="perp")]
+    st = br.settle("backpack", t)
+    assert st.summary.unknown_values == {"channel": {"API": 1}, "product": {"perp": 1}}
+    assert st.commission == Decimal("20.00")

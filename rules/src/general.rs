@@ -137,6 +137,8 @@ pub struct General {
     pub(crate) unattributed: BTreeMap<&'static str, Stat>,
     pub(crate) duplicates: u64,
     pub(crate) unknown_fields: u64,
+    /// `channel` / `product` -> unknown value -> accepted trades (Summary::unknown_values).
+    pub(crate) unknown_values: BTreeMap<String, BTreeMap<String, u64>>,
     /// Time of the earliest trade taken (i64::MAX before the first).
     pub(crate) earliest: i64,
     /// The trade's commission under each level; `None` where it is not exact (see
@@ -185,6 +187,7 @@ impl General {
             unattributed: BTreeMap::new(),
             duplicates: 0,
             unknown_fields: 0,
+            unknown_values: BTreeMap::new(),
             earliest: i64::MAX,
             scratch: Vec::new(),
         })
@@ -195,6 +198,24 @@ impl General {
     }
 
     /// Counts unknown fields a reader ignored.
+    /// Counts an accepted trade's channel and product when they are not known values.
+    fn note_values(&mut self, t: &TradeRef<'_>) {
+        note_value(
+            &mut self.unknown_values,
+            "channel",
+            t.channel,
+            &KNOWN_CHANNELS,
+            1,
+        );
+        note_value(
+            &mut self.unknown_values,
+            "product",
+            t.product,
+            &KNOWN_PRODUCTS,
+            1,
+        );
+    }
+
     pub fn note_unknown_fields(&mut self, n: u64) {
         self.unknown_fields += n;
     }
@@ -297,6 +318,7 @@ impl General {
                         });
                     }
                 }
+                self.note_values(t);
                 self.accepted += 1;
                 self.earliest = self.earliest.min(t.time);
                 return Ok(());
@@ -438,6 +460,7 @@ impl General {
                 line,
             });
         }
+        self.note_values(t);
         self.accepted += 1;
         self.earliest = self.earliest.min(t.time);
         Ok(())
@@ -830,6 +853,7 @@ impl General {
                 duplicates: self.duplicates,
                 rejected: self.rejected.len() as u64,
                 unknown_fields: self.unknown_fields,
+                unknown_values: self.unknown_values.clone(),
                 unattributed: self
                     .unattributed
                     .iter()
@@ -1037,5 +1061,35 @@ pub(crate) fn period_end(p: &Program, start: i64) -> i64 {
         Period::Hour => start + NS_PER_HOUR,
         Period::Day => start + NS_PER_DAY,
         Period::Month => c.month_start(Clock::month_of_day(c.day(start)) + 1),
+    }
+}
+
+/// Adds `n` accepted trades with `value` in `field` when it is not a known value.
+pub(crate) fn note_value(
+    counts: &mut BTreeMap<String, BTreeMap<String, u64>>,
+    field: &str,
+    value: &str,
+    known: &[&str],
+    n: u64,
+) {
+    if n > 0 && !known.contains(&value) {
+        *counts
+            .entry(field.into())
+            .or_default()
+            .entry(value.into())
+            .or_default() += n;
+    }
+}
+
+/// Adds one unknown-values map into another (merging partial states).
+pub(crate) fn merge_values(
+    into: &mut BTreeMap<String, BTreeMap<String, u64>>,
+    from: BTreeMap<String, BTreeMap<String, u64>>,
+) {
+    for (field, values) in from {
+        let f = into.entry(field).or_default();
+        for (v, n) in values {
+            *f.entry(v).or_default() += n;
+        }
     }
 }

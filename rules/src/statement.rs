@@ -221,6 +221,10 @@ pub struct Summary {
     pub rejected: u64,
     /// Unknown fields ignored in lenient mode.
     pub unknown_fields: u64,
+    /// Accepted trades whose `channel` or `product` is not a known value, by field and value
+    /// (lenient mode; strict rejects them): a miscased `API` is not `api`, so it earns as any
+    /// non-API channel would, and this says so instead of settling it silently.
+    pub unknown_values: BTreeMap<String, BTreeMap<String, u64>>,
     /// Settled-range trades no broker earns on, by reason (`no_broker`, `unenrolled_broker`).
     pub unattributed: BTreeMap<String, Tally>,
     /// Sum of all brokers' payable commission.

@@ -702,6 +702,7 @@ def settle(program, trades, registry=None, options=None):
             "to": fmt_time(to) if to is not None else None,
             "trades": len(order), "duplicates": duplicates, "rejected": len(rejected),
             "unknown_fields": unknown,
+            "unknown_values": unknown_values(order),
             "unattributed": {r: {"trades": u["trades"], "volume": fmt_dec(u["volume"]),
                                  "fees": fmt_dec(u["fees"])}
                              for r, u in sorted(unattributed.items())},
@@ -710,6 +711,17 @@ def settle(program, trades, registry=None, options=None):
             "incomplete_history": incomplete,
         },
     }
+
+
+def unknown_values(order):
+    """Accepted trades per channel / product value that is not a known one (lenient mode)."""
+    out = {}
+    for t in order:
+        for field, value, known in (("channel", t.channel, CHANNELS), ("product", t.product, PRODUCTS)):
+            if value not in known:
+                f = out.setdefault(field, {})
+                f[value] = f.get(value, 0) + 1
+    return {f: dict(sorted(v.items())) for f, v in sorted(out.items())}
 
 
 def new_period(start, end, P):

@@ -24,7 +24,7 @@ PERIOD_KEYS = ("start", "end", "credit_at", "tier", "rate", "rates", "volume", "
                "trades", "commission", "exact", "excluded", "metrics", "to_parent",
                "from_sub_brokers", "attributed", "eligible", "withheld", "metrics_window",
                "history")
-SUMMARY_KEYS = ("from", "to", "trades", "duplicates", "rejected", "unknown_fields",
+SUMMARY_KEYS = ("from", "to", "trades", "duplicates", "rejected", "unknown_fields", "unknown_values",
                 "unattributed", "commission", "earliest_trade", "incomplete_history")
 LINE_KEYS = ("id", "broker", "period_start", "tier", "rate", "commission", "excluded",
              "attribution", "time", "account", "volume")

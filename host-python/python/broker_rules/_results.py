@@ -377,6 +377,8 @@ class Summary:
     duplicates: int
     rejected: int
     unknown_fields: int
+    unknown_values: Dict[str, Dict[str, int]]
+    """Accepted trades whose channel or product is not a known value, by field and value."""
     unattributed: Dict[str, Tally]
     commission: Decimal
     earliest_trade: Optional[datetime]
@@ -392,6 +394,7 @@ class Summary:
             duplicates=int(d.get("duplicates", 0)),
             rejected=int(d.get("rejected", 0)),
             unknown_fields=int(d.get("unknown_fields", 0)),
+            unknown_values={f: {v: int(n) for v, n in vs.items()} for f, vs in (d.get("unknown_values") or {}).items()},
             unattributed={k: Tally._from(v) for k, v in (d.get("unattributed") or {}).items()},
             commission=_dec(d.get("commission", "0")),
             earliest_trade=_opt_time(d.get("earliest_trade")),

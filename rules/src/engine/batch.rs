@@ -41,6 +41,9 @@ impl Batch {
             .iter()
             .map(|v| crate::trade::KNOWN_PRODUCTS.contains(&v.as_str()))
             .collect();
+        // Accepted trades per unknown channel / product value (folded in after the batch).
+        let mut unknown_ch = vec![0u64; c.channel.values.len()];
+        let mut unknown_pr = vec![0u64; c.product.values.len()];
         // Attribution tables, once per dictionary value.
         let reg = self.reg.clone();
         let by_code: Vec<Option<u32>> = c
@@ -209,6 +212,8 @@ impl Batch {
                         continue;
                     }
                 }
+                unknown_ch[ch as usize] += !known[ch as usize] as u64;
+                unknown_pr[pr as usize] += !known_p[pr as usize] as u64;
                 self.accepted += 1;
                 self.earliest = self.earliest.min(t);
                 continue;
@@ -305,6 +310,8 @@ impl Batch {
                     }
                 }
             }
+            unknown_ch[ch as usize] += !known[ch as usize] as u64;
+            unknown_pr[pr as usize] += !known_p[pr as usize] as u64;
             self.accepted += 1;
             self.earliest = self.earliest.min(t);
             if self.plan.clients {
@@ -321,6 +328,24 @@ impl Batch {
                         }
                     }
                 }
+            }
+        }
+        for (field, values, counts, known) in [
+            (
+                "channel",
+                &c.channel.values,
+                &unknown_ch,
+                &crate::trade::KNOWN_CHANNELS[..],
+            ),
+            (
+                "product",
+                &c.product.values,
+                &unknown_pr,
+                &crate::trade::KNOWN_PRODUCTS[..],
+            ),
+        ] {
+            for (v, &n) in values.iter().zip(counts.iter()) {
+                crate::general::note_value(&mut self.unknown_values, field, v, known, n);
             }
         }
         Ok(())

@@ -171,6 +171,7 @@ impl Batch {
         g.earliest = self.earliest;
         g.duplicates = self.duplicates;
         g.unknown_fields = self.unknown_fields;
+        g.unknown_values = core::mem::take(&mut self.unknown_values);
         let mut rejected = self.rejected;
         rejected.sort_by_key(|r| r.line);
         g.rejected = rejected;

@@ -110,6 +110,7 @@ impl Batch {
         self.over_limit |= o.over_limit;
         self.duplicates += o.duplicates;
         self.unknown_fields += o.unknown_fields;
+        crate::general::merge_values(&mut self.unknown_values, o.unknown_values);
         self.rejected.extend(o.rejected);
         Ok(())
     }

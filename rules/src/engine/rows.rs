@@ -15,6 +15,14 @@ use super::cells::*;
 use super::seen::*;
 
 impl Batch {
+    /// Counts an accepted trade's channel and product when they are not known values.
+    fn note_values(&mut self, t: &crate::trade::TradeRef<'_>) {
+        use crate::trade::{KNOWN_CHANNELS, KNOWN_PRODUCTS};
+        let u = &mut self.unknown_values;
+        crate::general::note_value(u, "channel", t.channel, &KNOWN_CHANNELS, 1);
+        crate::general::note_value(u, "product", t.product, &KNOWN_PRODUCTS, 1);
+    }
+
     /// The row path (same contract as the per-trade engine's `push`).
     pub fn push_row(&mut self, t: &TradeRef<'_>, line: Option<u64>) -> Result<()> {
         match self.try_row(t) {
@@ -83,6 +91,7 @@ impl Batch {
                     });
                     self.add(cell, notional, fee)?;
                 }
+                self.note_values(t);
                 self.accepted += 1;
                 self.earliest = self.earliest.min(t.time);
                 return Ok(());
@@ -120,6 +129,7 @@ impl Batch {
             settled,
         });
         self.add(cell, notional, fee)?;
+        self.note_values(t);
         self.accepted += 1;
         self.earliest = self.earliest.min(t.time);
         if self.plan.clients {

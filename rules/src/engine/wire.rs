@@ -30,7 +30,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 const MAGIC: &[u8; 4] = b"BRPS";
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 
 /// The fingerprint of the settlement a state belongs to.
 pub(crate) fn header(b: &Batch) -> [String; 4] {
@@ -167,6 +167,14 @@ pub(crate) fn encode(b: &Batch) -> Vec<u8> {
     w.u(b.earliest as u64);
     w.u(b.duplicates);
     w.u(b.unknown_fields);
+    w.u(b.unknown_values.values().map(|m| m.len() as u64).sum());
+    for (field, values) in &b.unknown_values {
+        for (v, n) in values {
+            w.s(field);
+            w.s(v);
+            w.u(*n);
+        }
+    }
     let (border, bid) = sorted_ids(&b.brokers.names);
     w.u(border.len() as u64);
     for &i in &border {
@@ -351,6 +359,18 @@ pub(crate) fn decode(like: &Batch, bytes: &[u8]) -> Result<Batch> {
     b.earliest = r.u()? as i64;
     b.duplicates = r.u()?;
     b.unknown_fields = r.u()?;
+    let n = r.n()?;
+    for _ in 0..n {
+        let (field, value, count) = (r.s()?, r.s()?, r.u()?);
+        if field != "channel" && field != "product" {
+            return Err(corrupt());
+        }
+        *b.unknown_values
+            .entry(field)
+            .or_default()
+            .entry(value)
+            .or_default() += count;
+    }
     let n = r.n()?;
     let mut brokers = Vec::with_capacity(n);
     for _ in 0..n {
