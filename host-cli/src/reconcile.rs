@@ -168,23 +168,6 @@ fn report_format(arg: &str) -> R<ReportFormat> {
     }
 }
 
-fn key_text(row: &Row) -> String {
-    let k = &row.key;
-    [
-        &k.broker,
-        &k.period_start,
-        &k.account,
-        &k.day,
-        &k.order,
-        &k.id,
-    ]
-    .into_iter()
-    .flatten()
-    .cloned()
-    .collect::<Vec<_>>()
-    .join(" ")
-}
-
 fn detail_text(row: &Row) -> String {
     let d = &row.detail;
     [
@@ -255,7 +238,7 @@ fn table(program: &Program, r: &Reconciliation) -> String {
     ]);
     for row in &r.rows {
         t.row(vec![
-            key_text(row),
+            row.key.values().join(" "),
             row.broker.clone().unwrap_or_else(|| "-".into()),
             status_text(row).into(),
             row.cause.map_or("-", |c| c.as_str()).into(),

@@ -73,6 +73,25 @@ pub struct Key {
     pub id: Option<String>,
 }
 
+impl Key {
+    /// The key's values present, in field order (for duplicate detection, messages and the
+    /// CLI's key column).
+    pub fn values(&self) -> Vec<String> {
+        [
+            &self.broker,
+            &self.period_start,
+            &self.account,
+            &self.day,
+            &self.order,
+            &self.id,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect()
+    }
+}
+
 /// Our figures for a key.
 #[derive(Clone, Debug, Default)]
 pub struct Ours {

@@ -91,7 +91,7 @@ pub fn reconcile(
         // Without a format key the match key is the row's identity: the map of theirs
         // already holds it (no second copy of every key).
         let (identity, first) = if format.key.is_empty() {
-            (key_identity(&key), theirs.get(&key).map(|t| t.line))
+            (key.values(), theirs.get(&key).map(|t| t.line))
         } else {
             let identity = matching::identity(&r, &format.key);
             let first = seen.insert(identity.clone(), r.line);
@@ -234,20 +234,4 @@ pub fn reconcile(
         },
         rows,
     })
-}
-
-/// A key's values, for duplicate detection and messages.
-fn key_identity(k: &Key) -> Vec<String> {
-    [
-        &k.broker,
-        &k.period_start,
-        &k.account,
-        &k.day,
-        &k.order,
-        &k.id,
-    ]
-    .into_iter()
-    .flatten()
-    .cloned()
-    .collect()
 }
