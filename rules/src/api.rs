@@ -501,6 +501,7 @@ fn settle_path(request: &str, path: Path) -> Result<Statement> {
 }
 
 /// The request fields of `reconcile`.
+#[cfg(feature = "std")]
 const RECONCILE_FIELDS: [&str; 12] = [
     "program",
     "trades",

@@ -13,6 +13,7 @@ use crate::settle::SettleOptions;
 use crate::statement::Rejected;
 use crate::time::{Clock, NS_PER_HOUR};
 use alloc::collections::BTreeMap;
+use alloc::string::String;
 use alloc::vec::Vec;
 use rust_decimal::Decimal;
 

@@ -9,6 +9,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::general::{duplicate_id, known_values};
 use crate::program::{AttributionSource, Basis};
 use crate::trade::Liquidity;
+use alloc::vec;
 use alloc::vec::Vec;
 use rust_decimal::Decimal;
 
