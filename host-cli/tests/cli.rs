@@ -484,6 +484,52 @@ fn settle_without_trades_uses_the_bundled_sample() {
     let a = run(&["settle", "-p", "backpack", "-f", "json"]);
     let b = run(&["settle", "-p", "backpack", "-f", "json"]);
     assert_eq!(a.stdout, b.stdout);
+    // By value (the independent model in tests/model gives the same figures): each broker's
+    // commission, tier and tier basis per month. DELTA's July is BKR 0 although its attributed
+    // volume passes 5M: the tier basis is its API volume, 3,955,719.33.
+    let st: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    let got: Vec<(String, String, String, String, String)> = st["brokers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| {
+            b["periods"].as_array().unwrap().iter().map(move |p| {
+                (
+                    b["broker"].as_str().unwrap().to_string(),
+                    p["start"].as_str().unwrap()[..7].to_string(),
+                    p["tier"].as_str().unwrap().to_string(),
+                    p["metrics"]["api_volume"].as_str().unwrap().to_string(),
+                    p["commission"].as_str().unwrap().to_string(),
+                )
+            })
+        })
+        .collect();
+    let want = [
+        ("ALPHA", "2026-06", "BKR 5", "112592536.71", "15217.33"),
+        ("ALPHA", "2026-07", "BKR 5", "114042960.21", "15298.19"),
+        ("BRAVO", "2026-06", "BKR 3", "23998386.34", "2642.86"),
+        ("BRAVO", "2026-07", "BKR 3", "25857799.13", "3018.65"),
+        ("CHARLIE", "2026-06", "BKR 2", "13326586.75", "1316.08"),
+        ("CHARLIE", "2026-07", "BKR 3", "22423631.72", "2490.18"),
+        ("DELTA", "2026-06", "BKR 1", "7106871.39", "644.08"),
+        ("DELTA", "2026-07", "BKR 0", "3955719.33", "240.14"),
+        ("ECHO", "2026-06", "BKR 0", "1105196.64", "67.44"),
+        ("ECHO", "2026-07", "BKR 0", "1413464.07", "82.05"),
+    ];
+    let want: Vec<(String, String, String, String, String)> = want
+        .iter()
+        .map(|(a, b, c, d, e)| {
+            (
+                a.to_string(),
+                b.to_string(),
+                c.to_string(),
+                d.to_string(),
+                e.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(st["summary"]["commission"], "41017.00");
     let csv = run(&["sample"]);
     assert_exit(&csv, 0);
     let c = run_with(
