@@ -200,18 +200,13 @@ pub(crate) fn load_registry(path: &str) -> R<Registry> {
     Registry::from_json(&text).map_err(|e| Fail::input(Some(path), &e))
 }
 
-/// `--from` / `--to` as given: the core reads a bare date as midnight at the program's day
-/// offset (`time::parse_bound`), the same on every host.
-pub(crate) fn time_arg(s: &Option<String>) -> Option<String> {
-    s.clone()
-}
-
 fn settle(a: SettleArgs, out: &mut dyn Write, explain: bool) -> R<()> {
     let program = load_program(&a.program)?;
     let registry = a.brokers.as_deref().map(load_registry).transpose()?;
     let options = SettleOptions {
-        from: time_arg(&a.from),
-        to: time_arg(&a.to),
+        // As given: the core reads a bare date at the program's day offset.
+        from: a.from.clone(),
+        to: a.to.clone(),
         lines: a.lines || explain,
         strict: a.strict,
         complete_history: a.complete_history,

@@ -5,7 +5,7 @@
 use crate::args::{InFormat, OutFormat};
 use crate::output::{csv_row, Table};
 use crate::render::header;
-use crate::{default_format, emit, input, json, load_program, load_registry, read_bytes, time_arg};
+use crate::{default_format, emit, input, json, load_program, load_registry, read_bytes};
 use crate::{Fail, R};
 use broker_rules::read::ColumnMap;
 use broker_rules::reconcile::{self, Level, ReconcileOptions, Reconciliation, ReportFormat, Row};
@@ -107,8 +107,8 @@ pub fn reconcile_cmd(a: ReconcileArgs, out: &mut dyn Write) -> R<()> {
     };
     let report = read_bytes(&a.report)?;
     let settle = SettleOptions {
-        from: time_arg(&a.from),
-        to: time_arg(&a.to),
+        from: a.from.clone(),
+        to: a.to.clone(),
         lines: true,
         ..Default::default()
     };

@@ -553,13 +553,14 @@ impl General {
             if let Some((cap, _)) = &p.client_cap {
                 // What capped clients earned before `from` uses up their month's cap first
                 // (at the level of each day, as it would have been paid).
+                let settled_months: BTreeSet<i64> = acc
+                    .periods
+                    .keys()
+                    .map(|s| Clock::month_of_day(p.clock.day(*s)))
+                    .collect();
                 for ((day, client), v) in &acc.cap_history {
                     let month = Clock::month_of_day(*day);
-                    if !acc
-                        .periods
-                        .keys()
-                        .any(|s| Clock::month_of_day(p.clock.day(*s)) == month)
-                    {
+                    if !settled_months.contains(&month) {
                         continue; // no settled period of that month: nothing to cap
                     }
                     let earned = v[level(*day)?.0].ok_or_else(money::sum_limit)?;
