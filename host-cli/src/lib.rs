@@ -566,34 +566,16 @@ fn validate_cmd(a: ValidateArgs, out: &mut dyn Write) -> R<()> {
             Some(b) => load_registry(b).ok(),
             None => None,
         };
-        let mut problems = Vec::new();
-        let mut settler = Settler::new(&program, registry.as_ref(), &SettleOptions::default())
-            .map_err(|e| Fail::input(None, &e))?;
+        let options = SettleOptions {
+            strict: a.strict,
+            ..SettleOptions::default()
+        };
         let input = input::open_trades(Some(t), a.input_format)?;
-        let fatal = input::feed(
-            &mut settler,
-            input,
-            &read::ColumnMap::default(),
-            1,
-            "checking",
-        )
-        .err();
-        match settler.finish() {
-            Ok(st) => {
-                problems.extend(st.rejected.into_iter().map(Error::from));
-                if a.strict && st.summary.unknown_fields > 0 {
-                    problems.push(Error::new(
-                        ErrorCode::Field,
-                        format!(
-                            "{} unknown field value(s) ignored; strict mode rejects them",
-                            st.summary.unknown_fields
-                        ),
-                    ));
-                }
-            }
-            Err(e) => problems.push(e),
-        }
-        problems.extend(fatal);
+        let problems =
+            broker_rules::api::check_trades(&program, registry.as_ref(), &options, |settler| {
+                input::feed(settler, input, &read::ColumnMap::default(), 1, "checking").map(|_| ())
+            })
+            .unwrap_or_else(|e| vec![e]);
         results.push(Checked {
             input: t.clone(),
             kind: "trades",

@@ -685,6 +685,54 @@ fn validate_reports_every_problem() {
     assert!(!v[0]["problems"].as_array().unwrap().is_empty());
 }
 
+/// `validate --strict` is the core's check fed from the file: the problems are the bytes of
+/// the `validate-trades-csv-strict-unknown-values` vector, which every host replays.
+#[test]
+fn validate_strict_is_the_cores_check() {
+    let vector: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            fixtures()
+                .join("../../../tests/vectors/validate-trades-csv-strict-unknown-values.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("br-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("unknown.csv");
+    std::fs::write(&file, vector["input"]["trades"].as_str().unwrap()).unwrap();
+    let path = file.to_str().unwrap();
+    let o = run(&[
+        "validate",
+        "--program",
+        "xt",
+        "--trades",
+        path,
+        "--strict",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v[0]["problems"], vector["expected"]["ok"]["problems"]);
+    assert_eq!(
+        v[0]["problems"][1]["message"],
+        "unknown channel \"API\" in 2 trades"
+    );
+    // Without --strict the same file is valid: lenient settlement rejects none of it.
+    let o = run(&[
+        "validate",
+        "--program",
+        "xt",
+        "--trades",
+        path,
+        "--format",
+        "table",
+    ]);
+    assert_exit(&o, 0);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn schema_prints_json_schemas() {
     let o = run(&["schema", "trade"]);

@@ -724,24 +724,18 @@ fn validate_trades(req: &Map<String, Value>) -> Result<Vec<Error>> {
     };
     let registry: Option<Registry> = field(req, "registry")?;
     let mut options: SettleOptions = field(req, "options")?.unwrap_or_default();
-    let strict = options.strict;
-    options.strict = false;
-    let mut s = Settler::new(&program, registry.as_ref(), &options)?;
-    let mut problems = Vec::new();
     let trades = match trades_in(req)? {
         Trades::Json(a) => a,
         text => {
-            if let Err(e) = feed_trades(&mut s, &text) {
-                problems.push(e);
-            }
-            let st = s.finish()?;
-            problems.extend(st.rejected.into_iter().map(Error::from));
-            problems.sort_by_key(|e| e.location.line);
-            return Ok(problems);
+            return check_trades(&program, registry.as_ref(), &options, |s| {
+                feed_trades(s, &text)
+            })
         }
     };
-    if strict {
-        // Strict checks (unknown fields, channels, products) are reported, not fatal.
+    let mut problems = Vec::new();
+    if options.strict {
+        // Objects carry their position: each unknown field and value is reported at its
+        // trade rather than counted (as `check_trades` does for text).
         for (i, v) in trades.iter().enumerate() {
             if let Value::Object(obj) = v {
                 let mut unknown = 0;
@@ -750,32 +744,77 @@ fn validate_trades(req: &Map<String, Value>) -> Result<Vec<Error>> {
                         problems.push(e.line(i as u64 + 1));
                     }
                 }
-                let (c, p) = (
-                    obj.get("channel").and_then(|v| v.as_str()),
-                    obj.get("product").and_then(|v| v.as_str()),
-                );
-                if let Some(c) = c.filter(|c| !trade::KNOWN_CHANNELS.contains(c)) {
-                    problems.push(
-                        Error::new(ErrorCode::UnknownValue, format!("unknown channel {c:?}"))
-                            .field("channel")
-                            .line(i as u64 + 1),
-                    );
-                }
-                if let Some(p) = p.filter(|p| !trade::KNOWN_PRODUCTS.contains(p)) {
-                    problems.push(
-                        Error::new(ErrorCode::UnknownValue, format!("unknown product {p:?}"))
-                            .field("product")
-                            .line(i as u64 + 1),
-                    );
+                for name in ["channel", "product"] {
+                    let known: &[&str] = if name == "channel" {
+                        &trade::KNOWN_CHANNELS
+                    } else {
+                        &trade::KNOWN_PRODUCTS
+                    };
+                    if let Some(v) = obj.get(name).and_then(|v| v.as_str()) {
+                        if !known.contains(&v) {
+                            problems.push(
+                                Error::new(
+                                    ErrorCode::UnknownValue,
+                                    format!("unknown {name} {v:?}"),
+                                )
+                                .field(name)
+                                .line(i as u64 + 1),
+                            );
+                        }
+                    }
                 }
             }
         }
+        options.strict = false;
     }
-    if let Err(e) = feed_json_trades(&mut s, trades) {
-        problems.push(e);
-    }
+    problems.extend(check_trades(&program, registry.as_ref(), &options, |s| {
+        feed_json_trades(s, trades)
+    })?);
+    problems.sort_by_key(|e| e.location.line);
+    Ok(problems)
+}
+
+/// What `validate` reports for trades however they are fed (a request's text or objects, the
+/// CLI's files): the trades are settled leniently, so the problems are exactly what settle
+/// would reject, in line order, and a fatal error of the input itself. In strict mode the
+/// unknown fields and the unknown channel and product values that strict settlement refuses
+/// are reported too, one problem per field or value with its count.
+pub fn check_trades(
+    program: &Program,
+    registry: Option<&Registry>,
+    options: &SettleOptions,
+    feed: impl FnOnce(&mut Settler) -> Result<()>,
+) -> Result<Vec<Error>> {
+    let mut lenient = options.clone();
+    lenient.strict = false;
+    let mut s = Settler::new(program, registry, &lenient)?;
+    let fatal = feed(&mut s).err();
     let st = s.finish()?;
-    problems.extend(st.rejected.into_iter().map(Error::from));
+    let mut problems: Vec<Error> = st.rejected.into_iter().map(Error::from).collect();
+    problems.extend(fatal);
+    if options.strict {
+        let n = st.summary.unknown_fields;
+        if n > 0 {
+            problems.push(Error::new(
+                ErrorCode::Field,
+                format!("{n} unknown field value(s) ignored; strict mode rejects them"),
+            ));
+        }
+        for (name, values) in &st.summary.unknown_values {
+            for (value, n) in values {
+                problems.push(
+                    Error::new(
+                        ErrorCode::UnknownValue,
+                        format!(
+                            "unknown {name} {value:?} in {n} trade{}",
+                            if *n == 1 { "" } else { "s" }
+                        ),
+                    )
+                    .field(name),
+                );
+            }
+        }
+    }
     problems.sort_by_key(|e| e.location.line);
     Ok(problems)
 }

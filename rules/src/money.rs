@@ -4,7 +4,7 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
@@ -61,20 +61,61 @@ pub fn parse(s: &str) -> Result<Decimal> {
 /// Canonical text of an exact value: trailing zeros removed, no exponent, `0` for zero.
 pub fn canonical(d: Decimal) -> String {
     let n = d.normalize();
-    if n.is_zero() {
-        return "0".to_string();
-    }
-    n.to_string()
+    digits(n.mantissa(), n.scale())
 }
 
 /// Canonical text of a rounded amount: exactly `scale` fractional digits.
 pub fn fixed(d: Decimal, scale: u32) -> String {
     let mut r = d;
     r.rescale(scale);
-    if r.is_zero() {
-        r = Decimal::new(0, scale);
+    digits(r.mantissa(), r.scale())
+}
+
+/// `mantissa / 10^scale` written out, as rust_decimal's `Display` writes it, without a sign
+/// on zero. A statement writes some twenty of these per period; going through `fmt` and its
+/// intermediate strings was a tenth of an hourly settlement's time.
+fn digits(mantissa: i128, scale: u32) -> String {
+    let mut buf = [0u8; 72];
+    let mut at = buf.len();
+    let mut u = mantissa.unsigned_abs();
+    let mut put = |mut v: u64, width: usize| {
+        // At least `width` digits (zero-padded), more if `v` has them.
+        let mut n = 0;
+        while v != 0 || n < width {
+            at -= 1;
+            buf[at] = b'0' + (v % 10) as u8;
+            v /= 10;
+            n += 1;
+        }
+    };
+    // A 96-bit mantissa has at most 29 digits; split off 19 at a time in u64 arithmetic.
+    const CHUNK: u128 = 10_000_000_000_000_000_000;
+    while u >= CHUNK {
+        put((u % CHUNK) as u64, 19);
+        u /= CHUNK;
     }
-    r.to_string()
+    put(u as u64, 1);
+    let scale = scale as usize;
+    while buf.len() - at < scale + 1 {
+        at -= 1;
+        buf[at] = b'0';
+    }
+    let point = buf.len() - scale;
+    let mut out = String::with_capacity(buf.len() - at + 2);
+    if mantissa < 0 {
+        out.push('-');
+    }
+    // Only ASCII digits were written.
+    for &b in &buf[at..point] {
+        out.push(b as char);
+    }
+    if scale > 0 {
+        out.push('.');
+        for &b in &buf[point..] {
+            out.push(b as char);
+        }
+    }
+    out
 }
 
 /// Exact sum, `E_OVERFLOW` past the 96-bit range, or `E_INEXACT` when the sum needs more than
@@ -262,6 +303,53 @@ pub fn parse_rate_or_decimal(s: &str) -> Result<Decimal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_as_rust_decimal_displays_them() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let edges = [
+            Decimal::ZERO,
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::new(-5, 1),
+            Decimal::new(-1, 28),
+            Decimal::new(12, 0),
+            Decimal::from_i128_with_scale(10_000_000_000_000_000_000, 0),
+            Decimal::from_i128_with_scale(-9_999_999_999_999_999_999, 19),
+        ];
+        let random = (0..20_000).map(|_| {
+            let hi = (next() >> 32) as u32;
+            let m = ((hi as i128) << 64) | next() as i128;
+            let m = if next() % 2 == 0 { m } else { -m };
+            let m = m >> (next() % 96);
+            Decimal::from_i128_with_scale(m, (next() % 29) as u32)
+        });
+        for d in edges.into_iter().chain(random) {
+            let n = d.normalize();
+            let want = if n.is_zero() {
+                "0".into()
+            } else {
+                n.to_string()
+            };
+            assert_eq!(canonical(d), want, "canonical {d:?}");
+            for scale in [0, 2, 8] {
+                let mut r = d;
+                r.rescale(scale);
+                let want = if r.is_zero() {
+                    Decimal::new(0, scale).to_string()
+                } else {
+                    r.to_string()
+                };
+                assert_eq!(fixed(d, scale), want, "fixed {d:?} at {scale}");
+            }
+        }
+    }
 
     #[test]
     fn parses_plain_decimals_and_refuses_the_rest() {

@@ -181,6 +181,47 @@ pub fn format(ns: i64) -> String {
     let (y, m, d) = civil_from_days(days);
     let secs = rem / NS_PER_SEC;
     let frac = rem % NS_PER_SEC;
+    if !(0..=9999).contains(&y) {
+        return format_with_fmt(ns); // outside the supported range; kept total, not fast
+    }
+    // Written digit by digit: a statement formats five instants per period, and `format!`'s
+    // intermediate strings were a tenth of an hourly settlement's time.
+    let mut b = *b"0000-00-00T00:00:00.000000000Z";
+    let mut put = |at: usize, width: usize, mut v: u64| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y as u64);
+    put(5, 2, m as u64);
+    put(8, 2, d as u64);
+    put(11, 2, (secs / 3600) as u64);
+    put(14, 2, (secs / 60 % 60) as u64);
+    put(17, 2, (secs % 60) as u64);
+    let len = if frac == 0 {
+        b[19] = b'Z';
+        20
+    } else {
+        put(20, 9, frac as u64);
+        let mut end = 29;
+        while b[end - 1] == b'0' {
+            end -= 1;
+        }
+        b[end] = b'Z';
+        end + 1
+    };
+    // Only ASCII was written.
+    b[..len].iter().map(|&c| c as char).collect()
+}
+
+/// [`format`] through `format!`: the reference the fast path is tested against.
+fn format_with_fmt(ns: i64) -> String {
+    let days = ns.div_euclid(NS_PER_DAY);
+    let rem = ns.rem_euclid(NS_PER_DAY);
+    let (y, m, d) = civil_from_days(days);
+    let secs = rem / NS_PER_SEC;
+    let frac = rem % NS_PER_SEC;
     let base = format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
         secs / 3600,
@@ -257,6 +298,39 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_writes_what_format_macro_writes() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let edges = [
+            i64::MIN,
+            i64::MAX,
+            0,
+            -1,
+            1,
+            NS_PER_SEC,
+            86_400 * NS_PER_SEC - 1,
+        ];
+        let random = (0..50_000).map(|i| {
+            let ns = next() as i64;
+            match i % 3 {
+                0 => ns,
+                1 => ns - ns % NS_PER_SEC,
+                _ => ns - ns % 1_000_000,
+            }
+        });
+        for ns in edges.into_iter().chain(random) {
+            assert_eq!(format(ns), format_with_fmt(ns), "{ns}");
+        }
+        assert_eq!(format(1_780_272_000_000_000_000), "2026-06-01T00:00:00Z");
+        assert_eq!(format(1_780_272_000_120_000_000), "2026-06-01T00:00:00.12Z");
+    }
 
     #[test]
     fn round_trips_and_offsets() {
