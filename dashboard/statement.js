@@ -86,12 +86,10 @@ const cell = (s) => (/[,"\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 export function statementCsv(st) {
   const rows = [['broker', 'status', 'reason', 'period_start', 'period_end', 'credit_at', 'tier', 'rate', 'volume', 'fees', 'commission', 'trades', 'excluded_trades', 'currency',
     'eligible_volume', 'eligible_fees', 'eligible_trades', 'excluded_volume', 'excluded_fees', 'withheld', 'metrics_window_start', 'metrics_window_end', 'history', 'tier_basis']];
-  const minus = (a, b) => dec.str(dec.sub(dec.parse(a), dec.parse(b)));
   for (const b of st.brokers) {
     for (const p of b.periods) {
-      const excluded = Object.values(p.excluded || {}).reduce((a, x) => a + x.trades, 0);
-      rows.push([b.broker, b.status, b.reason ?? '', p.start, p.end, p.credit_at, p.tier ?? '', p.rate, p.volume, p.fees, p.commission, String(p.trades), String(excluded), st.currency,
-        p.eligible.volume, p.eligible.fees, String(p.eligible.trades), minus(p.attributed.volume, p.eligible.volume), minus(p.attributed.fees, p.eligible.fees),
+      rows.push([b.broker, b.status, b.reason ?? '', p.start, p.end, p.credit_at, p.tier ?? '', p.rate, p.volume, p.fees, p.commission, String(p.trades), String(p.excluded_total.trades), st.currency,
+        p.eligible.volume, p.eligible.fees, String(p.eligible.trades), p.excluded_total.volume, p.excluded_total.fees,
         p.withheld, p.metrics_window.start, p.metrics_window.end, p.history,
         Object.entries(p.metrics || {}).map(([k, v]) => `${k}=${v}`).join(';')]);
     }

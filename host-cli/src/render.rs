@@ -64,7 +64,7 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
             None => b.status.clone(),
         };
         for (i, p) in b.periods.iter().enumerate() {
-            let excluded: u64 = p.excluded.values().map(|x| x.trades).sum();
+            let excluded = p.excluded_total.trades;
             for (r, x) in &p.excluded {
                 *reasons.entry(r.as_str()).or_default() += x.trades;
             }
@@ -73,7 +73,7 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
                 tier.push('*');
                 short += 1;
             }
-            let excluded_volume = sub(&p.attributed.volume, &p.eligible.volume);
+            let excluded_volume = &p.excluded_total.volume;
             t.row(vec![
                 if i == 0 {
                     b.broker.clone()
@@ -94,7 +94,7 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
                 group(&p.commission),
                 group(&p.withheld),
                 group(&excluded.to_string()),
-                group(&excluded_volume),
+                group(excluded_volume),
                 p.credit_at.clone(),
             ]);
         }
@@ -245,7 +245,7 @@ pub fn statement_csv(st: &Statement) -> String {
     ]);
     for b in &st.brokers {
         for p in &b.periods {
-            let excluded: u64 = p.excluded.values().map(|x| x.trades).sum();
+            let excluded = p.excluded_total.trades;
             s.push_str(&csv_row(&[
                 &b.broker,
                 &b.status,
@@ -264,8 +264,8 @@ pub fn statement_csv(st: &Statement) -> String {
                 &p.eligible.volume,
                 &p.eligible.fees,
                 &p.eligible.trades.to_string(),
-                &sub(&p.attributed.volume, &p.eligible.volume),
-                &sub(&p.attributed.fees, &p.eligible.fees),
+                &p.excluded_total.volume,
+                &p.excluded_total.fees,
                 &p.withheld,
                 &p.metrics_window.start,
                 &p.metrics_window.end,
@@ -356,15 +356,6 @@ pub fn explain_table(program: &Program, ex: &Explanation) -> String {
         }
     }
     s
-}
-
-/// `a - b` of two canonical decimals of one statement (exact: both came from exact sums).
-fn sub(a: &str, b: &str) -> String {
-    use broker_rules::money;
-    match (money::parse(a), money::parse(b)) {
-        (Ok(a), Ok(b)) => money::sub(a, b).map(money::canonical).unwrap_or_default(),
-        _ => String::new(),
-    }
 }
 
 /// `settle --explain BROKER`: how each of one broker's numbers was reached, period by

@@ -74,7 +74,7 @@ fn backpack_three_clients_exact_json() {
         r#""tier":"BKR 2","rate":"0.35","volume":"10000000","fees":"5000","commission":"1690.00""#
     ));
     assert!(out.contains(r#""summary":{"from":null,"to":null,"trades":3,"duplicates":0,"rejected":0,"unknown_fields":0,"unknown_values":{},"unattributed":{},"commission":"1690.00","earliest_trade":"2026-06-03T10:00:00Z","incomplete_history":[]}"#));
-    assert!(out.contains(r#""attributed":{"trades":3,"volume":"10000000","fees":"5000"},"eligible":{"trades":3,"volume":"10000000","fees":"5000"},"withheld":"0.00","metrics_window":{"start":"2026-06-01T00:00:00Z","end":"2026-07-01T00:00:00Z"},"history":"complete""#), "{out}");
+    assert!(out.contains(r#""attributed":{"trades":3,"volume":"10000000","fees":"5000"},"eligible":{"trades":3,"volume":"10000000","fees":"5000"},"excluded_total":{"trades":0,"volume":"0","fees":"0"},"withheld":"0.00","metrics_window":{"start":"2026-06-01T00:00:00Z","end":"2026-07-01T00:00:00Z"},"history":"complete""#), "{out}");
 }
 
 #[test]

@@ -33,6 +33,7 @@ def test_attributed_is_eligible_plus_excluded() -> None:
         "non_api_channel": br.Tally(trades=1, volume=Decimal("2000000"), fees=Decimal("300")),
         "product_not_eligible": br.Tally(trades=1, volume=Decimal("500000"), fees=Decimal("100")),
     }
+    assert june.excluded_total == br.Tally(trades=2, volume=Decimal("2500000"), fees=Decimal("400"))
     assert june.eligible.volume + sum(x.volume for x in june.excluded.values()) == june.attributed.volume
     # The tier basis: API spot and futures volume of the month, BKR 1 (30%) on eligible fees.
     assert june.metrics == {"api_volume": Decimal("5500000")}
@@ -40,6 +41,8 @@ def test_attributed_is_eligible_plus_excluded() -> None:
     assert (june.tier, june.commission, june.withheld, june.history) == ("BKR 1", Decimal("300.00"), Decimal("0.00"), "complete")
     cols = br.settle("backpack", BACKPACK).to_pandas("periods")
     assert list(cols["eligible_volume"]) == [Decimal("5500000")]
+    assert (list(cols["excluded_trades"]), list(cols["excluded_volume"]), list(cols["excluded_fees"])) == (
+        [2], [Decimal("2500000")], [Decimal("400")])
     assert list(cols["history"]) == ["complete"]
 
 

@@ -756,6 +756,7 @@ impl General {
                     from_sub_brokers: money::canonical(d.from_subs),
                     attributed: acc.all.out(),
                     eligible: acc.all.sub(&excluded)?.out(),
+                    excluded_total: excluded.out(),
                     withheld: money::fixed(if withheld { kept } else { Decimal::ZERO }, scale),
                     metrics_window: Span {
                         start: time::format(p.clock.day_start(lo)),

@@ -104,6 +104,9 @@ pub struct PeriodStatement {
     pub attributed: Tally,
     /// The attributed trades the rate applied to (not excluded).
     pub eligible: Tally,
+    /// Every `excluded` reason together: `attributed` = `eligible` + `excluded_total`,
+    /// exactly, so no host has to subtract.
+    pub excluded_total: Tally,
     /// The rounded commission computed but not paid because the broker is withheld.
     pub withheld: String,
     /// The days the tier metrics were read from, as `[start, end)`.

@@ -120,6 +120,12 @@ proptest! {
                         sum.2 += dec(&x["fees"]);
                     }
                     prop_assert_eq!(sum, (a["trades"].as_u64().unwrap(), dec(&a["volume"]), dec(&a["fees"])), "{} {}", id, p);
+                    // ... and the excluded total is the reasons' sum.
+                    let x = &p["excluded_total"];
+                    prop_assert_eq!(
+                        (x["trades"].as_u64().unwrap() + e["trades"].as_u64().unwrap(), dec(&x["volume"]) + dec(&e["volume"]), dec(&x["fees"]) + dec(&e["fees"])),
+                        (a["trades"].as_u64().unwrap(), dec(&a["volume"]), dec(&a["fees"])), "{} {}", id, p
+                    );
                     prop_assert_eq!(&p["trades"], &a["trades"]);
                     prop_assert_eq!(dec(&p["volume"]), dec(&a["volume"]));
                     prop_assert_eq!(dec(&p["fees"]), dec(&a["fees"]));

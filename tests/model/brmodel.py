@@ -675,6 +675,7 @@ def settle(program, trades, registry=None, options=None):
                                "fees": fmt_dec(p["fees"])},
                 "eligible": {"trades": p["trades"] - ex_n, "volume": fmt_dec(p["volume"] - ex_v),
                              "fees": fmt_dec(p["fees"] - ex_f)},
+                "excluded_total": {"trades": ex_n, "volume": fmt_dec(ex_v), "fees": fmt_dec(ex_f)},
                 "withheld": format(com if withheld else rounded(D(0), P["scale"]), "f"),
                 "metrics_window": {"start": fmt_time(lo * DAY), "end": fmt_time(hi * DAY)},
                 "history": history,

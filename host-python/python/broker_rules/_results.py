@@ -254,6 +254,8 @@ class Period:
     """Every trade attributed to the broker: ``eligible`` plus every ``excluded`` reason."""
     eligible: Tally
     """The trades the rate applied to."""
+    excluded_total: Tally
+    """Every ``excluded`` reason together: ``attributed`` = ``eligible`` + ``excluded_total``."""
     withheld: Decimal
     """The rounded commission computed but not paid (the broker is withheld)."""
     metrics_window: Span
@@ -280,6 +282,7 @@ class Period:
             from_sub_brokers=_dec(d["from_sub_brokers"]),
             attributed=Tally._from(d["attributed"]),
             eligible=Tally._from(d["eligible"]),
+            excluded_total=Tally._from(d["excluded_total"]),
             withheld=_dec(d["withheld"]),
             metrics_window=Span._from(d["metrics_window"]),
             history=d["history"],
@@ -493,10 +496,12 @@ class Statement(_Canonical, _Tabular):
                 ("commission", _DEC, [p["commission"] for _, p in rows]),
                 ("exact", _DEC, [p.get("exact") for _, p in rows]),
                 ("trades", _INT, [p["trades"] for _, p in rows]),
-                ("excluded_trades", _INT, [sum(int(x["trades"]) for x in (p.get("excluded") or {}).values()) for _, p in rows]),
+                ("excluded_trades", _INT, [p["excluded_total"]["trades"] for _, p in rows]),
                 ("eligible_trades", _INT, [p["eligible"]["trades"] for _, p in rows]),
                 ("eligible_volume", _DEC, [p["eligible"]["volume"] for _, p in rows]),
                 ("eligible_fees", _DEC, [p["eligible"]["fees"] for _, p in rows]),
+                ("excluded_volume", _DEC, [p["excluded_total"]["volume"] for _, p in rows]),
+                ("excluded_fees", _DEC, [p["excluded_total"]["fees"] for _, p in rows]),
                 ("withheld", _DEC, [p["withheld"] for _, p in rows]),
                 ("metrics_start", _TIME, [p["metrics_window"]["start"] for _, p in rows]),
                 ("metrics_end", _TIME, [p["metrics_window"]["end"] for _, p in rows]),
