@@ -382,7 +382,7 @@ impl Ctx<'_> {
                 continue;
             }
             for (i, m) in self.p.metrics.iter().enumerate() {
-                if m.kind == MetricKind::Volume && m.counts(&f.product, &f.channel) {
+                if m.kind == MetricKind::Volume && m.counts(&v)? {
                     out[i] = money::add(out[i], f.share)?;
                 }
             }

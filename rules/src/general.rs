@@ -334,6 +334,12 @@ impl General {
                 break;
             }
         }
+        let mut counted = 0u64;
+        for (i, m) in p.metrics.iter().enumerate() {
+            if m.counts(&vars)? {
+                counted |= 1 << i;
+            }
+        }
         self.scratch.clear();
         if excluded.is_none() {
             level_commissions(p, &mut vars, &mut self.scratch)?;
@@ -372,8 +378,8 @@ impl General {
         });
         let mut contribution = Decimal::ZERO;
         if counts {
-            for m in &p.metrics {
-                if m.counts(t.product, t.channel) {
+            for (i, m) in p.metrics.iter().enumerate() {
+                if counted & (1 << i) != 0 {
                     match m.kind {
                         MetricKind::Volume => {
                             agg.volume[m.slot] = money::total(agg.volume[m.slot], t.notional)?;

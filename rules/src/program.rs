@@ -3,7 +3,7 @@
 //! Only a [`Program`] can be settled, so an invalid program never reaches the hot path.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::formula::{Expr, Scope, Ty};
+use crate::formula::{Expr, Scope, Ty, Vars};
 use crate::money::{self, Rounding};
 use crate::time::{self, Clock};
 use alloc::collections::BTreeMap;
@@ -167,6 +167,12 @@ pub struct MetricSpec {
     /// Channels that count; absent = all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<Vec<String>>,
+    /// A predicate over the trade's variables (as an exclusion's `when`); only trades for
+    /// which it holds count, e.g. `attribution == 'sub_account' or channel == 'api'`: an
+    /// independent broker's volume from every channel, a broker code's from `api` only.
+    /// Absent = every trade the filters above let through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,19 +322,26 @@ pub(crate) struct Metric {
     pub kind: MetricKind,
     pub products: Option<Vec<String>>,
     pub channels: Option<Vec<String>>,
+    pub when: Option<Expr>,
     /// Index among metrics of the same kind (slot in the per-day aggregates).
     pub slot: usize,
 }
 
 impl Metric {
-    pub fn counts(&self, product: &str, channel: &str) -> bool {
-        self.products
+    /// Whether a trade with these variables counts toward the metric.
+    pub fn counts(&self, vars: &Vars<'_>) -> Result<bool> {
+        let listed = self
+            .products
             .as_ref()
-            .is_none_or(|p| p.iter().any(|x| x == product))
+            .is_none_or(|p| p.iter().any(|x| x == vars.product))
             && self
                 .channels
                 .as_ref()
-                .is_none_or(|c| c.iter().any(|x| x == channel))
+                .is_none_or(|c| c.iter().any(|x| x == vars.channel));
+        match &self.when {
+            Some(pred) if listed => pred.eval_bool(vars),
+            _ => Ok(listed),
+        }
     }
 }
 
@@ -430,9 +443,56 @@ pub const BUILTIN_REASONS: [&str; 3] = [
     "broker_affiliate_conflict",
 ];
 
+/// Size limits of a program (docs/limits-and-errors.md). Settlement cost grows with levels
+/// and steps (each trade's commission is priced per level, each day's level is found by
+/// walking the ladders), and a trade's metrics are one bit each in a 64-bit mask; past these
+/// a program is refused rather than settled slowly or wrongly.
+pub const MAX_LEVELS: usize = 256;
+pub const MAX_LADDERS: usize = 16;
+pub const MAX_STEPS: usize = 256;
+pub const MAX_METRICS: usize = 64;
+pub const MAX_RATES: usize = 32;
+pub const MAX_EXCLUSIONS: usize = 64;
+
 fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
     let mut bad =
         |msg: String, field: &str| problems.push(Error::new(ErrorCode::Program, msg).field(field));
+    let t = &spec.tiers;
+    let sizes = [
+        ("tiers.levels", t.levels.len(), MAX_LEVELS, "levels"),
+        ("tiers.ladders", t.ladders.len(), MAX_LADDERS, "ladders"),
+        ("tiers.metrics", t.metrics.len(), MAX_METRICS, "metrics"),
+        ("tiers.rates", t.rates.len(), MAX_RATES, "rate names"),
+        (
+            "exclusions",
+            spec.exclusions.len(),
+            MAX_EXCLUSIONS,
+            "exclusions",
+        ),
+    ];
+    let ladder_sizes = t.ladders.iter().enumerate().map(|(i, l)| {
+        (
+            format!("tiers.ladders[{i}].steps"),
+            l.steps.len(),
+            MAX_STEPS,
+            "steps in a ladder",
+        )
+    });
+    let mut too_big = false;
+    for (field, n, max, what) in sizes
+        .into_iter()
+        .map(|(f, n, m, w)| (String::from(f), n, m, w))
+        .chain(ladder_sizes)
+    {
+        if n > max {
+            too_big = true;
+            bad(format!("at most {max} {what}, got {n}"), &field);
+        }
+    }
+    if too_big {
+        // Checking the rest would cost what the limit is there to prevent.
+        return None;
+    }
     if !is_code(&spec.id.replace('-', "_")) {
         bad(
             format!(
@@ -504,11 +564,24 @@ fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
     let mut slots = [0usize; 2];
     for (name, m) in &t.metrics {
         let k = m.kind as usize;
+        let when = match m
+            .when
+            .as_deref()
+            .map(|w| Expr::compile(w, &scope_trade, Ty::Bool))
+        {
+            Some(Ok(e)) => Some(e),
+            Some(Err(e)) => {
+                problems.push(e.field(format!("tiers.metrics.{name}.when")));
+                None
+            }
+            None => None,
+        };
         metrics.push(Metric {
             name: name.clone(),
             kind: m.kind,
             products: m.products.clone(),
             channels: m.channels.clone(),
+            when,
             slot: slots[k],
         });
         slots[k] += 1;

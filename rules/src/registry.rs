@@ -73,6 +73,12 @@ pub struct Resolved {
     pub(crate) conflicted: BTreeSet<String>,
 }
 
+/// Size limits of a registry (docs/limits-and-errors.md). Checking and indexing is
+/// O(n log n) in its entries; the limits keep one request's registry to what an exchange's
+/// broker list plausibly holds, so a runaway input is an error, not minutes of work.
+pub const MAX_BROKERS: usize = 1_000_000;
+pub const MAX_ACCOUNTS: usize = 10_000_000;
+
 impl Registry {
     pub fn from_json(text: &str) -> Result<Registry> {
         let value = crate::json::parse(text).map_err(|e| Error::from_json(&e, "registry"))?;
@@ -95,6 +101,30 @@ impl Registry {
     fn resolve_all(&self) -> core::result::Result<Resolved, Vec<Error>> {
         let mut r = Resolved::default();
         let mut problems = Vec::new();
+        let accounts = self.affiliates.len()
+            + self
+                .brokers
+                .iter()
+                .map(|b| b.sub_accounts.len() + 1)
+                .sum::<usize>();
+        if self.brokers.len() > MAX_BROKERS || accounts > MAX_ACCOUNTS {
+            let (field, msg) = if self.brokers.len() > MAX_BROKERS {
+                (
+                    "brokers",
+                    format!("at most {MAX_BROKERS} brokers, got {}", self.brokers.len()),
+                )
+            } else {
+                (
+                    "sub_accounts",
+                    format!(
+                        "at most {MAX_ACCOUNTS} accounts (sub-accounts, masters and affiliates together), got {accounts}"
+                    ),
+                )
+            };
+            return Err(alloc::vec![
+                Error::new(ErrorCode::Registry, msg).field(field)
+            ]);
+        }
         let bad = |p: &mut Vec<Error>, i: usize, f: &str, m: String| {
             p.push(Error::new(ErrorCode::Registry, m).field(format!("brokers[{i}].{f}")))
         };
@@ -229,5 +259,48 @@ impl Registry {
         } else {
             Err(problems)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(code: String) -> BrokerEntry {
+        BrokerEntry {
+            code,
+            account: None,
+            model: BrokerModel::Api,
+            sub_accounts: Vec::new(),
+            parent: None,
+            parent_share: None,
+        }
+    }
+
+    #[test]
+    fn a_registry_past_its_size_limits_is_one_clear_error() {
+        let mut r = Registry {
+            brokers: (0..MAX_BROKERS).map(|i| broker(format!("B{i}"))).collect(),
+            affiliates: Vec::new(),
+        };
+        assert!(r.problems().is_empty());
+        r.brokers.push(broker("one-more".into()));
+        let p = r.problems();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].code, ErrorCode::Registry);
+        assert_eq!(p[0].message, "at most 1000000 brokers, got 1000001");
+        assert_eq!(p[0].location.field.as_deref(), Some("brokers"));
+
+        let mut one = broker("IB".into());
+        one.sub_accounts = (0..MAX_ACCOUNTS).map(|i| format!("s{i}")).collect();
+        let r = Registry {
+            brokers: alloc::vec![one],
+            affiliates: Vec::new(),
+        };
+        let p = r.problems();
+        assert_eq!(
+            p[0].message,
+            "at most 10000000 accounts (sub-accounts, masters and affiliates together), got 10000001"
+        );
     }
 }

@@ -41,7 +41,12 @@ impl Plan {
         let quantity = p.formula.quantity_factor()?;
         let mut vars = ClassVars::default();
         let exclusion_vars = p.exclusions.iter().flat_map(|(_, e)| e.vars());
-        for v in p.formula.vars().chain(exclusion_vars) {
+        let metric_vars = p
+            .metrics
+            .iter()
+            .filter_map(|m| m.when.as_ref())
+            .flat_map(|e| e.vars());
+        for v in p.formula.vars().chain(exclusion_vars).chain(metric_vars) {
             match v {
                 Var::Fee | Var::Notional if v == quantity => {}
                 Var::Channel | Var::Product => {}
@@ -160,7 +165,7 @@ impl ClassKey {
         }
         let mut metrics = 0u64;
         for (i, m) in p.metrics.iter().enumerate() {
-            if m.counts(&self.product, &self.channel) {
+            if m.counts(&vars)? {
                 metrics |= 1 << i;
             }
         }
