@@ -71,6 +71,43 @@ pub(crate) struct PeriodAcc {
     pub(crate) last_day: i64,
 }
 
+/// Graduated mode: the slices of a trade's volume `[before, before + volume)` cut at the
+/// ladder's thresholds, each with the level it is paid at (one slice when it crosses none).
+fn graduated_slices(
+    p: &Program,
+    metric: usize,
+    before: Decimal,
+    volume: Decimal,
+) -> Result<Vec<(usize, Decimal)>> {
+    let mut values = vec![Decimal::ZERO; p.metrics.len()];
+    let mut level_at = |v: Decimal| {
+        values[metric] = v;
+        p.level_for(&values)
+    };
+    if volume <= Decimal::ZERO {
+        return Ok(vec![(level_at(before), volume)]);
+    }
+    let end = money::total(before, volume)?;
+    let mut cuts: Vec<Decimal> = p
+        .ladders
+        .iter()
+        .flatten()
+        .flat_map(|s| s.min.iter())
+        .filter(|(m, t)| *m == metric && *t > before && *t < end)
+        .map(|(_, t)| *t)
+        .collect();
+    cuts.sort();
+    cuts.dedup();
+    cuts.push(end);
+    let mut out = Vec::with_capacity(cuts.len());
+    let mut from = before;
+    for to in cuts {
+        out.push((level_at(from), money::sub(to, from)?));
+        from = to;
+    }
+    Ok(out)
+}
+
 /// A trade remembered for graduated mode.
 #[derive(Clone, Debug)]
 pub(crate) struct GradItem {
@@ -111,6 +148,8 @@ pub(crate) struct LineAcc {
     pub(crate) comms: Vec<Option<Decimal>>,
     /// Level rank fixed by graduated mode.
     pub(crate) level: Option<usize>,
+    /// Graduated mode, a trade split across levels: the sum of its slices' commissions.
+    pub(crate) split: Option<Decimal>,
 }
 
 /// The per-trade engine: evaluates the formula for every trade at every level. It settles
@@ -315,6 +354,7 @@ impl General {
                             excluded: Some(reason.into()),
                             comms: Vec::new(),
                             level: Some(0),
+                            split: None,
                         });
                     }
                 }
@@ -410,6 +450,7 @@ impl General {
                 excluded: excluded.map(Into::into),
                 comms: self.scratch.clone(),
                 level: None,
+                split: None,
             });
             Some(self.lines.len() - 1)
         } else {
@@ -540,18 +581,53 @@ impl General {
                         before
                     };
                     *so_far = money::total(*so_far, it.contribution)?;
-                    let mut values = vec![Decimal::ZERO; p.metrics.len()];
-                    values[metric] = c0;
-                    let rank = p.level_for(&values);
+                    // The trade's own volume moves the window only when the window reads
+                    // the trade's day; otherwise its level is fixed (volume mode).
+                    let own = if hi >= it.day {
+                        it.contribution
+                    } else {
+                        Decimal::ZERO
+                    };
+                    let slices = graduated_slices(&p, metric, c0, own)?;
+                    let rank = slices.last().map_or(0, |s| s.0);
+                    let amount = |comms: &[Option<Decimal>]| -> Result<Decimal> {
+                        if let [(only, _)] = slices[..] {
+                            return comms[only].ok_or_else(money::sum_limit);
+                        }
+                        // Each slice pays its own level: the trade's commission at that
+                        // level times the slice's share of the trade's volume, exactly.
+                        let mut sum = Decimal::ZERO;
+                        for (r, v) in &slices {
+                            let at = comms[*r].ok_or_else(money::sum_limit)?;
+                            let part = money::mul(at, *v)
+                                .and_then(|x| money::div(x, it.contribution))
+                                .map_err(|e| {
+                                    Error::new(
+                                        e.code,
+                                        format!(
+                                            "trade {:?} crosses a level boundary and its slice of {v} (of {}) at {} is not exact: {}",
+                                            it.id,
+                                            it.contribution,
+                                            p.level_name(*r).unwrap_or("no tier"),
+                                            e.message
+                                        ),
+                                    )
+                                    .id(it.id.clone())
+                                })?;
+                            sum = money::total(sum, part)?;
+                        }
+                        Ok(sum)
+                    };
+                    if let Some((period, client, comms)) = &it.settled {
+                        let a = amount(comms)?;
+                        grad_amounts.entry(*period).or_default().push((*client, a));
+                        grad_levels.insert(*period, rank);
+                    }
                     if let Some(l) = it.line {
                         self.lines[l].level = Some(rank);
-                    }
-                    if let Some((period, client, comms)) = &it.settled {
-                        grad_amounts
-                            .entry(*period)
-                            .or_default()
-                            .push((*client, comms[rank].ok_or_else(money::sum_limit)?));
-                        grad_levels.insert(*period, rank);
+                        if slices.len() > 1 && self.lines[l].excluded.is_none() {
+                            self.lines[l].split = Some(amount(&self.lines[l].comms)?);
+                        }
                     }
                 }
             }
@@ -810,6 +886,8 @@ impl General {
                 };
                 let commission = if l.excluded.is_some() {
                     Decimal::ZERO
+                } else if let Some(split) = l.split {
+                    split
                 } else {
                     l.comms.get(rank).copied().flatten().unwrap_or_default()
                 };
