@@ -64,6 +64,7 @@ export function renderStatement(st, currency) {
     if (has('attributed')) cols.push({ key: 'attributed', label: 'Attributed', get: (r) => flowText(r.p.attributed) });
     if (has('eligible')) cols.push({ key: 'eligible', label: 'Eligible', get: (r) => flowText(r.p.eligible) });
     if (rows.some((r) => r.p.withheld && dec.cmp(r.p.withheld, '0') !== 0)) cols.push({ key: 'withheld', label: 'Withheld', num: true, get: (r) => r.p.withheld, render: (r) => group(r.p.withheld) });
+    if (rows.some((r) => r.p.kickback !== undefined)) cols.push({ key: 'kickback', label: `Client kickback (${currency})`, num: true, get: (r) => r.p.kickback, render: (r) => group(r.p.kickback) });
     if (rows.some((r) => r.p.to_parent && r.p.to_parent !== '0')) cols.push({ key: 'to_parent', label: 'To parent', num: true, get: (r) => r.p.to_parent });
     if (rows.some((r) => r.p.from_sub_brokers && r.p.from_sub_brokers !== '0')) cols.push({ key: 'from_sub_brokers', label: 'From sub-brokers', num: true, get: (r) => r.p.from_sub_brokers });
     table($('periods'), cols, rows);

@@ -117,6 +117,22 @@ pub fn statement_table(program: &Program, st: &Statement) -> String {
         st.brokers.len(),
         if st.brokers.len() == 1 { "" } else { "s" }
     ));
+    let kicked: Vec<String> = st
+        .brokers
+        .iter()
+        .filter_map(|b| {
+            b.kickback
+                .as_ref()
+                .map(|k| format!("{} {}", b.broker, group(k)))
+        })
+        .collect();
+    if !kicked.is_empty() {
+        // The commission column is each broker's part; the clients' part is listed here.
+        s.push_str(&format!(
+            "Client kickbacks (not in the commission above): {}\n",
+            kicked.join(", ")
+        ));
+    }
     if short > 0 {
         s.push_str(&format!(
             "* {short} period(s) settled on a tier window that reaches before the earliest trade supplied ({}): the tier may be too low (--complete-history if the brokers are new)\n",
@@ -217,7 +233,13 @@ fn basis(metrics: &std::collections::BTreeMap<String, String>) -> String {
 }
 
 pub fn statement_csv(st: &Statement) -> String {
-    let mut s = csv_row(&[
+    // Programs that pass part of the commission back to clients (okx-v5) add the clients'
+    // part as a last column; others keep the columns they always had.
+    let kicks = st
+        .brokers
+        .iter()
+        .any(|b| b.periods.iter().any(|p| p.kickback.is_some()));
+    let mut head = vec![
         "broker",
         "status",
         "reason",
@@ -242,11 +264,23 @@ pub fn statement_csv(st: &Statement) -> String {
         "metrics_window_end",
         "history",
         "tier_basis",
-    ]);
+    ];
+    if kicks {
+        head.push("kickback");
+    }
+    let mut s = csv_row(&head);
     for b in &st.brokers {
         for p in &b.periods {
-            let excluded = p.excluded_total.trades;
-            s.push_str(&csv_row(&[
+            let excluded = p.excluded_total.trades.to_string();
+            let trades = p.trades.to_string();
+            let eligible_trades = p.eligible.trades.to_string();
+            let basis = p
+                .metrics
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(";");
+            let mut row: Vec<&str> = vec![
                 &b.broker,
                 &b.status,
                 b.reason.as_deref().unwrap_or(""),
@@ -258,24 +292,24 @@ pub fn statement_csv(st: &Statement) -> String {
                 &p.volume,
                 &p.fees,
                 &p.commission,
-                &p.trades.to_string(),
-                &excluded.to_string(),
+                &trades,
+                &excluded,
                 &st.currency,
                 &p.eligible.volume,
                 &p.eligible.fees,
-                &p.eligible.trades.to_string(),
+                &eligible_trades,
                 &p.excluded_total.volume,
                 &p.excluded_total.fees,
                 &p.withheld,
                 &p.metrics_window.start,
                 &p.metrics_window.end,
                 &p.history,
-                &p.metrics
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(";"),
-            ]));
+                &basis,
+            ];
+            if kicks {
+                row.push(p.kickback.as_deref().unwrap_or(""));
+            }
+            s.push_str(&csv_row(&row));
         }
     }
     s

@@ -646,7 +646,7 @@ fn programs_list_and_show() {
         .skip(1)
         .map(|l| l.split(',').next().unwrap().to_string())
         .collect();
-    assert_eq!(ids, ["backpack", "xt", "okx"]);
+    assert_eq!(ids, ["backpack", "xt", "okx", "okx-v5"]);
     let o = run(&["programs", "show", "backpack"]);
     assert_exit(&o, 0);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -730,6 +730,72 @@ fn validate_strict_is_the_cores_check() {
         "table",
     ]);
     assert_exit(&o, 0);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// okx-v5 from files: the table lists the clients' kickback beside the broker's commission,
+/// the CSV adds it as a last column (the `okx-v5-exclusions-cap-and-kickback` vector's input).
+#[test]
+fn okx_v5_reports_the_clients_kickback() {
+    let vector: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            fixtures().join("../../../tests/vectors/okx-v5-exclusions-cap-and-kickback.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("br-okx-v5-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trades = dir.join("trades.ndjson");
+    let lines: Vec<String> = vector["input"]["trades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    std::fs::write(&trades, lines.join("\n") + "\n").unwrap();
+    let registry = dir.join("registry.json");
+    std::fs::write(&registry, vector["input"]["registry"].to_string()).unwrap();
+    let args = |format: &'static str| {
+        vec![
+            "settle".to_string(),
+            "--program".into(),
+            "okx-v5".into(),
+            "--trades".into(),
+            trades.to_str().unwrap().into(),
+            "--brokers".into(),
+            registry.to_str().unwrap().into(),
+            "--from".into(),
+            "2026-06-01".into(),
+            "--format".into(),
+            format.into(),
+        ]
+    };
+    let table = args("table");
+    let o = run(&table.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(
+        out.contains("Total commission: 530.00000000 USDT (1 broker)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Client kickbacks (not in the commission above): K1 5.00000000\n"),
+        "{out}"
+    );
+    let csv = args("csv");
+    let o = run(&csv.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    let mut rows = out.lines();
+    assert!(rows.next().unwrap().ends_with(",tier_basis,kickback"));
+    let june = rows.next().unwrap();
+    assert!(
+        june.starts_with("K1,eligible,,2026-06-10T10:00:00Z,"),
+        "{june}"
+    );
+    assert!(june.contains(",530.00000000,5,"), "{june}");
+    assert!(june.ends_with(",5.00000000"), "{june}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -18,7 +18,7 @@ UTC = timezone.utc
 
 def test_programs_and_program() -> None:
     ids = [p.id for p in br.programs()]
-    assert {"backpack", "okx", "xt"} <= set(ids)
+    assert ids == ["backpack", "xt", "okx", "okx-v5"]
     p = br.program("backpack")
     assert p.id == "backpack" and p.to_dict()["id"] == "backpack"
     assert json.loads(p.to_json()) == p.to_dict()

@@ -103,3 +103,22 @@ def test_unknown_channel_and_product_values_are_counted() -> None:
     st = br.settle("backpack", t)
     assert st.summary.unknown_values == {"channel": {"API": 1}, "product": {"perp": 1}}
     assert st.commission == Decimal("20.00")
+
+
+def test_okx_v5_splits_the_commission_with_the_client_and_the_parent() -> None:
+    # K1 (parent P1, 10%) is at L1 (25%) from May's 5 spot clients; c1 passes back 30%.
+    may = [{"id": f"m{k}", "time": f"2026-05-01T00:00:0{k}Z", "account": f"p{k}", "broker": "K1",
+            "channel": "api", "product": "spot", "notional": "2000", "fee": "1"} for k in range(1, 6)]
+    june = [trade("j1", "2026-06-10T10:00:00Z", "200000", "100", broker="K1")]
+    registry = {"brokers": [{"code": "P1"}, {"code": "K1", "parent": "P1", "parent_share": "0.1"}],
+                "clients": [{"account": "c1", "kickback": "0.3"}]}
+    st = br.settle("okx-v5", may + june, registry=registry, from_="2026-06-01")
+    (p,) = st.broker("K1").periods
+    # 100 x 25% = 25: the client's 7.5, then the parent's 10% of 17.5 = 1.75, K1 keeps 15.75.
+    assert (p.tier, p.kickback, p.to_parent, p.commission) == (
+        "L1", Decimal("7.50000000"), Decimal("1.75"), Decimal("15.75000000"))
+    assert st.broker("K1").kickback == Decimal("7.50000000")
+    assert st.broker("P1").commission == Decimal("1.75000000")
+    assert list(st.to_pandas("periods")["kickback"]) == [Decimal("7.50000000"), Decimal("0E-8")]
+    # Other programs have no kickback at all.
+    assert br.settle("okx", june).broker("K1").periods[0].kickback is None

@@ -7,10 +7,11 @@ use alloc::vec::Vec;
 use serde::Deserialize;
 
 /// (id, JSON source) of every built-in program, in listing order.
-pub const SOURCES: [(&str, &str); 3] = [
+pub const SOURCES: [(&str, &str); 4] = [
     ("backpack", include_str!("../programs/backpack.json")),
     ("xt", include_str!("../programs/xt.json")),
     ("okx", include_str!("../programs/okx.json")),
+    ("okx-v5", include_str!("../programs/okx-v5.json")),
 ];
 
 /// Every built-in program.

@@ -344,6 +344,7 @@ impl Ctx<'_> {
             broker: "",
             master: "",
             attribution: "broker_code",
+            msa: false,
             fee_discount: false,
             tier_level: 0,
             tier: "",

@@ -67,7 +67,8 @@ pub(crate) struct PeriodAcc {
     /// (day, capped client + 1 or 0) -> commission under each level rank; `None` when that
     /// level's total passed its limit: an error only if the broker reaches that level (the
     /// batch engine prices only the level reached; found by fuzzing).
-    pub(crate) buckets: BTreeMap<(i64, u32), Vec<Option<Decimal>>>,
+    /// The third key is the client's kickback share (0 without `client_kickback`).
+    pub(crate) buckets: BTreeMap<(i64, u32, Decimal), Vec<Option<Decimal>>>,
     pub(crate) last_day: i64,
 }
 
@@ -115,8 +116,9 @@ pub(crate) struct GradItem {
     pub(crate) id: String,
     pub(crate) day: i64,
     pub(crate) contribution: Decimal,
-    /// (period start, client key, commission per level) when settled and eligible.
-    pub(crate) settled: Option<(i64, u32, Vec<Option<Decimal>>)>,
+    /// (period start, client key, kickback share, commission per level) when settled and
+    /// eligible.
+    pub(crate) settled: Option<(i64, u32, Decimal, Vec<Option<Decimal>>)>,
     pub(crate) line: Option<usize>,
 }
 
@@ -288,7 +290,12 @@ impl General {
         }
     }
 
-    pub(crate) fn vars<'a>(t: &TradeRef<'a>, broker: &'a str, attribution: &'a str) -> Vars<'a> {
+    pub(crate) fn vars<'a>(
+        t: &TradeRef<'a>,
+        broker: &'a str,
+        attribution: &'a str,
+        msa: bool,
+    ) -> Vars<'a> {
         Vars {
             notional: t.notional,
             fee: t.fee,
@@ -303,6 +310,7 @@ impl General {
             master: t.master.unwrap_or(""),
             attribution,
             fee_discount: t.fee_discount,
+            msa,
             tier_level: 0,
             tier: "",
             rates: &[],
@@ -366,7 +374,8 @@ impl General {
         };
 
         // Everything that can fail happens before any state changes.
-        let mut vars = Self::vars(t, code, source.as_str());
+        let msa = self.reg.as_ref().is_some_and(|r| r.msa.contains(t.account));
+        let mut vars = Self::vars(t, code, source.as_str(), msa);
         let mut excluded = None;
         for (reason, pred) in &p.exclusions {
             if pred.eval_bool(&vars)? {
@@ -386,8 +395,14 @@ impl General {
         }
         let capped = match &p.client_cap {
             Some((_, None)) => true,
-            Some((_, Some(when))) => when.eval_bool(&Self::vars(t, code, source.as_str()))?,
+            Some((_, Some(when))) => when.eval_bool(&Self::vars(t, code, source.as_str(), msa))?,
             None => false,
+        };
+        let kick = match &self.reg {
+            Some(r) if p.spec().client_kickback => {
+                r.kickbacks.get(t.account).copied().unwrap_or_default()
+            }
+            _ => Decimal::ZERO,
         };
         let client_key = if capped {
             let n = self.accounts.len() as u32;
@@ -475,7 +490,7 @@ impl General {
             } else if p.spec().tiers.mode == Mode::Volume {
                 let bucket = acc
                     .buckets
-                    .entry((day, client_key))
+                    .entry((day, client_key, kick))
                     .or_insert_with(|| vec![Some(Decimal::ZERO); p.level_rates.len()]);
                 for (b, c) in bucket.iter_mut().zip(&self.scratch) {
                     *b = b.zip(*c).and_then(|(b, c)| money::total(b, c).ok());
@@ -503,7 +518,7 @@ impl General {
                 day,
                 contribution,
                 settled: (settled && excluded.is_none())
-                    .then(|| (period, client_key, self.scratch.clone())),
+                    .then(|| (period, client_key, kick, self.scratch.clone())),
                 line,
             });
         }
@@ -536,6 +551,8 @@ impl General {
             day: i64,
             metrics: Vec<Decimal>,
             own: Decimal,
+            /// The clients' part (`client_kickback`), already taken out of `own`.
+            kickback: Decimal,
             to_parent: Decimal,
             from_subs: Decimal,
         }
@@ -556,7 +573,7 @@ impl General {
                 Ok(v)
             };
             // Graduated mode: each trade's level from the volume before it.
-            let mut grad_amounts: BTreeMap<i64, Vec<(u32, Decimal)>> = BTreeMap::new();
+            let mut grad_amounts: BTreeMap<i64, Vec<(u32, Decimal, Decimal)>> = BTreeMap::new();
             let mut grad_levels: BTreeMap<i64, usize> = BTreeMap::new();
             if p.spec().tiers.mode == Mode::Graduated {
                 let mut items: Vec<&GradItem> = acc.grad.iter().collect();
@@ -618,9 +635,12 @@ impl General {
                         }
                         Ok(sum)
                     };
-                    if let Some((period, client, comms)) = &it.settled {
+                    if let Some((period, client, kick, comms)) = &it.settled {
                         let a = amount(comms)?;
-                        grad_amounts.entry(*period).or_default().push((*client, a));
+                        grad_amounts
+                            .entry(*period)
+                            .or_default()
+                            .push((*client, a, *kick));
                         grad_levels.insert(*period, rank);
                     }
                     if let Some(l) = it.line {
@@ -655,24 +675,25 @@ impl General {
             for (start, per) in &acc.periods {
                 let (tier, metrics) = level(per.last_day)?;
                 let tier = grad_levels.get(start).copied().unwrap_or(tier);
-                let amounts: Vec<(u32, Decimal, i64)> = match p.spec().tiers.mode {
+                let amounts: Vec<(u32, Decimal, i64, Decimal)> = match p.spec().tiers.mode {
                     Mode::Volume => per
                         .buckets
                         .iter()
-                        .map(|((day, client), v)| {
+                        .map(|((day, client, kick), v)| {
                             let at = v[level(*day)?.0].ok_or_else(money::sum_limit)?;
-                            Ok((*client, at, *day))
+                            Ok((*client, at, *day, *kick))
                         })
                         .collect::<Result<_>>()?,
                     Mode::Graduated => grad_amounts
                         .remove(start)
                         .unwrap_or_default()
                         .into_iter()
-                        .map(|(c, a)| (c, a, per.last_day))
+                        .map(|(c, a, k)| (c, a, per.last_day, k))
                         .collect(),
                 };
                 let mut own = Decimal::ZERO;
-                for (client, amount, day) in amounts {
+                let mut kickback = Decimal::ZERO;
+                for (client, amount, day, kick) in amounts {
                     let mut amount = amount;
                     if let (Some((cap, _)), true) = (&p.client_cap, client > 0) {
                         let used = client_used
@@ -687,10 +708,19 @@ impl General {
                         *used = money::total(*used, amount)?;
                     }
                     own = money::total(own, amount)?;
+                    if !kick.is_zero() {
+                        // The client's part of what its trades earned (after its cap).
+                        let part = money::mul(amount, kick).map_err(money::as_sum_limit)?;
+                        kickback = money::total(kickback, part)?;
+                    }
                 }
                 if own < Decimal::ZERO {
                     own = Decimal::ZERO; // netted rebates never make a broker owe
                 }
+                // The clients' part never exceeds what the period earned (netted fees can
+                // leave one client's positive part above the period's total).
+                kickback = kickback.max(Decimal::ZERO).min(own);
+                own = money::sub(own, kickback).map_err(money::as_sum_limit)?;
                 if let Some(cap) = p.period_cap {
                     own = own.min(cap);
                 }
@@ -702,6 +732,7 @@ impl General {
                         day: per.last_day,
                         metrics,
                         own,
+                        kickback,
                         to_parent: Decimal::ZERO,
                         from_subs: Decimal::ZERO,
                     },
@@ -740,6 +771,7 @@ impl General {
                             day,
                             metrics,
                             own: Decimal::ZERO,
+                            kickback: Decimal::ZERO,
                             to_parent: Decimal::ZERO,
                             from_subs: Decimal::ZERO,
                         })
@@ -761,6 +793,8 @@ impl General {
                     .is_some_and(|r| r.conflicted.contains(code));
             let empty = PeriodAcc::default();
             let mut total = Decimal::ZERO;
+            let mut kick_total = Decimal::ZERO;
+            let kicks = p.spec().client_kickback;
             let mut rows = Vec::new();
             let mut short: Option<IncompleteHistory> = None;
             for (start, d) in periods {
@@ -778,6 +812,14 @@ impl General {
                 if withheld {
                     (exact, paid) = (Decimal::ZERO, Decimal::ZERO);
                 }
+                // Rounded once by the program's rule, like the broker's part; nothing is
+                // passed on from a withheld broker's trades.
+                let kick_paid = if withheld {
+                    Decimal::ZERO
+                } else {
+                    rounding.apply(d.kickback, scale)
+                };
+                kick_total = money::total(kick_total, kick_paid)?;
                 let end = period_end(&p, *start);
                 let rates = &p.level_rates[d.tier];
                 let mut excluded = Stat::default();
@@ -839,6 +881,7 @@ impl General {
                     attributed: acc.all.out(),
                     eligible: acc.all.sub(&excluded)?.out(),
                     excluded_total: excluded.out(),
+                    kickback: kicks.then(|| money::fixed(kick_paid, scale)),
                     withheld: money::fixed(if withheld { kept } else { Decimal::ZERO }, scale),
                     metrics_window: Span {
                         start: time::format(p.clock.day_start(lo)),
@@ -858,6 +901,7 @@ impl General {
                 commission: money::fixed(if withheld { Decimal::ZERO } else { total }, scale),
                 periods: rows,
                 withheld: money::fixed(if withheld { total } else { Decimal::ZERO }, scale),
+                kickback: kicks.then(|| money::fixed(kick_total, scale)),
             })?;
         }
 

@@ -46,6 +46,11 @@ pub struct ProgramSpec {
     /// Whether an account enrolled as broker and affiliate has its commission withheld.
     #[serde(default)]
     pub broker_affiliate_exclusive: bool,
+    /// Part of each client's commission is passed back to the client: the registry's
+    /// `clients[].kickback` share (after the client's cap, before the sub-broker share),
+    /// reported per period as `kickback`; `commission` is the broker's part.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub client_kickback: bool,
     pub settlement: SettlementSpec,
 }
 

@@ -20,6 +20,31 @@ pub struct Registry {
     /// Accounts (or codes) enrolled as affiliates.
     #[serde(default)]
     pub affiliates: Vec<String>,
+    /// Facts about client accounts that decide what their trades earn: an account the
+    /// exchange manages for someone else (`msa`, the formula variable of the same name), and
+    /// the share of the commission passed back to the client (`kickback`, used by programs
+    /// with `client_kickback`). They are properties of the account, not of one fill, so
+    /// they are listed once here rather than on every trade.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<ClientEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ClientEntry {
+    pub account: String,
+    /// A managed sub-account (OKX's MSA): the formula variable `msa` is true for its trades.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub msa: bool,
+    /// Share of the commission on this client's trades passed back to the client, in [0, 1].
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    #[serde(
+        default,
+        with = "crate::trade::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kickback: Option<Decimal>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -71,6 +96,10 @@ pub struct Resolved {
     pub(crate) parents: BTreeMap<String, (String, Decimal)>,
     /// Broker codes whose account or code is also an affiliate.
     pub(crate) conflicted: BTreeSet<String>,
+    /// Managed sub-accounts (`clients[].msa`).
+    pub(crate) msa: BTreeSet<String>,
+    /// Client account -> kickback share (`clients[].kickback`, non-zero only).
+    pub(crate) kickbacks: BTreeMap<String, Decimal>,
 }
 
 /// Size limits of a registry (docs/limits-and-errors.md). Checking and indexing is
@@ -102,6 +131,7 @@ impl Registry {
         let mut r = Resolved::default();
         let mut problems = Vec::new();
         let accounts = self.affiliates.len()
+            + self.clients.len()
             + self
                 .brokers
                 .iter()
@@ -117,7 +147,7 @@ impl Registry {
                 (
                     "sub_accounts",
                     format!(
-                        "at most {MAX_ACCOUNTS} accounts (sub-accounts, masters and affiliates together), got {accounts}"
+                        "at most {MAX_ACCOUNTS} accounts (sub-accounts, masters, affiliates and clients together), got {accounts}"
                     ),
                 )
             };
@@ -129,6 +159,42 @@ impl Registry {
             p.push(Error::new(ErrorCode::Registry, m).field(format!("brokers[{i}].{f}")))
         };
         let affiliates: BTreeSet<&str> = self.affiliates.iter().map(|s| s.as_str()).collect();
+        let mut listed: BTreeSet<&str> = BTreeSet::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            let at = |f: &str| format!("clients[{i}].{f}");
+            if c.account.is_empty() || !listed.insert(c.account.as_str()) {
+                problems.push(
+                    Error::new(
+                        ErrorCode::Registry,
+                        if c.account.is_empty() {
+                            "client account is empty".into()
+                        } else {
+                            format!("client {:?} is listed twice", c.account)
+                        },
+                    )
+                    .field(at("account")),
+                );
+            }
+            if c.msa {
+                r.msa.insert(c.account.clone());
+            }
+            match c.kickback {
+                Some(k) if k < Decimal::ZERO || k > Decimal::ONE => problems.push(
+                    Error::new(
+                        ErrorCode::Registry,
+                        format!(
+                            "kickback of {:?} must be between 0 and 1, got {k}",
+                            c.account
+                        ),
+                    )
+                    .field(at("kickback")),
+                ),
+                Some(k) if !k.is_zero() => {
+                    r.kickbacks.insert(c.account.clone(), k);
+                }
+                _ => {}
+            }
+        }
         let mut claimed: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
         for (i, b) in self.brokers.iter().enumerate() {
             if b.code.is_empty() {
@@ -282,6 +348,7 @@ mod tests {
         let mut r = Registry {
             brokers: (0..MAX_BROKERS).map(|i| broker(format!("B{i}"))).collect(),
             affiliates: Vec::new(),
+            clients: Vec::new(),
         };
         assert!(r.problems().is_empty());
         r.brokers.push(broker("one-more".into()));
@@ -296,11 +363,12 @@ mod tests {
         let r = Registry {
             brokers: alloc::vec![one],
             affiliates: Vec::new(),
+            clients: Vec::new(),
         };
         let p = r.problems();
         assert_eq!(
             p[0].message,
-            "at most 10000000 accounts (sub-accounts, masters and affiliates together), got 10000001"
+            "at most 10000000 accounts (sub-accounts, masters, affiliates and clients together), got 10000001"
         );
     }
 }

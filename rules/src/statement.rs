@@ -65,6 +65,10 @@ pub struct BrokerStatement {
     pub periods: Vec<PeriodStatement>,
     /// What was computed but not paid because the broker is withheld.
     pub withheld: String,
+    /// Programs with `client_kickback`: the clients' part of the commission, the sum of
+    /// the rounded period kickbacks (absent for other programs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kickback: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -107,6 +111,11 @@ pub struct PeriodStatement {
     /// Every `excluded` reason together: `attributed` = `eligible` + `excluded_total`,
     /// exactly, so no host has to subtract.
     pub excluded_total: Tally,
+    /// Programs with `client_kickback`: the clients' part of the period's commission (each
+    /// client's earned amount after its cap times its registry `kickback` share), rounded
+    /// once; `commission` and `exact` are the broker's part (absent for other programs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kickback: Option<String>,
     /// The rounded commission computed but not paid because the broker is withheld.
     pub withheld: String,
     /// The days the tier metrics were read from, as `[start, end)`.

@@ -116,7 +116,14 @@ PROGRAMS = {
 }
 
 
-def exclusion(prog, t):
+# okx-v5 (issue 12): okx's ladders and rates with OKX's current eligibility, from the file's
+# notes: VIP 7+ and managed sub-accounts earn nothing, VIP 5+ clients earn up to a monthly cap
+# per account (history before `from` counts), and each client's kickback share is split off.
+PROGRAMS["okx-v5"] = dict(PROGRAMS["okx"], id="okx-v5", client_cap=(D(500), 5),
+                          client_kickback=True)
+
+
+def exclusion(prog, t, reg=None):
     """The first exclusion reason that holds for an attributed trade, or None."""
     if prog == "backpack":
         if t.channel != "api":
@@ -134,6 +141,15 @@ def exclusion(prog, t):
             return "non_api_channel"
         if t.vip >= 6:
             return "vip6_plus"
+        if t.fee_discount:
+            return "fee_discount_instrument"
+    elif prog == "okx-v5":
+        if t.channel not in ("api", "oauth"):
+            return "non_api_channel"
+        if t.vip >= 7:
+            return "vip7_plus"
+        if reg is not None and t.account in reg.msa:
+            return "msa_account"
         if t.fee_discount:
             return "fee_discount_instrument"
     return None
@@ -343,6 +359,9 @@ class Registry:
                     raise ModelError("E_REGISTRY", "brokers[%d].parent" % i)
                 self.parent[code] = (b["parent"], D(b.get("parent_share", "0")))
         self.affiliates = set(reg.get("affiliates", []))
+        self.msa = {c["account"] for c in reg.get("clients", []) if c.get("msa")}
+        self.kickback = {c["account"]: D(c["kickback"]) for c in reg.get("clients", [])
+                         if c.get("kickback") is not None}
 
     def is_affiliate(self, code):
         b = self.codes.get(code, {})
@@ -541,7 +560,7 @@ def settle(program, trades, registry=None, options=None):
 
     for t in order:
         attribute(P, t, reg)
-        t.excluded = exclusion(program, t) if t.owner is not None else t.unattributed
+        t.excluded = exclusion(program, t, reg) if t.owner is not None else t.unattributed
     attributed = [t for t in order if t.owner is not None]
     tiers = Tiers(P, attributed)
 
@@ -551,6 +570,14 @@ def settle(program, trades, registry=None, options=None):
     periods = {}  # (broker, start) -> dict
     unattributed = {}
     lines = []
+    cap = P.get("client_cap")  # (amount, lowest VIP it applies to) or None
+    # (broker, account, month) -> commission already earned against the cap: the cap is on
+    # what one broker earns on one client, so a broker's payout never depends on another's
+    used = {}
+
+    def capped(t):
+        return cap is not None and t.vip >= cap[1] and not t.excluded
+
     for t in order:
         start, end = period_of(P, t.time)
         if t.owner is None:
@@ -566,6 +593,11 @@ def settle(program, trades, registry=None, options=None):
                               "volume": fmt_dec(t.notional)})
             continue
         if not settled(t):
+            if capped(t) and frm is not None and t.time < frm:
+                # earned earlier in the month, before `from`: uses up the cap, not paid again
+                _, rates, _ = tiers.level(t.owner, t.day)
+                k = (t.owner, t.account, month_of(t.day))
+                used[k] = min(cap[0], used.get(k, D(0)) + payout(program, t, rates))
             continue
         tier, rates, _ = tiers.level(t.owner, t.day)
         c = D(0) if t.excluded else payout(program, t, rates)
@@ -575,7 +607,12 @@ def settle(program, trades, registry=None, options=None):
         p["trades"] += 1
         p["volume"] += t.notional
         p["fees"] += t.fee
-        p["own"] += c
+        if capped(t):
+            p["capped"][t.account] = p["capped"].get(t.account, D(0)) + c
+        else:
+            p["own"] += c
+            if reg is not None and P.get("client_kickback"):
+                p["kick"] += c * reg.kickback.get(t.account, D(0))
         p["last_day"] = t.day if p["last_day"] is None else max(p["last_day"], t.day)
         if t.excluded:
             e = p["excluded"].setdefault(t.excluded, {"trades": 0, "volume": D(0), "fees": D(0)})
@@ -587,6 +624,20 @@ def settle(program, trades, registry=None, options=None):
                       "commission": fmt_dec(c), "excluded": t.excluded,
                       "attribution": t.attribution, "time": fmt_time(t.time),
                       "account": t.account, "volume": fmt_dec(t.notional)})
+
+    # monthly caps per client account, periods in time order; then the clients' kickbacks
+    for key in sorted(periods, key=lambda k: periods[k]["start"]):
+        p = periods[key]
+        for acc, amount in sorted(p["capped"].items()):
+            k = (key[0], acc, month_of(p["start"] // DAY))
+            room = max(D(0), cap[0] - used.get(k, D(0)))
+            paid = min(amount, room)
+            used[k] = used.get(k, D(0)) + paid
+            p["own"] += paid
+            if reg is not None and P.get("client_kickback"):
+                p["kick"] += paid * reg.kickback.get(acc, D(0))
+        p["kick"] = min(max(p["kick"], D(0)), p["own"])
+        p["own"] -= p["kick"]
 
     # sub-broker shares: the parent takes parent_share of the sub-broker's own exact amount
     for (b, start), p in list(periods.items()):
@@ -630,6 +681,7 @@ def settle(program, trades, registry=None, options=None):
                     and reg.is_affiliate(b))
         out_periods = []
         sum_rounded = D(0)
+        kick_sum = D(0)
         short = None
         for p in ps:
             if p["last_day"] is None:
@@ -680,6 +732,10 @@ def settle(program, trades, registry=None, options=None):
                 "metrics_window": {"start": fmt_time(lo * DAY), "end": fmt_time(hi * DAY)},
                 "history": history,
             })
+            if P.get("client_kickback"):
+                kick = rounded(D(0) if withheld else p["kick"], P["scale"])
+                kick_sum += kick
+                out_periods[-1]["kickback"] = format(kick, "f")
         if short is not None:
             incomplete.append(short)
         zero = rounded(D(0), P["scale"])
@@ -691,6 +747,8 @@ def settle(program, trades, registry=None, options=None):
             "commission": format(payable, "f"), "periods": out_periods,
             "withheld": format(rounded(sum_rounded, P["scale"]) if withheld else zero, "f"),
         })
+        if P.get("client_kickback"):
+            out_brokers[-1]["kickback"] = format(rounded(kick_sum, P["scale"]), "f")
     return {
         "program": {"id": P["id"], "version": program_version(program)},
         "currency": P["currency"],
@@ -728,7 +786,7 @@ def unknown_values(order):
 def new_period(start, end, P):
     return {"start": start, "end": end, "trades": 0, "volume": D(0), "fees": D(0),
             "own": D(0), "from_sub": D(0), "to_parent": D(0), "excluded": {},
-            "last_day": None}
+            "last_day": None, "capped": {}, "kick": D(0)}
 
 
 def program_version(name):
@@ -772,9 +830,20 @@ def program_drift(root):
         for k in ("broker_affiliate_exclusive", "sub_broker_share"):
             if j[k] != P[k]:
                 problems.append("%s %s %r" % (name, k, j[k]))
-        if j["negative_fees"] != "floor" or j["caps"] or j["tiers"]["mode"] != "volume" \
-                or j["tiers"]["basis"] != "attributed":
-            problems.append("%s negative_fees/caps/mode/basis changed" % name)
+        caps = [{"scope": "client_month", "amount": format(P["client_cap"][0], "f"),
+                 "when": "vip >= %d" % P["client_cap"][1]}] if P.get("client_cap") else []
+        if j["negative_fees"] != "floor" or j["caps"] != caps or j["tiers"]["mode"] != "volume" \
+                or j["tiers"]["basis"] != "attributed" \
+                or j.get("client_kickback", False) != P.get("client_kickback", False):
+            problems.append("%s negative_fees/caps/mode/basis/client_kickback changed" % name)
+        reasons = [x["reason"] for x in j["exclusions"]]
+        model_reasons = {"backpack": ["non_api_channel", "product_not_eligible"],
+                         "xt": ["non_api_channel", "product_not_eligible"],
+                         "okx": ["non_api_channel", "vip6_plus", "fee_discount_instrument"],
+                         "okx-v5": ["non_api_channel", "vip7_plus", "msa_account",
+                                    "fee_discount_instrument"]}[name]
+        if reasons != model_reasons:
+            problems.append("%s exclusion reasons %r" % (name, reasons))
         w = j["tiers"]["window"]
         wm = {"kind": "rolling_days", "days": P["window"][1], "include_current_day": False} \
             if P["window"][0] == "rolling_days" else \

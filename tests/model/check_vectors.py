@@ -19,10 +19,10 @@ import brmodel  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
-BROKER_KEYS = ("broker", "status", "reason", "commission", "withheld")
+BROKER_KEYS = ("broker", "status", "reason", "commission", "withheld", "kickback")
 PERIOD_KEYS = ("start", "end", "credit_at", "tier", "rate", "rates", "volume", "fees",
                "trades", "commission", "exact", "excluded", "metrics", "to_parent",
-               "from_sub_brokers", "attributed", "eligible", "excluded_total", "withheld", "metrics_window",
+               "from_sub_brokers", "attributed", "eligible", "excluded_total", "kickback", "withheld", "metrics_window",
                "history")
 SUMMARY_KEYS = ("from", "to", "trades", "duplicates", "rejected", "unknown_fields", "unknown_values",
                 "unattributed", "commission", "earliest_trade", "incomplete_history")

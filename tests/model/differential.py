@@ -395,7 +395,37 @@ def gen_okx(rng):
     return g.finish(), registry, opts
 
 
-GENERATORS = {"backpack": gen_backpack, "xt": gen_xt, "okx": gen_okx}
+def gen_okx_v5(rng):
+    """okx's cases plus what okx-v5 adds: VIP 5 clients with fees that reach the monthly cap
+    (some of it earned before `from`), registry clients with kickback shares or the MSA flag."""
+    trades, registry, opts = gen_okx(rng)
+    month = min(t["time"] for t in trades if t["account"] in ("c1", "c2", "c3"))[:8] + "01"
+    start = dt.date.fromisoformat(month)
+    n = len(trades)
+    for i in range(rng.randint(1, 5)):
+        day = start + dt.timedelta(days=rng.randint(0, 4))
+        fee = D(rng.choice(["400", "900", "1500", "2600.5"]))
+        trades.append({"id": "v5-%d" % (n + i), "time": iso(day, rng.randint(0, 23)),
+                       "account": rng.choice(["c3", "c5"]), "broker": rng.choice(["K1", "K1", "P"]),
+                       "channel": "api", "product": rng.choice(["spot", "swap"]),
+                       "notional": str(fee * 1000), "fee": str(fee),
+                       "vip": rng.choice([5, 6, 5, 0])})
+    if rng.random() < 0.4:
+        opts["from"] = iso(start + dt.timedelta(days=2))
+        opts.pop("to", None)
+    if registry is None and rng.random() < 0.6:
+        codes = sorted({t["broker"] for t in trades if t.get("broker") not in (None, "KX")})
+        registry = {"brokers": [{"code": c} for c in codes]}
+    if registry is not None:
+        registry["clients"] = [
+            {"account": "c1", "kickback": rng.choice(["0.2", "0.333", "0.5", "1", "0"])},
+            rng.choice([{"account": "c2", "msa": True}, {"account": "c2", "kickback": "0.1"}]),
+            {"account": "c3", "kickback": rng.choice(["0.25", "0.3"])},
+        ]
+    return trades, registry, opts
+
+
+GENERATORS = {"backpack": gen_backpack, "xt": gen_xt, "okx": gen_okx, "okx-v5": gen_okx_v5}
 
 
 # --- running -------------------------------------------------------------------------------

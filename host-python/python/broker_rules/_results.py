@@ -261,6 +261,8 @@ class Period:
     metrics_window: Span
     history: str
     """``complete``, or ``incomplete`` when the tier window reaches before the earliest trade."""
+    kickback: Optional[Decimal] = None
+    """Programs with ``client_kickback`` (okx-v5): the clients' part, rounded once; else None."""
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Period":
@@ -286,6 +288,7 @@ class Period:
             withheld=_dec(d["withheld"]),
             metrics_window=Span._from(d["metrics_window"]),
             history=d["history"],
+            kickback=_opt_dec(d.get("kickback")),
         )
 
 
@@ -299,6 +302,8 @@ class BrokerStatement:
     commission: Decimal
     periods: List[Period]
     withheld: Decimal
+    kickback: Optional[Decimal] = None
+    """Programs with ``client_kickback``: the clients' part over all periods; else None."""
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "BrokerStatement":
@@ -309,6 +314,7 @@ class BrokerStatement:
             commission=_dec(d["commission"]),
             periods=[Period._from(p) for p in d.get("periods") or []],
             withheld=_dec(d.get("withheld", "0")),
+            kickback=_opt_dec(d.get("kickback")),
         )
 
 
@@ -506,7 +512,8 @@ class Statement(_Canonical, _Tabular):
                 ("metrics_start", _TIME, [p["metrics_window"]["start"] for _, p in rows]),
                 ("metrics_end", _TIME, [p["metrics_window"]["end"] for _, p in rows]),
                 ("history", _STR, [p["history"] for _, p in rows]),
-            ]
+            ] + ([("kickback", _DEC, [p.get("kickback") for _, p in rows])]
+                 if any(p.get("kickback") is not None for _, p in rows) else [])
         if table == "brokers":
             bs = d["brokers"]
             return [
@@ -516,7 +523,8 @@ class Statement(_Canonical, _Tabular):
                 ("commission", _DEC, [b["commission"] for b in bs]),
                 ("withheld", _DEC, [b.get("withheld") for b in bs]),
                 ("periods", _INT, [len(b["periods"]) for b in bs]),
-            ]
+            ] + ([("kickback", _DEC, [b.get("kickback") for b in bs])]
+                 if any(b.get("kickback") is not None for b in bs) else [])
         if table == "lines":
             if d.get("lines") is None:
                 raise ValueError("this statement has no lines: settle with lines=True, or use explain()")

@@ -112,7 +112,7 @@ for (const [name, api] of Object.entries(packages)) {
 
     it('programs, program, validate, explain', () => {
       const ids = api.programs().map((p) => p.id).sort();
-      assert.deepEqual(ids, ['backpack', 'okx', 'xt']);
+      assert.deepEqual(ids, ['backpack', 'okx', 'okx-v5', 'xt']);
       assert.equal(api.program('xt').id, 'xt');
       assert.equal(api.program({ id: 'okx' }).id, 'okx');
       assert.equal(api.validate({ program: 'okx' }).valid, true);

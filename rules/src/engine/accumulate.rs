@@ -237,7 +237,8 @@ impl Batch {
         source: crate::program::AttributionSource,
     ) -> Result<()> {
         let code = &self.brokers.names[broker as usize];
-        let mut vars = crate::general::General::vars(t, code, source.as_str());
+        // The batch engine never settles a program that reads `msa` (see `Plan::of`).
+        let mut vars = crate::general::General::vars(t, code, source.as_str(), false);
         let mut out = alloc::vec::Vec::new();
         crate::general::level_commissions(&self.p, &mut vars, &mut out)
     }

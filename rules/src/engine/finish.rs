@@ -155,7 +155,7 @@ impl Batch {
             bucket[rank] = Some(amount);
             if let Some(acc) = brokers.get_mut(&b) {
                 if let Some(per) = acc.periods.get_mut(&period) {
-                    per.buckets.insert((day, 0), bucket);
+                    per.buckets.insert((day, 0, Decimal::ZERO), bucket);
                 }
             }
         }

@@ -35,7 +35,11 @@ pub(crate) struct Plan {
 impl Plan {
     /// The plan, or `None` when the program needs the per-trade engine.
     pub fn of(p: &Program, options: &SettleOptions) -> Option<Plan> {
-        if options.lines || p.spec().tiers.mode != Mode::Volume || p.client_cap.is_some() {
+        if options.lines
+            || p.spec().tiers.mode != Mode::Volume
+            || p.client_cap.is_some()
+            || p.spec().client_kickback
+        {
             return None;
         }
         let quantity = p.formula.quantity_factor()?;
@@ -56,7 +60,8 @@ impl Plan {
                 Var::AffiliateRate => vars.affiliate_rate = true,
                 Var::Attribution => vars.attribution = true,
                 Var::TierRate | Var::TierLevel | Var::Tier | Var::Rate(_) => {}
-                // Per-account or per-amount values: no small set of classes.
+                // Per-account or per-amount values (`msa` is the account's): no small set of
+                // classes.
                 _ => return None,
             }
         }
@@ -146,6 +151,7 @@ impl ClassKey {
             master: "",
             attribution: self.attribution.as_str(),
             fee_discount: self.fee_discount,
+            msa: false,
             tier_level: 0,
             tier: "",
             rates: &[],

@@ -66,6 +66,8 @@ pub enum Var {
     Master,
     Attribution,
     FeeDiscount,
+    /// The account is a managed sub-account (the registry's `clients[].msa`).
+    Msa,
     /// The level's primary rate (its first named rate).
     TierRate,
     /// The level's rank: 0 below the lowest level, 1 for the lowest, ...
@@ -78,7 +80,7 @@ pub enum Var {
 
 impl Var {
     /// Variables of the trade (available everywhere).
-    const TRADE: [(&'static str, Var, Ty); 13] = [
+    const TRADE: [(&'static str, Var, Ty); 14] = [
         ("notional", Var::Notional, Ty::Num),
         ("fee", Var::Fee, Ty::Num),
         ("fee_rate", Var::FeeRate, Ty::Num),
@@ -92,6 +94,7 @@ impl Var {
         ("master", Var::Master, Ty::Str),
         ("attribution", Var::Attribution, Ty::Str),
         ("fee_discount", Var::FeeDiscount, Ty::Bool),
+        ("msa", Var::Msa, Ty::Bool),
     ];
 
     fn is_tier(self) -> bool {

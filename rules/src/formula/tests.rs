@@ -23,6 +23,7 @@ fn vars<'a>(rates: &'a [Decimal]) -> Vars<'a> {
         broker: "B1",
         master: "",
         attribution: "broker_code",
+        msa: false,
         fee_discount: false,
         tier_level: 3,
         tier: "BKR 3",
