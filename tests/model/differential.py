@@ -402,9 +402,9 @@ def gen_okx_v5(rng):
     month = min(t["time"] for t in trades if t["account"] in ("c1", "c2", "c3"))[:8] + "01"
     start = dt.date.fromisoformat(month)
     n = len(trades)
-    for i in range(rng.randint(1, 5)):
+    for i in range(rng.randint(2, 6)):
         day = start + dt.timedelta(days=rng.randint(0, 4))
-        fee = D(rng.choice(["400", "900", "1500", "2600.5"]))
+        fee = D(rng.choice(["400", "1500", "2600.5", "4000"]))
         trades.append({"id": "v5-%d" % (n + i), "time": iso(day, rng.randint(0, 23)),
                        "account": rng.choice(["c3", "c5"]), "broker": rng.choice(["K1", "K1", "P"]),
                        "channel": "api", "product": rng.choice(["spot", "swap"]),

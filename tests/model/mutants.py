@@ -96,8 +96,8 @@ def m_half_up():
 def m_vip6_earns():
     old = brmodel.exclusion
 
-    def exclusion(prog, t):
-        r = old(prog, t)
+    def exclusion(prog, t, reg=None):
+        r = old(prog, t, reg)
         return None if r == "vip6_plus" else r
     return patch(brmodel, "exclusion", exclusion)
 
@@ -127,15 +127,38 @@ def m_credit_same_time():
     return lambda: brmodel.PROGRAMS["xt"].__setitem__("credit_delay", d)
 
 
+def m_msa_earns():
+    old = brmodel.exclusion
+
+    def exclusion(prog, t, reg=None):
+        r = old(prog, t, reg)
+        return None if r == "msa_account" else r
+    return patch(brmodel, "exclusion", exclusion)
+
+
+def m_v5_cap_at_600():
+    P = brmodel.PROGRAMS["okx-v5"]
+    old = P["client_cap"]
+    P["client_cap"] = (brmodel.D(600), old[1])
+    return lambda: P.__setitem__("client_cap", old)
+
+
+def m_v5_cap_from_vip6():
+    P = brmodel.PROGRAMS["okx-v5"]
+    old = P["client_cap"]
+    P["client_cap"] = (old[0], 6)
+    return lambda: P.__setitem__("client_cap", old)
+
+
 MUTANTS = [m_xt_window_includes_day, m_threshold_strict, m_okx_same_month, m_no_bound_rate,
            m_backpack_no_affiliate_cap, m_negative_fees_net, m_half_up, m_vip6_earns,
            m_clients_not_distinct, m_sub_account_after_code, m_no_withholding,
-           m_credit_same_time]
+           m_credit_same_time, m_msa_earns, m_v5_cap_at_600, m_v5_cap_from_vip6]
 
 
 def main(argv):
     ap = argparse.ArgumentParser()
-    ap.add_argument("--cases", type=int, default=150)
+    ap.add_argument("--cases", type=int, default=360)
     a = ap.parse_args(argv)
     survivors = []
     for m in MUTANTS:
