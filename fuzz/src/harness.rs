@@ -176,6 +176,7 @@ fn vars<'a>(
         master: "",
         attribution: "broker_code",
         fee_discount: false,
+        msa: false,
         tier_level: rates.len() as u32,
         tier: "VIP 1",
         rates,

@@ -122,3 +122,20 @@ def test_okx_v5_splits_the_commission_with_the_client_and_the_parent() -> None:
     assert list(st.to_pandas("periods")["kickback"]) == [Decimal("7.50000000"), Decimal("0E-8")]
     # Other programs have no kickback at all.
     assert br.settle("okx", june).broker("K1").periods[0].kickback is None
+
+
+def test_a_parents_tier_can_count_its_sub_brokers() -> None:
+    program = br.program("backpack").to_dict()
+    program.update(id="group", broker_affiliate_exclusive=False)
+    program["tiers"]["count_sub_brokers"] = True
+    registry = {"brokers": [{"code": "P"}, {"code": "S", "parent": "P", "parent_share": "0"}]}
+    trades = [trade("a", "2026-06-02T00:00:00Z", "3000000", "600", broker="P"),
+              trade("b", "2026-06-03T00:00:00Z", "2500000", "500", broker="S")]
+    st = br.settle(program, trades, registry=registry)
+    (p,) = st.broker("P").periods
+    # 3,000,000 + 2,500,000 = 5,500,000 of API volume: BKR 1 (30%) on P's fee 600 = 180.00;
+    # S's own 2,500,000 stays BKR 0 (20%): 100.00.
+    assert (p.metrics, p.tier, p.commission, p.metrics_sub_brokers) == (
+        {"api_volume": Decimal("5500000")}, "BKR 1", Decimal("180.00"), ["S"])
+    assert st.broker("S").periods[0].commission == Decimal("100.00")
+    assert br.settle("backpack", trades).broker("P").periods[0].metrics_sub_brokers is None

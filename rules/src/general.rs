@@ -559,6 +559,42 @@ impl General {
         let mut drafts: BTreeMap<String, BTreeMap<i64, Draft>> = BTreeMap::new();
         let mut levels_by_broker: BTreeMap<String, BTreeMap<i64, usize>> = BTreeMap::new();
         let brokers = core::mem::take(&mut self.brokers);
+        // `count_sub_brokers`: every broker under each parent in the registry.
+        let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        if let (true, Some(reg)) = (p.spec().tiers.count_sub_brokers, &self.reg) {
+            let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for (child, (parent, _)) in &reg.parents {
+                children
+                    .entry(parent.as_str())
+                    .or_default()
+                    .push(child.as_str());
+            }
+            for top in children.keys() {
+                let mut under = Vec::new();
+                let mut stack: Vec<&str> = children[top].clone();
+                // The registry has no cycles (checked when it was resolved); the length
+                // bound only keeps a bug from looping.
+                while let Some(c) = stack.pop() {
+                    if under.len() > reg.codes.len() {
+                        break;
+                    }
+                    under.push(String::from(c));
+                    if let Some(cs) = children.get(c) {
+                        stack.extend(cs.iter().copied());
+                    }
+                }
+                under.sort();
+                under.dedup();
+                groups.insert(String::from(*top), under);
+            }
+        }
+        let group_values = |code: &str, w: (i64, i64)| -> Result<Vec<Decimal>> {
+            let mut accs: Vec<&BrokerAcc> = brokers.get(code).into_iter().collect();
+            for sub in groups.get(code).into_iter().flatten() {
+                accs.extend(brokers.get(sub));
+            }
+            metric_values_of(&p, &accs, w)
+        };
         for (code, acc) in &brokers {
             // Days that share a window share a level (a calendar month's days, say).
             let mut level_of_window: BTreeMap<(i64, i64), (usize, Vec<Decimal>)> = BTreeMap::new();
@@ -567,7 +603,7 @@ impl General {
                 if let Some(v) = level_of_window.get(&w) {
                     return Ok(v.clone());
                 }
-                let values = metric_values(&p, acc, w)?;
+                let values = group_values(code, w)?;
                 let v = (p.level_for(&values), values);
                 level_of_window.insert(w, v.clone());
                 Ok(v)
@@ -757,15 +793,12 @@ impl General {
             for (parent, start, amt) in moves {
                 // A period that exists only through a sub-broker's share still shows the
                 // parent's own tier for that day (from its own trades, if any).
-                let parent_acc = brokers.get(&parent);
-                let d = match drafts.entry(parent).or_default().entry(start) {
+                let metrics_of = |day: i64| group_values(&parent, window(&p, day));
+                let d = match drafts.entry(parent.clone()).or_default().entry(start) {
                     btree_map::Entry::Occupied(o) => o.into_mut(),
                     btree_map::Entry::Vacant(v) => {
                         let day = p.clock.day(start);
-                        let metrics = match parent_acc {
-                            Some(acc) => metric_values(&p, acc, window(&p, day))?,
-                            None => vec![Decimal::ZERO; p.metrics.len()],
-                        };
+                        let metrics = metrics_of(day)?;
                         v.insert(Draft {
                             tier: p.level_for(&metrics),
                             day,
@@ -887,6 +920,11 @@ impl General {
                         start: time::format(p.clock.day_start(lo)),
                         end: time::format(p.clock.day_start(hi + 1)),
                     },
+                    metrics_sub_brokers: p
+                        .spec()
+                        .tiers
+                        .count_sub_brokers
+                        .then(|| groups.get(code).cloned().unwrap_or_default()),
                     history: history.into(),
                 });
             }
@@ -917,9 +955,7 @@ impl General {
                         Some(r) => *r,
                         None => {
                             let r = match brokers.get(b) {
-                                Some(acc) => {
-                                    p.level_for(&metric_values(&p, acc, window(&p, l.day))?)
-                                }
+                                Some(_) => p.level_for(&group_values(b, window(&p, l.day))?),
                                 None => 0,
                             };
                             cache.insert((b.clone(), l.day), r);
@@ -1148,19 +1184,31 @@ pub(crate) fn level_commissions<'a>(
 pub(crate) fn metric_values(
     p: &Program,
     acc: &BrokerAcc,
+    window: (i64, i64),
+) -> Result<Vec<Decimal>> {
+    metric_values_of(p, &[acc], window)
+}
+
+/// The metrics of several brokers' trades together (a parent and the brokers under it with
+/// `count_sub_brokers`): volumes add up, a client active with two of them counts once.
+pub(crate) fn metric_values_of(
+    p: &Program,
+    accs: &[&BrokerAcc],
     (lo, hi): (i64, i64),
 ) -> Result<Vec<Decimal>> {
     let mut vols = vec![Decimal::ZERO; p.metric_slots(MetricKind::Volume)];
     // Accounts of every day concatenated, then sorted and deduplicated: a month of days is
     // one sort, not thirty set unions.
     let mut clients: Vec<Vec<u32>> = vec![Vec::new(); p.metric_slots(MetricKind::ActiveClients)];
-    for (_, d) in acc.days.range(lo..=hi.max(lo)) {
-        for (v, x) in vols.iter_mut().zip(&d.volume) {
-            // Exact: a rounded window sum could cross a threshold the true sum does not.
-            *v = money::total(*v, *x)?;
-        }
-        for (c, x) in clients.iter_mut().zip(&d.clients) {
-            c.extend(x.iter().copied());
+    for acc in accs {
+        for (_, d) in acc.days.range(lo..=hi.max(lo)) {
+            for (v, x) in vols.iter_mut().zip(&d.volume) {
+                // Exact: a rounded window sum could cross a threshold the true sum does not.
+                *v = money::total(*v, *x)?;
+            }
+            for (c, x) in clients.iter_mut().zip(&d.clients) {
+                c.extend(x.iter().copied());
+            }
         }
     }
     for c in clients.iter_mut() {

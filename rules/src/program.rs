@@ -114,6 +114,12 @@ pub struct TiersSpec {
     pub levels: Vec<LevelSpec>,
     /// Ladders combined by max; a step is reached when all its thresholds are met (`>=`).
     pub ladders: Vec<LadderSpec>,
+    /// A parent broker's tier metrics count the trades of every broker under it in the
+    /// registry (its sub-brokers, theirs, ...) as well as its own: a group's volume and
+    /// active clients. Default false: each broker's own trades. Statements then list the
+    /// sub-brokers counted (`metrics_sub_brokers`).
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub count_sub_brokers: bool,
 }
 
 /// The window a tier is measured over, relative to the trade's (local) day.
@@ -711,6 +717,15 @@ fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
                 "tiers.ladders needs at least one ladder",
             )
             .field("tiers.ladders"),
+        );
+    }
+    if t.mode == Mode::Graduated && t.count_sub_brokers {
+        problems.push(
+            Error::new(
+                ErrorCode::Program,
+                "count_sub_brokers is not supported in graduated mode (a trade's slice would depend on other brokers' trade order)",
+            )
+            .field("tiers.count_sub_brokers"),
         );
     }
     if t.mode == Mode::Graduated {

@@ -120,6 +120,11 @@ pub struct PeriodStatement {
     pub withheld: String,
     /// The days the tier metrics were read from, as `[start, end)`.
     pub metrics_window: Span,
+    /// Programs with `tiers.count_sub_brokers`: the brokers under this one in the registry
+    /// whose trades `metrics` count as well (empty for a broker with none); absent for other
+    /// programs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_sub_brokers: Option<Vec<String>>,
     /// `complete`, or `incomplete` when the part of the tier window before the period
     /// reaches before the earliest trade supplied (the tier may be too low: pass the earlier
     /// trades, or state that the history is complete with the `complete_history` option). A

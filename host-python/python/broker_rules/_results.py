@@ -263,6 +263,9 @@ class Period:
     """``complete``, or ``incomplete`` when the tier window reaches before the earliest trade."""
     kickback: Optional[Decimal] = None
     """Programs with ``client_kickback`` (okx-v5): the clients' part, rounded once; else None."""
+    metrics_sub_brokers: Optional[List[str]] = None
+    """Programs with ``tiers.count_sub_brokers``: the brokers under this one whose trades
+    ``metrics`` count too; else None."""
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Period":
@@ -289,6 +292,7 @@ class Period:
             metrics_window=Span._from(d["metrics_window"]),
             history=d["history"],
             kickback=_opt_dec(d.get("kickback")),
+            metrics_sub_brokers=d.get("metrics_sub_brokers"),
         )
 
 

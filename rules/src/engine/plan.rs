@@ -39,6 +39,7 @@ impl Plan {
             || p.spec().tiers.mode != Mode::Volume
             || p.client_cap.is_some()
             || p.spec().client_kickback
+            || p.spec().tiers.count_sub_brokers
         {
             return None;
         }
