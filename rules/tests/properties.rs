@@ -66,7 +66,7 @@ proptest! {
 
     #[test]
     fn order_and_batches_never_change_the_bytes(trades in arb_trades(), seed in any::<u64>(), cut in 0usize..40) {
-        for id in ["backpack", "xt", "okx"] {
+        for id in ["backpack", "xt", "okx", "okx-v5"] {
             let base = statement_bytes(id, &trades, &[]);
             let mut shuffled = trades.clone();
             // Deterministic shuffle from the seed.
@@ -107,7 +107,7 @@ proptest! {
     /// ones plus every excluded reason, exactly, and they are the lines settled in it.
     #[test]
     fn attributed_is_eligible_plus_excluded(trades in arb_trades()) {
-        for id in ["backpack", "xt", "okx"] {
+        for id in ["backpack", "xt", "okx", "okx-v5"] {
             let s: Value = serde_json::from_str(&statement_bytes(id, &trades, &[])).unwrap();
             let lines = s["lines"].as_array().unwrap();
             for b in s["brokers"].as_array().unwrap() {
@@ -163,7 +163,7 @@ proptest! {
     #[test]
     fn tiers_are_monotone_in_volume(a in 0u64..200_000_000, b in 0u64..200_000_000, clients in 0u64..120) {
         let (lo, hi) = (a.min(b), a.max(b));
-        for id in ["backpack", "xt", "okx"] {
+        for id in ["backpack", "xt", "okx", "okx-v5"] {
             let p = program(id).unwrap();
             let rank = |v: u64| {
                 let sc: broker_rules::Scenario = serde_json::from_value(json!({
@@ -205,7 +205,7 @@ proptest! {
         for (k, v) in keys.iter().zip(&fields) {
             t[*k] = json!(v);
         }
-        for id in ["backpack", "xt", "okx"] {
+        for id in ["backpack", "xt", "okx", "okx-v5"] {
             for req in [
                 json!({"program": id, "trades": [t.clone()], "options": {"lines": true}}),
                 json!({"program": id, "trades": [{"id": "n", "fee": fee_num}]}),
