@@ -191,6 +191,9 @@ pub struct ValidateArgs {
     /// Also report unknown fields, channels and products.
     #[arg(long)]
     pub strict: bool,
+    /// Rename a column of --trades to a trade field, as `settle --column` does.
+    #[arg(long = "column", value_name = "FROM=TO")]
+    pub columns: Vec<String>,
     /// Input format of --trades.
     #[arg(long, value_enum)]
     pub input_format: Option<InFormat>,

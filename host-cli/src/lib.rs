@@ -570,10 +570,11 @@ fn validate_cmd(a: ValidateArgs, out: &mut dyn Write) -> R<()> {
             strict: a.strict,
             ..SettleOptions::default()
         };
+        let columns = read::ColumnMap::parse(&a.columns).map_err(|e| Fail::usage(e.message))?;
         let input = input::open_trades(Some(t), a.input_format)?;
         let problems =
             broker_rules::api::check_trades(&program, registry.as_ref(), &options, |settler| {
-                input::feed(settler, input, &read::ColumnMap::default(), 1, "checking").map(|_| ())
+                input::feed(settler, input, &columns, 1, "checking").map(|_| ())
             })
             .unwrap_or_else(|e| vec![e]);
         results.push(Checked {

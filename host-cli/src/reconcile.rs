@@ -54,6 +54,10 @@ pub struct ReconcileArgs {
     /// tier rate). Repeat for each column.
     #[arg(long = "map", value_name = "COLUMN=FIELD")]
     pub map: Vec<String>,
+    /// Rename a column of the trade log to a trade field, as `settle --column` does, e.g.
+    /// `--column trade_id=id --column ts=time`. Repeat for each column.
+    #[arg(long = "column", value_name = "FROM=TO")]
+    pub columns: Vec<String>,
     /// The broker the report is for (fills a report without a broker column; our other
     /// brokers' keys the report lacks are left out).
     #[arg(long)]
@@ -114,8 +118,9 @@ pub fn reconcile_cmd(a: ReconcileArgs, out: &mut dyn Write) -> R<()> {
     };
     let mut settler =
         Settler::new(&program, registry.as_ref(), &settle).map_err(|e| Fail::input(None, &e))?;
+    let columns = ColumnMap::parse(&a.columns).map_err(|e| Fail::usage(e.message))?;
     let trades = input::open_trades(Some(&a.trades), a.input_format)?;
-    input::feed_input(&mut settler, trades, &ColumnMap::default(), 1)?;
+    input::feed_input(&mut settler, trades, &columns, 1)?;
     let statement = settler
         .finish()
         .map_err(|e| Fail::input(Some(&a.trades), &e))?;

@@ -95,6 +95,84 @@ fn json_is_the_core_envelope_body() {
     assert_eq!(v, vector["expected"]["ok"]);
 }
 
+/// A trade log with the exchange's own column names reconciles with `--column` renames
+/// exactly as the log with the field names does (and `validate` takes the same renames).
+#[test]
+fn renamed_trade_columns_reconcile_the_same() {
+    let dir = std::env::temp_dir().join(format!("br-rc-cols-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let fills = std::fs::read_to_string(fixtures.join("reconcile-fills.csv")).unwrap();
+    let (head, rest) = fills.split_once('\n').unwrap();
+    assert_eq!(
+        head,
+        "id,time,account,broker,channel,product,notional,fee,order,instrument"
+    );
+    let renamed = dir.join("fills.csv");
+    std::fs::write(
+        &renamed,
+        format!("tradeId,ts,uid,brokerCode,channel,product,notional,fee,ordId,instId\n{rest}"),
+    )
+    .unwrap();
+    let report = fixtures.join("reconcile-rebates.csv");
+    let columns = [
+        "--column",
+        "tradeId=id",
+        "--column",
+        "ts=time",
+        "--column",
+        "uid=account",
+        "--column",
+        "brokerCode=broker",
+        "--column",
+        "ordId=order",
+        "--column",
+        "instId=instrument",
+    ];
+    let mut args = vec![
+        "reconcile",
+        "--program",
+        "backpack",
+        "--trades",
+        renamed.to_str().unwrap(),
+        "--report-format",
+        "okx-rebate-per-orders",
+        "--by",
+        "order",
+        "--report",
+        report.to_str().unwrap(),
+        "--tolerance",
+        "0.00000001",
+        "-f",
+        "json",
+    ];
+    args.extend(columns);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    let plain = run(&with(&[
+        "--report",
+        "reconcile-rebates.csv",
+        "--tolerance",
+        "0.00000001",
+        "-f",
+        "json",
+    ]));
+    assert_eq!(text(&o.stdout), text(&plain.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["summary"]["difference"], "0.040000001");
+    let mut check = vec![
+        "validate",
+        "--trades",
+        renamed.to_str().unwrap(),
+        "-f",
+        "table",
+    ];
+    check.extend(columns);
+    let o = run(&check);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn csv_rows_and_a_clean_report_exits_0() {
     let o = run(&with(&["--report", "reconcile-rebates.csv", "-f", "csv"]));

@@ -356,6 +356,22 @@ fn settle_arrow(
     }))
 }
 
+/// `reconcile` of trades given as CSV, NDJSON or JSON-array text with column renames; the
+/// request is reconcile's without `trades` and `format`.
+#[pyfunction]
+#[pyo3(signature = (request, text, format, columns=Vec::new()))]
+fn reconcile_text(
+    py: Python<'_>,
+    request: String,
+    text: String,
+    format: String,
+    columns: Vec<(String, String)>,
+) -> String {
+    py.detach(move || {
+        api::guarded(|| api::reconcile_fed(&request, |s| feed_text(s, &text, &format, &columns)))
+    })
+}
+
 /// `reconcile` of trades read from a file (any trade format, Parquet included); the request
 /// is reconcile's without `trades` and `format`.
 #[pyfunction]
@@ -570,6 +586,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(settle_text, m)?)?;
     m.add_function(wrap_pyfunction!(settle_file, m)?)?;
     m.add_function(wrap_pyfunction!(settle_arrow, m)?)?;
+    m.add_function(wrap_pyfunction!(reconcile_text, m)?)?;
     m.add_function(wrap_pyfunction!(reconcile_file, m)?)?;
     m.add_function(wrap_pyfunction!(reconcile_arrow, m)?)?;
     m.add_function(wrap_pyfunction!(partial_text, m)?)?;

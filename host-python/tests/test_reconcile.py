@@ -52,6 +52,28 @@ def test_every_cause_by_order() -> None:
     assert pl["their_commission"].to_list()[0] == Decimal("0.14")
 
 
+def test_renamed_trade_columns_reconcile_the_same(tmp_path: Path) -> None:
+    v = vector("reconcile-order-every-cause")
+    inp = v["input"]
+    want = json.dumps(v["expected"]["ok"], separators=(",", ":"))
+    names = {"id": "tradeId", "time": "ts", "account": "uid", "order": "ordId"}
+    renamed = [{names.get(k, k): x for k, x in t.items()} for t in inp["trades"]]
+    columns = {theirs: ours for ours, theirs in names.items()}
+    kw = dict(by="order", report_format="okx-rebate-per-orders", tolerance=Decimal("0.00000001"))
+    # A list of dicts, NDJSON text, a file and a DataFrame: every reader takes the renames.
+    r = br.reconcile("backpack", renamed, inp["report"].encode(), columns=columns, **kw)
+    assert r.to_json() == want
+    ndjson = "".join(json.dumps(t) + "\n" for t in renamed)
+    path = tmp_path / "fills.ndjson"
+    path.write_text(ndjson)
+    assert br.reconcile("backpack", path, inp["report"].encode(), columns=columns, **kw).to_json() == want
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(renamed).astype(str).replace({"nan": None})
+    assert br.reconcile("backpack", frame, inp["report"].encode(), columns=columns, **kw).summary.difference == Decimal("0.040000001")
+    with pytest.raises(br.OptionsError):
+        br.reconcile("backpack", renamed, inp["report"].encode(), columns=["id"], **kw)  # type: ignore[arg-type]
+
+
 def test_report_from_a_path_and_file_like_with_a_map(tmp_path: Path) -> None:
     v = vector("reconcile-trade-generic-all")
     inp = v["input"]

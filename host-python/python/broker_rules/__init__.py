@@ -833,6 +833,7 @@ def reconcile(
     to: TimeArg = None,
     allow_float: bool = False,
     format: Optional[str] = None,
+    columns: ColumnsArg = None,
 ) -> Reconciliation:
     """Checks a payout: the engine's commission beside the exchange's own report, key by key
     (``by``: ``"trade"``, ``"order"``, ``"account-day"`` or ``"period"``), with a status and
@@ -845,13 +846,17 @@ def reconcile(
     os.PathLike) or content (bytes / file-like). ``report_format``: a built-in name
     (:data:`REPORT_FORMATS`) or a format dict; ``map`` adds ``{"column": "field"}``
     mappings. ``tolerance`` is absolute and inclusive, in the program's currency (default:
-    one unit of its scale).
+    one unit of its scale). ``columns`` renames the trades' columns to trade fields, as in
+    :func:`settle` (``{"tradeId": "id"}``).
     """
     req = _request(program, registry, from_, to, False, False, allow_float)
+    cols = _columns(columns)
     # Trades as settle takes them: text and lists travel in the request; a file (Parquet
     # too) and Arrow / DataFrames are fed to the engine by the extension.
     how, what, fmt = _source(trades, allow_float, format)
-    if how == "text":
+    if cols and how == "list":  # renames apply to readers: send the list as JSON-array text
+        how, what, fmt = "text", json.dumps(what, ensure_ascii=False), "json"
+    if how == "text" and not cols:
         req["trades"] = what
         req["format"] = fmt
     elif how == "list":
@@ -883,8 +888,10 @@ def reconcile(
     if broker is not None:
         req["broker"] = broker
     text = json.dumps(req, ensure_ascii=False)
+    if how == "text" and cols:
+        return Reconciliation._from_json(_unwrap(_native.reconcile_text(text, what, fmt or "csv", cols)))
     if how == "file":
-        return Reconciliation._from_json(_unwrap(_native.reconcile_file(text, what, fmt)))
+        return Reconciliation._from_json(_unwrap(_native.reconcile_file(text, what, fmt, cols)))
     if how == "arrow":
-        return Reconciliation._from_json(_unwrap(_native.reconcile_arrow(text, what, allow_float)))
+        return Reconciliation._from_json(_unwrap(_native.reconcile_arrow(text, what, allow_float, cols)))
     return Reconciliation._from_json(_unwrap(_native.call("reconcile", text)))
