@@ -465,6 +465,22 @@ pub const MAX_METRICS: usize = 64;
 pub const MAX_RATES: usize = 32;
 pub const MAX_EXCLUSIONS: usize = 64;
 
+/// An optional `when` predicate compiled, or its error recorded under `field`.
+fn predicate(
+    when: Option<&str>,
+    scope: &Scope,
+    field: &str,
+    problems: &mut Vec<Error>,
+) -> Option<Expr> {
+    match Expr::compile(when?, scope, Ty::Bool) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            problems.push(e.field(field));
+            None
+        }
+    }
+}
+
 fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
     let mut bad =
         |msg: String, field: &str| problems.push(Error::new(ErrorCode::Program, msg).field(field));
@@ -575,18 +591,12 @@ fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
     let mut slots = [0usize; 2];
     for (name, m) in &t.metrics {
         let k = m.kind as usize;
-        let when = match m
-            .when
-            .as_deref()
-            .map(|w| Expr::compile(w, &scope_trade, Ty::Bool))
-        {
-            Some(Ok(e)) => Some(e),
-            Some(Err(e)) => {
-                problems.push(e.field(format!("tiers.metrics.{name}.when")));
-                None
-            }
-            None => None,
-        };
+        let when = predicate(
+            m.when.as_deref(),
+            &scope_trade,
+            &format!("tiers.metrics.{name}.when"),
+            problems,
+        );
         metrics.push(Metric {
             name: name.clone(),
             kind: m.kind,
@@ -782,18 +792,12 @@ fn compile(spec: ProgramSpec, problems: &mut Vec<Error>) -> Option<Program> {
         }
         match c.scope {
             CapScope::ClientMonth if client_cap.is_none() => {
-                let when = match c
-                    .when
-                    .as_deref()
-                    .map(|w| Expr::compile(w, &scope_trade, Ty::Bool))
-                {
-                    Some(Ok(e)) => Some(e),
-                    Some(Err(e)) => {
-                        problems.push(e.field(format!("{field}.when")));
-                        None
-                    }
-                    None => None,
-                };
+                let when = predicate(
+                    c.when.as_deref(),
+                    &scope_trade,
+                    &format!("{field}.when"),
+                    problems,
+                );
                 client_cap = Some((c.amount, when));
             }
             CapScope::BrokerPeriod if period_cap.is_none() && c.when.is_none() => {
