@@ -30,7 +30,7 @@ const BASE: [&str; 9] = [
     "order",
 ];
 
-fn with(extra: &[&'static str]) -> Vec<&'static str> {
+fn with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     BASE.iter().chain(extra).copied().collect()
 }
 
@@ -170,6 +170,120 @@ fn renamed_trade_columns_reconcile_the_same() {
     check.extend(columns);
     let o = run(&check);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The OKX report of the fixtures as Parquet, the way a data lake exports it: rebates and
+/// amounts as decimal128, `ts` as timestamp[ms], the rest as strings (`rebate` chooses the
+/// rebate column's type: decimal128 or, to be refused, float64).
+fn okx_report_parquet(path: &std::path::Path, rebate: arrow_schema::DataType) {
+    use arrow_array::builder::{
+        Decimal128Builder, Float64Builder, StringBuilder, TimestampMillisecondBuilder,
+    };
+    use arrow_array::{ArrayRef, RecordBatch};
+    use arrow_schema::{DataType, Field, Schema, TimeUnit};
+    use std::sync::Arc;
+    let csv = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reconcile-rebates.csv"),
+    )
+    .unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let decimals = [
+        "spotTradeAmt",
+        "derivativeTradeAmt",
+        "fee",
+        "netFee",
+        "brokerRebate",
+    ];
+    let mut fields = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    for (i, name) in header.iter().enumerate() {
+        let cells = rows.iter().map(|r| r[i]);
+        if *name == "ts" {
+            let mut b = TimestampMillisecondBuilder::new();
+            cells.for_each(|c| b.append_value(c.parse().unwrap()));
+            fields.push(Field::new(
+                *name,
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                false,
+            ));
+            arrays.push(Arc::new(b.finish()));
+        } else if *name == "brokerRebate" && rebate == DataType::Float64 {
+            let mut b = Float64Builder::new();
+            cells.for_each(|c| b.append_value(c.parse().unwrap()));
+            fields.push(Field::new(*name, DataType::Float64, false));
+            arrays.push(Arc::new(b.finish()));
+        } else if decimals.contains(name) {
+            // Exact at scale 9: "0.300000001" is 300000001 units.
+            let mut b = Decimal128Builder::new();
+            for c in cells {
+                let (int, frac) = c.split_once('.').unwrap_or((c, ""));
+                let units: i128 = format!("{int}{frac:0<9}").parse().unwrap();
+                b.append_value(units);
+            }
+            let a = b.finish().with_precision_and_scale(38, 9).unwrap();
+            fields.push(Field::new(*name, DataType::Decimal128(38, 9), false));
+            arrays.push(Arc::new(a));
+        } else {
+            let mut b = StringBuilder::new();
+            cells.for_each(|c| {
+                if c.is_empty() {
+                    b.append_null()
+                } else {
+                    b.append_value(c)
+                }
+            });
+            fields.push(Field::new(*name, DataType::Utf8, true));
+            arrays.push(Arc::new(b.finish()));
+        }
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+/// A Parquet report reconciles to the bytes of the same report as CSV; binary floats in the
+/// rebate column are refused with the column's name, never read approximately.
+#[test]
+fn parquet_report_reconciles_like_its_csv() {
+    let dir = std::env::temp_dir().join(format!("br-rc-parquet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("rebates.parquet");
+    okx_report_parquet(&report, arrow_schema::DataType::Decimal128(38, 9));
+    let o = run(&with(&[
+        "--report",
+        report.to_str().unwrap(),
+        "--tolerance",
+        "0.00000001",
+        "-f",
+        "json",
+    ]));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    let csv = run(&with(&[
+        "--report",
+        "reconcile-rebates.csv",
+        "--tolerance",
+        "0.00000001",
+        "-f",
+        "json",
+    ]));
+    assert_eq!(text(&o.stdout), text(&csv.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["summary"]["theirs"], "2.540000001");
+
+    let floats = dir.join("floats.parquet");
+    okx_report_parquet(&floats, arrow_schema::DataType::Float64);
+    let o = run(&with(&["--report", floats.to_str().unwrap(), "-f", "json"]));
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("E_DECIMAL") && err.contains("brokerRebate"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

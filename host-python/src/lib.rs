@@ -359,33 +359,39 @@ fn settle_arrow(
 /// `reconcile` of trades given as CSV, NDJSON or JSON-array text with column renames; the
 /// request is reconcile's without `trades` and `format`.
 #[pyfunction]
-#[pyo3(signature = (request, text, format, columns=Vec::new()))]
+#[pyo3(signature = (request, text, format, columns=Vec::new(), report=None))]
 fn reconcile_text(
     py: Python<'_>,
     request: String,
     text: String,
     format: String,
     columns: Vec<(String, String)>,
+    report: Option<Vec<u8>>,
 ) -> String {
     py.detach(move || {
-        api::guarded(|| api::reconcile_fed(&request, |s| feed_text(s, &text, &format, &columns)))
+        api::guarded(|| {
+            api::reconcile_fed_report(&request, report.as_deref(), |s| {
+                feed_text(s, &text, &format, &columns)
+            })
+        })
     })
 }
 
 /// `reconcile` of trades read from a file (any trade format, Parquet included); the request
 /// is reconcile's without `trades` and `format`.
 #[pyfunction]
-#[pyo3(signature = (request, path, format, columns=Vec::new()))]
+#[pyo3(signature = (request, path, format, columns=Vec::new(), report=None))]
 fn reconcile_file(
     py: Python<'_>,
     request: String,
     path: String,
     format: Option<String>,
     columns: Vec<(String, String)>,
+    report: Option<Vec<u8>>,
 ) -> String {
     py.detach(move || {
         api::guarded(|| {
-            api::reconcile_fed(&request, |s| {
+            api::reconcile_fed_report(&request, report.as_deref(), |s| {
                 feed_file(s, &path, format.as_deref(), &columns)
             })
         })
@@ -394,18 +400,21 @@ fn reconcile_file(
 
 /// `reconcile` of trades given as an Arrow stream (a DataFrame's `__arrow_c_stream__()`).
 #[pyfunction]
-#[pyo3(signature = (request, stream, allow_float, columns=Vec::new()))]
+#[pyo3(signature = (request, stream, allow_float, columns=Vec::new(), report=None))]
 fn reconcile_arrow(
     py: Python<'_>,
     request: String,
     stream: &Bound<'_, PyAny>,
     allow_float: bool,
     columns: Vec<(String, String)>,
+    report: Option<Vec<u8>>,
 ) -> PyResult<String> {
     let ffi = take_stream(stream)?;
     Ok(py.detach(move || {
         api::guarded(|| {
-            api::reconcile_fed(&request, |s| feed_stream(s, ffi, allow_float, &columns))
+            api::reconcile_fed_report(&request, report.as_deref(), |s| {
+                feed_stream(s, ffi, allow_float, &columns)
+            })
         })
     }))
 }

@@ -74,6 +74,37 @@ def test_renamed_trade_columns_reconcile_the_same(tmp_path: Path) -> None:
         br.reconcile("backpack", renamed, inp["report"].encode(), columns=["id"], **kw)  # type: ignore[arg-type]
 
 
+def test_parquet_report_reconciles_like_its_csv(tmp_path: Path) -> None:
+    import csv
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    v = vector("reconcile-order-every-cause")
+    inp = v["input"]
+    rows = list(csv.DictReader(io.StringIO(inp["report"])))
+    money = ("spotTradeAmt", "derivativeTradeAmt", "fee", "netFee", "brokerRebate")
+    cols: Dict[str, Any] = {}
+    for name in rows[0]:
+        cells = [r[name] or None for r in rows]
+        if name in money:  # exact: decimal128 with 9 decimals, as a data lake exports it
+            cols[name] = pa.array([None if c is None else Decimal(c) for c in cells], pa.decimal128(38, 9))
+        elif name == "ts":
+            cols[name] = pa.array([int(c) for c in cells if c is not None], pa.timestamp("ms"))
+        else:
+            cols[name] = pa.array(cells, pa.string())
+    path = tmp_path / "rebates.parquet"
+    pq.write_table(pa.table(cols), path)
+    kw: Dict[str, Any] = dict(by="order", report_format="okx-rebate-per-orders", tolerance=Decimal("0.00000001"))
+    want = json.dumps(v["expected"]["ok"], separators=(",", ":"))
+    assert br.reconcile("backpack", inp["trades"], path, **kw).to_json() == want
+    assert br.reconcile("backpack", inp["trades"], path.read_bytes(), **kw).summary.theirs == Decimal("2.540000001")
+    # Binary floats where the rebate belongs are refused, naming the column.
+    floats = tmp_path / "floats.parquet"
+    pq.write_table(pa.table({**cols, "brokerRebate": pa.array([float(r["brokerRebate"]) for r in rows])}), floats)
+    with pytest.raises(br.DecimalError) as e:
+        br.reconcile("backpack", inp["trades"], floats, **kw)
+    assert e.value.location["field"] == "brokerRebate"
+
+
 def test_report_from_a_path_and_file_like_with_a_map(tmp_path: Path) -> None:
     v = vector("reconcile-trade-generic-all")
     inp = v["input"]

@@ -520,8 +520,10 @@ const RECONCILE_FIELDS: [&str; 12] = [
 /// The reconciliation's own arguments of a request: the report's text, its format (with
 /// `map` applied) and the options. Checked before any trade is settled.
 #[cfg(feature = "std")]
+/// `given`: the host passes the report's bytes beside the request (no `report` in it).
 fn reconcile_args(
     req: &Map<String, Value>,
+    given: bool,
 ) -> Result<(
     String,
     crate::reconcile::ReportFormat,
@@ -531,6 +533,7 @@ fn reconcile_args(
     use alloc::collections::BTreeMap;
     let report = match req.get("report") {
         Some(Value::String(t)) => t.clone(),
+        None if given => String::new(),
         None | Some(Value::Null) => {
             return Err(Error::new(
                 ErrorCode::Field,
@@ -604,7 +607,7 @@ fn reconcile_value(request: &str) -> Result<crate::reconcile::Reconciliation> {
     let mut req = parse_request(request)?;
     only(&req, &RECONCILE_FIELDS)?;
     let program = program_from(req.get("program"))?;
-    let (report, format, options) = reconcile_args(&req)?;
+    let (report, format, options) = reconcile_args(&req, false)?;
     with_lines(&mut req);
     let statement = settle_parsed(&program, &req)?;
     crate::reconcile::reconcile(&program, statement, report.as_bytes(), &format, &options)
@@ -615,23 +618,36 @@ fn reconcile_value(request: &str) -> Result<crate::reconcile::Reconciliation> {
 /// the same trades.
 #[cfg(feature = "std")]
 pub fn reconcile_fed(request: &str, feed: impl FnOnce(&mut Settler) -> Result<()>) -> String {
+    reconcile_fed_report(request, None, feed)
+}
+
+/// [`reconcile_fed`] with the report's bytes given beside the request instead of in it (a
+/// Parquet report, which is not text): then the request has no `report`.
+#[cfg(feature = "std")]
+pub fn reconcile_fed_report(
+    request: &str,
+    report_bytes: Option<&[u8]>,
+    feed: impl FnOnce(&mut Settler) -> Result<()>,
+) -> String {
     envelope((|| {
         let req = parse_request(request)?;
         let allowed: Vec<&str> = RECONCILE_FIELDS
             .iter()
             .copied()
             .filter(|f| *f != "trades" && *f != "format")
+            .filter(|f| report_bytes.is_none() || *f != "report")
             .collect();
         only(&req, &allowed)?;
         let program = program_from(req.get("program"))?;
-        let (report, format, options) = reconcile_args(&req)?;
+        let (report, format, options) = reconcile_args(&req, report_bytes.is_some())?;
+        let report = report_bytes.unwrap_or(report.as_bytes());
         let registry: Option<Registry> = field(&req, "registry")?;
         let mut settle: SettleOptions = field(&req, "options")?.unwrap_or_default();
         settle.lines = true;
         let mut s = Settler::new(&program, registry.as_ref(), &settle)?;
         feed(&mut s)?;
         let statement = s.finish()?;
-        crate::reconcile::reconcile(&program, statement, report.as_bytes(), &format, &options)
+        crate::reconcile::reconcile(&program, statement, report, &format, &options)
     })())
 }
 

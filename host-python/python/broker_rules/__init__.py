@@ -842,8 +842,9 @@ def reconcile(
 
     ``trades``: anything :func:`settle` takes (a list of dicts, a path to a CSV / NDJSON /
     JSON / Parquet file, bytes or a file-like object, a pandas or Polars DataFrame, a pyarrow
-    Table). ``report``: the report's CSV as a path (str /
-    os.PathLike) or content (bytes / file-like). ``report_format``: a built-in name
+    Table). ``report``: the report's CSV or Parquet file as a path (str / os.PathLike) or
+    content (bytes / file-like); a Parquet report's decimals are read exactly and binary
+    floats in a money column are refused (:class:`DecimalError`). ``report_format``: a built-in name
     (:data:`REPORT_FORMATS`) or a format dict; ``map`` adds ``{"column": "field"}``
     mappings. ``tolerance`` is absolute and inclusive, in the program's currency (default:
     one unit of its scale). ``columns`` renames the trades' columns to trade fields, as in
@@ -851,25 +852,33 @@ def reconcile(
     """
     req = _request(program, registry, from_, to, False, False, allow_float)
     cols = _columns(columns)
+    if isinstance(report, (str, os.PathLike)):
+        try:
+            with open(report, "rb") as f:
+                raw: Union[str, bytes] = f.read()
+        except OSError as e:
+            raise FieldError(f"report: cannot read {os.fspath(report)!r}: {e.strerror or e}", {"field": "report"}) from None
+    elif hasattr(report, "read") and callable(report.read):
+        raw = report.read()
+    elif isinstance(report, (bytes, bytearray, memoryview)):
+        raw = bytes(report)
+    else:
+        raise FieldError("report must be a path to the report's CSV or Parquet file, or its bytes / a file-like object", {"field": "report"})
+    # A Parquet report is not text: its bytes go beside the request to the engine's reader.
+    parquet = raw if isinstance(raw, bytes) and raw[:4] == b"PAR1" else None
+    if parquet is None:
+        req["report"] = raw if isinstance(raw, str) else _utf8(raw, "report")
     # Trades as settle takes them: text and lists travel in the request; a file (Parquet
     # too) and Arrow / DataFrames are fed to the engine by the extension.
     how, what, fmt = _source(trades, allow_float, format)
-    if cols and how == "list":  # renames apply to readers: send the list as JSON-array text
+    if (bool(cols) or parquet is not None) and how == "list":  # sent as JSON-array text to the readers
         how, what, fmt = "text", json.dumps(what, ensure_ascii=False), "json"
-    if how == "text" and not cols:
+    beside = how == "text" and (bool(cols) or parquet is not None)
+    if how == "text" and not beside:
         req["trades"] = what
         req["format"] = fmt
     elif how == "list":
         req["trades"] = what
-    if isinstance(report, (str, os.PathLike)):
-        req["report"] = _read_path(report, "report")
-    elif hasattr(report, "read") and callable(report.read):
-        data = report.read()
-        req["report"] = data if isinstance(data, str) else _utf8(data, "report")
-    elif isinstance(report, (bytes, bytearray, memoryview)):
-        req["report"] = _utf8(report, "report")
-    else:
-        raise FieldError("report must be a path to the report's CSV, or its bytes / a file-like object", {"field": "report"})
     if isinstance(report_format, str):
         req["report_format"] = report_format
     elif isinstance(report_format, Mapping):
@@ -888,10 +897,10 @@ def reconcile(
     if broker is not None:
         req["broker"] = broker
     text = json.dumps(req, ensure_ascii=False)
-    if how == "text" and cols:
-        return Reconciliation._from_json(_unwrap(_native.reconcile_text(text, what, fmt or "csv", cols)))
+    if beside:
+        return Reconciliation._from_json(_unwrap(_native.reconcile_text(text, what, fmt or "csv", cols, parquet)))
     if how == "file":
-        return Reconciliation._from_json(_unwrap(_native.reconcile_file(text, what, fmt, cols)))
+        return Reconciliation._from_json(_unwrap(_native.reconcile_file(text, what, fmt, cols, parquet)))
     if how == "arrow":
-        return Reconciliation._from_json(_unwrap(_native.reconcile_arrow(text, what, allow_float, cols)))
+        return Reconciliation._from_json(_unwrap(_native.reconcile_arrow(text, what, allow_float, cols, parquet)))
     return Reconciliation._from_json(_unwrap(_native.call("reconcile", text)))

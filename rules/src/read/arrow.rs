@@ -217,6 +217,16 @@ impl<'a> Vals<'a> {
             role(name),
             Role::Notional | Role::Fee | Role::FeeRate | Role::AffiliateRate
         );
+        Vals::typed(name, a, decimal_field, allow_float)
+    }
+
+    /// `decimal_field`: the column holds money, so binary floats are refused.
+    fn typed(
+        name: &str,
+        a: &'a ArrayRef,
+        decimal_field: bool,
+        allow_float: bool,
+    ) -> Result<Vals<'a>> {
         Ok(match a.data_type() {
             DataType::Null => Vals::Null,
             DataType::Utf8 => Vals::Utf8(a.as_string::<i32>()),
@@ -941,6 +951,98 @@ impl parquet::file::reader::ChunkReader for PosFile {
         r.read_exact(&mut v)?;
         Ok(v.into())
     }
+}
+
+/// The column names of a Parquet file in memory.
+pub fn parquet_header(bytes: &[u8]) -> Result<Vec<String>> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let b = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
+        .map_err(|e| parquet_error(e).field("report"))?;
+    Ok(b.schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect())
+}
+
+/// A Parquet file's rows as text cells, for a reader that takes text (an exchange's report
+/// for `reconcile`): `row(line, header, cells)` for each row, `line` its 1-based row number.
+/// Decimals (decimal128/256) and integers are written exactly; booleans `true` / `false`;
+/// instants as RFC 3339 UTC, or as whole epoch milliseconds in the columns `epoch_ms`
+/// names; a null is an empty cell. Binary floats in a column `is_decimal` names are refused
+/// with `E_DECIMAL`, as in a trade file: they cannot carry a decimal amount exactly.
+pub fn parquet_text_rows(
+    bytes: &[u8],
+    is_decimal: &dyn Fn(&str) -> bool,
+    epoch_ms: &dyn Fn(&str) -> bool,
+    row: &mut dyn FnMut(u64, &[String], &[String]) -> Result<()>,
+) -> Result<()> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
+        .map_err(|e| parquet_error(e).field("report"))?
+        .with_batch_size(16 << 10)
+        .build()
+        .map_err(|e| parquet_error(e).field("report"))?;
+    let mut n = 0u64;
+    let mut cells: Vec<String> = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| parquet_error(e).field("report").line(n + 1))?;
+        let header: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let cols = batch.columns();
+        let mut vals = Vec::with_capacity(cols.len());
+        for (name, a) in header.iter().zip(cols) {
+            vals.push(Vals::typed(name, a, is_decimal(name), false).map_err(|e| e.line(n + 1))?);
+        }
+        for i in 0..batch.num_rows() {
+            let line = n + i as u64 + 1;
+            cells.clear();
+            for ((name, a), v) in header.iter().zip(cols).zip(&vals) {
+                let at = |e: Error| e.field(name.as_str()).line(line);
+                cells.push(if a.is_null(i) {
+                    String::new()
+                } else {
+                    match v.cell(i) {
+                        Cell::Null => String::new(),
+                        Cell::Str(s) => s.to_string(),
+                        Cell::Bool(b) => (if b { "true" } else { "false" }).to_string(),
+                        Cell::Dec(m, s) => dec_text(Digits::of(m).as_str().to_string(), s),
+                        Cell::Int(x) => Digits::of(x).as_str().to_string(),
+                        Cell::Float(f) => format!("{f}"),
+                        Cell::Wide(..) => {
+                            return Err(at(Error::new(
+                                ErrorCode::Decimal,
+                                "a decimal256 value with more digits than a 96-bit decimal holds",
+                            )))
+                        }
+                        Cell::Time(None) => {
+                            return Err(at(Error::new(
+                                ErrorCode::Time,
+                                "an instant outside the supported range (1970 to 2199)",
+                            )))
+                        }
+                        Cell::Time(Some(ns)) if epoch_ms(name) => {
+                            if ns % 1_000_000 != 0 {
+                                return Err(at(Error::new(
+                                    ErrorCode::Time,
+                                    "an instant with a fraction of a millisecond in an epoch-milliseconds column",
+                                )));
+                            }
+                            (ns / 1_000_000).to_string()
+                        }
+                        Cell::Time(Some(ns)) => time::format(ns),
+                    }
+                });
+            }
+            row(line, &header, &cells)?;
+        }
+        n += batch.num_rows() as u64;
+    }
+    Ok(())
 }
 
 fn parquet_error(e: impl core::fmt::Display) -> Error {

@@ -61,44 +61,25 @@ struct Column {
 /// The 1-based report column holding a field, if the format maps one (for error locations).
 pub type ColumnOf<'a> = &'a dyn Fn(Field) -> Option<u64>;
 
-/// Reads every row of `report` under `format`, calling `row` for each in order.
+/// Reads every row of `report` under `format`, calling `row` for each in order. The report
+/// is CSV with a header row, or a Parquet file (recognised by its `PAR1` magic; builds with
+/// the `arrow` feature), whose rows are read as text cells: decimals and integers exactly,
+/// instants as the format's time encoding, binary floats refused where a decimal belongs.
 pub fn read(
     report: &[u8],
     format: &ReportFormat,
     row: &mut dyn FnMut(ReportRow, ColumnOf<'_>) -> Result<()>,
 ) -> Result<()> {
+    if report.starts_with(b"PAR1") {
+        return read_parquet(report, format, row);
+    }
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
         .from_reader(report);
     let header = rdr.headers().map_err(csv_error)?.clone();
-    let mut columns = Vec::new();
-    for (name, field) in &format.columns {
-        let index = header
-            .iter()
-            .position(|h| h.trim_start_matches('\u{feff}').trim() == name)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorCode::Field,
-                    format!(
-                        "the report has no column {name:?} (format {:?} reads {} from it; header: {})",
-                        format.name,
-                        field.as_str(),
-                        header.iter().collect::<Vec<_>>().join(",")
-                    ),
-                )
-                .field(name.as_str())
-                .line(1)
-            })?;
-        columns.push(Column {
-            index,
-            name: name.clone(),
-            field: *field,
-        });
-    }
-    columns.sort_by_key(|c| c.index);
-    let offset = format.offset_minutes()?;
-    let clock = time::Clock::new(offset);
+    let header: Vec<&str> = header.iter().collect();
+    let rows = Rows::new(&header, format)?;
     let mut record = csv::StringRecord::new();
     loop {
         match rdr.read_record(&mut record) {
@@ -107,12 +88,116 @@ pub fn read(
             Err(e) => return Err(csv_error(e)),
         }
         let line = record.position().map_or(0, |p| p.line());
+        rows.row(line, &|i| record.get(i).unwrap_or(""), row)?;
+    }
+}
+
+#[cfg(feature = "arrow")]
+fn read_parquet(
+    report: &[u8],
+    format: &ReportFormat,
+    row: &mut dyn FnMut(ReportRow, ColumnOf<'_>) -> Result<()>,
+) -> Result<()> {
+    let field_of = |name: &str| {
+        format
+            .columns
+            .iter()
+            .find(|(c, _)| c.as_str() == name)
+            .map(|(_, f)| *f)
+    };
+    let mut rows: Option<Rows> = None;
+    crate::read::arrow::parquet_text_rows(
+        report,
+        &|name| field_of(name).is_some_and(|f| f.is_decimal()),
+        &|name| field_of(name) == Some(Field::Time) && format.time == TimeEncoding::EpochMs,
+        &mut |line, header, cells| {
+            if rows.is_none() {
+                rows = Some(Rows::new(header, format)?);
+            }
+            match &rows {
+                Some(r) => r.row(line, &|i| cells.get(i).map_or("", |c| c.as_str()), row),
+                None => Ok(()),
+            }
+        },
+    )?;
+    if rows.is_none() {
+        // No rows: the header alone must still have the format's columns.
+        let header = crate::read::arrow::parquet_header(report)?;
+        let names: Vec<&str> = header.iter().map(|s| s.as_str()).collect();
+        Rows::new(&names, format)?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "arrow"))]
+fn read_parquet(
+    _: &[u8],
+    _: &ReportFormat,
+    _: &mut dyn FnMut(ReportRow, ColumnOf<'_>) -> Result<()>,
+) -> Result<()> {
+    Err(Error::new(
+        ErrorCode::Parse,
+        "the report is a Parquet file; this build reads CSV reports only (Parquet needs the arrow feature: the CLI, the Node addon and the Python package have it)",
+    )
+    .field("report"))
+}
+
+/// The format's columns found in a header, and the reading of one row of cells.
+struct Rows<'f> {
+    columns: Vec<Column>,
+    format: &'f ReportFormat,
+    clock: time::Clock,
+}
+
+impl<'f> Rows<'f> {
+    fn new<S: AsRef<str>>(header: &[S], format: &'f ReportFormat) -> Result<Rows<'f>> {
+        let mut columns = Vec::new();
+        for (name, field) in &format.columns {
+            let index = header
+                .iter()
+                .position(|h| h.as_ref().trim_start_matches('\u{feff}').trim() == name)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::Field,
+                        format!(
+                            "the report has no column {name:?} (format {:?} reads {} from it; header: {})",
+                            format.name,
+                            field.as_str(),
+                            header.iter().map(|h| h.as_ref()).collect::<Vec<_>>().join(",")
+                        ),
+                    )
+                    .field(name.as_str())
+                    .line(1)
+                })?;
+            columns.push(Column {
+                index,
+                name: name.clone(),
+                field: *field,
+            });
+        }
+        columns.sort_by_key(|c| c.index);
+        let clock = time::Clock::new(format.offset_minutes()?);
+        Ok(Rows {
+            columns,
+            format,
+            clock,
+        })
+    }
+
+    /// One row: `cell(i)` is the text of the row's column `i`.
+    fn row<'c>(
+        &self,
+        line: u64,
+        cell: &(dyn Fn(usize) -> &'c str + 'c),
+        row: &mut dyn FnMut(ReportRow, ColumnOf<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let format = self.format;
         let mut r = ReportRow {
             line,
             ..ReportRow::default()
         };
-        for c in &columns {
-            let cell = record.get(c.index).unwrap_or("").trim();
+        for c in &self.columns {
+            let cell = cell(c.index).trim();
             let at = |e: Error| {
                 e.field(c.name.as_str())
                     .line(line)
@@ -161,15 +246,15 @@ pub fn read(
             }
         }
         if r.day.is_none() {
-            r.day = r.time.map(|t| clock.day(t));
+            r.day = r.time.map(|t| self.clock.day(t));
         }
         let column_of = |f: Field| {
-            columns
+            self.columns
                 .iter()
                 .find(|c| c.field == f)
                 .map(|c| c.index as u64 + 1)
         };
-        row(r, &column_of)?;
+        row(r, &column_of)
     }
 }
 
