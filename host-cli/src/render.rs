@@ -521,6 +521,11 @@ pub fn broker_explanation(
             group(&p.eligible.volume),
             group(&p.eligible.fees)
         ));
+        if let Some(k) = &p.kickback {
+            out.push_str(&format!(
+                "  clients' kickback: {k} {cur} passed back to clients (their registry kickback shares, after their caps), not in the broker's commission below\n"
+            ));
+        }
         if p.to_parent != "0" || p.from_sub_brokers != "0" {
             out.push_str(&format!(
                 "  hierarchy: {} passed to the parent, {} received from sub-brokers\n",

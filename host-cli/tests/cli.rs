@@ -796,6 +796,19 @@ fn okx_v5_reports_the_clients_kickback() {
     );
     assert!(june.contains(",530.00000000,5,"), "{june}");
     assert!(june.ends_with(",5.00000000"), "{june}");
+    let mut explain = args("table");
+    explain.extend(["--explain".to_string(), "K1".to_string()]);
+    let o = run(&explain.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(
+        out.contains("  clients' kickback: 5.00000000 USDT passed back to clients"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  commission: exact 530 -> 530.00000000 USDT"),
+        "{out}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
