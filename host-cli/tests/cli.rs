@@ -434,7 +434,7 @@ fn unknown_program() {
     assert_eq!(stdout(&o), "");
     assert_eq!(
         stderr(&o),
-        "error[E_UNKNOWN_PROGRAM]: no built-in program \"nope\" (known: backpack, xt, okx) (field program)\n  \
+        "error[E_UNKNOWN_PROGRAM]: no built-in program \"nope\" (known: backpack, xt, okx, okx-v5) (field program)\n  \
          help: `broker-rules programs` lists the built-in programs\n"
     );
 }

@@ -95,7 +95,7 @@ fn call_prints_the_raw_envelope() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        "{\"error\":{\"code\":\"E_UNKNOWN_PROGRAM\",\"message\":\"no built-in program \\\"nope\\\" (known: backpack, xt, okx)\",\"location\":{\"field\":\"program\"}}}\n"
+        "{\"error\":{\"code\":\"E_UNKNOWN_PROGRAM\",\"message\":\"no built-in program \\\"nope\\\" (known: backpack, xt, okx, okx-v5)\",\"location\":{\"field\":\"program\"}}}\n"
     );
     let out = call("settel", "{}");
     assert_eq!(out.status.code(), Some(1));

@@ -965,6 +965,9 @@ pub fn parquet_header(bytes: &[u8]) -> Result<Vec<String>> {
         .collect())
 }
 
+/// `row(line, header, cells)` of [`parquet_text_rows`].
+pub type TextRow<'a> = dyn FnMut(u64, &[String], &[String]) -> Result<()> + 'a;
+
 /// A Parquet file's rows as text cells, for a reader that takes text (an exchange's report
 /// for `reconcile`): `row(line, header, cells)` for each row, `line` its 1-based row number.
 /// Decimals (decimal128/256) and integers are written exactly; booleans `true` / `false`;
@@ -975,7 +978,7 @@ pub fn parquet_text_rows(
     bytes: &[u8],
     is_decimal: &dyn Fn(&str) -> bool,
     epoch_ms: &dyn Fn(&str) -> bool,
-    row: &mut dyn FnMut(u64, &[String], &[String]) -> Result<()>,
+    row: &mut TextRow<'_>,
 ) -> Result<()> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
