@@ -8,6 +8,7 @@ decimal text; it becomes a ``decimal.Decimal`` (exact) and every time an aware U
 from __future__ import annotations
 
 import calendar
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -72,8 +73,13 @@ def _split_time(s: str) -> "tuple[int, int]":
     frac = ""
     if "." in t:
         t, frac = t.split(".", 1)
-    base = datetime.strptime(t.replace("t", "T").replace(" ", "T"), "%Y-%m-%dT%H:%M:%S")
-    secs = calendar.timegm(base.timetuple()) - offset
+    if len(t) == 19 and t[4] == "-" and t[7] == "-" and t[10] in "Tt " and t[13] == ":" and t[16] == ":":
+        # The engine's own form: fields by position (strptime was most of a table's time).
+        fields = (int(t[0:4]), int(t[5:7]), int(t[8:10]), int(t[11:13]), int(t[14:16]), int(t[17:19]))
+        secs = calendar.timegm(fields + (0, 0, 0)) - offset
+    else:
+        base = datetime.strptime(t.replace("t", "T").replace(" ", "T"), "%Y-%m-%dT%H:%M:%S")
+        secs = calendar.timegm(base.timetuple()) - offset
     nanos = int((frac + "000000000")[:9]) if frac else 0
     return secs, nanos
 
@@ -88,7 +94,9 @@ def _opt_time(s: Optional[str]) -> Optional[datetime]:
     return None if s is None else _time(s)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _ns(s: Optional[str]) -> Optional[int]:
+    # Cached: a table's period starts, ends and credit times repeat across brokers.
     if s is None:
         return None
     secs, nanos = _split_time(s)
@@ -103,6 +111,20 @@ def _decmap(m: Mapping[str, Any]) -> Dict[str, Decimal]:
 _DEC, _TIME, _STR, _INT, _BOOL = "decimal", "time", "str", "int", "bool"
 
 
+def _decimal_array(pa: Any, values: List[Any]) -> Any:
+    """Canonical decimal strings as one ``decimal128(38, s)`` column, ``s`` the most
+    fractional digits any value has: Arrow parses each string exactly (a cast that would drop
+    a digit fails instead), with no ``Decimal`` object per cell."""
+    text = [None if v is None else str(v) for v in values]
+    scale = 0
+    for t in text:
+        if t is not None:
+            dot = t.find(".")
+            if dot >= 0 and len(t) - dot - 1 > scale:
+                scale = len(t) - dot - 1
+    return pa.array(text, pa.string()).cast(pa.decimal128(38, scale))
+
+
 def _arrow_table(columns: Sequence["tuple[str, str, List[Any]]"]) -> "pyarrow.Table":
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
@@ -111,8 +133,7 @@ def _arrow_table(columns: Sequence["tuple[str, str, List[Any]]"]) -> "pyarrow.Ta
     for name, kind, values in columns:
         names.append(name)
         if kind == _DEC:
-            decs = [None if v is None else _dec(v) for v in values]
-            arr = pa.array(decs) if any(d is not None for d in decs) else pa.array(decs, pa.decimal128(38, 0))
+            arr = _decimal_array(pa, values)
         elif kind == _TIME:
             arr = pa.array([_ns(v) for v in values], pa.timestamp("ns", tz="UTC"))
         elif kind == _INT:
@@ -443,39 +464,85 @@ def _rejected_columns(raw: Sequence[Mapping[str, Any]]) -> Sequence["tuple[str, 
     ]
 
 
-@dataclass(frozen=True)
 class Statement(_Canonical, _Tabular):
     """The result of ``settle``.
 
     Tables for ``to_arrow`` / ``to_pandas`` / ``to_polars``: ``"periods"`` (default; one row
     per broker and period), ``"brokers"`` (one row per broker), ``"lines"`` (one row per
     trade; settle with ``lines=True``) and ``"rejected"``.
+
+    The typed values are built from the canonical JSON when first read, not when the engine
+    returns: a month of hourly periods is hundreds of thousands of objects, and a caller who
+    wants a DataFrame (``to_pandas``) or the JSON never pays for them. Two statements are
+    equal when their canonical JSON is.
     """
 
-    program: ProgramRef
-    engine: Engine
-    currency: str
-    brokers: List[BrokerStatement]
-    rejected: List[Rejected]
-    lines: Optional[List[Line]]
-    summary: Summary
-    _json: str = field(repr=False, compare=False, default="")
     _default_table = "periods"
+    __slots__ = ("_json", "_parsed", "_built")
+
+    def __init__(self, text: str) -> None:
+        self._json = text
+        self._parsed: Optional[Dict[str, Any]] = None
+        self._built: Dict[str, Any] = {}
 
     @classmethod
     def _from_json(cls, text: str) -> "Statement":
-        d = json.loads(text)
-        lines = d.get("lines")
-        return cls(
-            program=ProgramRef._from(d["program"]),
-            engine=Engine._from(d["engine"]),
-            currency=d["currency"],
-            brokers=[BrokerStatement._from(b) for b in d["brokers"]],
-            rejected=[Rejected._from(r) for r in d.get("rejected") or []],
-            lines=None if lines is None else [Line._from(x) for x in lines],
-            summary=Summary._from(d.get("summary") or {}),
-            _json=text,
-        )
+        return cls(text)
+
+    def _d(self) -> Dict[str, Any]:
+        if self._parsed is None:
+            d = json.loads(self._json)
+            assert isinstance(d, dict)
+            self._parsed = d
+        return self._parsed
+
+    def _get(self, name: str, build: Any) -> Any:
+        if name not in self._built:
+            self._built[name] = build(self._d())
+        return self._built[name]
+
+    @property
+    def program(self) -> ProgramRef:
+        return cast(ProgramRef, self._get("program", lambda d: ProgramRef._from(d["program"])))
+
+    @property
+    def engine(self) -> Engine:
+        return cast(Engine, self._get("engine", lambda d: Engine._from(d["engine"])))
+
+    @property
+    def currency(self) -> str:
+        return cast(str, self._d()["currency"])
+
+    @property
+    def brokers(self) -> List[BrokerStatement]:
+        """Every broker's statement, sorted by code."""
+        return cast(List[BrokerStatement], self._get(
+            "brokers", lambda d: [BrokerStatement._from(b) for b in d["brokers"]]))
+
+    @property
+    def rejected(self) -> List[Rejected]:
+        return cast(List[Rejected], self._get(
+            "rejected", lambda d: [Rejected._from(r) for r in d.get("rejected") or []]))
+
+    @property
+    def lines(self) -> Optional[List[Line]]:
+        """Per-trade lines (``settle(..., lines=True)``), else None."""
+        return cast(Optional[List[Line]], self._get(
+            "lines", lambda d: None if d.get("lines") is None else [Line._from(x) for x in d["lines"]]))
+
+    @property
+    def summary(self) -> Summary:
+        return cast(Summary, self._get("summary", lambda d: Summary._from(d.get("summary") or {})))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Statement) and other._json == self._json
+
+    def __hash__(self) -> int:
+        return hash(self._json)
+
+    def __repr__(self) -> str:
+        return (f"Statement(program={self.program.id!r}, currency={self.currency!r}, "
+                f"brokers={len(self.brokers)}, commission={self.summary.commission!s})")
 
     @property
     def commission(self) -> Decimal:
@@ -483,14 +550,19 @@ class Statement(_Canonical, _Tabular):
         return self.summary.commission
 
     def broker(self, code: str) -> BrokerStatement:
-        """The statement of one broker (KeyError if it has none)."""
-        for b in self.brokers:
-            if b.broker == code:
-                return b
+        """The statement of one broker (KeyError if it has none); builds only that one."""
+        if "brokers" in self._built:
+            for b in self.brokers:
+                if b.broker == code:
+                    return b
+            raise KeyError(code)
+        for raw in self._d()["brokers"]:
+            if raw["broker"] == code:
+                return BrokerStatement._from(raw)
         raise KeyError(code)
 
     def _columns(self, table: str) -> Sequence["tuple[str, str, List[Any]]"]:
-        d = self.to_dict()
+        d = self._d()
         if table == "periods":
             rows = [(b, p) for b in d["brokers"] for p in b["periods"]]
             return [
