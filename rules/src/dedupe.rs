@@ -185,6 +185,21 @@ impl Default for Dedupe {
     }
 }
 
+const FULL: &str = "more than 4 GiB of trade ids and contents in one de-duplication shard";
+
+fn full() -> Error {
+    Error::new(
+        ErrorCode::Overflow,
+        alloc::format!("{FULL} (about 256 GiB in all): settle the input in partitions by id"),
+    )
+}
+
+/// Whether `e` is the table's own limit: fatal on every path (as the batch path's is), never
+/// one trade's rejection.
+pub(crate) fn is_full(e: &Error) -> bool {
+    e.code == ErrorCode::Overflow && e.message.starts_with(FULL)
+}
+
 pub fn fingerprint(id: &str) -> u64 {
     fingerprint_bytes(id.as_bytes())
 }
@@ -357,13 +372,7 @@ impl Shard {
     }
 
     fn add(&mut self, key: u64, id: &[u8], text: Text<'_>, rest: &[u8]) -> Result<()> {
-        let off = u32::try_from(self.arena.len()).map_err(|_| {
-            Error::new(
-                ErrorCode::Overflow,
-                "more than 4 GiB of trade ids and contents in one de-duplication shard \
-                 (about 256 GiB in all): settle the input in partitions by id",
-            )
-        })?;
+        let off = u32::try_from(self.arena.len()).map_err(|_| full())?;
         varint(&mut self.arena, id.len() as u64);
         self.arena.extend_from_slice(id);
         varint(&mut self.arena, text.encoded_len() as u64);
@@ -605,6 +614,21 @@ mod tests {
         }
         assert!(!Text::well_formed(&[5, b'a'], 1));
         assert!(!Text::well_formed(&[2, 0xff], 1));
+    }
+
+    #[test]
+    fn the_table_limit_is_its_own_error() {
+        let e = full();
+        assert!(is_full(&e), "{e:?}");
+        assert!(!is_full(&Error::new(
+            ErrorCode::Overflow,
+            "a total of volume"
+        )));
+        assert_eq!(
+            e.message,
+            "more than 4 GiB of trade ids and contents in one de-duplication shard \
+             (about 256 GiB in all): settle the input in partitions by id"
+        );
     }
 
     #[test]

@@ -235,6 +235,7 @@ impl General {
         }
         match self.try_push(t) {
             Ok(()) => Ok(()),
+            Err(e) if crate::dedupe::is_full(&e) => Err(e),
             Err(e) if e.code == ErrorCode::DuplicateId => Err(match line {
                 Some(l) => e.line(l),
                 None => e,

@@ -26,6 +26,7 @@ impl Batch {
     pub fn push_row(&mut self, t: &TradeRef<'_>, line: Option<u64>) -> Result<()> {
         match self.try_row(t) {
             Ok(()) => Ok(()),
+            Err(e) if crate::dedupe::is_full(&e) => Err(e),
             Err(e) if e.code == ErrorCode::DuplicateId => Err(match line {
                 Some(l) => e.line(l),
                 None => e,
