@@ -189,7 +189,7 @@ def main() -> int:
         f"{len(files)} Parquet files, {mb(on_disk)} MB (zstd). Program `{args.program}`.",
         f"- One process, for reference: `broker_rules.settle` over a pyarrow dataset scanner: {single_s:.1f} s; "
         f"statement {len(ref_json):,} bytes, sha256 `{sha(ref_json)[:16]}`.",
-        f"- A partial state holds about {mb(per_million)} MB per million trades (12 bytes per trade id, plus the sums).",
+        f"- A partial state holds about {mb(per_million)} MB per million trades (each trade's id and content, about 65 bytes, plus the sums).",
         *([f"- Other work shared the machine during the run (load average {load[0]:.2f} on {os.cpu_count()} cores): "
            "compare the rows of one run with each other, not with an idle machine.", ""]
           if load[0] > 0.75 * (os.cpu_count() or 1) else [""]),
@@ -214,7 +214,7 @@ def main() -> int:
         "workers) costs more than the engine itself (compare the one-process line above).",
         "- On a real cluster: the executor phase divides by the number of executor cores (each partition settles "
         "independently; the shuffle moves the trades over the network once), while the driver merge stays serial and "
-        "grows with the total state size (about 12 bytes per trade id: ~120 MB per 10M trades, ~1.2 GB per 100M, which then "
+        "grows with the total state size (about 65 bytes per trade for its id and content: ~650 MB per 10M trades, ~6.5 GB per 100M, which then "
         "also needs `spark.driver.maxResultSize` and driver memory above that). A deeper tree on the executors "
         "(`merge_states` in `treeReduce`) moves merging off the driver but not the final state's size, which the ids dominate. "
         "Executors need the broker-rules wheel in their Python.",

@@ -1,9 +1,18 @@
-//! Seen-id tracking in about 12 bytes a trade. A 10-million-trade log must settle in well
-//! under 200 MB, and de-duplication is the one piece of state that grows with trades: each
-//! id is kept as a 64-bit fingerprint with a 32-bit content fingerprint, in open-addressed
-//! shards that grow by a quarter at a time (one shard at a time), instead of a hash map of
-//! strings. Two different ids share a 64-bit fingerprint with probability ~n²/2⁶⁵.
+//! Seen-id tracking, exact. A later trade with a seen id is an identical duplicate (dropped)
+//! or a different trade (`E_DUPLICATE_ID`); which one must never depend on a hash, in any
+//! input order, at any scale. So each id's exact bytes and its trade's exact content (the
+//! canonical encoding of [`crate::engine`]'s `seen` module) are kept in an append-only byte
+//! arena per shard, and a compact open-addressed table of (64-bit id fingerprint, arena
+//! offset) indexes them: 12 bytes a slot, in shards that grow by a quarter at a time (one
+//! shard at a time), instead of a hash map of strings.
+//!
+//! The fingerprint only finds candidates. A fingerprint never seen is a new id (exact); on a
+//! match the stored id is compared byte for byte (another id with the same fingerprint is
+//! another entry: probing goes on), and for the same id the stored content decides `Same` or
+//! `Conflict`. Memory: the arena holds the id and content bytes of every distinct trade
+//! (about 60-80 bytes a trade on typical logs) on top of the table.
 
+use crate::error::{Error, ErrorCode, Result};
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -18,6 +27,137 @@ pub enum Seen {
     Conflict,
 }
 
+/// A trade's content for de-duplication: its text fields and the canonical bytes of the rest
+/// (time, decimals, flags). Text fields are kept as given (each length-prefixed, absent
+/// marked), so comparing them is comparing the strings.
+#[derive(Clone, Copy, Debug)]
+pub enum Text<'a> {
+    /// The fields themselves, in a fixed order.
+    Parts(&'a [Option<&'a str>]),
+    /// Their encoding, as [`Text::write`] gives it (a stored entry, a partial state).
+    Encoded(&'a [u8]),
+}
+
+impl Text<'_> {
+    /// Appends the encoding: per field, `0` when absent, else the varint `len + 1` and the
+    /// bytes. Injective: different fields give different bytes.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Text::Encoded(b) => out.extend_from_slice(b),
+            Text::Parts(parts) => {
+                for p in *parts {
+                    match p {
+                        None => out.push(0),
+                        Some(s) => {
+                            varint(out, s.len() as u64 + 1);
+                            out.extend_from_slice(s.as_bytes());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The length of [`Text::write`]'s bytes.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Text::Encoded(b) => b.len(),
+            Text::Parts(parts) => parts
+                .iter()
+                .map(|p| match p {
+                    None => 1,
+                    Some(s) => varint_len(s.len() as u64 + 1) + s.len(),
+                })
+                .sum(),
+        }
+    }
+
+    /// Whether this text encodes to exactly `enc`.
+    fn equals(&self, enc: &[u8]) -> bool {
+        match self {
+            Text::Encoded(b) => *b == enc,
+            Text::Parts(parts) => {
+                let mut at = 0;
+                for p in *parts {
+                    let Some((n, used)) = read_varint(enc.get(at..).unwrap_or(&[])) else {
+                        return false;
+                    };
+                    at += used;
+                    match p {
+                        None if n == 0 => {}
+                        Some(s) if n == s.len() as u64 + 1 => {
+                            if enc.get(at..at + s.len()) != Some(s.as_bytes()) {
+                                return false;
+                            }
+                            at += s.len();
+                        }
+                        _ => return false,
+                    }
+                }
+                at == enc.len()
+            }
+        }
+    }
+
+    /// Whether `enc` is a well-formed encoding of `fields` text fields (a decoded state's).
+    pub fn well_formed(enc: &[u8], fields: usize) -> bool {
+        let mut at = 0;
+        for _ in 0..fields {
+            let Some((n, used)) = read_varint(enc.get(at..).unwrap_or(&[])) else {
+                return false;
+            };
+            at += used;
+            if n > 0 {
+                let Some(end) = usize::try_from(n - 1).ok().and_then(|l| at.checked_add(l)) else {
+                    return false;
+                };
+                match enc.get(at..end).map(core::str::from_utf8) {
+                    Some(Ok(_)) => at = end,
+                    _ => return false,
+                }
+            }
+        }
+        at == enc.len()
+    }
+}
+
+/// One stored trade: its id fingerprint, id bytes, text encoding and other content bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Entry<'a> {
+    pub key: u64,
+    pub id: &'a [u8],
+    pub text: &'a [u8],
+    pub rest: &'a [u8],
+}
+
+pub(crate) fn varint(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// A varint and how many bytes it took, or `None` when cut short or past 64 bits.
+fn read_varint(b: &[u8]) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for (i, &x) in b.iter().enumerate().take(10) {
+        v |= ((x & 0x7f) as u64) << (7 * i);
+        if x & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
 #[derive(Clone, Debug)]
 pub struct Dedupe {
     shards: Vec<Shard>,
@@ -26,9 +166,14 @@ pub struct Dedupe {
 
 #[derive(Clone, Debug, Default)]
 struct Shard {
+    /// Id fingerprints; 0 marks an empty slot.
     keys: Vec<u64>,
-    vals: Vec<u32>,
+    /// Where each slot's entry starts in `arena`.
+    offs: Vec<u32>,
     len: usize,
+    /// Entries back to back: varint id length, id, varint text length, text, varint rest
+    /// length, rest. Append-only: one allocation per shard, none per trade.
+    arena: Vec<u8>,
 }
 
 impl Default for Dedupe {
@@ -40,8 +185,27 @@ impl Default for Dedupe {
     }
 }
 
+const FULL: &str = "more than 4 GiB of trade ids and contents in one de-duplication shard";
+
+fn full() -> Error {
+    Error::new(
+        ErrorCode::Overflow,
+        alloc::format!("{FULL} (about 256 GiB in all): settle the input in partitions by id"),
+    )
+}
+
+/// Whether `e` is the table's own limit: fatal on every path (as the batch path's is), never
+/// one trade's rejection.
+pub(crate) fn is_full(e: &Error) -> bool {
+    e.code == ErrorCode::Overflow && e.message.starts_with(FULL)
+}
+
 pub fn fingerprint(id: &str) -> u64 {
-    match xxhash_rust::xxh3::xxh3_64(id.as_bytes()) {
+    fingerprint_bytes(id.as_bytes())
+}
+
+pub fn fingerprint_bytes(id: &[u8]) -> u64 {
+    match xxhash_rust::xxh3::xxh3_64(id) {
         0 => 1, // 0 marks an empty slot
         h => h,
     }
@@ -81,10 +245,19 @@ impl Dedupe {
         self.len
     }
 
-    /// Every (fingerprint, content) pair. Each table is walked with a stride coprime to its
-    /// size, not slot by slot: in slot order the pairs would reach another table (a merge)
-    /// sorted by home slot and pile into one run there while it grows.
-    pub fn entries(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+    /// Bytes held: tables and arenas (their capacity).
+    #[cfg(test)]
+    pub fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.keys.capacity() * 12 + s.arena.capacity())
+            .sum()
+    }
+
+    /// Every stored trade. Each table is walked with a stride coprime to its size, not slot
+    /// by slot: in slot order the entries would reach another table (a merge) sorted by home
+    /// slot and pile into one run there while it grows.
+    pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
         self.shards.iter().flat_map(|s| {
             let cap = s.keys.len();
             let stride = stride(cap);
@@ -96,17 +269,25 @@ impl Dedupe {
                     at -= cap;
                 }
                 let k = s.keys[i];
-                (k != 0).then(|| (k, s.vals[i]))
+                if k == 0 {
+                    return None;
+                }
+                let (id, text, rest) = s.entry(s.offs[i]);
+                Some(Entry {
+                    key: k,
+                    id,
+                    text,
+                    rest,
+                })
             })
         })
     }
 
-    /// Whether `id` was seen, without recording it.
-    pub fn check(&self, key: u64, content: u32) -> Seen {
-        self.shards[key as usize % SHARDS].find(key, content)
+    /// What [`Dedupe::insert`] would answer, without recording anything.
+    pub fn check(&self, key: u64, id: &[u8], text: Text<'_>, rest: &[u8]) -> Seen {
+        self.shards[key as usize % SHARDS].find(key, id, text, rest)
     }
 
-    /// Records `id` (when new) and reports what was there.
     /// Room for about `more` more ids, spread over the shards: a reader that knows how many
     /// trades are coming saves the rebuilds of growing by a quarter at a time.
     pub fn reserve(&mut self, more: u64) {
@@ -116,14 +297,21 @@ impl Dedupe {
         }
     }
 
-    pub fn insert(&mut self, key: u64, content: u32) -> Seen {
+    /// Records the trade (when its id is new) and reports what was there. `key` is
+    /// [`fingerprint`] of `id` (callers compute it ahead, to group inserts by shard).
+    pub fn insert(&mut self, key: u64, id: &[u8], text: Text<'_>, rest: &[u8]) -> Result<Seen> {
         let shard = &mut self.shards[key as usize % SHARDS];
-        let seen = shard.find(key, content);
+        let seen = shard.find(key, id, text, rest);
         if seen == Seen::New {
-            shard.put(key, content);
+            shard.add(key, id, text, rest)?;
             self.len += 1;
         }
-        seen
+        Ok(seen)
+    }
+
+    /// An entry of another table (a merge, a decoded state).
+    pub fn insert_entry(&mut self, e: Entry<'_>) -> Result<Seen> {
+        self.insert(e.key, e.id, Text::Encoded(e.text), e.rest)
     }
 }
 
@@ -137,7 +325,27 @@ impl Shard {
         ((mix(key) as u128 * cap as u128) >> 64) as usize
     }
 
-    fn find(&self, key: u64, content: u32) -> Seen {
+    /// The (id, text, rest) stored at `off`; empty slices if the arena is not well formed
+    /// there (it always is: only [`Shard::add`] writes it).
+    fn entry(&self, off: u32) -> (&[u8], &[u8], &[u8]) {
+        let mut at = off as usize;
+        let mut next = || -> &[u8] {
+            let tail = self.arena.get(at..).unwrap_or(&[]);
+            let Some((n, used)) = read_varint(tail) else {
+                return &[];
+            };
+            let start = at + used;
+            let end = start.saturating_add(n as usize);
+            at = end;
+            self.arena.get(start..end).unwrap_or(&[])
+        };
+        let id = next();
+        let text = next();
+        let rest = next();
+        (id, text, rest)
+    }
+
+    fn find(&self, key: u64, id: &[u8], text: Text<'_>, rest: &[u8]) -> Seen {
         let cap = self.keys.len();
         if cap == 0 {
             return Seen::New;
@@ -147,18 +355,35 @@ impl Shard {
             match self.keys[i] {
                 0 => return Seen::New,
                 k if k == key => {
-                    return if self.vals[i] == content {
-                        Seen::Same
-                    } else {
-                        Seen::Conflict
+                    let (sid, stext, srest) = self.entry(self.offs[i]);
+                    // Another id with the same fingerprint is another entry: probe on.
+                    if sid == id {
+                        return if srest == rest && text.equals(stext) {
+                            Seen::Same
+                        } else {
+                            Seen::Conflict
+                        };
                     }
                 }
-                _ => i = if i + 1 == cap { 0 } else { i + 1 },
+                _ => {}
             }
+            i = if i + 1 == cap { 0 } else { i + 1 };
         }
     }
 
-    fn put(&mut self, key: u64, content: u32) {
+    fn add(&mut self, key: u64, id: &[u8], text: Text<'_>, rest: &[u8]) -> Result<()> {
+        let off = u32::try_from(self.arena.len()).map_err(|_| full())?;
+        varint(&mut self.arena, id.len() as u64);
+        self.arena.extend_from_slice(id);
+        varint(&mut self.arena, text.encoded_len() as u64);
+        text.write(&mut self.arena);
+        varint(&mut self.arena, rest.len() as u64);
+        self.arena.extend_from_slice(rest);
+        self.put(key, off);
+        Ok(())
+    }
+
+    fn put(&mut self, key: u64, off: u32) {
         if (self.len + 1) * 8 > self.keys.len() * 7 {
             self.grow();
         }
@@ -168,7 +393,7 @@ impl Shard {
             i = if i + 1 == cap { 0 } else { i + 1 };
         }
         self.keys[i] = key;
-        self.vals[i] = content;
+        self.offs[i] = off;
         self.len += 1;
     }
 
@@ -187,11 +412,11 @@ impl Shard {
 
     fn resize(&mut self, cap: usize) {
         let old_keys = core::mem::replace(&mut self.keys, vec![0; cap]);
-        let old_vals = core::mem::replace(&mut self.vals, vec![0; cap]);
+        let old_offs = core::mem::replace(&mut self.offs, vec![0; cap]);
         self.len = 0;
-        for (k, v) in old_keys.into_iter().zip(old_vals) {
+        for (k, o) in old_keys.into_iter().zip(old_offs) {
             if k != 0 {
-                self.put(k, v);
+                self.put(k, o);
             }
         }
     }
@@ -200,6 +425,8 @@ impl Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
+    use alloc::string::String;
 
     /// Longest run of occupied slots a lookup may walk: short runs mean keys spread out.
     fn longest_cluster(d: &Dedupe) -> usize {
@@ -214,11 +441,21 @@ mod tests {
         longest
     }
 
+    fn put(d: &mut Dedupe, id: &str, content: &str) -> Seen {
+        d.insert(
+            fingerprint(id),
+            id.as_bytes(),
+            Text::Parts(&[Some(content)]),
+            b"r",
+        )
+        .unwrap()
+    }
+
     #[test]
     fn keys_spread_over_every_shard_and_slot() {
         let mut d = Dedupe::default();
         for i in 0..200_000u32 {
-            d.insert(fingerprint(&alloc::format!("trade-{i:09}")), i);
+            put(&mut d, &format!("trade-{i:09}"), "c");
         }
         // 200,000 keys at <= 7/8 load: runs stay in the hundreds; keys crowded into one part
         // of each table (the slot and the shard read the same bits) leave runs of thousands.
@@ -238,13 +475,16 @@ mod tests {
     fn sorted_keys_and_merged_tables_do_not_pile_up() {
         // A decoded partial state inserts its keys sorted; a merge inserts another table's
         // entries. Neither may crowd one run (each insert would walk it: quadratic).
-        let mut keys: Vec<u64> = (0..200_000u32)
-            .map(|i| fingerprint(&alloc::format!("trade-{i:09}")))
+        let mut ids: Vec<(u64, String)> = (0..200_000u32)
+            .map(|i| {
+                let id = format!("trade-{i:09}");
+                (fingerprint(&id), id)
+            })
             .collect();
-        keys.sort_unstable();
+        ids.sort_unstable();
         let mut sorted = Dedupe::default();
-        for (i, k) in keys.iter().enumerate() {
-            assert_eq!(sorted.insert(*k, i as u32), Seen::New);
+        for (_, id) in &ids {
+            assert_eq!(put(&mut sorted, id, "c"), Seen::New);
         }
         assert!(
             longest_cluster(&sorted) < 1_000,
@@ -252,15 +492,11 @@ mod tests {
             longest_cluster(&sorted)
         );
         let (mut a, mut b) = (Dedupe::default(), Dedupe::default());
-        for (i, k) in keys.iter().enumerate() {
-            if i % 2 == 0 {
-                a.insert(*k, 1)
-            } else {
-                b.insert(*k, 1)
-            };
+        for (i, (_, id)) in ids.iter().enumerate() {
+            put(if i % 2 == 0 { &mut a } else { &mut b }, id, "c");
         }
-        for (k, v) in b.entries() {
-            assert_eq!(a.insert(k, v), Seen::New);
+        for e in b.entries() {
+            assert_eq!(a.insert_entry(e).unwrap(), Seen::New);
         }
         assert_eq!(a.len(), 200_000);
         assert!(
@@ -268,22 +504,147 @@ mod tests {
             "merged: {}",
             longest_cluster(&a)
         );
-        let mut all: Vec<u64> = a.entries().map(|(k, _)| k).collect();
+        let mut all: Vec<(u64, String)> = a
+            .entries()
+            .map(|e| (e.key, String::from_utf8(e.id.to_vec()).unwrap()))
+            .collect();
         all.sort_unstable();
-        assert_eq!(all, keys);
+        assert_eq!(all, ids);
+        // Entries carry their exact content across.
+        assert_eq!(put(&mut a, "trade-000000001", "c"), Seen::Same);
+        assert_eq!(put(&mut a, "trade-000000001", "d"), Seen::Conflict);
     }
 
     #[test]
     fn tells_new_same_and_conflict() {
         let mut d = Dedupe::default();
         for i in 0..100_000u32 {
-            let id = alloc::format!("t{i}");
-            assert_eq!(d.insert(fingerprint(&id), i), Seen::New);
+            let id = format!("t{i}");
+            assert_eq!(put(&mut d, &id, &format!("{i}")), Seen::New);
         }
         assert_eq!(d.len(), 100_000);
-        assert_eq!(d.insert(fingerprint("t5"), 5), Seen::Same);
-        assert_eq!(d.insert(fingerprint("t5"), 6), Seen::Conflict);
-        assert_eq!(d.check(fingerprint("t100000"), 0), Seen::New);
+        assert_eq!(put(&mut d, "t5", "5"), Seen::Same);
+        assert_eq!(put(&mut d, "t5", "6"), Seen::Conflict);
+        let t5 = fingerprint("t5");
+        assert_eq!(
+            d.check(t5, b"t5", Text::Parts(&[Some("5")]), b"r"),
+            Seen::Same
+        );
+        // The rest's bytes count as much as the text.
+        assert_eq!(
+            d.check(t5, b"t5", Text::Parts(&[Some("5")]), b"s"),
+            Seen::Conflict
+        );
+        assert_eq!(
+            d.check(t5, b"t5", Text::Parts(&[None]), b"r"),
+            Seen::Conflict
+        );
+        let t = fingerprint("t100000");
+        assert_eq!(
+            d.check(t, b"t100000", Text::Parts(&[Some("0")]), b"r"),
+            Seen::New
+        );
         assert_eq!(d.len(), 100_000);
+    }
+
+    /// A real collision of the 64-bit id fingerprint cannot be found by search (2^32 work
+    /// for a birthday pair), so the test hook is the key itself: `insert` takes it from the
+    /// caller. Here many different ids share one key, as colliding fingerprints would.
+    #[test]
+    fn ids_with_one_fingerprint_stay_apart() {
+        let mut d = Dedupe::default();
+        let key = 0x1234_5678_9abc_def0;
+        let ids: Vec<String> = (0..300).map(|i| format!("id-{i}")).collect();
+        for (i, id) in ids.iter().enumerate() {
+            let c = format!("content-{}", i % 7);
+            let got = d
+                .insert(key, id.as_bytes(), Text::Parts(&[Some(&c)]), b"")
+                .unwrap();
+            assert_eq!(got, Seen::New, "{id}");
+        }
+        assert_eq!(d.len(), 300);
+        for (i, id) in ids.iter().enumerate().rev() {
+            let same = format!("content-{}", i % 7);
+            let other = format!("content-{}", (i + 1) % 7);
+            let ins = |d: &mut Dedupe, c: &str| {
+                d.insert(key, id.as_bytes(), Text::Parts(&[Some(c)]), b"")
+                    .unwrap()
+            };
+            assert_eq!(ins(&mut d, &same), Seen::Same, "{id}");
+            assert_eq!(ins(&mut d, &other), Seen::Conflict, "{id}");
+        }
+        assert_eq!(d.len(), 300);
+        // ...and survive a merge into another table with their ids and contents.
+        let mut m = Dedupe::default();
+        for e in d.entries() {
+            assert_eq!(m.insert_entry(e).unwrap(), Seen::New);
+        }
+        let got = m.insert(key, b"id-8", Text::Parts(&[Some("content-1")]), b"");
+        assert_eq!(got.unwrap(), Seen::Same);
+        let got = m.insert(key, b"id-8", Text::Parts(&[Some("content-2")]), b"");
+        assert_eq!(got.unwrap(), Seen::Conflict);
+    }
+
+    #[test]
+    fn text_encoding_is_injective_and_checked() {
+        let cases: [&[Option<&str>]; 6] = [
+            &[Some("ab"), Some("c")],
+            &[Some("a"), Some("bc")],
+            &[Some(""), Some("abc")],
+            &[None, Some("abc")],
+            &[Some("abc"), None],
+            &[Some("abc"), Some("")],
+        ];
+        let mut encs = Vec::new();
+        for c in cases {
+            let t = Text::Parts(c);
+            let mut b = Vec::new();
+            t.write(&mut b);
+            assert_eq!(b.len(), t.encoded_len());
+            assert!(Text::well_formed(&b, 2));
+            assert!(!Text::well_formed(&b, 3));
+            assert!(t.equals(&b));
+            encs.push(b);
+        }
+        for (i, a) in encs.iter().enumerate() {
+            for (j, b) in encs.iter().enumerate() {
+                assert_eq!(a == b, i == j, "{i} {j}");
+                assert_eq!(Text::Parts(cases[i]).equals(b), i == j, "{i} {j}");
+            }
+        }
+        assert!(!Text::well_formed(&[5, b'a'], 1));
+        assert!(!Text::well_formed(&[2, 0xff], 1));
+    }
+
+    #[test]
+    fn the_table_limit_is_its_own_error() {
+        let e = full();
+        assert!(is_full(&e), "{e:?}");
+        assert!(!is_full(&Error::new(
+            ErrorCode::Overflow,
+            "a total of volume"
+        )));
+        assert_eq!(
+            e.message,
+            "more than 4 GiB of trade ids and contents in one de-duplication shard \
+             (about 256 GiB in all): settle the input in partitions by id"
+        );
+    }
+
+    #[test]
+    fn memory_per_trade() {
+        let mut d = Dedupe::default();
+        d.reserve(100_000);
+        for i in 0..100_000u32 {
+            let id = format!("T{i:010}");
+            put(&mut d, &id, "acct000684,BR188,api,futures");
+        }
+        // 11-byte id + 30-byte text + 1-byte rest + 3 length bytes = 45 in the arena, and
+        // ~14 bytes of table (12 a slot at <= 7/8 load); arenas may hold up to twice that.
+        let per = d.bytes() / 100_000;
+        assert!(
+            (45 + 12..=2 * 45 + 16).contains(&per),
+            "{per} bytes a trade"
+        );
     }
 }

@@ -276,6 +276,7 @@ impl General {
         }
         match self.try_push(t) {
             Ok(()) => Ok(()),
+            Err(e) if crate::dedupe::is_full(&e) => Err(e),
             Err(e) if e.code == ErrorCode::DuplicateId => Err(match line {
                 Some(l) => e.line(l),
                 None => e,
@@ -322,13 +323,11 @@ impl General {
             known_values(t.channel, t.product)?;
         }
         let p = &self.p;
-        let key = dedupe::fingerprint(t.id);
-        let content = t.content_hash();
         // The id is recorded before anything can fail, as the batch engine records it: an
         // identical copy of a rejected trade is a duplicate, and a different trade under the
         // id of a rejected one is E_DUPLICATE_ID, in either order (found by fuzzing: recorded
         // only on success, the outcome depended on which of the two came first).
-        match self.seen.insert(key, content) {
+        match insert_seen(&mut self.seen, t)? {
             Seen::New => {}
             Seen::Same => {
                 self.duplicates += 1;
@@ -1128,10 +1127,16 @@ pub(crate) fn ids_only(
     if strict {
         known_values(t.channel, t.product).map_err(|e| at(e.id(t.id)))?;
     }
-    match seen.insert(dedupe::fingerprint(t.id), t.content_hash()) {
+    match insert_seen(seen, t)? {
         Seen::Conflict => Err(at(duplicate_id(t.id))),
         _ => Ok(()),
     }
+}
+
+/// Records a trade's id and exact content (the encoding both engines use).
+fn insert_seen(seen: &mut Dedupe, t: &TradeRef<'_>) -> Result<Seen> {
+    let rest = crate::engine::seen::Rest::of_trade(t);
+    crate::engine::seen::insert_trade(seen, dedupe::fingerprint(t.id), t, &rest)
 }
 
 /// A trade's commission at every level, lowest first, into `out` (negative ones floored when

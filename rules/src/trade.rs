@@ -414,32 +414,6 @@ impl TradeRef<'_> {
             instrument: self.instrument.map(Into::into),
         }
     }
-
-    /// A 32-bit fingerprint of the content, for telling identical duplicates from conflicts.
-    pub(crate) fn content_hash(&self) -> u32 {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        let mut s = |b: &[u8]| {
-            h.update(b);
-            h.update(&[0xff]);
-        };
-        s(&self.time.to_le_bytes());
-        s(self.account.as_bytes());
-        s(self.broker.unwrap_or("\u{0}").as_bytes());
-        s(self.channel.as_bytes());
-        s(self.product.as_bytes());
-        s(&self.notional.normalize().serialize());
-        s(&self.fee.normalize().serialize());
-        s(&self
-            .fee_rate
-            .map(|r| r.normalize().serialize())
-            .unwrap_or([0xee; 16]));
-        s(self.liquidity.map_or("", |l| l.as_str()).as_bytes());
-        s(&self.vip.to_le_bytes());
-        s(&[self.fee_discount as u8]);
-        s(&self.affiliate_rate.normalize().serialize());
-        s(self.master.unwrap_or("\u{0}").as_bytes());
-        h.digest() as u32
-    }
 }
 
 /// Reads one JSON object into a builder; unknown keys are counted into `unknown`.

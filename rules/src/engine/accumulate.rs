@@ -137,10 +137,12 @@ impl Batch {
             let mut locks: Vec<std::sync::Mutex<Dedupe>> = (0..64)
                 .map(|_| std::sync::Mutex::new(Dedupe::default()))
                 .collect();
-            for (k, v) in d.entries() {
-                let i = (k >> 8) as usize % locks.len();
+            for e in d.entries() {
+                let i = (e.key >> 8) as usize % locks.len();
                 if let Ok(m) = locks[i].get_mut() {
-                    m.insert(k, v);
+                    // Cannot fail: each shard here gets a subset of one shard there, so its
+                    // arena stays below the limit that one kept.
+                    let _ = m.insert_entry(e);
                 }
             }
             self.seen = SeenStore::Shared(locks.into());

@@ -21,15 +21,6 @@ impl Batch {
     /// The batch path: clean rows in columns (see [`crate::columns`]).
     pub fn push_columns(&mut self, c: &Columns) -> Result<()> {
         let strict = self.options.strict;
-        let hashes =
-            |d: &columns::Dict| -> Vec<u64> { d.values.iter().map(|v| h(Some(v))).collect() };
-        let (ha, hb, hc, hp, hm) = (
-            hashes(&c.account),
-            hashes(&c.broker),
-            hashes(&c.channel),
-            hashes(&c.product),
-            hashes(&c.master),
-        );
         let known: Vec<bool> = c
             .channel
             .values
@@ -108,35 +99,37 @@ impl Batch {
         // Ids first, all rows at once, grouped by table shard so each shard's inserts run
         // while it is in cache (the id tables are the one state that grows with trades).
         let mut keys = Vec::with_capacity(c.len());
+        let mut rest: Vec<u8> = Vec::with_capacity(c.len() * 48);
+        let mut rest_end: Vec<usize> = Vec::with_capacity(c.len());
         for row in 0..c.len() {
-            let opt = |d: &columns::Dict, hs: &[u64]| match d.keys[row] {
-                NULL => h(None),
-                k => hs[k as usize],
-            };
-            let fixed = |x: i128| num(Some(x), Decimal::ZERO);
-            let (ch, pr) = (c.channel.keys[row] as usize, c.product.keys[row] as usize);
-            keys.push((
-                dedupe::fingerprint(c.id(row)),
-                content(
-                    c.time[row],
-                    [
-                        ha[c.account.keys[row] as usize],
-                        opt(&c.broker, &hb),
-                        hc[ch],
-                        hp[pr],
-                        opt(&c.master, &hm),
-                    ],
-                    fixed(c.notional[row]),
-                    fixed(c.fee[row]),
-                    c.fee_rate[row].map(fixed),
-                    c.liquidity[row],
-                    c.vip[row],
-                    c.fee_discount[row],
-                    fixed(c.affiliate_rate[row]),
-                ),
-            ));
+            keys.push(dedupe::fingerprint(c.id(row)));
+            let r = Rest::new(
+                c.time[row],
+                Num::Fixed(c.notional[row]),
+                Num::Fixed(c.fee[row]),
+                c.fee_rate[row].map(Num::Fixed),
+                c.liquidity[row],
+                c.vip[row],
+                c.fee_discount[row],
+                Num::Fixed(c.affiliate_rate[row]),
+            );
+            rest.extend_from_slice(r.bytes());
+            rest_end.push(rest.len());
         }
-        let seen = self.seen.insert_many(&keys);
+        let seen = self.seen.insert_many(&keys, |row| {
+            let from = if row == 0 { 0 } else { rest_end[row - 1] };
+            (
+                c.id(row),
+                [
+                    c.account.get(row),
+                    c.broker.get(row),
+                    c.channel.get(row),
+                    c.product.get(row),
+                    c.master.get(row),
+                ],
+                &rest[from..rest_end[row]],
+            )
+        })?;
 
         for row in 0..c.len() {
             let line = c.line[row];

@@ -2,10 +2,11 @@
 //! exactly (a fixed-point overflow moves to the side sums), client sets united, ids checked.
 
 use crate::columns::{self};
-use crate::dedupe::Seen;
+use crate::dedupe::{Entry, Seen};
 use crate::error::{Error, ErrorCode, Result};
 use crate::money;
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::accumulate::{overflow, Batch};
@@ -17,7 +18,7 @@ impl Batch {
     pub fn merge(&mut self, o: Batch) -> Result<()> {
         // Ids first, checked before anything changes: a refused merge leaves this state as
         // it was.
-        let theirs: Vec<(u64, u32)> =
+        let theirs: Vec<Entry<'_>> =
             match (&self.seen, &o.seen) {
                 #[cfg(feature = "std")]
                 (SeenStore::Shared(a), SeenStore::Shared(b)) if std::sync::Arc::ptr_eq(a, b) => {
@@ -31,21 +32,20 @@ impl Batch {
                      merge the forks first",
                 )),
             };
-        if let Some(&(k, _)) = theirs
-            .iter()
-            .find(|(k, v)| self.seen.check(*k, *v) != Seen::New)
-        {
+        // Exact: the ids themselves are compared (a shared fingerprint alone is no match).
+        if let Some(e) = theirs.iter().find(|e| self.seen.check(**e) != Seen::New) {
             return Err(Error::new(
                 ErrorCode::DuplicateId,
                 format!(
-                    "a trade id (fingerprint {k:016x}) is in two partial states; \
-                     partition trades by id before settling partitions separately"
+                    "trade id {:?} is in two partial states; \
+                     partition trades by id before settling partitions separately",
+                    String::from_utf8_lossy(e.id)
                 ),
             )
             .field("id"));
         }
-        for &(k, v) in &theirs {
-            self.seen.insert(k, v);
+        for e in &theirs {
+            self.seen.insert_entry(*e)?;
         }
         let brokers: Vec<u32> = o.brokers.names.iter().map(|b| self.brokers.id(b)).collect();
         let accounts: Vec<u32> = o

@@ -15,7 +15,7 @@ mod finish;
 mod merge;
 pub(crate) mod plan;
 mod rows;
-mod seen;
+pub(crate) mod seen;
 pub(crate) mod wire;
 
 pub(crate) use accumulate::Batch;

@@ -4,7 +4,7 @@
 use super::plan::ClassKey;
 use crate::attribution::{attribute, Attributed};
 use crate::columns::{self};
-use crate::dedupe::{self, Seen};
+use crate::dedupe::Seen;
 use crate::error::{ErrorCode, Result};
 use crate::general::{duplicate_id, known_values};
 use crate::trade::TradeRef;
@@ -12,7 +12,6 @@ use rust_decimal::Decimal;
 
 use super::accumulate::Batch;
 use super::cells::*;
-use super::seen::*;
 
 impl Batch {
     /// Counts an accepted trade's channel and product when they are not known values.
@@ -27,6 +26,7 @@ impl Batch {
     pub fn push_row(&mut self, t: &TradeRef<'_>, line: Option<u64>) -> Result<()> {
         match self.try_row(t) {
             Ok(()) => Ok(()),
+            Err(e) if crate::dedupe::is_full(&e) => Err(e),
             Err(e) if e.code == ErrorCode::DuplicateId => Err(match line {
                 Some(l) => e.line(l),
                 None => e,
@@ -47,25 +47,7 @@ impl Batch {
         }
         let notional = (columns::fixed(t.notional), t.notional);
         let fee = (columns::fixed(t.fee), t.fee);
-        let key = dedupe::fingerprint(t.id);
-        let c = content(
-            t.time,
-            [
-                h(Some(t.account)),
-                h(t.broker),
-                h(Some(t.channel)),
-                h(Some(t.product)),
-                h(t.master),
-            ],
-            num(notional.0, notional.1),
-            num(fee.0, fee.1),
-            t.fee_rate.map(|r| num(columns::fixed(r), r)),
-            t.liquidity,
-            t.vip,
-            t.fee_discount,
-            num(columns::fixed(t.affiliate_rate), t.affiliate_rate),
-        );
-        match self.seen.insert(key, c) {
+        match self.seen.insert(t)? {
             Seen::New => {}
             Seen::Same => {
                 self.duplicates += 1;

@@ -3,21 +3,22 @@
 //! written sorted, integers as LEB128 varints, so equal states give equal bytes. It carries
 //! the program hash, engine version, options and registry fingerprint; a state made under
 //! any other is refused (`E_PARTIAL`), and so is a truncated or altered one (a checksum
-//! covers every byte). Layout, version 1:
+//! covers every byte). Layout, version 4 (3 kept 32-bit content fingerprints, not exact):
 //!
 //! ```text
 //! "BRPS" 0x01 | header: program sha256, engine version, options json, registry sha256
 //! counts: accepted, duplicates, unknown_fields
 //! brokers, accounts: sorted names | classes: sorted keys | cells: sorted, with sums
 //! clients: sorted (broker, account, day, metric) | rejected: in order
-//! seen ids: sorted (fingerprint u64, content u32) | xxh3-64 of all the above
+//! seen trades, sorted by (id fingerprint, id): id, text fields, rest (each length-prefixed;
+//!   the exact content of `engine::seen`, so merges de-duplicate exactly) | xxh3-64 of all
 //! ```
 
 use super::accumulate::Batch;
 use super::cells::{CellKey, Sums, Wide, NO_BROKER};
 use super::plan::{ClassKey, Group};
-use super::seen::SeenStore;
-use crate::dedupe::{Dedupe, Seen};
+use super::seen::{rest_well_formed, SeenStore, TEXT_FIELDS};
+use crate::dedupe::{Dedupe, Entry, Seen, Text};
 use crate::error::{Error, ErrorCode, Result};
 use crate::money;
 use crate::program::AttributionSource;
@@ -30,7 +31,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 const MAGIC: &[u8; 4] = b"BRPS";
-const VERSION: u8 = 3;
+const VERSION: u8 = 4;
 
 /// The fingerprint of the settlement a state belongs to.
 pub(crate) fn header(b: &Batch) -> [String; 4] {
@@ -70,8 +71,11 @@ impl W {
         self.u((z >> 64) as u64);
     }
     fn s(&mut self, s: &str) {
-        self.u(s.len() as u64);
-        self.0.extend_from_slice(s.as_bytes());
+        self.b(s.as_bytes());
+    }
+    fn b(&mut self, b: &[u8]) {
+        self.u(b.len() as u64);
+        self.0.extend_from_slice(b);
     }
     fn os(&mut self, s: Option<&str>) {
         match s {
@@ -99,7 +103,7 @@ fn corrupt() -> Error {
     )
 }
 
-impl R<'_> {
+impl<'a> R<'a> {
     fn byte(&mut self) -> Result<u8> {
         let x = *self.b.get(self.at).ok_or_else(corrupt)?;
         self.at += 1;
@@ -129,10 +133,13 @@ impl R<'_> {
         Ok(((z >> 1) as i128) ^ -((z & 1) as i128))
     }
     fn s(&mut self) -> Result<String> {
+        String::from_utf8(self.b()?.to_vec()).map_err(|_| corrupt())
+    }
+    fn b(&mut self) -> Result<&'a [u8]> {
         let n = self.n()?;
         let bytes = self.b.get(self.at..self.at + n).ok_or_else(corrupt)?;
         self.at += n;
-        String::from_utf8(bytes.to_vec()).map_err(|_| corrupt())
+        Ok(bytes)
     }
     fn os(&mut self) -> Result<Option<String>> {
         match self.u()? {
@@ -292,23 +299,14 @@ pub(crate) fn encode(b: &Batch) -> Vec<u8> {
         w.s(&r.message);
         w.os(r.field.as_deref());
     }
-    let mut seen: Vec<(u64, u32)> = match &b.seen {
-        SeenStore::Local(d) => d.entries().collect(),
-        #[cfg(feature = "std")]
-        SeenStore::Shared(locks) => locks
-            .iter()
-            .flat_map(|m| match m.lock() {
-                Ok(d) => d.entries().collect::<Vec<_>>(),
-                Err(p) => p.into_inner().entries().collect(),
-            })
-            .collect(),
-    };
-    seen.sort_unstable();
-    w.u(seen.len() as u64);
-    for (k, v) in seen {
-        w.0.extend_from_slice(&k.to_le_bytes());
-        w.0.extend_from_slice(&v.to_le_bytes());
-    }
+    b.seen.sorted_entries(|seen| {
+        w.u(seen.len() as u64);
+        for e in seen.iter() {
+            w.b(e.id);
+            w.b(e.text);
+            w.b(e.rest);
+        }
+    });
     let sum = xxhash_rust::xxh3::xxh3_64(&w.0);
     w.0.extend_from_slice(&sum.to_le_bytes());
     w.0
@@ -511,13 +509,22 @@ pub(crate) fn decode(like: &Batch, bytes: &[u8]) -> Result<Batch> {
     }
     let n = r.n()?;
     let mut seen = Dedupe::default();
+    seen.reserve(n as u64);
     for _ in 0..n {
-        let k = body.get(r.at..r.at + 8).ok_or_else(corrupt)?;
-        let v = body.get(r.at + 8..r.at + 12).ok_or_else(corrupt)?;
-        r.at += 12;
-        let k = u64::from_le_bytes(k.try_into().map_err(|_| corrupt())?);
-        let v = u32::from_le_bytes(v.try_into().map_err(|_| corrupt())?);
-        if k == 0 || seen.insert(k, v) != Seen::New {
+        let (id, text, rest) = (r.b()?, r.b()?, r.b()?);
+        if core::str::from_utf8(id).is_err()
+            || !Text::well_formed(text, TEXT_FIELDS)
+            || !rest_well_formed(rest)
+        {
+            return Err(corrupt());
+        }
+        let e = Entry {
+            key: crate::dedupe::fingerprint_bytes(id),
+            id,
+            text,
+            rest,
+        };
+        if seen.insert_entry(e)? != Seen::New {
             return Err(corrupt());
         }
     }
