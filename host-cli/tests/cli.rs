@@ -771,8 +771,8 @@ fn okx_v5_reports_the_clients_kickback() {
             format.into(),
         ]
     };
-    let table = args("table");
-    let o = run(&table.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let run_owned = |a: Vec<String>| run(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let o = run_owned(args("table"));
     assert_exit(&o, 0);
     let out = stdout(&o);
     assert!(
@@ -783,8 +783,7 @@ fn okx_v5_reports_the_clients_kickback() {
         out.contains("Client kickbacks (not in the commission above): K1 5.00000000\n"),
         "{out}"
     );
-    let csv = args("csv");
-    let o = run(&csv.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let o = run_owned(args("csv"));
     assert_exit(&o, 0);
     let out = stdout(&o);
     let mut rows = out.lines();
@@ -798,7 +797,7 @@ fn okx_v5_reports_the_clients_kickback() {
     assert!(june.ends_with(",5.00000000"), "{june}");
     let mut explain = args("table");
     explain.extend(["--explain".to_string(), "K1".to_string()]);
-    let o = run(&explain.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let o = run_owned(explain);
     assert_exit(&o, 0);
     let out = stdout(&o);
     assert!(

@@ -34,6 +34,19 @@ fn with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     BASE.iter().chain(extra).copied().collect()
 }
 
+/// The fixtures' reconciliation as JSON (every cause, exit 3): what other inputs of the same
+/// trades and report must reproduce byte for byte.
+fn every_cause_json() -> Output {
+    run(&with(&[
+        "--report",
+        "reconcile-rebates.csv",
+        "--tolerance",
+        "0.00000001",
+        "-f",
+        "json",
+    ]))
+}
+
 #[test]
 fn table_lists_every_difference_with_its_cause_and_exits_3() {
     let o = run(&with(&[
@@ -69,14 +82,7 @@ o9   B1      differs      not_paid         0.2       0        -0.2
 
 #[test]
 fn json_is_the_core_envelope_body() {
-    let o = run(&with(&[
-        "--report",
-        "reconcile-rebates.csv",
-        "--tolerance",
-        "0.00000001",
-        "-f",
-        "json",
-    ]));
+    let o = every_cause_json();
     assert_eq!(o.status.code(), Some(3));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["summary"]["difference"], "0.040000001");
@@ -149,14 +155,7 @@ fn renamed_trade_columns_reconcile_the_same() {
     args.extend(columns);
     let o = run(&args);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
-    let plain = run(&with(&[
-        "--report",
-        "reconcile-rebates.csv",
-        "--tolerance",
-        "0.00000001",
-        "-f",
-        "json",
-    ]));
+    let plain = every_cause_json();
     assert_eq!(text(&o.stdout), text(&plain.stdout));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["summary"]["difference"], "0.040000001");
@@ -263,14 +262,7 @@ fn parquet_report_reconciles_like_its_csv() {
         "json",
     ]));
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
-    let csv = run(&with(&[
-        "--report",
-        "reconcile-rebates.csv",
-        "--tolerance",
-        "0.00000001",
-        "-f",
-        "json",
-    ]));
+    let csv = every_cause_json();
     assert_eq!(text(&o.stdout), text(&csv.stdout));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["summary"]["theirs"], "2.540000001");
