@@ -39,5 +39,16 @@ node --test --test-reporter=spec --test-reporter-destination=stdout \
 # the runner's failures and closing summary (the full report is in target/test-js.out)
 grep -E '^(✖|# browser|# dashboard)|^\s+✖' target/test-js.out | head -80 || true
 sed -n '/^ℹ tests /,$p' target/test-js.out
-log "wasm size: $(cat host-wasm/pkg/wasm-gzip-bytes.txt) bytes gzip (web/broker_rules_wasm_bg.wasm)"
+# The web .wasm's size budget. Issue 14 aims at 150 KB gzip (153,600 bytes); that target is
+# NOT met (see bench/RESULTS.md, "The web .wasm"), so the budget asserted here is the size
+# actually reached, as a no-regression ceiling: a change that grows the download past it fails
+# the suite. Lower it when the size goes down; never raise it to make a change pass.
+WASM_GZIP_TARGET=153600
+WASM_GZIP_BUDGET=345000
+gz=$(cat host-wasm/pkg/wasm-gzip-bytes.txt)
+log "wasm size: $gz bytes gzip (web/broker_rules_wasm_bg.wasm); budget $WASM_GZIP_BUDGET (no regression), target $WASM_GZIP_TARGET (unmet)"
+if [ "$gz" -gt "$WASM_GZIP_BUDGET" ]; then
+  log "FAIL: the web .wasm is $gz bytes gzip, over its budget of $WASM_GZIP_BUDGET"
+  rc=1
+fi
 exit $rc
