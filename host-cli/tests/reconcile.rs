@@ -36,10 +36,10 @@ fn with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 
 /// The fixtures' reconciliation as JSON (every cause, exit 3): what other inputs of the same
 /// trades and report must reproduce byte for byte.
-fn every_cause_json() -> Output {
+fn every_cause_json(report: &str) -> Output {
     run(&with(&[
         "--report",
-        "reconcile-rebates.csv",
+        report,
         "--tolerance",
         "0.00000001",
         "-f",
@@ -82,7 +82,7 @@ o9   B1      differs      not_paid         0.2       0        -0.2
 
 #[test]
 fn json_is_the_core_envelope_body() {
-    let o = every_cause_json();
+    let o = every_cause_json("reconcile-rebates.csv");
     assert_eq!(o.status.code(), Some(3));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["summary"]["difference"], "0.040000001");
@@ -155,7 +155,7 @@ fn renamed_trade_columns_reconcile_the_same() {
     args.extend(columns);
     let o = run(&args);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
-    let plain = every_cause_json();
+    let plain = every_cause_json("reconcile-rebates.csv");
     assert_eq!(text(&o.stdout), text(&plain.stdout));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["summary"]["difference"], "0.040000001");
@@ -253,16 +253,9 @@ fn parquet_report_reconciles_like_its_csv() {
     std::fs::create_dir_all(&dir).unwrap();
     let report = dir.join("rebates.parquet");
     okx_report_parquet(&report, arrow_schema::DataType::Decimal128(38, 9));
-    let o = run(&with(&[
-        "--report",
-        report.to_str().unwrap(),
-        "--tolerance",
-        "0.00000001",
-        "-f",
-        "json",
-    ]));
+    let o = every_cause_json(report.to_str().unwrap());
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
-    let csv = every_cause_json();
+    let csv = every_cause_json("reconcile-rebates.csv");
     assert_eq!(text(&o.stdout), text(&csv.stdout));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["summary"]["theirs"], "2.540000001");

@@ -817,6 +817,8 @@ impl General {
         let mut grand = Decimal::ZERO;
         let mut incomplete = Vec::new();
         let first_day = (self.earliest != i64::MAX).then(|| p.clock.day(self.earliest));
+        let kicks = p.spec().client_kickback;
+        let group_listed = p.spec().tiers.count_sub_brokers;
         for (code, periods) in &drafts {
             let withheld = p.spec().broker_affiliate_exclusive
                 && self
@@ -826,7 +828,8 @@ impl General {
             let empty = PeriodAcc::default();
             let mut total = Decimal::ZERO;
             let mut kick_total = Decimal::ZERO;
-            let kicks = p.spec().client_kickback;
+            // The brokers counted with this one, listed on each of its periods.
+            let sub_brokers = group_listed.then(|| groups.get(code).cloned().unwrap_or_default());
             let mut rows = Vec::new();
             let mut short: Option<IncompleteHistory> = None;
             for (start, d) in periods {
@@ -919,11 +922,7 @@ impl General {
                         start: time::format(p.clock.day_start(lo)),
                         end: time::format(p.clock.day_start(hi + 1)),
                     },
-                    metrics_sub_brokers: p
-                        .spec()
-                        .tiers
-                        .count_sub_brokers
-                        .then(|| groups.get(code).cloned().unwrap_or_default()),
+                    metrics_sub_brokers: sub_brokers.clone(),
                     history: history.into(),
                 });
             }
