@@ -1,4 +1,4 @@
-//! `broker-rules reconcile`: settles the trades with lines, reads the exchange's report and
+//! `broker-rules reconcile`: settles the trades (summed per key), reads the exchange's report and
 //! prints what the core's `reconcile` found. Nothing is decided here: statuses, causes and
 //! every figure come from `broker_rules::reconcile`.
 
@@ -9,7 +9,8 @@ use crate::{default_format, emit, input, json, load_program, load_registry, read
 use crate::{Fail, R};
 use broker_rules::read::ColumnMap;
 use broker_rules::reconcile::{self, Level, ReconcileOptions, Reconciliation, ReportFormat, Row};
-use broker_rules::{Error, ErrorCode, Program, SettleOptions, Settler};
+use broker_rules::settle::EngineChoice;
+use broker_rules::{Error, ErrorCode, Program, SettleOptions};
 use clap::{Args, ValueEnum};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -113,31 +114,52 @@ pub fn reconcile_cmd(a: ReconcileArgs, out: &mut dyn Write) -> R<()> {
     let settle = SettleOptions {
         from: a.from.clone(),
         to: a.to.clone(),
-        lines: true,
         ..Default::default()
     };
-    let mut settler =
-        Settler::new(&program, registry.as_ref(), &settle).map_err(|e| Fail::input(None, &e))?;
+    let mut settler = reconcile::settler(
+        &program,
+        registry.as_ref(),
+        &settle,
+        &format,
+        &options,
+        EngineChoice::Auto,
+    )
+    .map_err(|e| Fail::input(None, &e))?;
     let columns = ColumnMap::parse(&a.columns).map_err(|e| Fail::usage(e.message))?;
-    let trades = input::open_trades(Some(&a.trades), a.input_format)?;
-    input::feed_input(&mut settler, trades, &columns, 1)?;
-    let statement = settler
-        .finish()
-        .map_err(|e| Fail::input(Some(&a.trades), &e))?;
-    if !statement.rejected.is_empty() {
-        eprintln!(
-            "broker-rules: {} trade(s) of {} rejected and not reconciled (`broker-rules validate --trades` lists them)",
-            statement.rejected.len(),
-            a.trades
-        );
-    }
-    let r = reconcile::reconcile(&program, statement, &report, &format, &options).map_err(|e| {
-        let code = if e.code == ErrorCode::Options { 2 } else { 1 };
-        Fail {
-            code,
-            text: crate::output::error_message(Some(&a.report), &e),
-        }
-    })?;
+    let report_fail = |e: Error| Fail {
+        code: if e.code == ErrorCode::Options { 2 } else { 1 },
+        text: crate::output::error_message(Some(&a.report), &e),
+    };
+    // The report is read on a second thread while the trades settle: neither side needs
+    // the other until both are summed per key. Errors keep their order: ours first.
+    let (ours, theirs) = std::thread::scope(|scope| {
+        let theirs = scope.spawn(|| reconcile::read_report(&program, &report, &format, &options));
+        let ours = (|| -> R<reconcile::OurSide> {
+            let trades = input::open_trades(Some(&a.trades), a.input_format)?;
+            input::feed_input(&mut settler, trades, &columns, input::threads(None))?;
+            let settled =
+                reconcile::Settled::of(settler).map_err(|e| Fail::input(Some(&a.trades), &e))?;
+            let rejected = settled.statement.rejected.len();
+            if rejected > 0 {
+                eprintln!(
+                    "broker-rules: {rejected} trade(s) of {} rejected and not reconciled (`broker-rules validate --trades` lists them)",
+                    a.trades
+                );
+            }
+            settled
+                .ours(&format, &options)
+                .map_err(|e| Fail::input(Some(&a.trades), &e))
+        })();
+        (ours, theirs.join())
+    });
+    let ours = ours?;
+    let theirs = theirs
+        .map_err(|_| Fail {
+            code: 1,
+            text: format!("broker-rules: reading {} stopped unexpectedly", a.report),
+        })?
+        .map_err(report_fail)?;
+    let r = reconcile::reconcile_sides(&program, ours, theirs, &options).map_err(report_fail)?;
     let text = match default_format(a.format) {
         OutFormat::Json => json(&r)?,
         OutFormat::Csv => rows_csv(&r),

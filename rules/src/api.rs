@@ -604,13 +604,87 @@ fn reconcile_args(
 
 #[cfg(feature = "std")]
 fn reconcile_value(request: &str) -> Result<crate::reconcile::Reconciliation> {
-    let mut req = parse_request(request)?;
+    reconcile_engine(request, crate::settle::EngineChoice::Auto)
+}
+
+/// `reconcile` with the per-trade engine's lines as our side, whatever the program; the
+/// envelope must equal [`reconcile`]'s byte for byte (conformance runners check it).
+#[doc(hidden)]
+#[cfg(feature = "std")]
+pub fn reconcile_per_trade(request: &str) -> String {
+    envelope(reconcile_engine(
+        request,
+        crate::settle::EngineChoice::PerTrade,
+    ))
+}
+
+/// `reconcile` with a JSON array of trades dealt round-robin to `parts` forks of one
+/// settlement (as the CLI's reader threads do), merged back before the keys are priced;
+/// the envelope must equal [`reconcile`]'s byte for byte.
+#[doc(hidden)]
+#[cfg(feature = "std")]
+pub fn reconcile_forked(request: &str, parts: usize) -> String {
+    envelope((|| {
+        let req = parse_request(request)?;
+        only(&req, &RECONCILE_FIELDS)?;
+        let program = program_from(req.get("program"))?;
+        let (report, format, options) = reconcile_args(&req, false)?;
+        let registry: Option<Registry> = field(&req, "registry")?;
+        let settle: SettleOptions = field(&req, "options")?.unwrap_or_default();
+        let trades = trades_in(&req)?;
+        let mut s = crate::reconcile::settler(
+            &program,
+            registry.as_ref(),
+            &settle,
+            &format,
+            &options,
+            crate::settle::EngineChoice::Auto,
+        )?;
+        match &trades {
+            Trades::Json(a) => {
+                let mut forks: Vec<Settler> = (1..parts.max(1)).filter_map(|_| s.fork()).collect();
+                for (i, v) in a.iter().enumerate() {
+                    let n = forks.len() + 1;
+                    let target = match i % n {
+                        0 => &mut s,
+                        f => &mut forks[f - 1],
+                    };
+                    feed_json_trade(target, v, i as u64 + 1)?;
+                }
+                for f in forks {
+                    s.merge(f)?;
+                }
+            }
+            text => feed_trades(&mut s, text)?,
+        }
+        let settled = crate::reconcile::Settled::of(s)?;
+        crate::reconcile::reconcile_settled(&program, settled, report.as_bytes(), &format, &options)
+    })())
+}
+
+#[cfg(feature = "std")]
+fn reconcile_engine(
+    request: &str,
+    engine: crate::settle::EngineChoice,
+) -> Result<crate::reconcile::Reconciliation> {
+    let req = parse_request(request)?;
     only(&req, &RECONCILE_FIELDS)?;
     let program = program_from(req.get("program"))?;
     let (report, format, options) = reconcile_args(&req, false)?;
-    with_lines(&mut req);
-    let statement = settle_parsed(&program, &req)?;
-    crate::reconcile::reconcile(&program, statement, report.as_bytes(), &format, &options)
+    let registry: Option<Registry> = field(&req, "registry")?;
+    let settle: SettleOptions = field(&req, "options")?.unwrap_or_default();
+    let trades = trades_in(&req)?;
+    let mut s = crate::reconcile::settler(
+        &program,
+        registry.as_ref(),
+        &settle,
+        &format,
+        &options,
+        engine,
+    )?;
+    feed_trades(&mut s, &trades)?;
+    let settled = crate::reconcile::Settled::of(s)?;
+    crate::reconcile::reconcile_settled(&program, settled, report.as_bytes(), &format, &options)
 }
 
 /// `reconcile` with the trades fed by the host (an Arrow stream, a Parquet file): the
@@ -642,12 +716,18 @@ pub fn reconcile_fed_report(
         let (report, format, options) = reconcile_args(&req, report_bytes.is_some())?;
         let report = report_bytes.unwrap_or(report.as_bytes());
         let registry: Option<Registry> = field(&req, "registry")?;
-        let mut settle: SettleOptions = field(&req, "options")?.unwrap_or_default();
-        settle.lines = true;
-        let mut s = Settler::new(&program, registry.as_ref(), &settle)?;
+        let settle: SettleOptions = field(&req, "options")?.unwrap_or_default();
+        let mut s = crate::reconcile::settler(
+            &program,
+            registry.as_ref(),
+            &settle,
+            &format,
+            &options,
+            crate::settle::EngineChoice::Auto,
+        )?;
         feed(&mut s)?;
-        let statement = s.finish()?;
-        crate::reconcile::reconcile(&program, statement, report, &format, &options)
+        let settled = crate::reconcile::Settled::of(s)?;
+        crate::reconcile::reconcile_settled(&program, settled, report, &format, &options)
     })())
 }
 

@@ -102,6 +102,33 @@ impl Settler {
         Ok(Settler { inner })
     }
 
+    /// Keeps reconciliation's per-key sums (see `engine/keyed.rs`) when this settlement runs
+    /// the batch engine; `false` for the per-trade engine, which gives lines instead.
+    pub(crate) fn keep_keys(&mut self, by: crate::engine::KeyBy) -> bool {
+        match &mut self.inner {
+            Inner::Batch(b) => {
+                b.keyed = Some(crate::engine::Keyed::new(by));
+                true
+            }
+            Inner::General(_) => false,
+        }
+    }
+
+    /// [`Settler::finish`], with the per-key sums kept by [`Settler::keep_keys`] priced.
+    pub(crate) fn finish_keyed(self) -> Result<(Statement, Option<crate::engine::KeyParts>)> {
+        let mut brokers = Vec::new();
+        let mut emit = |b| {
+            brokers.push(b);
+            Ok(())
+        };
+        let (mut st, parts) = match self.inner {
+            Inner::Batch(b) => b.finish_keyed(&mut emit)?,
+            Inner::General(g) => (g.finish_with(&mut emit)?, None),
+        };
+        st.brokers = brokers;
+        Ok((st, parts))
+    }
+
     /// The statement's first fields (program, engine, currency), known before settling.
     pub fn statement_head(
         &self,
@@ -260,6 +287,7 @@ impl Settler {
         match &self.inner {
             // A state past a total's limit has no statement to carry: its error is the result.
             Inner::Batch(b) if b.over_limit => Err(crate::money::sum_limit()),
+            Inner::Batch(b) if b.keyed.is_some() => Err(no_partial_form()),
             Inner::Batch(b) => Ok(crate::engine::wire::encode(b)),
             Inner::General(_) => Err(no_partial_form()),
         }

@@ -62,6 +62,8 @@ pub(crate) struct Batch {
     pub client_metrics: u64,
     /// Whether tier windows are whole calendar months (see [`Batch::client_day`]).
     pub monthly_clients: bool,
+    /// Reconciliation's per-key sums, when this settlement is for `reconcile`.
+    pub keyed: Option<super::Keyed>,
 }
 
 impl Batch {
@@ -126,6 +128,7 @@ impl Batch {
                 p.spec().tiers.window,
                 crate::program::Window::CalendarMonth { .. }
             ),
+            keyed: None,
         }
     }
 
@@ -150,6 +153,7 @@ impl Batch {
         let mut b = self.empty();
         b.reg = self.reg.clone();
         b.seen = self.seen.clone();
+        b.keyed = self.keyed.as_ref().map(|k| k.fresh());
         b
     }
 

@@ -92,6 +92,11 @@ impl Batch {
         let mut local: hashbrown::HashMap<Local, u32, Fast> = hashbrown::HashMap::default();
         let v = self.plan.vars;
         let mut last: Option<(CellKey, u32)> = None;
+        // Reconciliation by order: each order id's key, once per batch (see `key_row`).
+        let mut orders: Vec<u32> = match &self.keyed {
+            Some(k) if k.by_order() => vec![u32::MAX; c.order.values.len()],
+            _ => Vec::new(),
+        };
         // Per group: the quantity bound below which its commissions are exact.
         let mut limits: Vec<Option<Option<i128>>> = Vec::new();
         let by_q_fee = self.plan.quantity == crate::formula::Var::Fee;
@@ -201,7 +206,9 @@ impl Batch {
                         (Some(notional), Decimal::ZERO),
                         (Some(fee), Decimal::ZERO),
                     );
-                    if added.is_err() {
+                    let keyed =
+                        added.and_then(|()| self.key_row(c, row, cell, (notional, fee), &mut orders));
+                    if keyed.is_err() {
                         self.over_limit = true;
                         continue;
                     }
@@ -304,6 +311,13 @@ impl Batch {
                     }
                 }
             }
+            if settled
+                && self.keyed.is_some()
+                && self.key_row(c, row, cell, (notional, fee), &mut orders).is_err()
+            {
+                self.over_limit = true;
+                continue;
+            }
             unknown_ch[ch as usize] += !known[ch as usize] as u64;
             unknown_pr[pr as usize] += !known_p[pr as usize] as u64;
             self.accepted += 1;
@@ -343,5 +357,32 @@ impl Batch {
             }
         }
         Ok(())
+    }
+
+    /// Adds a settled row to reconciliation's keys (see `keyed.rs`). `orders` caches the
+    /// key of each order id of the batch's dictionary (a few fills share an order).
+    fn key_row(
+        &mut self,
+        c: &Columns,
+        row: usize,
+        cell: u32,
+        (notional, fee): (i128, i128),
+        orders: &mut [u32],
+    ) -> Result<()> {
+        let Some(k) = &mut self.keyed else {
+            return Ok(());
+        };
+        let (id, t, order) = (c.id(row), c.time[row], c.order.get(row));
+        let account = c.account.get(row).unwrap_or("");
+        let key = match orders.get_mut(c.order.keys[row] as usize) {
+            Some(cached) if *cached != u32::MAX => *cached,
+            Some(cached) => {
+                *cached = k.key_of(id, order, account, t);
+                *cached
+            }
+            None => k.key_of(id, order, account, t),
+        };
+        let zero = Decimal::ZERO;
+        k.add(key, (id, t), cell, (Some(notional), zero), (Some(fee), zero))
     }
 }

@@ -6,6 +6,7 @@
 
 use super::accumulate::Batch;
 use super::cells::{NO_BROKER, REASONS};
+use super::keyed::KeyParts;
 use super::plan::price;
 use super::seen::SeenStore;
 use crate::dedupe::Dedupe;
@@ -25,10 +26,16 @@ use rust_decimal::Decimal;
 type Eligible = (u32, Decimal, Decimal);
 
 impl Batch {
-    pub fn finish(
+    pub fn finish(self, emit: &mut dyn FnMut(BrokerStatement) -> Result<()>) -> Result<Statement> {
+        Ok(self.finish_keyed(emit)?.0)
+    }
+
+    /// The statement, and reconciliation's priced keys when this settlement kept them.
+    pub fn finish_keyed(
         mut self,
         emit: &mut dyn FnMut(BrokerStatement) -> Result<()>,
-    ) -> Result<Statement> {
+    ) -> Result<(Statement, Option<KeyParts>)> {
+        let keyed = self.keyed.take();
         if self.over_limit {
             return Err(money::sum_limit());
         }
@@ -160,6 +167,22 @@ impl Batch {
             }
         }
 
+        let parts = match keyed {
+            Some(k) => Some(self.price_keys(k, &mut |b, day| {
+                let w = window(p, day);
+                if let Some(r) = level_cache.get(&(b, w)) {
+                    return Ok(*r);
+                }
+                let r = match brokers.get(&b) {
+                    Some(acc) => p.level_for(&metric_values(p, acc, w)?),
+                    None => 0,
+                };
+                level_cache.insert((b, w), r);
+                Ok(r)
+            })?),
+            None => None,
+        };
+
         let mut g = General::new(&self.p, None, &self.options)?;
         g.reg = self.reg;
         g.brokers = brokers
@@ -175,6 +198,6 @@ impl Batch {
         let mut rejected = self.rejected;
         rejected.sort_by_key(|r| r.line);
         g.rejected = rejected;
-        g.finish_with(emit)
+        Ok((g.finish_with(emit)?, parts))
     }
 }

@@ -62,6 +62,13 @@ impl Batch {
                 brokers[b as usize]
             }
         };
+        if self.keyed.is_some() != o.keyed.is_some() {
+            return Err(Error::new(
+                ErrorCode::Partial,
+                "a settlement kept for reconcile merges only with its own forks",
+            ));
+        }
+        let mut cells = Vec::with_capacity(if o.keyed.is_some() { o.keys.len() } else { 0 });
         for (i, k) in o.keys.iter().enumerate() {
             let key = CellKey {
                 broker: map_broker(k.broker),
@@ -73,6 +80,9 @@ impl Batch {
                 ..*k
             };
             let cell = self.cell_of(key);
+            if o.keyed.is_some() {
+                cells.push(cell);
+            }
             let (mine, theirs) = (self.sums[cell as usize], o.sums[i]);
             match mine.add(&theirs) {
                 Some(s) => self.sums[cell as usize] = s,
@@ -99,6 +109,9 @@ impl Batch {
                     },
                 );
             }
+        }
+        if let (Some(mine), Some(theirs)) = (&mut self.keyed, o.keyed) {
+            mine.merge(theirs, &cells)?;
         }
         for k in o.clients {
             let (b, a, d, m) = client_parts(k);

@@ -12,6 +12,7 @@ mod accumulate;
 mod batch;
 mod cells;
 mod finish;
+mod keyed;
 mod merge;
 pub(crate) mod plan;
 mod rows;
@@ -19,3 +20,5 @@ pub(crate) mod seen;
 pub(crate) mod wire;
 
 pub(crate) use accumulate::Batch;
+pub(crate) use keyed::{KeyBy, Keyed};
+pub use keyed::{KeyPart, KeyParts, KeyText};

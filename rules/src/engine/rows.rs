@@ -72,6 +72,7 @@ impl Batch {
                         settled: true,
                     });
                     self.add(cell, notional, fee)?;
+                    self.add_key((t.id, t.order, t.account, t.time), cell, notional, fee)?;
                 }
                 self.note_values(t);
                 self.accepted += 1;
@@ -111,6 +112,9 @@ impl Batch {
             settled,
         });
         self.add(cell, notional, fee)?;
+        if settled {
+            self.add_key((t.id, t.order, t.account, t.time), cell, notional, fee)?;
+        }
         self.note_values(t);
         self.accepted += 1;
         self.earliest = self.earliest.min(t.time);

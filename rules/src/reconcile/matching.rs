@@ -9,6 +9,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::general::period_start;
 use crate::money;
 use crate::program::Program;
+use crate::engine::{KeyPart, KeyParts, KeyText};
 use crate::statement::{Line, Statement};
 use crate::time::{self, Clock};
 use alloc::collections::BTreeMap;
@@ -55,7 +56,7 @@ impl Level {
 }
 
 /// A key, by trade field names; only the level's fields are present.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Key {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -195,42 +196,100 @@ pub fn line_key(level: Level, l: &Line, report_clock: Clock) -> Result<Key> {
 
 /// Adds one line to our figures for its key. `withheld` brokers pay nothing.
 pub fn add_line(o: &mut Ours, l: &Line, withheld: bool) -> Result<()> {
-    o.trades += 1;
-    o.volume = money::total(o.volume, money::parse(&l.volume)?)?;
-    o.fee = money::total(o.fee, l.fee)?;
-    let reason = match (&l.excluded, withheld) {
-        (Some(r), _) => Some(r.as_str()),
+    let part = KeyPart {
+        trades: 1,
+        volume: money::parse(&l.volume)?,
+        fee: l.fee,
+        commission: money::parse(&l.commission)?,
+        broker: l.broker.as_deref(),
+        tier: l.tier.as_deref(),
+        rate: money::parse(&l.rate)?,
+        reason: l.excluded.as_deref(),
+    };
+    add_part(o, &part, withheld)
+}
+
+/// Adds trades of one key that share a broker, tier and reason (a line, or the batch
+/// engine's sums of a key in one cell), given in the order of their first trades: the
+/// key's broker, tier and reason are its first trade's that has them.
+pub fn add_part(o: &mut Ours, p: &KeyPart<'_>, withheld: bool) -> Result<()> {
+    o.trades += p.trades;
+    o.volume = money::total(o.volume, p.volume)?;
+    o.fee = money::total(o.fee, p.fee)?;
+    let reason = match (p.reason, withheld) {
+        (Some(r), _) => Some(r),
         (None, true) => Some("broker_affiliate_conflict"),
         (None, false) => None,
     };
     match reason {
         Some(r) if UNATTRIBUTED.contains(&r) => {
-            o.unattributed += 1;
+            o.unattributed += p.trades;
             if o.unattributed_reason.is_none() {
                 o.unattributed_reason = Some(r.to_string());
             }
         }
         Some(r) => {
-            o.excluded_trades += 1;
+            o.excluded_trades += p.trades;
             if o.excluded.is_none() {
                 o.excluded = Some(r.to_string());
             }
         }
-        None => o.commission = money::total(o.commission, money::parse(&l.commission)?)?,
+        None => o.commission = money::total(o.commission, p.commission)?,
     }
     if o.broker.is_none() {
-        o.broker = l.broker.clone();
+        o.broker = p.broker.map(ToString::to_string);
     }
-    if l.broker.is_some() && o.tier.is_none() {
-        o.tier = l.tier.clone();
-        o.rate = money::parse(&l.rate)?;
+    if p.broker.is_some() && o.tier.is_none() {
+        o.tier = p.tier.map(ToString::to_string);
+        o.rate = p.rate;
     }
     Ok(())
 }
 
+/// Our figures per key from the batch engine's priced keys (see `engine/keyed.rs`); the
+/// statement says which brokers are withheld.
+pub fn ours_from_parts(parts: &KeyParts, st: &Statement) -> Result<Vec<(Key, Ours)>> {
+    let withheld: Vec<&str> = st
+        .brokers
+        .iter()
+        .filter(|b| b.status == "withheld")
+        .map(|b| b.broker.as_str())
+        .collect();
+    let mut out = Vec::with_capacity(parts.ends.len());
+    for (text, ps) in parts.keys() {
+        let key = match text {
+            KeyText::Order(o) => Key {
+                order: Some(o.to_string()),
+                ..Key::default()
+            },
+            KeyText::Id(id) => Key {
+                id: Some(id.to_string()),
+                ..Key::default()
+            },
+            KeyText::AccountDay(a, day) => Key {
+                account: Some(a.to_string()),
+                day: Some(format_day(day)),
+                ..Key::default()
+            },
+        };
+        let mut o = Ours::default();
+        for p in ps {
+            let w = p.broker.is_some_and(|b| withheld.contains(&b));
+            add_part(&mut o, &p, w)?;
+        }
+        out.push((key, o));
+    }
+    Ok(out)
+}
+
 /// Our figures per key: lines grouped by key, or the statement's periods at `period`.
 /// The statement is consumed: each line is dropped once it is summed into its key.
-pub fn ours(level: Level, st: Statement, report_clock: Clock) -> Result<BTreeMap<Key, Ours>> {
+pub fn ours(
+    level: Level,
+    st: &Statement,
+    lines: Option<Vec<Line>>,
+    report_clock: Clock,
+) -> Result<BTreeMap<Key, Ours>> {
     let mut out: BTreeMap<Key, Ours> = BTreeMap::new();
     if level == Level::Period {
         for b in &st.brokers {
@@ -282,7 +341,7 @@ pub fn ours(level: Level, st: Statement, report_clock: Clock) -> Result<BTreeMap
         .filter(|b| b.status == "withheld")
         .map(|b| b.broker.as_str())
         .collect();
-    for l in st.lines.into_iter().flatten() {
+    for l in lines.into_iter().flatten() {
         let key = line_key(level, &l, report_clock)?;
         let w = l.broker.as_deref().is_some_and(|b| withheld.contains(&b));
         add_line(out.entry(key).or_default(), &l, w)?;

@@ -3,10 +3,13 @@
 //!
 //! Stages, one per file: [`format`] (what the report's columns mean), [`report`] (reading
 //! its rows), [`matching`] (both sides per key at the level asked), [`cause`] (status and
-//! cause), [`output`] (the result). Ours is the statement settled with lines: the exact,
-//! unrounded commission of each trade summed per key (at `period`: the period's exact
-//! commission after caps and shares). The tolerance is absolute, in the currency, and
-//! inclusive: `|theirs - ours| <= tolerance` is matched.
+//! cause), [`output`] (the result). Ours is the exact, unrounded commission of each trade
+//! summed per key (at `period`: the period's exact commission after caps and shares). The
+//! batch engine sums it per key as it settles (`engine/keyed.rs`); programs only the
+//! per-trade engine takes give it through per-trade lines. Both give the same bytes. The
+//! report is read into per-key sums on its own ([`read_report`]), so a host can read it
+//! while the trades settle. The tolerance is absolute, in the currency, and inclusive:
+//! `|theirs - ours| <= tolerance` is matched.
 
 pub mod cause;
 pub mod format;
@@ -17,6 +20,9 @@ pub mod report;
 use crate::error::{Error, ErrorCode, Result};
 use crate::money;
 use crate::program::Program;
+use crate::engine::KeyBy;
+use crate::registry::Registry;
+use crate::settle::{EngineChoice, SettleOptions, Settler};
 use crate::statement::{ProgramRef, Statement};
 use crate::time::Clock;
 use alloc::collections::BTreeMap;
@@ -43,9 +49,119 @@ pub struct ReconcileOptions {
     pub broker: Option<String>,
 }
 
+/// The settlement of our side for a reconciliation at `options.by`: the batch engine
+/// summing per key when the program allows it (see `engine/keyed.rs`), else the per-trade
+/// engine with lines; at `period` the statement's periods are enough. Push the trades, then
+/// [`reconcile_settled`].
+pub fn settler(
+    program: &Program,
+    registry: Option<&Registry>,
+    settle: &SettleOptions,
+    format: &ReportFormat,
+    options: &ReconcileOptions,
+    engine: EngineChoice,
+) -> Result<Settler> {
+    let mut o = settle.clone();
+    o.lines = false;
+    let by = match options.by {
+        Level::Period => return Settler::with_engine(program, registry, &o, engine),
+        Level::Trade => KeyBy::Trade,
+        Level::Order => KeyBy::Order,
+        Level::AccountDay => KeyBy::AccountDay(Clock::new(format.offset_minutes()?)),
+    };
+    let mut s = Settler::with_engine(program, registry, &o, engine)?;
+    if s.keep_keys(by) {
+        return Ok(s);
+    }
+    o.lines = true;
+    Settler::with_engine(program, registry, &o, engine)
+}
+
+/// Our side, settled: the statement (its `rejected` are not reconciled) and the per-key
+/// sums when the batch engine kept them.
+pub struct Settled {
+    pub statement: Statement,
+    parts: Option<crate::engine::KeyParts>,
+}
+
+impl Settled {
+    /// Finishes a [`settler`].
+    pub fn of(settler: Settler) -> Result<Settled> {
+        let (statement, parts) = settler.finish_keyed()?;
+        Ok(Settled { statement, parts })
+    }
+
+    /// Our figures per key, in key order.
+    pub fn ours(self, format: &ReportFormat, options: &ReconcileOptions) -> Result<OurSide> {
+        let Settled {
+            mut statement,
+            parts,
+        } = self;
+        let level = options.by;
+        let mut keys = match parts {
+            Some(parts) => matching::ours_from_parts(&parts, &statement)?,
+            None => {
+                if level != Level::Period && statement.lines.is_none() {
+                    return Err(Error::new(
+                        ErrorCode::Internal,
+                        "reconcile needs a statement settled with lines",
+                    ));
+                }
+                let clock = Clock::new(format.offset_minutes()?);
+                let lines = statement.lines.take();
+                matching::ours(level, &statement, lines, clock)?
+                    .into_iter()
+                    .collect()
+            }
+        };
+        // The batch engine's keys come in key order already (their text's byte order); an
+        // account holding a NUL byte can break that, so check rather than trust.
+        if !keys.is_sorted_by(|a, b| a.0 <= b.0) {
+            keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
+        Ok(OurSide {
+            program: ProgramRef {
+                id: statement.program.id.clone(),
+                version: statement.program.version.clone(),
+                sha256: statement.program.sha256.clone(),
+            },
+            engine: statement.engine.clone(),
+            currency: statement.currency.clone(),
+            keys,
+        })
+    }
+}
+
+/// Our figures per key, in key order, and the statement's head.
+pub struct OurSide {
+    program: ProgramRef,
+    engine: crate::statement::Engine,
+    currency: String,
+    keys: Vec<(Key, matching::Ours)>,
+}
+
+/// The report's figures per key, in key order.
+pub struct TheirSide {
+    keys: Vec<(Key, matching::Theirs)>,
+    rows: u64,
+    format: String,
+}
+
+/// Reconciles the trades settled by a [`settler`] against a report's bytes.
+pub fn reconcile_settled(
+    program: &Program,
+    settled: Settled,
+    report: &[u8],
+    format: &ReportFormat,
+    options: &ReconcileOptions,
+) -> Result<Reconciliation> {
+    matching::check_level(options.by, format, options.broker.as_deref())?;
+    let ours = settled.ours(format, options)?;
+    let theirs = read_report(program, report, format, options)?;
+    reconcile_sides(program, ours, theirs, options)
+}
+
 /// Reconciles a statement settled with lines (`options.lines`) against a report's bytes.
-/// The statement is consumed key by key before the report is read, so the lines and both
-/// sides' sums are never all held at once.
 pub fn reconcile(
     program: &Program,
     statement: Statement,
@@ -53,33 +169,38 @@ pub fn reconcile(
     format: &ReportFormat,
     options: &ReconcileOptions,
 ) -> Result<Reconciliation> {
+    let settled = Settled {
+        statement,
+        parts: None,
+    };
+    reconcile_settled(program, settled, report, format, options)
+}
+
+/// The tolerance asked for, or one unit of the program's currency scale.
+fn tolerance(program: &Program, options: &ReconcileOptions) -> Result<Decimal> {
+    match options.tolerance {
+        Some(t) if t < Decimal::ZERO => {
+            Err(Error::new(ErrorCode::Options, "tolerance must be >= 0").field("tolerance"))
+        }
+        Some(t) => Ok(t),
+        None => Ok(Decimal::new(1, program.currency_scale().min(28))),
+    }
+}
+
+/// Reads the exchange's report into per-key sums; a row that cannot be read, or two rows
+/// with one key, is an error with its line. Independent of our side, so a host may read it
+/// while the trades settle.
+pub fn read_report(
+    program: &Program,
+    report: &[u8],
+    format: &ReportFormat,
+    options: &ReconcileOptions,
+) -> Result<TheirSide> {
     let level = options.by;
     matching::check_level(level, format, options.broker.as_deref())?;
-    if level != Level::Period && statement.lines.is_none() {
-        return Err(Error::new(
-            ErrorCode::Internal,
-            "reconcile needs a statement settled with lines",
-        ));
-    }
-    let tolerance = match options.tolerance {
-        Some(t) if t < Decimal::ZERO => {
-            return Err(Error::new(ErrorCode::Options, "tolerance must be >= 0").field("tolerance"))
-        }
-        Some(t) => t,
-        None => Decimal::new(1, program.currency_scale().min(28)),
-    };
-    let clock = Clock::new(format.offset_minutes()?);
-    let program_ref = ProgramRef {
-        id: statement.program.id.clone(),
-        version: statement.program.version.clone(),
-        sha256: statement.program.sha256.clone(),
-    };
-    let (engine, currency) = (statement.engine.clone(), statement.currency.clone());
-    let ours = matching::ours(level, statement, clock)?;
-
-    // Theirs, row by row; duplicates by the format's key (or the match key).
-    let mut theirs: BTreeMap<Key, matching::Theirs> = BTreeMap::new();
-    let mut seen: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+    tolerance(program, options)?;
+    let mut theirs: hashbrown::HashMap<Key, matching::Theirs> = hashbrown::HashMap::new();
+    let mut seen: hashbrown::HashMap<Vec<String>, u64> = hashbrown::HashMap::new();
     let mut report_rows = 0u64;
     let default_broker = options.broker.as_deref();
     report::read(report, format, &mut |mut r, column_of| {
@@ -128,6 +249,32 @@ pub fn reconcile(
         }
         matching::add_row(theirs.entry(key).or_default(), r)
     })?;
+    let mut keys: Vec<(Key, matching::Theirs)> = theirs.into_iter().collect();
+    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(TheirSide {
+        keys,
+        rows: report_rows,
+        format: format.name.clone(),
+    })
+}
+
+/// Both sides, key by key.
+pub fn reconcile_sides(
+    program: &Program,
+    ours: OurSide,
+    theirs: TheirSide,
+    options: &ReconcileOptions,
+) -> Result<Reconciliation> {
+    let level = options.by;
+    let tolerance = tolerance(program, options)?;
+    let OurSide {
+        program: program_ref,
+        engine,
+        currency,
+        keys: ours,
+    } = ours;
+    let (report_rows, report_format) = (theirs.rows, theirs.format);
+    let theirs = theirs.keys;
 
     // Decide every key of either side, in key order.
     let mut rows = Vec::new();
@@ -221,7 +368,7 @@ pub fn reconcile(
         engine,
         currency,
         by: level,
-        report_format: format.name.clone(),
+        report_format,
         tolerance: money::canonical(tolerance),
         summary: ReconcileSummary {
             keys,
