@@ -106,6 +106,14 @@ pub fn call_bytes_json(function: String, head: String, bytes: &[u8]) -> String {
     api::guarded(|| js::settle_bytes(&function, &head, bytes, js::threads()))
 }
 
+/// `reconcileReportBytes(head, trades, report)`: `reconcile` with the exchange's report as
+/// bytes (Parquet or CSV); `trades` a trade log as bytes, or null with the trades as a JSON
+/// array in `head`.
+#[napi]
+pub fn reconcile_report_bytes(head: String, trades: Option<&[u8]>, report: &[u8]) -> String {
+    api::guarded(|| js::reconcile_report_bytes(&head, trades, report, js::threads()))
+}
+
 /// [`call_bytes_json`] run on the libuv thread pool. The task holds a reference to the
 /// caller's `Uint8Array` (read in place; the caller must not modify it until it settles).
 pub struct BytesTask {

@@ -74,6 +74,13 @@ pub fn call_bytes_json(function: &str, head: &str, bytes: &[u8]) -> String {
     crate::js::settle_bytes(function, head, bytes, 1)
 }
 
+/// `reconcile` with the report as bytes (see `js::reconcile_report_bytes`). This build reads
+/// CSV reports only; a Parquet report is `E_PARSE` naming the packages that read it.
+#[wasm_bindgen(js_name = reconcileReportBytes)]
+pub fn reconcile_report_bytes(head: &str, trades: Option<Box<[u8]>>, report: &[u8]) -> String {
+    crate::js::reconcile_report_bytes(head, trades.as_deref(), report, 1)
+}
+
 /// Incremental settlement: feed trades in batches (JSON arrays or trade-log bytes), then
 /// `finish`. Every method answers with a core envelope string; the JS wrapper's `Settlement`
 /// class turns them into values/errors. Partial states (`toBytes` / `merge`, in the Node

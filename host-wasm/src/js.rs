@@ -204,6 +204,44 @@ fn reconcile_bytes(head: &str, bytes: &[u8], threads: usize) -> String {
     }
 }
 
+/// `reconcile` with the exchange's report given as bytes (a Parquet report, which is not
+/// text; CSV bytes work too): `head` is reconcile's request without `report`. The trades
+/// are `trades` as a trade log's bytes (read as [`settle_bytes`] reads them, with `format`
+/// and `columns` from `head`), or else the JSON array under `head`'s `trades`.
+pub fn reconcile_report_bytes(
+    head: &str,
+    trades: Option<&[u8]>,
+    report: &[u8],
+    threads: usize,
+) -> String {
+    let parsed = api::parse_request(head).and_then(|mut req| {
+        let input = Input::from_request(&req)?;
+        req.remove("format");
+        req.remove("columns");
+        let json = match trades {
+            Some(_) => None,
+            None => Some(req.remove("trades").ok_or_else(|| {
+                Error::new(ErrorCode::Field, "missing required field trades").field("trades")
+            })?),
+        };
+        Ok((Value::Object(req).to_string(), input, json))
+    });
+    match parsed {
+        Ok((rest, input, json)) => api::reconcile_fed_report(&rest, Some(report), |s| {
+            match (trades, json) {
+                (Some(bytes), _) => feed_bytes(s, bytes, &input, threads),
+                (None, Some(Value::Array(a))) => api::feed_json_trades(s, &a),
+                (None, _) => Err(Error::new(
+                    ErrorCode::Field,
+                    "trades must be an array of trade objects, or a trade log as bytes",
+                )
+                .field("trades")),
+            }
+        }),
+        Err(e) => api::error_envelope(&e),
+    }
+}
+
 fn settle_value(
     head: &str,
     bytes: &[u8],

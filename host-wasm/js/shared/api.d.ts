@@ -43,7 +43,9 @@ export declare function validate(request: ValidateRequest | string): Validation;
 
 /**
  * Checks a payout: the engine's commission beside the exchange's own report, key by key
- * (`by`), with a status and the cause of every difference. `trades` and `report` may be bytes.
+ * (`by`), with a status and the cause of every difference. `trades` and `report` may be bytes;
+ * a Parquet report (bytes starting `PAR1`) is read by the Node addon, while broker-rules-wasm
+ * reads CSV reports only (`E_PARSE` says so).
  */
 export declare function reconcile(request: ReconcileRequest | string): Reconciliation;
 export declare function reconcileJson(request: ReconcileRequest | string): string;

@@ -256,6 +256,18 @@ function createApi(core, pkg) {
   // A reconcile request: an object or its JSON text. `report` may be bytes (the CSV's UTF-8
   // text travels in the request); `trades` as bytes (or text with a `format`) go to the
   // core's trade-log readers as settle's do.
+  // A Parquet report (bytes starting `PAR1`) is not text: it travels as bytes beside the
+  // request (`reconcileReportBytes`), with the trades as bytes or left in the request.
+  const parquetReport = (args) => {
+    const r = args[0];
+    if (r === null || typeof r !== 'object' || Array.isArray(r) || bytesOf(r)) return null;
+    const b = bytesOf(r.report);
+    if (!b || b.length < 4 || String.fromCharCode(b[0], b[1], b[2], b[3]) !== 'PAR1') return null;
+    const { report, ...rest } = r;
+    const t = bytesCall([rest]);
+    const head = t ? t.head : text(rest, 'request');
+    return () => invoke(core.reconcileReportBytes, head, t ? t.bytes : null, b);
+  };
   const reconcilePrep = (args) => {
     const r = args[0];
     if (r === null || typeof r !== 'object' || Array.isArray(r) || bytesOf(r)) return args;
@@ -279,10 +291,12 @@ function createApi(core, pkg) {
     ['validate', core.validateJson, (args) => requestText(args[0])],
     ['program', core.programJson, programReq],
     ['programs', () => core.programsJson(), () => '{}'],
-    ['reconcile', (r) => core.callJson('reconcile', r), reconcileReq, true, reconcilePrep],
+    ['reconcile', (r) => core.callJson('reconcile', r), reconcileReq, true, reconcilePrep, parquetReport],
   ];
-  for (const [name, fn, req, takesBytes, prep = (a) => a] of entries) {
+  for (const [name, fn, req, takesBytes, prep = (a) => a, special = () => null] of entries) {
     const json = (...raw) => {
+      const sp = special(raw);
+      if (sp) return okText(sp());
       const args = prep(raw);
       const b = takesBytes ? bytesCall(args) : null;
       return okText(b ? bytesEnvelope(name, b) : invoke(fn, req(args)));
@@ -292,6 +306,8 @@ function createApi(core, pkg) {
     api[`${name}JsonAsync`] = (...raw) => {
       let request, b;
       try {
+        const sp = special(raw);
+        if (sp) return Promise.resolve().then(() => okText(sp()));
         const args = prep(raw);
         b = takesBytes ? bytesCall(args) : null;
         if (!b) request = req(args);

@@ -73,6 +73,24 @@ for (const [name, api] of Object.entries(packages)) {
       assert.throws(() => api.reconcile({ ...req, report: 'ordId,brokerRebate\n' }), (e) => e instanceof api.BrokerRulesError && e.code === 'E_FIELD' && e.location.line === 1);
     });
 
+    it('reconcile with a Parquet report: the addon reads it like its CSV, the .wasm says it reads CSV only', async () => {
+      const v = JSON.parse(fs.readFileSync(path.join(root, 'tests/vectors/reconcile-order-every-cause.json'), 'utf8'));
+      // The vector's report as Parquet: money as decimal128(38, 9), ts as timestamp[ms].
+      const report = fs.readFileSync(path.join(root, 'host-cli/tests/fixtures/reconcile-rebates.parquet'));
+      const fills = fs.readFileSync(path.join(root, 'host-cli/tests/fixtures/reconcile-fills.csv'));
+      const req = { program: 'backpack', trades: v.input.trades, report, report_format: 'okx-rebate-per-orders', by: 'order', tolerance: '0.00000001' };
+      if (name === 'broker-rules') {
+        assert.equal(api.reconcileJson(req), JSON.stringify(v.expected.ok));
+        assert.equal(api.reconcileJson({ ...req, trades: fills }), JSON.stringify(v.expected.ok));
+        const r = await api.reconcileAsync(req);
+        assert.equal(r.summary.theirs, '2.540000001');
+        assert.deepEqual(r.summary.counts, { matched: 2, differs: 4, only_ours: 1, only_theirs: 3 });
+        assert.throws(() => api.reconcile({ ...req, by: 'week' }), (e) => e.code === 'E_OPTIONS' && e.location.field === 'by');
+      } else {
+        assert.throws(() => api.reconcile(req), (e) => e instanceof api.BrokerRulesError && e.code === 'E_PARSE' && /Parquet/.test(e.message) && /CSV reports only/.test(e.message));
+      }
+    });
+
     it('positional, object and JSON-text requests agree', () => {
       const req = { program: 'backpack', trades: threeClients() };
       const a = api.settleJson(req);
