@@ -16,6 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import brmodel  # noqa: E402
+import progmodel  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
@@ -131,8 +132,8 @@ def check_vector(v, c=None):
     if not isinstance(inp, dict):
         return "skip", 0, "input is not an object (request parse error)"
     prog = inp.get("program")
-    if not isinstance(prog, str):
-        return "skip", 0, "custom program (the model covers the built-ins only)"
+    if not isinstance(prog, (str, dict)):
+        return "skip", 0, "program is neither a name nor an object"
     if not isinstance(inp.get("trades"), (list, type(None))) or "format" in inp:
         return "skip", 0, "trades as text (the model reads JSON arrays)"
     if not isinstance(inp.get("options"), (dict, type(None))) or not isinstance(inp.get("registry"), (dict, type(None))):
@@ -146,7 +147,10 @@ def check_vector(v, c=None):
         options = dict(inp.get("options") or {})
         if v["call"] == "explain":
             options["lines"] = True
-        model = brmodel.settle(prog, inp.get("trades"), inp.get("registry"), options)
+        if isinstance(prog, dict):  # a custom program: the program-language model
+            model = progmodel.settle(prog, inp.get("trades"), inp.get("registry"), options)
+        else:
+            model = brmodel.settle(prog, inp.get("trades"), inp.get("registry"), options)
     except brmodel.Unmodeled as u:
         return "skip", 0, "unmodeled: %s" % u
     except brmodel.ModelError as e:
