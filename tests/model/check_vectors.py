@@ -123,10 +123,68 @@ def compare_lines(c, model_lines, engine_lines):
             c.keys("/lines/%d(%s)" % (i, l["id"]), LINE_KEYS, m, l)
 
 
+def builtin_program(name):
+    """A built-in program as the `program` call shows it: its file, read as data, with rates
+    and thresholds as canonical decimal strings (docs/engine.md: `"25%"` and `"0.25"` are one
+    value)."""
+    path = os.path.join(ROOT, "rules", "programs", name + ".json")
+    if name not in brmodel.PROGRAMS or not os.path.exists(path):
+        # docs/limits-and-errors.md: an unknown id names the field `program` in every call
+        # (the `program` call's own argument is `id`)
+        raise brmodel.ModelError("E_UNKNOWN_PROGRAM", "program")
+    with open(path) as f:
+        j = json.load(f)
+    for lv in j["tiers"]["levels"]:
+        lv["rates"] = {k: brmodel.fmt_dec(progmodel.rate_value(r)) for k, r in lv["rates"].items()}
+    for ld in j["tiers"]["ladders"]:
+        for st in ld["steps"]:
+            st["min"] = {k: brmodel.fmt_dec(brmodel.D(x)) for k, x in st["min"].items()}
+    return j
+
+
+def check_catalog(v, c):
+    """`programs` (every built-in, in the model's order: SPEC section 4's three, then okx-v5,
+    with id, name, version, currency, notes) and `program` (one built-in's definition)."""
+    exp = v["expected"]
+    if v["call"] == "programs":
+        if "ok" not in exp:
+            return "skip", 0, "programs error"
+        model = []
+        for name in brmodel.PROGRAMS:
+            j = builtin_program(name)
+            model.append({"id": j["id"], "name": j["name"], "version": j["version"],
+                          "currency": j["settlement"]["currency"], "notes": j["notes"]})
+        ok = exp["ok"]
+        c.leaf("/[ids]", [m["id"] for m in model], [e.get("id") for e in ok],
+               ["/%d/id" % i for i in range(len(ok))])
+        for i, (m, e) in enumerate(zip(model, ok)):
+            c.keys("/%d" % i, ("name", "version", "currency", "notes"), m, e)
+        return ("ok" if not c.diffs else "diff"), c.values, c.diffs
+    inp = v["input"]
+    if not isinstance(inp, dict) or not isinstance(inp.get("id"), str) or set(inp) != {"id"}:
+        return "skip", 0, "program request the model does not read"
+    try:
+        j = builtin_program(inp["id"])
+    except brmodel.ModelError as e:
+        if "error" not in exp:
+            return "diff", 1, [("/", "error " + e.code, "ok")]
+        c.prefix = ""
+        c.leaf("/error/code", e.code, exp["error"]["code"])
+        c.leaf("/error/location/field", e.field, exp["error"].get("location", {}).get("field"))
+        return ("ok" if not c.diffs else "diff"), c.values, c.diffs
+    if "ok" not in exp:
+        return "diff", 1, [("/", "ok", "error")]
+    c.tree("", j, exp["ok"])
+    return ("ok" if not c.diffs else "diff"), c.values, c.diffs
+
+
 def check_vector(v, c=None):
     """-> (status, values checked, diffs or skip reason). `c` (a Compare) collects the
     envelope pointers compared, for the coverage audit (coverage.py)."""
     inp = v.get("input")
+    c = c if c is not None else Compare()
+    if v.get("call") in ("program", "programs"):
+        return check_catalog(v, c)
     if v.get("call") not in ("settle", "explain"):
         return "skip", 0, "call %r is not settle" % v.get("call")
     if not isinstance(inp, dict):
@@ -164,6 +222,10 @@ def check_vector(v, c=None):
             c.leaf("/error/location/field", e.field, loc["field"])
         if e.line is not None and "line" in loc and e.code not in ("E_OVERFLOW",):
             c.leaf("/error/location/line", e.line, loc["line"])
+        if e.id is not None and "id" in loc:
+            c.leaf("/error/location/id", e.id, loc["id"])
+        if getattr(e, "position", None) is not None and "position" in loc:
+            c.leaf("/error/location/position", e.position, loc["position"])
         return ("ok" if not c.diffs else "diff"), c.values, c.diffs
     if "error" in exp:
         return "skip", 0, "engine error %s not modeled (%s)" % (

@@ -34,7 +34,8 @@ _TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?%?|\.\d+%?)|(?P<str>'[^']*'|\"[
 
 
 def tokenize(text):
-    out, i = [], 0
+    """-> [(kind, text)] and the character position (0-based) of each token."""
+    out, pos, i = [], [], 0
     while i < len(text):
         if text[i:].strip() == "":
             break
@@ -43,8 +44,28 @@ def tokenize(text):
             raise Unmodeled("an expression the model cannot read")
         kind = m.lastgroup
         out.append((kind, m.group(kind)))
+        pos.append(m.start(kind))
         i = m.end()
-    return out
+    return out, pos
+
+
+class FormulaError(Exception):
+    """E_DIV_ZERO / E_INEXACT at the operator's character position."""
+
+    def __init__(self, code, position):
+        super().__init__(code)
+        self.code, self.position = code, position
+
+
+def exact(d, position):
+    """The engine holds 28 fractional digits: a result needing more is E_INEXACT (docs/engine.md
+    "Expressions"); past 28 significant digits the model declines (a limit, not a rule)."""
+    t = d.normalize().as_tuple()
+    if t.exponent < -28:
+        raise FormulaError("E_INEXACT", position)
+    if len(t.digits) > 28:
+        raise Unmodeled("a formula value past 28 significant digits")
+    return d
 
 
 class Expr:
@@ -53,7 +74,7 @@ class Expr:
     def __init__(self, text):
         if len(text) > 4096 or text.count("(") > 64 or text.count("-") > 64:
             raise Unmodeled("an expression near the engine's limits (limits not modeled)")
-        self.toks = tokenize(text)
+        self.toks, self.pos = tokenize(text)
         self.i = 0
         self.tree = self.parse_or()
         if self.i != len(self.toks):
@@ -116,15 +137,17 @@ class Expr:
     def parse_add(self):
         a = self.parse_mul()
         while self.peek()[1] in ("+", "-") and self.peek()[0] == "op":
+            at = self.pos[self.i]
             op = self.take()[1]
-            a = ("arith", op, a, self.parse_mul())
+            a = ("arith", op, a, self.parse_mul(), at)
         return a
 
     def parse_mul(self):
         a = self.parse_unary()
         while self.peek()[1] in ("*", "/") and self.peek()[0] == "op":
+            at = self.pos[self.i]
             op = self.take()[1]
-            a = ("arith", op, a, self.parse_unary())
+            a = ("arith", op, a, self.parse_unary(), at)
         return a
 
     def parse_unary(self):
@@ -187,17 +210,18 @@ def _eval(e, env):
             {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[e[1]]
     if k == "arith":
         a, b = _eval(e[2], env), _eval(e[3], env)
+        if e[1] == "+":
+            return exact(a + b, e[4])
+        if e[1] == "-":
+            return exact(a - b, e[4])
+        if e[1] == "*":
+            return exact(a * b, e[4])
+        if b == 0:
+            raise FormulaError("E_DIV_ZERO", e[4])
         try:
-            if e[1] == "+":
-                return a + b
-            if e[1] == "-":
-                return a - b
-            if e[1] == "*":
-                return a * b
-            return a / b
-        except (decimal.Inexact, decimal.Rounded, decimal.DivisionByZero,
-                decimal.InvalidOperation):
-            raise Unmodeled("a formula that does not evaluate exactly")
+            return exact(a / b, e[4])
+        except (decimal.Inexact, decimal.Rounded):  # does not terminate
+            raise FormulaError("E_INEXACT", e[4])
     if k == "call":
         args = [_eval(a, env) for a in e[2]] if e[1] != "if" else None
         if e[1] == "min":
@@ -455,7 +479,14 @@ def settle(program, trades, registry=None, options=None):
         e.update(rates)
         e.update({"tier_rate": rates[P.rate_names[0]], "tier_level": D(best + 1),
                   "tier": tier or ""})
-        return P.formula.eval(e)
+        try:
+            return P.formula.eval(e)
+        except FormulaError as f:
+            if not strict:  # a lenient rejection changes the windows: not modeled
+                raise Unmodeled("a formula error in lenient mode")
+            err = ModelError(f.code, "formula", t.line, t.id)
+            err.position = f.position
+            raise err
 
     # each attributed trade's commission at its level (graduated: slice by slice)
     level_cache = {}
