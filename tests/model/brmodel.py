@@ -516,7 +516,7 @@ class Tiers:
 
 # --- settle --------------------------------------------------------------------------------
 
-def settle(program, trades, registry=None, options=None):
+def settle(program, trades, registry=None, options=None, lines=None):
     """The statement's `ok` body (the keys the model computes), or raises ModelError."""
     if program not in PROGRAMS:
         raise ModelError("E_UNKNOWN_PROGRAM", "program")
@@ -536,7 +536,8 @@ def settle(program, trades, registry=None, options=None):
 
     accepted, order, rejected = {}, [], []
     duplicates = unknown = 0
-    for line, raw in enumerate(trades, 1):
+    # `lines`: each trade's line when read from text (CSV / NDJSON); else its 1-based position
+    for line, raw in zip(lines or range(1, len(trades) + 1), trades):
         if isinstance(raw, dict) and not strict:
             # counted as read: a rejected trade's and an identical duplicate's too
             unknown += sum(1 for k in raw if k not in TRADE_FIELDS)

@@ -24,7 +24,7 @@ BROKER_KEYS = ("broker", "status", "reason", "commission", "withheld", "kickback
 PERIOD_KEYS = ("start", "end", "credit_at", "tier", "rate", "rates", "volume", "fees",
                "trades", "commission", "exact", "excluded", "metrics", "to_parent",
                "from_sub_brokers", "attributed", "eligible", "excluded_total", "kickback", "withheld", "metrics_window",
-               "history")
+               "history", "metrics_sub_brokers")
 SUMMARY_KEYS = ("from", "to", "trades", "duplicates", "rejected", "unknown_fields", "unknown_values",
                 "unattributed", "commission", "earliest_trade", "incomplete_history")
 LINE_KEYS = ("id", "broker", "period_start", "tier", "rate", "commission", "excluded",
@@ -178,6 +178,63 @@ def check_catalog(v, c):
     return ("ok" if not c.diffs else "diff"), c.values, c.diffs
 
 
+def read_trades_text(text, fmt):
+    """A trade log's text -> (trades as JSON objects, their lines, CSV header or None), the
+    way docs/engine.md describes the readers: CSV is RFC 4180 with a header row, spaces and
+    tabs at either end of every cell and header name are not part of the value, an empty cell
+    is an absent field, blank lines are skipped, a record's line is the physical line of its
+    first byte; NDJSON is one object per non-blank line; a JSON text is an array (lines are
+    positions). Anything else (shape errors, quotes across lines, duplicate keys, unknown
+    columns) is declined."""
+    if not isinstance(text, str):
+        raise brmodel.Unmodeled("trades text that is not a string")
+    if fmt == "csv":
+        if '"' in text or "\r" in text or text.startswith("\ufeff"):
+            raise brmodel.Unmodeled("CSV with quotes, CR or a BOM")
+        rows = [(n, l) for n, l in enumerate(text.split("\n"), 1) if l.strip(" \t") != ""]
+        if not rows:
+            raise brmodel.Unmodeled("empty CSV")
+        header = [h.strip(" \t") for h in rows[0][1].split(",")]
+        if len(set(header)) != len(header) or set(header) - set(brmodel.TRADE_FIELDS):
+            raise brmodel.Unmodeled("CSV header the model does not read")
+        missing = [k for k in brmodel.REQUIRED if k not in header]
+        if missing:  # a required column absent: the header's mistake, at its line
+            raise brmodel.ModelError("E_FIELD", missing[0], rows[0][0])
+        trades, lines = [], []
+        for n, l in rows[1:]:
+            cells = [x.strip(" \t") for x in l.split(",")]
+            if len(cells) != len(header):
+                raise brmodel.Unmodeled("a CSV record of another width (E_PARSE)")
+            t = {}
+            for k, x in zip(header, cells):
+                if x == "":
+                    continue
+                t[k] = {"true": True, "false": False}.get(x, x) if k == "fee_discount" else x
+            trades.append(t)
+            lines.append(n)
+        return trades, lines, header
+    if fmt == "ndjson":
+        trades, lines = [], []
+        for n, l in enumerate(text.split("\n"), 1):
+            if l.strip() == "":
+                continue
+            trades.append(json.loads(l, object_pairs_hook=_no_duplicates))
+            lines.append(n)
+        return trades, lines, None
+    if fmt == "json":
+        trades = json.loads(text, object_pairs_hook=_no_duplicates)
+        if not isinstance(trades, list):
+            raise brmodel.Unmodeled("a JSON text that is not an array")
+        return trades, None, None
+    raise brmodel.Unmodeled("format %r" % (fmt,))
+
+
+def _no_duplicates(pairs):
+    if len({k for k, _ in pairs}) != len(pairs):
+        raise brmodel.Unmodeled("a duplicate key (E_FIELD / E_PARSE with a column)")
+    return dict(pairs)
+
+
 def check_vector(v, c=None):
     """-> (status, values checked, diffs or skip reason). `c` (a Compare) collects the
     envelope pointers compared, for the coverage audit (coverage.py)."""
@@ -192,23 +249,30 @@ def check_vector(v, c=None):
     prog = inp.get("program")
     if not isinstance(prog, (str, dict)):
         return "skip", 0, "program is neither a name nor an object"
-    if not isinstance(inp.get("trades"), (list, type(None))) or "format" in inp:
-        return "skip", 0, "trades as text (the model reads JSON arrays)"
+    if not isinstance(inp.get("trades"), (list, type(None))) and "format" not in inp:
+        return "skip", 0, "trades neither an array nor a text with its format"
     if not isinstance(inp.get("options"), (dict, type(None))) or not isinstance(inp.get("registry"), (dict, type(None))):
         return "skip", 0, "options or registry not an object (a request shape error)"
-    extra = set(inp) - {"program", "trades", "registry", "options"}
+    extra = set(inp) - {"program", "trades", "registry", "options", "format"}
     exp = v["expected"]
     c = c if c is not None else Compare()
+    header = None
     try:
         if extra:
             raise brmodel.ModelError("E_FIELD", sorted(extra)[0])
+        trades, lines, header = inp.get("trades"), None, None
+        if "format" in inp:
+            try:
+                trades, lines, header = read_trades_text(inp["trades"], inp["format"])
+            except ValueError:
+                raise brmodel.Unmodeled("malformed text (E_PARSE)")
         options = dict(inp.get("options") or {})
         if v["call"] == "explain":
             options["lines"] = True
         if isinstance(prog, dict):  # a custom program: the program-language model
-            model = progmodel.settle(prog, inp.get("trades"), inp.get("registry"), options)
+            model = progmodel.settle(prog, trades, inp.get("registry"), options, lines)
         else:
-            model = brmodel.settle(prog, inp.get("trades"), inp.get("registry"), options)
+            model = brmodel.settle(prog, trades, inp.get("registry"), options, lines)
     except brmodel.Unmodeled as u:
         return "skip", 0, "unmodeled: %s" % u
     except brmodel.ModelError as e:
@@ -224,6 +288,9 @@ def check_vector(v, c=None):
             c.leaf("/error/location/line", e.line, loc["line"])
         if e.id is not None and "id" in loc:
             c.leaf("/error/location/id", e.id, loc["id"])
+        if header is not None and e.field in header and e.line is not None and "column" in loc:
+            # a CSV cell's column is its field's 1-based place in the header
+            c.leaf("/error/location/column", header.index(e.field) + 1, loc["column"])
         if getattr(e, "position", None) is not None and "position" in loc:
             c.leaf("/error/location/position", e.position, loc["position"])
         return ("ok" if not c.diffs else "diff"), c.values, c.diffs

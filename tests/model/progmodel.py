@@ -253,8 +253,9 @@ def parse_offset(text):
 class Program:
     def __init__(self, j):
         t = j["tiers"]
-        if t.get("count_sub_brokers") or j.get("client_kickback"):
-            raise Unmodeled("count_sub_brokers / client_kickback (not in the custom model)")
+        if j.get("client_kickback"):
+            raise Unmodeled("client_kickback (not in the custom model)")
+        self.count_sub = bool(t.get("count_sub_brokers", False))
         self.id, self.version = j["id"], j["version"]
         self.offset = parse_offset(j.get("utc_offset", "+00:00"))
         self.sources = j["attribution"]["sources"]
@@ -297,6 +298,8 @@ class Program:
         if not (isinstance(self.delay, int) and 0 <= self.delay <= 366 * 24 * 60
                 and isinstance(self.scale, int) and 0 <= self.scale <= 18):
             raise Unmodeled("settlement values near the engine's limits (limits not modeled)")
+        if self.count_sub and self.mode == "graduated":
+            raise Unmodeled("count_sub_brokers with graduated mode (E_PROGRAM)")
         if self.mode == "graduated" and (len(self.ladders) != 1 or len(self.metrics) != 1):
             raise Unmodeled("graduated mode past one ladder and one metric")
 
@@ -371,7 +374,7 @@ def parse_bound(value, field, offset):
 
 # --- settle --------------------------------------------------------------------------------
 
-def settle(program, trades, registry=None, options=None):
+def settle(program, trades, registry=None, options=None, lines=None):
     """The statement's `ok` body for a program given as a dict, or raises ModelError."""
     try:
         P = Program(program)
@@ -393,7 +396,8 @@ def settle(program, trades, registry=None, options=None):
 
     accepted, order, rejected = {}, [], []
     duplicates = unknown = 0
-    for line, raw in enumerate(trades, 1):
+    # `lines`: each trade's line when read from text (CSV / NDJSON); else its 1-based position
+    for line, raw in zip(lines or range(1, len(trades) + 1), trades):
         if isinstance(raw, dict) and not strict:
             unknown += sum(1 for k in raw if k not in bm.TRADE_FIELDS)
         try:
@@ -449,13 +453,27 @@ def settle(program, trades, registry=None, options=None):
                 else:
                     cell.setdefault(m, set()).add(t.account)
 
+    def under(b):
+        """count_sub_brokers: every broker below b in the registry's parent links."""
+        if not P.count_sub or reg is None:
+            return []
+        out, todo = set(), [b]
+        while todo:
+            x = todo.pop()
+            for child, (parent, _) in reg.parent.items():
+                if parent == x and child not in out and child != b:
+                    out.add(child)
+                    todo.append(child)
+        return sorted(out)
+
     def metrics(b, day):
         lo, hi = P.window_days(day)
         out = {m: (set() if s[0] == "active_clients" else D(0)) for m, s in P.metrics.items()}
-        for d, cell in cells.get(b, {}).items():
-            if lo <= d < hi:
-                for m, v in cell.items():
-                    out[m] = out[m] | v if isinstance(v, set) else out[m] + v
+        for x in [b] + under(b):  # a client active under several counts once
+            for d, cell in cells.get(x, {}).items():
+                if lo <= d < hi:
+                    for m, v in cell.items():
+                        out[m] = out[m] | v if isinstance(v, set) else out[m] + v
         return {m: D(len(v)) if isinstance(v, set) else v for m, v in out.items()}
 
     names = [n for n, _ in P.levels]
@@ -688,6 +706,8 @@ def settle(program, trades, registry=None, options=None):
                                    "end": fmt_time(P.day_start(hi))},
                 "history": history,
             })
+            if P.count_sub:
+                out_periods[-1]["metrics_sub_brokers"] = under(b)
         if short is not None:
             incomplete.append(short)
         payable = zero if withheld else P.round(sum_rounded)
