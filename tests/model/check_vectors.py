@@ -16,6 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import brmodel  # noqa: E402
+import estmodel  # noqa: E402
 import progmodel  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -235,6 +236,40 @@ def _no_duplicates(pairs):
     return dict(pairs)
 
 
+def check_estimate(v, c):
+    """`estimate` of a built-in program against estmodel.py: every key of the answer."""
+    inp, exp = v["input"], v["expected"]
+    if not isinstance(inp, dict):
+        return "skip", 0, "input is not an object"
+    extra = set(inp) - {"program", "scenario"}
+    try:
+        if "program" not in inp:
+            raise brmodel.ModelError("E_FIELD", "program")
+        if extra:
+            raise brmodel.ModelError("E_FIELD", sorted(extra)[0])
+        if "scenario" not in inp:
+            raise brmodel.ModelError("E_FIELD", "scenario")
+        model = estmodel.estimate(inp["program"], inp["scenario"])
+    except brmodel.Unmodeled as u:
+        return "skip", 0, "unmodeled: %s" % u
+    except brmodel.ModelError as e:
+        if "error" not in exp:
+            return "diff", 1, [("/", "error " + e.code, "ok")]
+        c.prefix = ""
+        c.leaf("/error/code", e.code, exp["error"]["code"])
+        loc = exp["error"].get("location", {})
+        if e.field is not None:
+            c.leaf("/error/location/field", e.field, loc.get("field"))
+        return ("ok" if not c.diffs else "diff"), c.values, c.diffs
+    if "ok" not in exp:
+        return "diff", 1, [("/", "ok", "error " + exp["error"]["code"])]
+    ok = exp["ok"]
+    c.keys("", [k for k in ok if k not in ("engine", "program")], model, ok)
+    c.leaf("/program/id", model["program"]["id"], ok["program"]["id"])
+    c.leaf("/program/version", model["program"]["version"], ok["program"]["version"])
+    return ("ok" if not c.diffs else "diff"), c.values, c.diffs
+
+
 def check_vector(v, c=None):
     """-> (status, values checked, diffs or skip reason). `c` (a Compare) collects the
     envelope pointers compared, for the coverage audit (coverage.py)."""
@@ -242,6 +277,8 @@ def check_vector(v, c=None):
     c = c if c is not None else Compare()
     if v.get("call") in ("program", "programs"):
         return check_catalog(v, c)
+    if v.get("call") == "estimate":
+        return check_estimate(v, c)
     if v.get("call") not in ("settle", "explain"):
         return "skip", 0, "call %r is not settle" % v.get("call")
     if not isinstance(inp, dict):
