@@ -432,6 +432,67 @@ def settle(program, trades, registry=None, options=None, lines=None):
                     break
     attributed = [t for t in order if t.owner is not None]
 
+    names = [n for n, _ in P.levels]
+
+    def level_at(values):
+        best = -1
+        for ladder in P.ladders:
+            for name, mins in ladder:
+                if all(values[m] >= v for m, v in mins.items()):
+                    best = max(best, names.index(name))
+        return best
+
+    def tier_of(best):
+        if best < 0:
+            return None, {r: D(0) for r in P.rate_names}
+        return names[best], dict(P.levels[best][1])
+
+    def price(t, best):
+        tier, rates = tier_of(best)
+        e = dict(env[t.id])
+        e.update(rates)
+        e.update({"tier_rate": rates[P.rate_names[0]], "tier_level": D(best + 1),
+                  "tier": tier or ""})
+        try:
+            return P.formula.eval(e)
+        except FormulaError:
+            # exact at some level but not at the one reached: the engine stops the whole
+            # settlement (E_OVERFLOW, bookkeeping of its engines), which the model declines
+            raise Unmodeled("a formula that is not exact at the level reached only")
+
+    # A trade whose formula fails at every level (none included) cannot be priced at any
+    # level it could get: it is rejected before it touches any state (lenient) or stops the
+    # batch (strict), E_DIV_ZERO / E_INEXACT with the operator's position, field `formula`.
+    # Its id stays recorded, so identical copies of it are duplicates.
+    for t in list(attributed):
+        if t.excluded:
+            continue
+        errors = []
+        for best in range(-1, len(P.levels)):
+            try:
+                price(t, best)
+            except Unmodeled:
+                e = dict(env[t.id])
+                tier, rates = tier_of(best)
+                e.update(rates)
+                e.update({"tier_rate": rates[P.rate_names[0]], "tier_level": D(best + 1),
+                          "tier": tier or ""})
+                try:
+                    P.formula.eval(e)
+                except FormulaError as f:
+                    errors.append(f)
+        if len(errors) == len(P.levels) + 1:
+            f = errors[0]
+            if strict:
+                err = ModelError(f.code, "formula", t.line, t.id)
+                err.position = f.position
+                raise err
+            rejected.append({"id": t.id, "line": t.line, "code": f.code, "field": "formula"})
+            attributed.remove(t)
+            order.remove(t)
+    rejected.sort(key=lambda r: r["line"])
+
+
     # tier metrics per broker per local day: volume sums and account sets
     def contributes(t, spec):
         kind, products, channels, when = spec
@@ -475,36 +536,6 @@ def settle(program, trades, registry=None, options=None, lines=None):
                     for m, v in cell.items():
                         out[m] = out[m] | v if isinstance(v, set) else out[m] + v
         return {m: D(len(v)) if isinstance(v, set) else v for m, v in out.items()}
-
-    names = [n for n, _ in P.levels]
-
-    def level_at(values):
-        best = -1
-        for ladder in P.ladders:
-            for name, mins in ladder:
-                if all(values[m] >= v for m, v in mins.items()):
-                    best = max(best, names.index(name))
-        return best
-
-    def tier_of(best):
-        if best < 0:
-            return None, {r: D(0) for r in P.rate_names}
-        return names[best], dict(P.levels[best][1])
-
-    def price(t, best):
-        tier, rates = tier_of(best)
-        e = dict(env[t.id])
-        e.update(rates)
-        e.update({"tier_rate": rates[P.rate_names[0]], "tier_level": D(best + 1),
-                  "tier": tier or ""})
-        try:
-            return P.formula.eval(e)
-        except FormulaError as f:
-            if not strict:  # a lenient rejection changes the windows: not modeled
-                raise Unmodeled("a formula error in lenient mode")
-            err = ModelError(f.code, "formula", t.line, t.id)
-            err.position = f.position
-            raise err
 
     # each attributed trade's commission at its level (graduated: slice by slice)
     level_cache = {}
