@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import brmodel  # noqa: E402
 import estmodel  # noqa: E402
 import progmodel  # noqa: E402
+import recmodel  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
@@ -270,6 +271,46 @@ def check_estimate(v, c):
     return ("ok" if not c.diffs else "diff"), c.values, c.diffs
 
 
+def check_reconcile(v, c):
+    """`reconcile` against recmodel.py over the model's own statement: every key."""
+    inp, exp = v["input"], v["expected"]
+    if "ok" not in exp:
+        return "skip", 0, "reconcile error (hand checks)"
+    prog = inp.get("program")
+    if not isinstance(inp.get("trades"), list) or "format" in inp:
+        return "skip", 0, "trades as text"
+    if isinstance(prog, str):
+        program_json = brmodel_program_file(prog)
+        settle = brmodel.settle
+    else:
+        program_json = prog
+        settle = progmodel.settle
+
+    def settle_fn():
+        st = settle(prog, inp["trades"], inp.get("registry"), dict(inp.get("options") or {}))
+        st["_fees"] = {t["id"]: brmodel.D(t["fee"]) if t.get("fee") not in (None, "") else
+                       brmodel.D(t["notional"]) * brmodel.D(t["fee_rate"]) for t in inp["trades"]}
+        st["_orders"] = {t["id"]: t.get("order") for t in inp["trades"]}
+        st["_settled"] = None
+        return st
+    try:
+        model = recmodel.reconcile(inp, settle_fn, program_json)
+    except brmodel.Unmodeled as u:
+        return "skip", 0, "unmodeled: %s" % u
+    except brmodel.ModelError as e:
+        return "diff", 1, [("/", "error " + e.code, "ok")]
+    ok = exp["ok"]
+    c.keys("", [k for k in ok if k not in ("engine", "program")], model, ok)
+    c.leaf("/program/id", program_json["id"], ok["program"]["id"])
+    c.leaf("/program/version", program_json["version"], ok["program"]["version"])
+    return ("ok" if not c.diffs else "diff"), c.values, c.diffs
+
+
+def brmodel_program_file(name):
+    with open(os.path.join(ROOT, "rules", "programs", name + ".json")) as f:
+        return json.load(f)
+
+
 def check_vector(v, c=None):
     """-> (status, values checked, diffs or skip reason). `c` (a Compare) collects the
     envelope pointers compared, for the coverage audit (coverage.py)."""
@@ -279,6 +320,8 @@ def check_vector(v, c=None):
         return check_catalog(v, c)
     if v.get("call") == "estimate":
         return check_estimate(v, c)
+    if v.get("call") == "reconcile":
+        return check_reconcile(v, c)
     if v.get("call") not in ("settle", "explain"):
         return "skip", 0, "call %r is not settle" % v.get("call")
     if not isinstance(inp, dict):
