@@ -101,20 +101,22 @@ def audit(v):
 
 
 def read_allowlist():
-    allowed = {}
+    """-> ({vector: allowed unchecked leaves}, {vector: its reason (the line's comment)})."""
+    allowed, reasons = {}, {}
     if os.path.exists(ALLOWLIST):
         with open(ALLOWLIST) as f:
             for line in f:
-                line = line.split("#", 1)[0].strip()
-                if line:
-                    name, n = line.split()
+                body, _, why = line.partition("#")
+                if body.strip():
+                    name, n = body.split()
                     allowed[name] = int(n)
-    return allowed
+                    reasons[name] = why.strip()
+    return allowed, reasons
 
 
 def main(argv):
     verbose = "-v" in argv
-    allowed = read_allowlist()
+    allowed, reasons = read_allowlist()
     files = sorted(glob.glob(os.path.join(ROOT, "tests", "vectors", "*.json")))
     total = oracle = hand = 0
     counts, over, diffs = {}, [], []
@@ -152,11 +154,12 @@ def main(argv):
     if "--write-allowlist" in argv:
         with open(ALLOWLIST, "w") as f:
             f.write("# Vectors with value leaves that neither the model (tests/model/) nor a hand\n"
-                    "# check covers yet, and how many: tests/model/coverage.py fails when a\n"
-                    "# vector has more. Regenerate (only ever smaller) with\n"
+                    "# check covers, how many, and why: tests/model/coverage.py fails when a\n"
+                    "# vector has more. Regenerate (only ever smaller; reasons are kept) with\n"
                     "#   python3 tests/model/coverage.py --write-allowlist\n")
             for name in sorted(counts):
-                f.write("%s %d\n" % (name, counts[name]))
+                why = reasons.get(name)
+                f.write("%s %d%s\n" % (name, counts[name], "  # " + why if why else ""))
         return 0
     for name in diffs:
         print("FAIL %s: the model disagrees (python3 tests/model/check_vectors.py)" % name)
