@@ -350,9 +350,11 @@ def check_vector(v, c=None):
         if v["call"] == "explain":
             options["lines"] = True
         if isinstance(prog, dict):  # a custom program: the program-language model
-            model = progmodel.settle(prog, trades, inp.get("registry"), options, lines)
+            model = progmodel.settle(prog, trades, inp.get("registry"), options, lines,
+                                     header is not None)
         else:
-            model = brmodel.settle(prog, trades, inp.get("registry"), options, lines)
+            model = brmodel.settle(prog, trades, inp.get("registry"), options, lines,
+                                   header is not None)
     except brmodel.Unmodeled as u:
         return "skip", 0, "unmodeled: %s" % u
     except brmodel.ModelError as e:

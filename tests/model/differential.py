@@ -519,7 +519,7 @@ def model(program, trades, registry, opts):
     try:
         if fmt != "csv":
             return "ok", brmodel.settle(program, trades, registry, opts)
-        st = brmodel.settle(program, csv_view(trades), registry, opts)
+        st = brmodel.settle(program, csv_view(trades), registry, opts, csv=True)
         for r in st["rejected"]:
             r["line"] += 1  # the header is line 1
         return "ok", st

@@ -374,7 +374,7 @@ def parse_bound(value, field, offset):
 
 # --- settle --------------------------------------------------------------------------------
 
-def settle(program, trades, registry=None, options=None, lines=None):
+def settle(program, trades, registry=None, options=None, lines=None, csv=False):
     """The statement's `ok` body for a program given as a dict, or raises ModelError."""
     try:
         P = Program(program)
@@ -398,17 +398,20 @@ def settle(program, trades, registry=None, options=None, lines=None):
     duplicates = unknown = 0
     # `lines`: each trade's line when read from text (CSV / NDJSON); else its 1-based position
     for line, raw in zip(lines or range(1, len(trades) + 1), trades):
-        if isinstance(raw, dict) and not strict:
-            unknown += sum(1 for k in raw if k not in bm.TRADE_FIELDS)
         try:
             t, _ = bm.parse_trade(raw, line, strict)
         except Reject as r:
+            if isinstance(raw, dict) and not strict:
+                # a CSV row's unknown cells are all read; a JSON object's up to the bad field
+                unknown += bm.unknown_read(raw, None if csv else r.field, r.code)
             tid = raw.get("id") if isinstance(raw, dict) else None
             if strict:
                 raise ModelError(r.code, r.field, line, tid)
             rejected.append({"id": tid if isinstance(tid, str) else None, "line": line,
                              "code": r.code, "field": r.field})
             continue
+        if not strict:
+            unknown += bm.unknown_read(raw, None)
         prev = accepted.get(t.id)
         if prev is not None:
             if prev.content == t.content:
@@ -537,6 +540,23 @@ def settle(program, trades, registry=None, options=None, lines=None):
                         out[m] = out[m] | v if isinstance(v, set) else out[m] + v
         return {m: D(len(v)) if isinstance(v, set) else v for m, v in out.items()}
 
+    client_caps = [(D(c["amount"]), Expr(c["when"]) if c.get("when") else None)
+                   for c in P.caps if c["scope"] == "client_month"]
+    broker_caps = [D(c["amount"]) for c in P.caps if c["scope"] == "broker_period"]
+    if len(client_caps) > 1 or any(c["scope"] not in ("client_month", "broker_period")
+                                   for c in P.caps):
+        raise Unmodeled("caps past one client_month and broker_period")
+    def settled(t):
+        return (frm is None or t.time >= frm) and (to is None or t.time < to)
+
+    def unpaid(t):
+        """Excluded, or history outside from / to that no client cap counts: not priced."""
+        if t.excluded:
+            return True
+        if settled(t):
+            return False
+        return not (client_caps and frm is not None and t.time < frm)
+
     # each attributed trade's commission at its level (graduated: slice by slice)
     level_cache = {}
 
@@ -556,20 +576,31 @@ def settle(program, trades, registry=None, options=None, lines=None):
             vol = t.notional if contributes(t, spec) else D(0)
             if hi <= t.day:  # the window ends before the trade's day: volume mode
                 best = day_level(t.owner, t.day)[0]
-                commission[t.id], line_level[t.id] = price(t, best), best
+                commission[t.id] = D(0) if unpaid(t) else price(t, best)
+                line_level[t.id] = best
             else:
                 before = sum((v for d, v in running.get(t.owner, []) if lo <= d < hi), D(0))
                 cuts = sorted({v for _, mins in ladder for v in mins.values()
                                if before < v < before + vol})
                 points = [before] + cuts + [before + vol]
                 total, best = D(0), level_at({metric: before})
-                if vol == 0:
-                    total = price(t, best)
+                if vol == 0:  # adds no volume: paid whole at the level reached so far
+                    total = D(0) if unpaid(t) else price(t, best)
+                    points = []
                 for a, z in zip(points, points[1:]):
                     best = level_at({metric: a})
+                    if unpaid(t):  # an excluded or unsettled trade: no slice is priced
+                        continue
+                    c = price(t, best)
+                    if c <= 0 and P.negative == "floor":
+                        continue  # floored to 0 per trade: nothing to split
                     try:
-                        total += price(t, best) * ((z - a) / vol)
+                        # the trade's commission at the slice's level times the slice's share
+                        # of its volume: (commission x slice) / volume, exact or E_INEXACT
+                        total += c * (z - a) / vol
                     except (decimal.Inexact, decimal.Rounded):
+                        if not settled(t):  # history priced for a cap only: not modeled
+                            raise Unmodeled("an inexact slice of a history trade")
                         # a slice that is not exact stops the settlement, naming the trade
                         raise ModelError("E_INEXACT", None, t.line, t.id)
                 commission[t.id], line_level[t.id] = total, best
@@ -577,17 +608,9 @@ def settle(program, trades, registry=None, options=None, lines=None):
     else:
         for t in attributed:
             best = day_level(t.owner, t.day)[0]
-            commission[t.id], line_level[t.id] = price(t, best), best
+            commission[t.id] = D(0) if unpaid(t) else price(t, best)
+            line_level[t.id] = best
 
-    def settled(t):
-        return (frm is None or t.time >= frm) and (to is None or t.time < to)
-
-    client_caps = [(D(c["amount"]), Expr(c["when"]) if c.get("when") else None)
-                   for c in P.caps if c["scope"] == "client_month"]
-    broker_caps = [D(c["amount"]) for c in P.caps if c["scope"] == "broker_period"]
-    if len(client_caps) > 1 or any(c["scope"] not in ("client_month", "broker_period")
-                                   for c in P.caps):
-        raise Unmodeled("caps past one client_month and broker_period")
     cap = client_caps[0] if client_caps else None
 
     def capped(t):
@@ -597,7 +620,7 @@ def settle(program, trades, registry=None, options=None, lines=None):
         c = commission[t.id]
         return max(D(0), c) if P.negative == "floor" else c
 
-    periods, unattributed, lines, used = {}, {}, [], {}
+    periods, unattributed, lines, used, history = {}, {}, [], {}, []
     for t in order:
         start, end = P.period_of(t.time)
         if t.owner is None:
@@ -614,8 +637,8 @@ def settle(program, trades, registry=None, options=None, lines=None):
             continue
         if not settled(t):
             if capped(t) and frm is not None and t.time < frm:
-                k = (t.owner, t.account, P.month(t.day))
-                used[k] = min(cap[0], used.get(k, D(0)) + trade_amount(t))
+                history.append(((t.time, t.id), (t.owner, t.account, P.month(t.day)),
+                                trade_amount(t)))
             continue
         best = line_level[t.id]
         tier, rates = tier_of(best)
@@ -628,12 +651,14 @@ def settle(program, trades, registry=None, options=None, lines=None):
         p["volume"] += t.notional
         p["fees"] += t.fee
         if capped(t):
-            p["capped"][t.account] = p["capped"].get(t.account, D(0)) + c
+            p["capped"].setdefault(t.account, []).append(((t.time, t.id), c))
         else:
             p["own"] += c
         key = (t.time, t.id)
         if p["last"] is None or key > p["last"][0]:
-            p["last"] = (key, best)
+            p["last"] = (key, best, bool(t.excluded))
+        if not t.excluded and (p.get("last_paid") is None or key > p["last_paid"][0]):
+            p["last_paid"] = (key, best)
         p["last_day"] = t.day if p["last_day"] is None else max(p["last_day"], t.day)
         if t.excluded:
             e = p["excluded"].setdefault(t.excluded, {"trades": 0, "volume": D(0), "fees": D(0)})
@@ -647,15 +672,20 @@ def settle(program, trades, registry=None, options=None, lines=None):
                       "time": fmt_time(t.time), "account": t.account,
                       "volume": fmt_dec(t.notional)})
 
-    # per period: client caps (in time order) -> net floor -> broker cap
+    # A client-month cap runs over the client's trades in time order: what the client has
+    # earned so far this month is min(cap, earned before + this trade), history before `from`
+    # first (counted, not paid); a trade pays the step it adds (a later negative one takes
+    # off what it nets). Then per period: net floor -> broker cap.
+    for _, k, amount in sorted(history):
+        used[k] = min(cap[0], used.get(k, D(0)) + amount)
     for key in sorted(periods, key=lambda k: periods[k]["start"]):
         p = periods[key]
-        for acc, amount in sorted(p["capped"].items()):
+        for acc, items in sorted(p["capped"].items()):
             k = (key[0], acc, P.month(P.day(p["start"])))
-            room = max(D(0), cap[0] - used.get(k, D(0)))
-            paid = min(amount, room)
-            used[k] = used.get(k, D(0)) + paid
-            p["own"] += paid
+            for _, amount in sorted(items):
+                new = min(cap[0], used.get(k, D(0)) + amount)
+                p["own"] += new - used.get(k, D(0))
+                used[k] = new
         p["own"] = max(D(0), p["own"])
         for amount in broker_caps:
             p["own"] = min(p["own"], amount)
@@ -692,8 +722,13 @@ def settle(program, trades, registry=None, options=None, lines=None):
         for p in sorted(brokers[b], key=lambda p: p["start"]):
             day = p["last_day"] if p["last_day"] is not None else P.day(p["start"])
             best, ms = day_level(b, day)
-            if P.mode == "graduated" and p["last"] is not None:
-                best = p["last"][1]
+            if P.mode == "graduated":
+                # docs/engine.md: "the period's tier is the level of its last trade's last
+                # slice"; the engine reads "trade" as a paid (not excluded) one, and a period
+                # with none shows its last trading day's level, as in volume mode: the model
+                # follows that reading (reported to the docs)
+                if p.get("last_paid") is not None:
+                    best = p["last_paid"][1]
             tier, rates = tier_of(best)
             exact = p["own"] - p["to_parent"] + p["from_sub"]
             com = P.round(exact)
