@@ -2,8 +2,9 @@
 differential (a short seeded run against the real CLI) must report a mismatch for every one.
 A mutant that survives means the generator no longer reaches that rule. The vector mutants
 break one rule of the custom-program, estimate or reconcile model (progmodel.py, estmodel.py,
-recmodel.py), and check_vectors.py must then disagree with at least one vector. Exit 1 if
-any survives.
+recmodel.py), and check_vectors.py must then disagree with at least one vector; the program
+mutants break one rule of progmodel.py that progdiff.py's random programs must catch. Exit 1
+if any survives.
 
     python3 tests/model/mutants.py [--cases N]
 """
@@ -237,6 +238,40 @@ def v_reconcile_fee_base_first():
     return patch(recmodel, "cause_of", cause_of)
 
 
+# program mutants: rules of progmodel.py the random custom programs (progdiff.py) must reach
+
+def p_exclusions_ignored():
+    return _program_init(lambda P: setattr(P, "exclusions", []))
+
+
+def p_metric_when_ignored():
+    def change(P):
+        P.metrics = {m: (k, pr, ch, None) for m, (k, pr, ch, w) in P.metrics.items()}
+    return _program_init(change)
+
+
+def p_previous_month_is_same():
+    return _program_init(lambda P: P.window.update(month="same")
+                         if P.window.get("month") == "previous" else None)
+
+
+def p_client_cap_ignored():
+    return _program_init(lambda P: setattr(P, "caps", [c for c in P.caps
+                                                       if c["scope"] != "client_month"]))
+
+
+def p_sub_broker_share_ignored():
+    return _program_init(lambda P: setattr(P, "share", False))
+
+
+def p_credit_delay_ignored():
+    return _program_init(lambda P: setattr(P, "delay", 0))
+
+
+PROGRAM_MUTANTS = [p_exclusions_ignored, p_metric_when_ignored, p_previous_month_is_same,
+                   p_client_cap_ignored, p_sub_broker_share_ignored, p_credit_delay_ignored]
+
+
 VECTOR_MUTANTS = [v_half_up_is_half_even, v_net_is_floor, v_no_broker_cap, v_utc_offset_ignored,
                   v_rolling_current_day_ignored, v_graduated_is_volume, v_basis_eligible_ignored,
                   v_estimate_volume_rounded_down, v_estimate_affiliate_share_default_0,
@@ -298,7 +333,23 @@ def main(argv):
             vsurvivors.append(m.__name__)
     print("vector mutants: %d of %d caught by the vectors" % (
         len(VECTOR_MUTANTS) - len(vsurvivors), len(VECTOR_MUTANTS)))
-    return 1 if survivors or vsurvivors else 0
+    import progdiff
+    psurvivors = []
+    for m in PROGRAM_MUTANTS:
+        undo = m()
+        try:
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                rc = progdiff.main(["--cases", "200", "--first"])
+        finally:
+            undo()
+        caught = rc == 1 and "0 mismatching" not in out.getvalue()
+        print("%-32s %s" % (m.__name__[2:], "caught" if caught else "SURVIVED"))
+        if not caught:
+            psurvivors.append(m.__name__)
+    print("program mutants: %d of %d caught by the custom-program differential" % (
+        len(PROGRAM_MUTANTS) - len(psurvivors), len(PROGRAM_MUTANTS)))
+    return 1 if survivors or vsurvivors or psurvivors else 0
 
 
 if __name__ == "__main__":

@@ -194,6 +194,7 @@ def main(argv):
     ap.add_argument("--seed", type=int, default=int(os.environ.get("MODEL_SEED", "20261205")))
     ap.add_argument("--bin", default=os.environ.get(
         "BROKER_RULES_BIN", os.path.join(ROOT, "target", "release", "broker-rules")))
+    ap.add_argument("--first", action="store_true", help="stop at the first mismatch")
     ap.add_argument("-v", action="store_true")
     a = ap.parse_args(argv)
     if not os.path.exists(a.bin):
@@ -222,6 +223,8 @@ def main(argv):
             failures.append((i, program, trades, registry, opts, res[1]))
             if a.v:
                 print("case %d: %d differences" % (i, len(res[1])))
+            if a.first:
+                break
     for i, program, trades, registry, opts, diffs in failures[:3]:
         print("MISMATCH case %d:" % i)
         for path, m, e in diffs[:12]:
@@ -232,7 +235,7 @@ def main(argv):
     print("program differential: seed %d, %d random programs compared (%d of them errors), "
           "%d values, %d declined by the model, %d mismatching, %.1fs" % (
               a.seed, compared, errors, values, declined, len(failures), time.time() - t0))
-    return 1 if failures or compared < a.cases // 2 else 0
+    return 1 if failures or (compared < a.cases // 2 and not a.first) else 0
 
 
 if __name__ == "__main__":
