@@ -35,12 +35,14 @@ EXCLUSIONS = [("non_api_channel", "channel != 'api'"),
               ("product_not_eligible", "product not in ['spot', 'futures', 'margin']"),
               # not `notional > 40000` or `fee > 5`: an exclusion reading the quantity is
               # ignored by the batch engine (engine finding; probes.py KNOWN)
-              ("code_off_api", "attribution == 'broker_code' and channel not in ['api', 'oauth']")]
+              ("code_off_api", "attribution == 'broker_code' and channel not in ['api', 'oauth']"),
+              ("high_fee_rate", "fee_rate > 0.0008")]
 FORMULAS = ["fee * tier_rate", "fee * min(tier_rate, max(0, 50% - affiliate_rate))",
             "notional * 0.0002 * tier_rate", "fee * tier_rate + if(vip >= 5, fee * 1%, 0)",
             "fee * (tier_rate + 0.125)", "abs(fee) * tier_rate", "fee * tier_rate * 2 / 4",
             "if(affiliate_rate > 0, fee * 5%, fee * tier_rate)",
-            "fee * if(tier_level >= 2, tier_rate, 10%)"]
+            "fee * if(tier_level >= 2, tier_rate, 10%)", "notional * fee_rate * tier_rate",
+            "fee * if(fee_rate > 0.0005, tier_rate, tier_rate / 2)"]
 RATES = ["5%", "10%", "12.5%", "20%", "0.25", "30%", "35%", "40%", "50%", "60%"]
 THRESHOLDS = ["0", "1000", "5000", "20000", "50000", "100000", "250000"]
 

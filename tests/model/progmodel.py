@@ -49,6 +49,9 @@ def tokenize(text):
     return out, pos
 
 
+INEXACT = object()  # a variable whose value does not terminate (fee_rate = fee / notional)
+
+
 class FormulaError(Exception):
     """E_DIV_ZERO / E_INEXACT at the operator's character position."""
 
@@ -157,6 +160,7 @@ class Expr:
         return self.parse_primary()
 
     def parse_primary(self):
+        at = self.pos[self.i] if self.i < len(self.pos) else None
         kind, val = self.take()
         if kind == "num":
             return ("lit", D(val[:-1]) / 100 if val.endswith("%") else D(val))
@@ -178,7 +182,7 @@ class Expr:
                         self.take()
                 self.take(")")
                 return ("call", val, args)
-            return ("var", val)
+            return ("var", val, at)
         raise Unmodeled("an expression the model cannot read")
 
     def eval(self, env):
@@ -192,6 +196,8 @@ def _eval(e, env):
     if k == "var":
         if e[1] not in env:
             raise Unmodeled("variable %r" % e[1])
+        if env[e[1]] is INEXACT:  # a derived value that cannot be held: E_INEXACT where read
+            raise FormulaError("E_INEXACT", e[2])
         return env[e[1]]
     if k == "or":
         return _eval(e[1], env) or _eval(e[2], env)
@@ -346,7 +352,13 @@ def variables(t, reg):
     """The trade's variables for predicates and the formula (docs/engine.md)."""
     c = t.content  # (id, time, account, broker, channel, product, notional, fee, fee_rate,
     #               liquidity, vip, fee_discount, affiliate_rate, master, order, instrument)
-    fee_rate = t.fee_rate if t.fee_rate is not None else None
+    fee_rate = t.fee_rate
+    if fee_rate is None and t.notional != 0:
+        try:  # docs/engine.md: a trade that gave only `fee` has fee_rate = fee / notional,
+            # and reading one that does not terminate is E_INEXACT (never rounded)
+            fee_rate = exact(t.fee / t.notional, None)
+        except (decimal.Inexact, decimal.Rounded, FormulaError):
+            fee_rate = INEXACT
     env = {"notional": t.notional, "fee": t.fee, "vip": D(t.vip),
            "affiliate_rate": t.affiliate_rate, "channel": t.channel, "product": t.product,
            "account": t.account, "fee_discount": t.fee_discount,
@@ -422,6 +434,7 @@ def settle(program, trades, registry=None, options=None, lines=None, csv=False):
         order.append(t)
 
     PB = {"sources": P.sources}
+    gone = set()  # trades rejected by a predicate that cannot be evaluated exactly
     env = {}
     for t in order:
         bm.attribute(PB, t, reg)
@@ -429,10 +442,21 @@ def settle(program, trades, registry=None, options=None, lines=None, csv=False):
         env[t.id] = variables(t, reg)
         t.excluded = t.unattributed
         if t.owner is not None:
-            for reason, pred in P.exclusions:
-                if pred.eval(env[t.id]):
-                    t.excluded = reason
-                    break
+            try:
+                for reason, pred in P.exclusions:
+                    if pred.eval(env[t.id]):
+                        t.excluded = reason
+                        break
+            except FormulaError as f:
+                # the engine names the field `formula` for a predicate too; the position
+                # is inside the predicate's text
+                if strict:
+                    err = ModelError(f.code, "formula", t.line, t.id)
+                    err.position = f.position
+                    raise err
+                rejected.append({"id": t.id, "line": t.line, "code": f.code, "field": "formula"})
+                gone.add(t.id)
+    order = [t for t in order if t.id not in gone]
     attributed = [t for t in order if t.owner is not None]
 
     names = [n for n, _ in P.levels]
