@@ -23,7 +23,8 @@ part at the level's rates, exactly, and the sum is rounded once as a period woul
 - next: the first curve level above the scenario's tier (null when none).
 - tiers_above: every level above the tier, each with one way per ladder step to it: every
   threshold with `min`, `have` and `more` (0 when met), the step's volume (null when the mix
-  feeds none of a volume metric it needs) and what is still needed, `met`; the level's
+  feeds none of a volume metric it needs; the scenario's own volume when it already meets
+  them) and what is still needed, `met`; the level's
   commission at the volume of its cheapest way (at least V), as if every other threshold were
   met.
 """
@@ -192,6 +193,8 @@ def estimate(program, scenario):
                              "more": fmt_dec(max(D(0), v - have[m]))}
                          for m, v in sorted(mins.items())}
                 sv = step_volume(mins)
+                if sv is not None:  # the scenario's volume when it already meets them
+                    sv = max(sv, V)
                 ways.append({"ladder": ladder_names[li], "needs": needs,
                              "volume": fmt_dec(sv) if sv is not None else None,
                              "volume_needed": fmt_dec(max(D(0), sv - V)) if sv is not None else None,
