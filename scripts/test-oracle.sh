@@ -14,7 +14,8 @@ bash bench/run.sh --count 20000 --check-only
 # programs; built-in and custom programs), a seeded random
 # differential of the release CLI against it (MODEL_CASES, default 600; MODEL_SEED), one of
 # random custom programs (MODEL_PROG_CASES, default 200), one of random estimate scenarios
-# (MODEL_EST_CASES, default 300), the mutants they must catch, and the
+# (MODEL_EST_CASES, default 300), one of random reconcile requests (MODEL_REC_CASES,
+# default 200), the mutants they must catch, and the
 # targeted probes (known engine disagreements are reported).
 export PATH="$HOME/.cargo/bin:$PATH"
 nice -n 10 cargo build -q --release -p broker-rules-cli
@@ -22,6 +23,7 @@ python3 tests/model/check_vectors.py
 python3 tests/model/differential.py
 python3 tests/model/progdiff.py
 python3 tests/model/estdiff.py
+python3 tests/model/recdiff.py
 python3 tests/model/mutants.py
 python3 tests/model/probes.py
 # Every value leaf of every vector's `expected` is checked by the model or by a hand check;

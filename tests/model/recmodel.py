@@ -122,7 +122,7 @@ def reconcile(inp, settle_fn, program_json):
     try:
         P = pm.Program(program_json)  # periods and days at the program's offset
     except Unmodeled:
-        P = None
+        P = _Builtin(program_json["id"])
     scale = program_json["settlement"]["scale"]
     tol = D(inp["tolerance"]) if "tolerance" in inp else D(1).scaleb(-scale)
     st = settle_fn()
@@ -183,23 +183,34 @@ def reconcile(inp, settle_fn, program_json):
     # ours
     ours = {}
     if by == "period":
+        # a period's exclusion reason: its broker's conflict, else the reason with the most
+        # excluded fees (the engine's reading, found by recdiff.py)
         for b in st["brokers"]:
             for p in b["periods"]:
                 key = (b["broker"], p["start"])
+                ex = sorted(p["excluded"].items(), key=lambda kv: -D(kv[1]["fees"]))
+                reasons = [ex[0][0]] if ex else []
+                if b["broker"] in withheld:
+                    reasons.insert(0, "broker_affiliate_conflict")
                 ours[key] = {"count": p["trades"], "volume": D(p["volume"]), "fee": D(p["fees"]),
                              "tier": p["tier"], "rate": p["rate"],
                              "commission": D(0) if b["broker"] in withheld else D(p["exact"]),
                              "broker": b["broker"], "unattributed": None,
-                             "excluded": sorted(p["excluded"]),
+                             "excluded": reasons,
                              "all_excluded": p["excluded_total"]["trades"] == p["trades"]}
     else:
-        for l in st["all_lines"]:
+        # a key's tier, rate and exclusion reason are its earliest trade's (time, then id)
+        lines = sorted(st["all_lines"], key=lambda l: (bm.parse_time(l["time"], "time"), l["id"]))
+        for l in lines:
             if st["_settled"] is not None and l["id"] not in st["_settled"]:
                 continue
             if by == "trade":
                 key = (l["id"],)
             elif by == "order":
-                key = (st["_orders"].get(l["id"]) or l["id"],)
+                # a trade without an order is keyed by its id (a key of its own kind, so
+                # it can only be only_ours)
+                key = (st["_orders"][l["id"]],) if st["_orders"].get(l["id"]) else \
+                    ("id", l["id"])
             else:
                 key = (l["account"], local_day(bm.parse_time(l["time"], "time"), day_off))
             o = ours.setdefault(key, {"count": 0, "volume": D(0), "fee": D(0), "tier": l["tier"],
@@ -209,16 +220,20 @@ def reconcile(inp, settle_fn, program_json):
             o["count"] += 1
             o["volume"] += D(l["volume"])
             o["fee"] += fees[l["id"]]
+            if o["tier"] is None and l["tier"] is not None:  # the earliest trade with a level
+                o["tier"], o["rate"] = l["tier"], l["rate"]
+            if o["broker"] is None:
+                o["broker"] = l["broker"]
             if l["broker"] is None:
                 o["unattributed"] = l["excluded"]
+            elif l["excluded"]:  # a trade's own exclusion before its broker's conflict
+                o["excluded"].append(l["excluded"])
+                o["n_excluded"] += 1
             elif l["broker"] in withheld:
                 o["excluded"].append("broker_affiliate_conflict")
                 o["n_excluded"] += 1
             else:
                 o["commission"] += D(l["commission"])
-                if l["excluded"]:
-                    o["excluded"].append(l["excluded"])
-                    o["n_excluded"] += 1
         for o in ours.values():
             o["all_excluded"] = o["n_excluded"] == o["count"]
     if req_broker is not None:
@@ -257,7 +272,8 @@ def reconcile(inp, settle_fn, program_json):
         if status == "matched" and not inp.get("all"):
             continue
         out_rows.append({
-            "key": dict(zip(LEVEL_KEYS[by], key)),
+            "key": {"id": key[1]} if key[0] == "id" and len(key) == 2 and by == "order"
+            else dict(zip(LEVEL_KEYS[by], key)),
             "broker": (o and o["broker"]) or (t and t["broker"]),
             "status": status, "cause": cause, "detail": detail,
             "ours": None if o is None else {
@@ -281,13 +297,31 @@ def reconcile(inp, settle_fn, program_json):
     }
 
 
+class _Builtin:
+    """A built-in's periods (UTC) as progmodel.Program gives a custom program's."""
+
+    def __init__(self, name):
+        if name not in bm.PROGRAMS:
+            raise Unmodeled("program %r" % name)
+        self.P = bm.PROGRAMS[name]
+
+    def day_start(self, day):
+        return day * bm.DAY
+
+    def period_of(self, ns):
+        return bm.period_of(self.P, ns)
+
+
 def rate_of(text):
     return pm.rate_value(text)
 
 
 def cause_of(o, t, tol, levels):
     if o is None:
-        return "missing_trades", ({"their_broker": t["broker"]} if t["broker"] else {})
+        d = {"their_broker": t["broker"]} if t["broker"] else {}
+        if t["tier"] is not None:
+            d["their_tier"] = t["tier"]
+        return "missing_trades", d
     if o["unattributed"] is not None or (t["broker"] and o["broker"] and t["broker"] != o["broker"]):
         d = {}
         if o["unattributed"] is not None:
@@ -305,7 +339,10 @@ def cause_of(o, t, tol, levels):
         return "not_paid", {}
     if o["excluded"] and t["commission"] > o["commission"]:
         return "excluded", {"reason": o["excluded"][0]}
-    d = {"our_tier": o["tier"]}
+    d = {"our_tier": o["tier"]} if o["tier"] is not None else {}
+    # our commission / fee when that divides exactly; else (no fee, or a rate that does not
+    # terminate) the level's rate (the engine's reading, found by recdiff.py)
+    d["our_rate"] = o["rate"]
     if o["fee"] != 0:
         try:
             d["our_rate"] = fmt_dec(o["commission"] / o["fee"])
