@@ -1,11 +1,14 @@
-"""Check every conformance vector that settles (or explains) with a built-in program against
-the independent model (brmodel.py): per broker its status, reason, commission and withheld;
-per period start, end, credit_at, tier, rate, rates, volume, fees, trades, commission, exact,
-excluded (trades and fees per reason), metrics, to_parent, from_sub_brokers; the summary's
-counts, unattributed trades and total; rejected trades (id, line, code, field); lines.
-Keys the model does not compute are ignored. Exit 1 on any disagreement.
+"""Check every conformance vector the independent model reaches against it: settle and
+explain under a built-in (brmodel.py) or a custom program (progmodel.py), trades as a JSON
+array or as CSV / NDJSON / JSON text; estimate (estmodel.py); reconcile (recmodel.py); program
+and programs (the program files as data). Per broker its status, reason, commission and
+withheld; per period start, end, credit_at, tier, rate, rates, volume, fees, trades,
+commission, exact, excluded, metrics, shares, windows, history; the summary; rejected trades
+(id, line, code, field); lines; an error's code, field, line, column, id and position. Keys the
+model does not compute are ignored; each comparison records the envelope pointers it covers
+(Compare.pointers), which tests/model/coverage.py audits. Exit 1 on any disagreement.
 
-    python3 tests/model/check_vectors.py [-v]
+    python3 tests/model/check_vectors.py [-v] [--pointers VECTOR]
 """
 
 import glob
@@ -393,6 +396,16 @@ def check_vector(v, c=None):
 
 
 def main(argv):
+    if "--pointers" in argv:  # the envelope pointers the model compared for one vector
+        name = argv[argv.index("--pointers") + 1]
+        with open(os.path.join(ROOT, "tests", "vectors", name + ".json")) as fh:
+            v = json.load(fh)
+        c = Compare()
+        status, n, info = check_vector(v, c)
+        print("%s: %s, %d values" % (name, status, n))
+        for p in sorted(c.pointers):
+            print("   " + p)
+        return 0 if status != "diff" else 1
     verbose = "-v" in argv
     drift = brmodel.program_drift(ROOT)
     for d in drift:
