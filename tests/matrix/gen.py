@@ -126,8 +126,8 @@ case("trade-duplicate-id-different", "Two different trades with id t1 (notional 
      "settle", settle([trade(), trade(notional="2000")], options=None), "E_DUPLICATE_ID", None, 2, id="t1")
 case("trade-duplicate-id-reversed", "The same two trades in the other order: still E_DUPLICATE_ID at line 2 (the result never depends on order).",
      "settle", settle([trade(notional="2000"), trade()], options=None), "E_DUPLICATE_ID", None, 2, id="t1")
-case("trade-overflow", "fee_rate 2 on the largest notional: the fee needs more than 96 bits: E_OVERFLOW (strict).",
-     "settle", settle([trade(fee=DROP, notional="79228162514264337593543950335", fee_rate="2")]), "E_OVERFLOW", None, 1, id="t1")
+case("trade-overflow", "fee_rate 2 on the largest notional: the fee (notional x fee_rate) needs more than 96 bits: E_OVERFLOW (strict), naming fee_rate, the field given.",
+     "settle", settle([trade(fee=DROP, notional="79228162514264337593543950335", fee_rate="2")]), "E_OVERFLOW", "fee_rate", 1, id="t1")
 case("trade-volume-sum-inexact", "Table row: notionals 99999999.99999999999999999999 + 0.000000000000000000009 need 30 significant digits: the settlement stops with E_OVERFLOW (no location: the same trades in any order give this error), never rounded to 100,000,000 (strict).",
      "settle", settle([trade(notional="99999999.99999999999999999999"),
                        trade(id="t2", notional="0.000000000000000000009")], program="backpack"), "E_OVERFLOW",
@@ -173,8 +173,8 @@ csv_case("too-many-cells", "CSV: line 2 has 9 cells under an 8-column header: E_
          csv([ROW + ",x"]), "E_PARSE", None, 2)
 csv_case("too-few-cells", "CSV: line 2 has 7 cells under an 8-column header: E_PARSE at line 2.",
          csv(["t1,2026-06-01T10:00:00Z,c1,B1,api,spot,1000"]), "E_PARSE", None, 2)
-csv_case("unclosed-quote", "CSV: a quote opened in line 2 and never closed: E_PARSE.",
-         csv(['"t1,2026-06-01T10:00:00Z,c1,B1,api,spot,1000,1']), "E_PARSE")
+csv_case("unclosed-quote", "CSV: a quote opened in line 2 and never closed: E_PARSE at line 2, where the record starts.",
+         csv(['"t1,2026-06-01T10:00:00Z,c1,B1,api,spot,1000,1']), "E_PARSE", None, 2)
 csv_case("duplicate-id", "CSV: two different trades with id t1: E_DUPLICATE_ID at line 3.",
          csv([ROW, "t1,2026-06-01T10:00:00Z,c1,B1,api,spot,2000,1"]), "E_DUPLICATE_ID", None, 3, options=None, id="t1")
 csv_case("unknown-channel-strict", "CSV strict: channel 'desk': E_UNKNOWN_VALUE at line 2, column 5.",
@@ -211,8 +211,8 @@ case("ndjson-not-object", "NDJSON strict: line 2 is an array: E_FIELD at line 2.
      "settle", settle(nd(trade(), "[1]"), format="ndjson"), "E_FIELD", None, 2)
 case("ndjson-time-1969", "NDJSON strict: time 1969-12-31T23:59:59Z is before 1970: E_TIME at line 1.",
      "settle", settle(nd(trade(time="1969-12-31T23:59:59Z")), format="ndjson"), "E_TIME", "time", 1, id="t1")
-case("json-text-malformed", "A JSON-array trade log cut short: E_PARSE.",
-     "settle", settle('[{"id":"t1"', format="json"), "E_PARSE")
+case("json-text-malformed", "A JSON-array trade log cut short: E_PARSE at line 1, column 11 (the text ends after its 11th character).",
+     "settle", settle('[{"id":"t1"', format="json"), "E_PARSE", None, 1, 11)
 case("json-text-duplicate-key", "Table row: a JSON-array trade log whose trade has notional twice: refused, not last-wins.",
      "settle", settle('[{"id":"t1","time":"2026-06-01T10:00:00Z","account":"c1","broker":"B1","channel":"api","product":"spot","notional":"1","notional":"1000","fee":"1"}]', format="json"),
      "E_PARSE", line=1, column=130)
@@ -285,27 +285,28 @@ case("program-scale-huge", "settlement scale 40: E_PROGRAM, the scale is at most
      "settle", settle([trade()], program=prog(settlement__scale=40)), "E_PROGRAM", "settlement.scale")
 case("program-rounding-unknown", "rounding 'banker': E_FIELD.",
      "settle", settle([trade()], program=prog(settlement__rounding="banker")), "E_FIELD", "program")
-case("program-level-unknown-rate", "A level with a rate name not declared in tiers.rates: E_PROGRAM.",
-     "settle", settle([trade()], program=prog(tiers__levels__0__rates={"rate": "50%", "other": "1%"})), "E_PROGRAM")
+case("program-level-unknown-rate", "A level with a rate name not declared in tiers.rates: E_PROGRAM naming the rate, tiers.levels[0].rates.other.",
+     "settle", settle([trade()], program=prog(tiers__levels__0__rates={"rate": "50%", "other": "1%"})), "E_PROGRAM", "tiers.levels[0].rates.other")
 case("program-formula-unknown-name", "Formula 'fee * rat': E_EXPR at position 6 naming rat.",
      "settle", settle([trade()], program=prog(formula="fee * rat")), "E_EXPR", "formula", position=6)
-case("program-formula-nested-65", "65 nested parentheses (the limit is 64): E_EXPR naming formula.",
-     "settle", settle([trade()], program=prog(formula="(" * 65 + "fee" + ")" * 65)), "E_EXPR", "formula")
-case("program-formula-unary-8000", "Table row: 8,000 unary minuses (over 4,096 characters): E_EXPR, no stack overflow.",
-     "settle", settle([trade()], program=prog(formula="-" * 8000 + "fee")), "E_EXPR", "formula")
-case("program-formula-flat-sum-long", "Table row: a flat sum of 7,000 terms (over 4,096 characters): E_EXPR from settle.",
-     "settle", settle([trade()], program=prog(formula="+".join(["fee"] * 7000))), "E_EXPR", "formula")
-case("program-formula-deep-4400", "Table row: a formula nested 4,400 deep: E_EXPR, the instance survives.",
-     "settle", settle([trade()], program=prog(formula="(" * 2040 + "fee" + ")" * 2040)), "E_EXPR", "formula")
-case("program-formula-bool", "Formula 'fee > 1' is a comparison, not money: E_EXPR (type).",
-     "settle", settle([trade()], program=prog(formula="fee > 1")), "E_EXPR", "formula")
+case("program-formula-nested-65", "65 nested parentheses (the limit is 64): E_EXPR naming formula, at the 65th parenthesis (position 64, 0-based).",
+     "settle", settle([trade()], program=prog(formula="(" * 65 + "fee" + ")" * 65)), "E_EXPR", "formula", position=64)
+case("program-formula-unary-8000", "Table row: 8,000 unary minuses (over 4,096 characters): E_EXPR, no stack overflow; the length is checked before parsing, so the position is 4096, the first character past the limit (not the 65th minus).",
+     "settle", settle([trade()], program=prog(formula="-" * 8000 + "fee")), "E_EXPR", "formula", position=4096)
+case("program-formula-flat-sum-long", "Table row: a flat sum of 7,000 terms (27,999 characters, over 4,096): E_EXPR from settle at position 4096, the first character past the limit.",
+     "settle", settle([trade()], program=prog(formula="+".join(["fee"] * 7000))), "E_EXPR", "formula", position=4096)
+case("program-formula-deep-4400", "Table row: a formula nested 4,400 deep: E_EXPR, the instance survives. 2,040 parentheses each side (4,083 characters, under the length limit): the 65th parenthesis crosses the nesting limit, position 64.",
+     "settle", settle([trade()], program=prog(formula="(" * 2040 + "fee" + ")" * 2040)), "E_EXPR", "formula", position=64)
+case("program-formula-bool", "Formula 'fee > 1' is a comparison, not money: E_EXPR (type), at position 0, where the boolean expression starts.",
+     "settle", settle([trade()], program=prog(formula="fee > 1")), "E_EXPR", "formula", position=0)
 case("program-div-zero", "Formula 'fee / (rate - rate)' divides by zero for the trade (strict): E_DIV_ZERO at line 1.",
      "settle", settle([trade()], program=prog(formula="fee / (rate - rate)")), "E_DIV_ZERO", None, 1, id="t1")
-case("program-estimate-bad-formula", "estimate with a program whose formula does not parse: E_EXPR.",
-     "estimate", {"program": prog(formula="fee *"), "scenario": {"volume": "1", "fees": "1"}}, "E_EXPR", "formula")
-case("validate-program-flat-sum", "Table row: validate calls a 7,000-term formula invalid, not valid: problems[0] is E_EXPR.",
+case("program-estimate-bad-formula", "estimate with a program whose formula does not parse: E_EXPR at position 5, the end of the 5-character 'fee *' where a value is missing.",
+     "estimate", {"program": prog(formula="fee *"), "scenario": {"volume": "1", "fees": "1"}}, "E_EXPR", "formula", position=5)
+case("validate-program-flat-sum", "Table row: validate calls a 7,000-term formula invalid, not valid: problems[0] is E_EXPR at position 4096 (the first character past the length limit).",
      "validate", {"program": prog(formula="+".join(["fee"] * 7000))},
-     extra=[("/ok/valid", False), ("/ok/problems/0/code", "E_EXPR"), ("/ok/problems/0/location/field", "formula")])
+     extra=[("/ok/valid", False), ("/ok/problems/0/code", "E_EXPR"), ("/ok/problems/0/location/field", "formula"),
+            ("/ok/problems/0/location/position", 4096)])
 case("validate-program-rate-number", "validate: a level rate as the JSON number 0.5 is a problem (E_DECIMAL), the program is invalid.",
      "validate", {"program": prog(tiers__levels__0__rates__rate=0.5)},
      extra=[("/ok/valid", False), ("/ok/problems/0/code", "E_DECIMAL"), ("/ok/problems/0/location/field", "program.tiers.levels[0].rates.rate")])
@@ -317,14 +318,14 @@ def reg(*brokers, **kw):
     return r
 
 
-case("registry-account-twice", "Two brokers claim account acc1: E_REGISTRY naming both.",
-     "settle", settle([trade()], registry=reg({"code": "A", "account": "acc1"}, {"code": "B", "account": "acc1"})), "E_REGISTRY")
-case("registry-master-twice", "Table row: two independent brokers claim master m1: E_REGISTRY, not the last one silently.",
-     "settle", settle([trade()], registry=reg({"code": "A", "account": "m1", "model": "independent"}, {"code": "B", "account": "m1", "model": "independent"})), "E_REGISTRY")
+case("registry-account-twice", "Two brokers claim account acc1: E_REGISTRY naming both, at the second claim, brokers[1].account.",
+     "settle", settle([trade()], registry=reg({"code": "A", "account": "acc1"}, {"code": "B", "account": "acc1"})), "E_REGISTRY", "brokers[1].account")
+case("registry-master-twice", "Table row: two independent brokers claim master m1: E_REGISTRY, not the last one silently; at the second claim, brokers[1].account.",
+     "settle", settle([trade()], registry=reg({"code": "A", "account": "m1", "model": "independent"}, {"code": "B", "account": "m1", "model": "independent"})), "E_REGISTRY", "brokers[1].account")
 case("registry-sub-account-twice", "Two brokers link sub-account s1: E_REGISTRY.",
      "settle", settle([trade()], registry=reg({"code": "A", "account": "m1", "model": "independent", "sub_accounts": ["s1"]}, {"code": "B", "account": "m2", "model": "independent", "sub_accounts": ["s1"]})), "E_REGISTRY")
-case("registry-parent-cycle", "Parents A -> B -> A: E_REGISTRY (a cycle).",
-     "settle", settle([trade()], program="okx", registry=reg({"code": "A", "parent": "B", "parent_share": "0.1"}, {"code": "B", "parent": "A", "parent_share": "0.1"})), "E_REGISTRY")
+case("registry-parent-cycle", "Parents A -> B -> A: E_REGISTRY (a cycle), naming the first broker on it in registry order, brokers[0].parent.",
+     "settle", settle([trade()], program="okx", registry=reg({"code": "A", "parent": "B", "parent_share": "0.1"}, {"code": "B", "parent": "A", "parent_share": "0.1"})), "E_REGISTRY", "brokers[0].parent")
 case("registry-share-number", "parent_share as the JSON number 0.1: E_DECIMAL, as in a trade.",
      "settle", settle([trade()], program="okx", registry=reg({"code": "A"}, {"code": "S", "parent": "A", "parent_share": 0.1})), "E_DECIMAL", "registry.brokers[1].parent_share")
 case("registry-share-above-one", "parent_share 1.5: out of range.",
@@ -337,9 +338,9 @@ case("registry-not-object", "registry is an array: E_FIELD naming registry.",
      "settle", settle([trade()], registry=[1]), "E_FIELD", "registry")
 case("registry-code-twice", "Two entries with code A: E_REGISTRY.",
      "settle", settle([trade()], registry=reg({"code": "A"}, {"code": "A"})), "E_REGISTRY")
-case("validate-registry-account-twice", "validate a registry where two brokers claim acc1: problems[0] is E_REGISTRY.",
+case("validate-registry-account-twice", "validate a registry where two brokers claim acc1: problems[0] is E_REGISTRY at the second claim, brokers[1].account.",
      "validate", {"registry": reg({"code": "A", "account": "acc1"}, {"code": "B", "account": "acc1"})},
-     extra=[("/ok/valid", False), ("/ok/problems/0/code", "E_REGISTRY")])
+     extra=[("/ok/valid", False), ("/ok/problems/0/code", "E_REGISTRY"), ("/ok/problems/0/location/field", "brokers[1].account")])
 
 # ---- the scenario argument ----
 def est(scenario, program="xt"):
@@ -374,10 +375,12 @@ case("options-not-object", "options is a number: E_FIELD naming options.",
      "settle", settle([trade()], options=1), "E_FIELD", "options")
 case("options-validate-strict-unknown-channel", "validate trades with strict options: an unknown channel is a problem (E_UNKNOWN_VALUE, line 1), not fatal.",
      "validate", {"trades": [trade(channel="desk")], "program": "xt", "options": {"strict": True}},
-     extra=[("/ok/valid", False), ("/ok/problems/0/code", "E_UNKNOWN_VALUE"), ("/ok/problems/0/location/line", 1)])
+     extra=[("/ok/valid", False), ("/ok/problems/0/code", "E_UNKNOWN_VALUE"), ("/ok/problems/0/location/line", 1),
+            ("/ok/problems/0/location/field", "channel")])
 case("validate-trades-csv", "validate a CSV trade log: line 3's notional 'abc' is a problem E_DECIMAL at line 3.",
      "validate", {"program": "xt", "format": "csv", "trades": csv([ROW, "t2,2026-06-01T10:00:00Z,c1,B1,api,spot,abc,1"])},
-     extra=[("/ok/valid", False), ("/ok/problems/0/code", "E_DECIMAL"), ("/ok/problems/0/location/line", 3)])
+     extra=[("/ok/valid", False), ("/ok/problems/0/code", "E_DECIMAL"), ("/ok/problems/0/location/line", 3),
+            ("/ok/problems/0/location/field", "notional"), ("/ok/problems/0/location/id", "t2")])
 # an unknown function name: error-options-unknown-function.json (the corpus allows one, "nope")
 
 if __name__ == "__main__":

@@ -516,7 +516,7 @@ class Tiers:
 
 # --- settle --------------------------------------------------------------------------------
 
-def settle(program, trades, registry=None, options=None):
+def settle(program, trades, registry=None, options=None, lines=None, csv=False):
     """The statement's `ok` body (the keys the model computes), or raises ModelError."""
     if program not in PROGRAMS:
         raise ModelError("E_UNKNOWN_PROGRAM", "program")
@@ -536,19 +536,22 @@ def settle(program, trades, registry=None, options=None):
 
     accepted, order, rejected = {}, [], []
     duplicates = unknown = 0
-    for line, raw in enumerate(trades, 1):
-        if isinstance(raw, dict) and not strict:
-            # counted as read: a rejected trade's and an identical duplicate's too
-            unknown += sum(1 for k in raw if k not in TRADE_FIELDS)
+    # `lines`: each trade's line when read from text (CSV / NDJSON); else its 1-based position
+    for line, raw in zip(lines or range(1, len(trades) + 1), trades):
         try:
             t, unk = parse_trade(raw, line, strict)
         except Reject as r:
+            if isinstance(raw, dict) and not strict:
+                # a CSV row's unknown cells are all read; a JSON object's up to the bad field
+                unknown += unknown_read(raw, None if csv else r.field, r.code)
             tid = raw.get("id") if isinstance(raw, dict) else None
             if strict:
                 raise ModelError(r.code, r.field, line, tid)
             rejected.append({"id": tid if isinstance(tid, str) else None, "line": line,
                              "code": r.code, "field": r.field})
             continue
+        if not strict:  # counted as read: an identical duplicate's too
+            unknown += unknown_read(raw, None)
         prev = accepted.get(t.id)
         if prev is not None:
             if prev.content == t.content:
@@ -770,6 +773,23 @@ def settle(program, trades, registry=None, options=None):
             "incomplete_history": incomplete,
         },
     }
+
+
+def unknown_read(raw, bad_field, code=None):
+    """Unknown fields counted as read: all of an accepted trade's (and a duplicate's); of a
+    JSON object rejected for a field it cannot read (a type, a decimal, a time, a vip or
+    fee_discount value), those before that field in the object's own key order: the reader
+    stops there. Range checks made once the object is read (a negative notional, an
+    affiliate rate outside [0, 1]) and missing fields read them all. The engine's choice
+    where the spec is silent (found by tests/model/progdiff.py)."""
+    if code == "E_VALUE" and bad_field in ("notional", "affiliate_rate"):
+        bad_field = None
+    n = 0
+    for k in raw:
+        if k == bad_field:
+            break
+        n += k not in TRADE_FIELDS
+    return n
 
 
 def unknown_values(order):

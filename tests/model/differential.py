@@ -519,7 +519,7 @@ def model(program, trades, registry, opts):
     try:
         if fmt != "csv":
             return "ok", brmodel.settle(program, trades, registry, opts)
-        st = brmodel.settle(program, csv_view(trades), registry, opts)
+        st = brmodel.settle(program, csv_view(trades), registry, opts, csv=True)
         for r in st["rejected"]:
             r["line"] += 1  # the header is line 1
         return "ok", st
@@ -609,6 +609,8 @@ def main(argv):
     ap.add_argument("--bin", default=os.environ.get(
         "BROKER_RULES_BIN", os.path.join(ROOT, "target", "release", "broker-rules")))
     ap.add_argument("--no-shrink", action="store_true", help="report mismatches unshrunk")
+    ap.add_argument("--first", action="store_true",
+                    help="stop at the first mismatch (mutants.py: one is enough to catch one)")
     ap.add_argument("-v", action="store_true")
     a = ap.parse_args(argv)
     if not os.path.exists(a.bin):
@@ -643,6 +645,8 @@ def main(argv):
             failures.append((i, program, trades, registry, opts, res[1]))
             if a.v:
                 print("case %d (%s): %d differences" % (i, program, len(res[1])))
+            if a.first:
+                break
     for i, program, trades, registry, opts, diffs in failures[:3]:
         small = trades if a.no_shrink else shrink(program, trades, registry, opts, runner)
         _, sdiffs = compare(program, small, registry, opts, runner)

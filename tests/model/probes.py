@@ -14,6 +14,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import differential  # noqa: E402
+import progdiff  # noqa: E402
 
 
 def tr(i, time, account, broker, notional, fee, channel="api", product="spot", **kw):
@@ -65,12 +66,46 @@ AGREE = [
      {"from": "2026-06-05T07:00:00+08:00", "to": "2026-06-06T00:00:00-01:00"}),
 ]
 
-KNOWN = []
+def quantity_exclusion_program():
+    """A custom program whose exclusion reads the quantity (`fee`) of its formula."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "vectors", "custom-rounding-half-even-0_005.json")) as f:
+        p = json.load(f)["input"]["program"]
+    p["exclusions"] = [{"reason": "big_fee", "when": "fee > 5"}]
+    p["tiers"]["levels"] = [{"name": "T1", "rates": {"rate": "50%"}}]
+    p["formula"] = "fee * tier_rate"
+    return p
+
+
+QUANTITY_TRADES = [tr("a", "2026-06-05T06:00:00Z", "c1", "B1", "50000", "10"),
+                   tr("b", "2026-06-05T07:00:00Z", "c1", "B1", "100", "1")]
+
+AGREE.append(
+    ("custom program with lines (the per-trade engine): exclusion `fee > 5` stops trade a "
+     "(fee 10): B1 earns 1 x 50% = 0.50",
+     quantity_exclusion_program(), QUANTITY_TRADES, None, {"lines": True}))
+
+KNOWN = [
+    ("custom program without lines (the batch engine): an exclusion that reads the "
+     "formula's quantity (`fee > 5` with `fee * tier_rate`; `notional > 40000` with "
+     "`notional * 0.0002 * tier_rate` alike) sees the quantity as 1 there (`fee > 5` never "
+     "holds, `fee < 5` always does), so trade a is paid: 5.50 instead of 0.50, and asking "
+     "for lines changes the statement. docs/engine.md says the "
+     "batch engine takes only programs whose exclusions read categorical values; this one "
+     "reads fee. Found by tests/model/progdiff.py.",
+     quantity_exclusion_program(), QUANTITY_TRADES, None, {}),
+]
 
 
 def run(runner, probe):
     name, program, trades, registry, opts = probe
-    res = differential.compare(program, trades, registry, opts, runner)
+    if isinstance(program, dict):  # a custom program: progdiff's comparison, from a file
+        path = os.path.join(runner.tmp, "program.json")
+        with open(path, "w") as f:
+            json.dump(program, f)
+        res = progdiff.compare(program, path, trades, registry, opts, runner)
+    else:
+        res = differential.compare(program, trades, registry, opts, runner)
     if res is None:
         return None
     return res[1]
