@@ -85,16 +85,15 @@ AGREE.append(
      "(fee 10): B1 earns 1 x 50% = 0.50",
      quantity_exclusion_program(), QUANTITY_TRADES, None, {"lines": True}))
 
-KNOWN = [
-    ("custom program without lines (the batch engine): an exclusion that reads the "
-     "formula's quantity (`fee > 5` with `fee * tier_rate`; `notional > 40000` with "
-     "`notional * 0.0002 * tier_rate` alike) sees the quantity as 1 there (`fee > 5` never "
-     "holds, `fee < 5` always does), so trade a is paid: 5.50 instead of 0.50, and asking "
-     "for lines changes the statement. docs/engine.md says the "
-     "batch engine takes only programs whose exclusions read categorical values; this one "
-     "reads fee. Found by tests/model/progdiff.py.",
-     quantity_exclusion_program(), QUANTITY_TRADES, None, {}),
-]
+AGREE.append(
+    ("custom program without lines: an exclusion that reads the formula's quantity "
+     "(`fee > 5` with `fee * tier_rate`) is decided per trade, as with lines: 0.50. The "
+     "batch engine once saw the quantity as 1 there and paid 5.50 (found by progdiff.py; "
+     "fixed: such programs settle trade by trade; vector "
+     "custom-exclusion-reads-formula-quantity).",
+     quantity_exclusion_program(), QUANTITY_TRADES, None, {}))
+
+KNOWN: list = []
 
 
 def run(runner, probe):

@@ -33,8 +33,10 @@ EXCLUSIONS = [("non_api_channel", "channel != 'api'"),
               ("vip6_plus", "vip >= 6"),
               ("fee_discount_instrument", "fee_discount"),
               ("product_not_eligible", "product not in ['spot', 'futures', 'margin']"),
-              # not `notional > 40000` or `fee > 5`: an exclusion reading the quantity is
-              # ignored by the batch engine (engine finding; probes.py KNOWN)
+              # exclusions reading the formula's quantity (fixed: such programs settle
+              # trade by trade; vector custom-exclusion-reads-formula-quantity)
+              ("big_notional", "notional > 40000"),
+              ("big_fee", "fee > 5"),
               ("code_off_api", "attribution == 'broker_code' and channel not in ['api', 'oauth']"),
               ("high_fee_rate", "fee_rate > 0.0008")]
 FORMULAS = ["fee * tier_rate", "fee * min(tier_rate, max(0, 50% - affiliate_rate))",

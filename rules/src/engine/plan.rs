@@ -44,6 +44,18 @@ impl Plan {
             return None;
         }
         let quantity = p.formula.quantity_factor()?;
+        // A class stands for many trades of different amounts: an exclusion or metric filter
+        // that reads an amount (the formula's quantity included, e.g. `fee > 5` beside
+        // `fee * tier_rate`) is decided per trade, so the per-trade engine takes the program.
+        let amount = |v: &Var| matches!(v, Var::Fee | Var::Notional | Var::FeeRate);
+        let filters_read_amounts = p.exclusions.iter().any(|(_, e)| e.vars().any(|v| amount(&v)))
+            || p.metrics
+                .iter()
+                .filter_map(|m| m.when.as_ref())
+                .any(|e| e.vars().any(|v| amount(&v)));
+        if filters_read_amounts {
+            return None;
+        }
         let mut vars = ClassVars::default();
         let exclusion_vars = p.exclusions.iter().flat_map(|(_, e)| e.vars());
         let metric_vars = p
