@@ -104,6 +104,7 @@ impl Settler {
 
     /// Keeps reconciliation's per-key sums (see `engine/keyed.rs`) when this settlement runs
     /// the batch engine; `false` for the per-trade engine, which gives lines instead.
+    #[cfg(feature = "keyed")]
     pub(crate) fn keep_keys(&mut self, by: crate::engine::KeyBy) -> bool {
         match &mut self.inner {
             Inner::Batch(b) => {
@@ -115,6 +116,7 @@ impl Settler {
     }
 
     /// [`Settler::finish`], with the per-key sums kept by [`Settler::keep_keys`] priced.
+    #[cfg(feature = "keyed")]
     pub(crate) fn finish_keyed(self) -> Result<(Statement, Option<crate::engine::KeyParts>)> {
         let mut brokers = Vec::new();
         let mut emit = |b| {
@@ -287,6 +289,7 @@ impl Settler {
         match &self.inner {
             // A state past a total's limit has no statement to carry: its error is the result.
             Inner::Batch(b) if b.over_limit => Err(crate::money::sum_limit()),
+            #[cfg(feature = "keyed")]
             Inner::Batch(b) if b.keyed.is_some() => Err(no_partial_form()),
             Inner::Batch(b) => Ok(crate::engine::wire::encode(b)),
             Inner::General(_) => Err(no_partial_form()),

@@ -63,6 +63,7 @@ pub(crate) struct Batch {
     /// Whether tier windows are whole calendar months (see [`Batch::client_day`]).
     pub monthly_clients: bool,
     /// Reconciliation's per-key sums, when this settlement is for `reconcile`.
+    #[cfg(feature = "keyed")]
     pub keyed: Option<super::Keyed>,
 }
 
@@ -128,6 +129,7 @@ impl Batch {
                 p.spec().tiers.window,
                 crate::program::Window::CalendarMonth { .. }
             ),
+            #[cfg(feature = "keyed")]
             keyed: None,
         }
     }
@@ -153,7 +155,10 @@ impl Batch {
         let mut b = self.empty();
         b.reg = self.reg.clone();
         b.seen = self.seen.clone();
-        b.keyed = self.keyed.as_ref().map(|k| k.fresh());
+        #[cfg(feature = "keyed")]
+        {
+            b.keyed = self.keyed.as_ref().map(|k| k.fresh());
+        }
         b
     }
 

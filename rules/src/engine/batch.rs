@@ -93,6 +93,7 @@ impl Batch {
         let v = self.plan.vars;
         let mut last: Option<(CellKey, u32)> = None;
         // Reconciliation by order: each order id's key, once per batch (see `key_row`).
+        #[cfg(feature = "keyed")]
         let mut orders: Vec<u32> = match &self.keyed {
             Some(k) if k.by_order() => vec![u32::MAX; c.order.values.len()],
             _ => Vec::new(),
@@ -206,9 +207,10 @@ impl Batch {
                         (Some(notional), Decimal::ZERO),
                         (Some(fee), Decimal::ZERO),
                     );
-                    let keyed =
+                    #[cfg(feature = "keyed")]
+                    let added =
                         added.and_then(|()| self.key_row(c, row, cell, (notional, fee), &mut orders));
-                    if keyed.is_err() {
+                    if added.is_err() {
                         self.over_limit = true;
                         continue;
                     }
@@ -311,6 +313,7 @@ impl Batch {
                     }
                 }
             }
+            #[cfg(feature = "keyed")]
             if settled
                 && self.keyed.is_some()
                 && self.key_row(c, row, cell, (notional, fee), &mut orders).is_err()
@@ -359,6 +362,7 @@ impl Batch {
         Ok(())
     }
 
+    #[cfg(feature = "keyed")]
     /// Adds a settled row to reconciliation's keys (see `keyed.rs`). `orders` caches the
     /// key of each order id of the batch's dictionary (a few fills share an order).
     fn key_row(

@@ -6,6 +6,7 @@
 
 use super::accumulate::Batch;
 use super::cells::{NO_BROKER, REASONS};
+#[cfg(feature = "keyed")]
 use super::keyed::KeyParts;
 use super::plan::price;
 use super::seen::SeenStore;
@@ -27,15 +28,27 @@ type Eligible = (u32, Decimal, Decimal);
 
 impl Batch {
     pub fn finish(self, emit: &mut dyn FnMut(BrokerStatement) -> Result<()>) -> Result<Statement> {
-        Ok(self.finish_keyed(emit)?.0)
+        Ok(self.finish_then(emit, |_, _| Ok(()))?.0)
     }
 
     /// The statement, and reconciliation's priced keys when this settlement kept them.
+    #[cfg(feature = "keyed")]
     pub fn finish_keyed(
         mut self,
         emit: &mut dyn FnMut(BrokerStatement) -> Result<()>,
     ) -> Result<(Statement, Option<KeyParts>)> {
         let keyed = self.keyed.take();
+        self.finish_then(emit, move |b, rank| {
+            keyed.map(|k| b.price_keys(k, rank)).transpose()
+        })
+    }
+
+    /// The statement, after `keys` has run with each broker's level (by unit day) at hand.
+    fn finish_then<T>(
+        mut self,
+        emit: &mut dyn FnMut(BrokerStatement) -> Result<()>,
+        keys: impl FnOnce(&Batch, &mut dyn FnMut(u32, i64) -> Result<usize>) -> Result<T>,
+    ) -> Result<(Statement, T)> {
         if self.over_limit {
             return Err(money::sum_limit());
         }
@@ -167,21 +180,18 @@ impl Batch {
             }
         }
 
-        let parts = match keyed {
-            Some(k) => Some(self.price_keys(k, &mut |b, day| {
-                let w = window(p, day);
-                if let Some(r) = level_cache.get(&(b, w)) {
-                    return Ok(*r);
-                }
-                let r = match brokers.get(&b) {
-                    Some(acc) => p.level_for(&metric_values(p, acc, w)?),
-                    None => 0,
-                };
-                level_cache.insert((b, w), r);
-                Ok(r)
-            })?),
-            None => None,
-        };
+        let parts = keys(&self, &mut |b, day| {
+            let w = window(p, day);
+            if let Some(r) = level_cache.get(&(b, w)) {
+                return Ok(*r);
+            }
+            let r = match brokers.get(&b) {
+                Some(acc) => p.level_for(&metric_values(p, acc, w)?),
+                None => 0,
+            };
+            level_cache.insert((b, w), r);
+            Ok(r)
+        })?;
 
         let mut g = General::new(&self.p, None, &self.options)?;
         g.reg = self.reg;

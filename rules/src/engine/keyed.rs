@@ -11,6 +11,7 @@ use super::plan::price;
 use crate::columns;
 use crate::error::{Error, ErrorCode, Result};
 use crate::money;
+use crate::reconcile::matching::KeyPart;
 use crate::time::Clock;
 use alloc::boxed::Box;
 use alloc::vec;
@@ -65,21 +66,6 @@ pub(crate) struct Keyed {
     /// First trade ids, in one arena.
     ids: Vec<u8>,
     scratch: Vec<u8>,
-}
-
-/// A priced part of one key: one of its cells.
-#[derive(Clone, Debug)]
-pub struct KeyPart<'a> {
-    pub trades: u64,
-    pub volume: Decimal,
-    pub fee: Decimal,
-    /// Exact commission at the level the broker reaches (0 when excluded or unattributed).
-    pub commission: Decimal,
-    pub broker: Option<&'a str>,
-    pub tier: Option<&'a str>,
-    pub rate: Decimal,
-    /// The exclusion or non-attribution reason.
-    pub reason: Option<&'a str>,
 }
 
 /// Every key's priced parts, each key's in the order of its first trades.

@@ -62,12 +62,14 @@ impl Batch {
                 brokers[b as usize]
             }
         };
+        #[cfg(feature = "keyed")]
         if self.keyed.is_some() != o.keyed.is_some() {
             return Err(Error::new(
                 ErrorCode::Partial,
                 "a settlement kept for reconcile merges only with its own forks",
             ));
         }
+        #[cfg(feature = "keyed")]
         let mut cells = Vec::with_capacity(if o.keyed.is_some() { o.keys.len() } else { 0 });
         for (i, k) in o.keys.iter().enumerate() {
             let key = CellKey {
@@ -80,6 +82,7 @@ impl Batch {
                 ..*k
             };
             let cell = self.cell_of(key);
+            #[cfg(feature = "keyed")]
             if o.keyed.is_some() {
                 cells.push(cell);
             }
@@ -110,6 +113,7 @@ impl Batch {
                 );
             }
         }
+        #[cfg(feature = "keyed")]
         if let (Some(mine), Some(theirs)) = (&mut self.keyed, o.keyed) {
             mine.merge(theirs, &cells)?;
         }

@@ -12,6 +12,7 @@ mod accumulate;
 mod batch;
 mod cells;
 mod finish;
+#[cfg(feature = "keyed")]
 mod keyed;
 mod merge;
 pub(crate) mod plan;
@@ -20,5 +21,7 @@ pub(crate) mod seen;
 pub(crate) mod wire;
 
 pub(crate) use accumulate::Batch;
+#[cfg(feature = "keyed")]
 pub(crate) use keyed::{KeyBy, Keyed};
-pub use keyed::{KeyPart, KeyParts, KeyText};
+#[cfg(feature = "keyed")]
+pub use keyed::{KeyParts, KeyText};

@@ -72,6 +72,7 @@ impl Batch {
                         settled: true,
                     });
                     self.add(cell, notional, fee)?;
+                    #[cfg(feature = "keyed")]
                     self.add_key((t.id, t.order, t.account, t.time), cell, notional, fee)?;
                 }
                 self.note_values(t);
@@ -112,6 +113,7 @@ impl Batch {
             settled,
         });
         self.add(cell, notional, fee)?;
+        #[cfg(feature = "keyed")]
         if settled {
             self.add_key((t.id, t.order, t.account, t.time), cell, notional, fee)?;
         }

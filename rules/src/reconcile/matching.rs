@@ -9,7 +9,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::general::period_start;
 use crate::money;
 use crate::program::Program;
-use crate::engine::{KeyPart, KeyParts, KeyText};
+#[cfg(feature = "keyed")]
+use crate::engine::{KeyParts, KeyText};
 use crate::statement::{Line, Statement};
 use crate::time::{self, Clock};
 use alloc::collections::BTreeMap;
@@ -56,7 +57,7 @@ impl Level {
 }
 
 /// A key, by trade field names; only the level's fields are present.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Key {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,6 +92,22 @@ impl Key {
         .cloned()
         .collect()
     }
+}
+
+/// Trades of one key that share a broker, tier and reason: a per-trade line, or the batch
+/// engine's sums of the key in one cell (`engine/keyed.rs`).
+#[derive(Clone, Debug)]
+pub struct KeyPart<'a> {
+    pub trades: u64,
+    pub volume: Decimal,
+    pub fee: Decimal,
+    /// Exact commission at the level the broker reaches (0 when excluded or unattributed).
+    pub commission: Decimal,
+    pub broker: Option<&'a str>,
+    pub tier: Option<&'a str>,
+    pub rate: Decimal,
+    /// The exclusion or non-attribution reason.
+    pub reason: Option<&'a str>,
 }
 
 /// Our figures for a key.
@@ -246,6 +263,7 @@ pub fn add_part(o: &mut Ours, p: &KeyPart<'_>, withheld: bool) -> Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "keyed")]
 /// Our figures per key from the batch engine's priced keys (see `engine/keyed.rs`); the
 /// statement says which brokers are withheld.
 pub fn ours_from_parts(parts: &KeyParts, st: &Statement) -> Result<Vec<(Key, Ours)>> {

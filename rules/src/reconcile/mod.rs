@@ -20,6 +20,7 @@ pub mod report;
 use crate::error::{Error, ErrorCode, Result};
 use crate::money;
 use crate::program::Program;
+#[cfg(feature = "keyed")]
 use crate::engine::KeyBy;
 use crate::registry::Registry;
 use crate::settle::{EngineChoice, SettleOptions, Settler};
@@ -63,16 +64,23 @@ pub fn settler(
 ) -> Result<Settler> {
     let mut o = settle.clone();
     o.lines = false;
-    let by = match options.by {
-        Level::Period => return Settler::with_engine(program, registry, &o, engine),
-        Level::Trade => KeyBy::Trade,
-        Level::Order => KeyBy::Order,
-        Level::AccountDay => KeyBy::AccountDay(Clock::new(format.offset_minutes()?)),
-    };
-    let mut s = Settler::with_engine(program, registry, &o, engine)?;
-    if s.keep_keys(by) {
-        return Ok(s);
+    if options.by == Level::Period {
+        return Settler::with_engine(program, registry, &o, engine);
     }
+    #[cfg(feature = "keyed")]
+    {
+        let by = match options.by {
+            Level::Trade | Level::Period => KeyBy::Trade,
+            Level::Order => KeyBy::Order,
+            Level::AccountDay => KeyBy::AccountDay(Clock::new(format.offset_minutes()?)),
+        };
+        let mut s = Settler::with_engine(program, registry, &o, engine)?;
+        if s.keep_keys(by) {
+            return Ok(s);
+        }
+    }
+    #[cfg(not(feature = "keyed"))]
+    let _ = format;
     o.lines = true;
     Settler::with_engine(program, registry, &o, engine)
 }
@@ -81,25 +89,42 @@ pub fn settler(
 /// sums when the batch engine kept them.
 pub struct Settled {
     pub statement: Statement,
+    #[cfg(feature = "keyed")]
     parts: Option<crate::engine::KeyParts>,
 }
 
 impl Settled {
     /// Finishes a [`settler`].
     pub fn of(settler: Settler) -> Result<Settled> {
-        let (statement, parts) = settler.finish_keyed()?;
-        Ok(Settled { statement, parts })
+        #[cfg(feature = "keyed")]
+        {
+            let (statement, parts) = settler.finish_keyed()?;
+            Ok(Settled { statement, parts })
+        }
+        #[cfg(not(feature = "keyed"))]
+        Ok(Settled {
+            statement: settler.finish()?,
+        })
     }
 
     /// Our figures per key, in key order.
     pub fn ours(self, format: &ReportFormat, options: &ReconcileOptions) -> Result<OurSide> {
         let Settled {
             mut statement,
+            #[cfg(feature = "keyed")]
             parts,
         } = self;
         let level = options.by;
-        let mut keys = match parts {
-            Some(parts) => matching::ours_from_parts(&parts, &statement)?,
+        #[cfg(feature = "keyed")]
+        let summed = match parts {
+            Some(parts) => Some(matching::ours_from_parts(&parts, &statement)?),
+            None => None,
+        };
+        #[cfg(not(feature = "keyed"))]
+        let summed: Option<Vec<(Key, matching::Ours)>> = None;
+        #[cfg_attr(not(feature = "keyed"), allow(unused_mut))]
+        let mut keys = match summed {
+            Some(keys) => keys,
             None => {
                 if level != Level::Period && statement.lines.is_none() {
                     return Err(Error::new(
@@ -115,7 +140,9 @@ impl Settled {
             }
         };
         // The batch engine's keys come in key order already (their text's byte order); an
-        // account holding a NUL byte can break that, so check rather than trust.
+        // account holding a NUL byte can break that, so check rather than trust. (Lines are
+        // summed into an ordered map.)
+        #[cfg(feature = "keyed")]
         if !keys.is_sorted_by(|a, b| a.0 <= b.0) {
             keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         }
@@ -171,6 +198,7 @@ pub fn reconcile(
 ) -> Result<Reconciliation> {
     let settled = Settled {
         statement,
+        #[cfg(feature = "keyed")]
         parts: None,
     };
     reconcile_settled(program, settled, report, format, options)
@@ -199,8 +227,8 @@ pub fn read_report(
     let level = options.by;
     matching::check_level(level, format, options.broker.as_deref())?;
     tolerance(program, options)?;
-    let mut theirs: hashbrown::HashMap<Key, matching::Theirs> = hashbrown::HashMap::new();
-    let mut seen: hashbrown::HashMap<Vec<String>, u64> = hashbrown::HashMap::new();
+    let mut theirs: BTreeMap<Key, matching::Theirs> = BTreeMap::new();
+    let mut seen: BTreeMap<Vec<String>, u64> = BTreeMap::new();
     let mut report_rows = 0u64;
     let default_broker = options.broker.as_deref();
     report::read(report, format, &mut |mut r, column_of| {
@@ -249,8 +277,7 @@ pub fn read_report(
         }
         matching::add_row(theirs.entry(key).or_default(), r)
     })?;
-    let mut keys: Vec<(Key, matching::Theirs)> = theirs.into_iter().collect();
-    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let keys: Vec<(Key, matching::Theirs)> = theirs.into_iter().collect();
     Ok(TheirSide {
         keys,
         rows: report_rows,
