@@ -73,6 +73,7 @@ pub mod settle;
 pub mod statement;
 pub mod time;
 pub mod trade;
+pub mod whatif;
 
 pub use builtin::{program, programs};
 pub use error::{Error, ErrorCode, Location, Result};
@@ -82,6 +83,7 @@ pub use registry::Registry;
 pub use settle::{explain, settle, SettleOptions, Settler};
 pub use statement::{Explanation, Line, Statement, Validation};
 pub use trade::{Trade, TradeRef};
+pub use whatif::{estimate_actuals, WhatIf};
 
 /// Validates a program file's text: every problem, or an empty list.
 pub fn validate_program(text: &str) -> alloc::vec::Vec<Error> {
