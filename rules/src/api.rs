@@ -723,20 +723,51 @@ pub(crate) fn estimate_parsed(program: &Program, req: &Map<String, Value>) -> Re
         }
         (false, true) => {}
     }
+    let trades = actuals_of(req, &["trades", "format", "registry", "options"])
+        .and_then(|a| trades_in(a).map_err(|e| e.within("actuals")))?;
+    estimate_actuals(program, req, |s| feed_trades(s, &trades)).map(Estimated::Actuals)
+}
+
+/// The request's `actuals` object, its fields checked against `allowed`.
+fn actuals_of<'a>(req: &'a Map<String, Value>, allowed: &[&str]) -> Result<&'a Map<String, Value>> {
+    match req.get("actuals") {
+        Some(Value::Object(m)) => {
+            only(m, allowed).map_err(|e| e.within("actuals"))?;
+            Ok(m)
+        }
+        _ => Err(Error::new(
+            ErrorCode::Field,
+            format!(
+                "actuals must be an object with settle's fields: {}",
+                allowed.join(", ")
+            ),
+        )
+        .field("actuals")),
+    }
+}
+
+/// `estimate` from actuals once the request's shape is checked: growth, broker, the
+/// actuals' registry and options; `feed` gives the trades (twice: as given and grown).
+fn estimate_actuals(
+    program: &Program,
+    req: &Map<String, Value>,
+    feed: impl FnMut(&mut Settler) -> Result<()>,
+) -> Result<WhatIf> {
     let actuals = match req.get("actuals") {
         Some(Value::Object(m)) => m,
-        _ => return misuse(
-            "actuals",
-            "actuals must be an object with settle's fields: trades, format?, registry?, options?",
-        ),
+        _ => {
+            return Err(
+                Error::new(ErrorCode::Field, "missing required field actuals").field("actuals"),
+            )
+        }
     };
-    only(actuals, &["trades", "format", "registry", "options"]).map_err(|e| e.within("actuals"))?;
     let growth = match req.get("growth") {
         None | Some(Value::Null) => {
-            return misuse(
-                "growth",
+            return Err(Error::new(
+                ErrorCode::Field,
                 "missing required field growth (e.g. \"0.2\" or \"20%\" for +20% volume)",
             )
+            .field("growth"))
         }
         Some(Value::String(g)) => {
             crate::money::parse_rate_or_decimal(g).map_err(|e| e.field("growth"))?
@@ -756,21 +787,58 @@ pub(crate) fn estimate_parsed(program: &Program, req: &Map<String, Value>) -> Re
         .map_err(|e| e.within("actuals"))?
         .unwrap_or_default();
     if options.lines {
-        return misuse(
-            "actuals.options.lines",
+        return Err(Error::new(
+            ErrorCode::Field,
             "estimate sets periods side by side and has no per-trade lines; drop lines",
-        );
+        )
+        .field("actuals.options.lines"));
     }
-    let trades = trades_in(actuals).map_err(|e| e.within("actuals"))?;
     whatif::estimate_fed(
         program,
         registry.as_ref(),
         &options,
         growth,
         broker.as_deref(),
-        |s| feed_trades(s, &trades),
+        feed,
     )
-    .map(Estimated::Actuals)
+}
+
+/// `estimate` from actuals a host feeds (a file, an Arrow stream): `request` is
+/// `estimate`'s with `actuals` holding only `registry`? and `options`? (no `trades` or
+/// `format`), and no `program` when `compiled` gives it. `feed` is called twice, once per
+/// run, and must give the same trades both times. The envelope is [`estimate`]'s for the
+/// same trades.
+pub fn estimate_fed(
+    request: &str,
+    compiled: Option<&Program>,
+    feed: impl FnMut(&mut Settler) -> Result<()>,
+) -> String {
+    envelope((|| {
+        let req = parse_request(request)?;
+        let fields: &[&str] = if compiled.is_some() {
+            &ESTIMATE_FIELDS[1..]
+        } else {
+            &ESTIMATE_FIELDS
+        };
+        only(&req, fields)?;
+        if req.contains_key("scenario") {
+            return Err(Error::new(
+                ErrorCode::Field,
+                "give scenario or actuals (with growth), not both",
+            )
+            .field("actuals"));
+        }
+        let built;
+        let program = match compiled {
+            Some(p) => p,
+            None => {
+                built = program_from(req.get("program"))?;
+                &built
+            }
+        };
+        actuals_of(&req, &["registry", "options"])?;
+        estimate_actuals(program, &req, feed)
+    })())
 }
 
 fn program_value(request: &str) -> Result<ProgramSpec> {
