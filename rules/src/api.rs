@@ -725,7 +725,7 @@ pub(crate) fn estimate_parsed(program: &Program, req: &Map<String, Value>) -> Re
     }
     let trades = actuals_of(req, &["trades", "format", "registry", "options"])
         .and_then(|a| trades_in(a).map_err(|e| e.within("actuals")))?;
-    estimate_actuals(program, req, |s| feed_trades(s, &trades)).map(Estimated::Actuals)
+    estimate_actuals(program, req, &mut |s| feed_trades(s, &trades)).map(Estimated::Actuals)
 }
 
 /// The request's `actuals` object, its fields checked against `allowed`.
@@ -751,7 +751,7 @@ fn actuals_of<'a>(req: &'a Map<String, Value>, allowed: &[&str]) -> Result<&'a M
 fn estimate_actuals(
     program: &Program,
     req: &Map<String, Value>,
-    feed: impl FnMut(&mut Settler) -> Result<()>,
+    feed: &mut dyn FnMut(&mut Settler) -> Result<()>,
 ) -> Result<WhatIf> {
     let actuals = match req.get("actuals") {
         Some(Value::Object(m)) => m,
@@ -811,7 +811,7 @@ fn estimate_actuals(
 pub fn estimate_fed(
     request: &str,
     compiled: Option<&Program>,
-    feed: impl FnMut(&mut Settler) -> Result<()>,
+    mut feed: impl FnMut(&mut Settler) -> Result<()>,
 ) -> String {
     envelope((|| {
         let req = parse_request(request)?;
@@ -837,7 +837,7 @@ pub fn estimate_fed(
             }
         };
         actuals_of(&req, &["registry", "options"])?;
-        estimate_actuals(program, &req, feed)
+        estimate_actuals(program, &req, &mut feed)
     })())
 }
 

@@ -196,11 +196,23 @@ impl Settler {
     /// Returns an error only when the input must stop: strict mode, or a duplicate id with
     /// different content (fatal in both modes: no order-independent choice exists).
     pub fn push(&mut self, t: &TradeRef<'_>, line: Option<u64>) -> Result<()> {
-        if let Some(f) = self.grow {
-            let g = grow_trade(t, f, line)?;
-            return self.push_as_given(&g, line);
+        match self.grow {
+            Some(f) => self.push_grown(t, f, line),
+            None => self.push_as_given(t, line),
         }
-        self.push_as_given(t, line)
+    }
+
+    /// [`Settler::push`] of a what-if settler: kept out of line, so the readers' hot loops
+    /// carry one call, not the growth.
+    #[inline(never)]
+    fn push_grown(
+        &mut self,
+        t: &TradeRef<'_>,
+        f: rust_decimal::Decimal,
+        line: Option<u64>,
+    ) -> Result<()> {
+        let g = grow_trade(t, f, line)?;
+        self.push_as_given(&g, line)
     }
 
     fn push_as_given(&mut self, t: &TradeRef<'_>, line: Option<u64>) -> Result<()> {

@@ -123,11 +123,6 @@ pub fn what_if(
 ) -> Result<WhatIf> {
     let factor = growth_factor(growth)?;
     let scale = program.currency_scale();
-    let mut grown_by: BTreeMap<String, BrokerStatement> = grown
-        .brokers
-        .into_iter()
-        .map(|b| (b.broker.clone(), b))
-        .collect();
     if let Some(code) = broker {
         if !actual.brokers.iter().any(|b| b.broker == code) {
             return Err(Error::new(
@@ -139,17 +134,19 @@ pub fn what_if(
     }
     let (mut total_a, mut total_w) = (Decimal::ZERO, Decimal::ZERO);
     let mut brokers = Vec::new();
+    // Both statements list brokers by code and periods by start: a merge join, no maps.
+    // The same trades are attributed in both runs, so every grown broker has its actual one.
+    let mut grown = grown.brokers.into_iter().peekable();
     for a in actual.brokers {
+        let w = next_match(&mut grown, |g| g.broker.as_str().cmp(&a.broker));
         if broker.is_some_and(|code| code != a.broker) {
             continue;
         }
-        let w = grown_by.remove(&a.broker);
         let b = broker_what_if(a, w, scale)?;
         total_a = money::add(total_a, money::parse(&b.actual)?)?;
         total_w = money::add(total_w, money::parse(&b.what_if)?)?;
         brokers.push(b);
     }
-    // The same trades are attributed in both runs, so no broker appears only grown.
     Ok(WhatIf {
         program: actual.program,
         engine: actual.engine,
@@ -165,44 +162,56 @@ pub fn what_if(
     })
 }
 
+/// The next item of a sorted iterator equal to the key (`cmp` orders an item against it),
+/// skipping the smaller ones.
+fn next_match<T>(
+    it: &mut core::iter::Peekable<impl Iterator<Item = T>>,
+    cmp: impl Fn(&T) -> core::cmp::Ordering,
+) -> Option<T> {
+    while it.peek().is_some_and(|x| cmp(x).is_lt()) {
+        it.next();
+    }
+    it.next_if(|x| cmp(x).is_eq())
+}
+
 fn broker_what_if(
     a: BrokerStatement,
     w: Option<BrokerStatement>,
     scale: u32,
 ) -> Result<BrokerWhatIf> {
     let zero = money::fixed(Decimal::ZERO, scale);
-    let mut grown: BTreeMap<String, PeriodStatement> = w
-        .as_ref()
-        .map(|w| {
-            w.periods
-                .iter()
-                .map(|p| (p.start.clone(), p.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let (what_if, grown) = match w {
+        Some(w) => (w.commission, w.periods),
+        None => (zero.clone(), Vec::new()),
+    };
+    let mut grown = grown.into_iter().peekable();
     let mut periods = Vec::with_capacity(a.periods.len());
     for p in a.periods {
-        let g = grown.remove(&p.start);
-        let actual = side(&p);
-        let what_if = g.as_ref().map(side).unwrap_or_else(|| Side {
-            tier: None,
-            rate: String::from("0"),
-            metrics: BTreeMap::new(),
-            volume: String::from("0"),
-            eligible_volume: String::from("0"),
-            commission: zero.clone(),
-        });
+        let g = next_match(&mut grown, |g| g.start.cmp(&p.start));
+        let (period_start, period_end, history) =
+            (p.start.clone(), p.end.clone(), p.history.clone());
+        let actual = side(p);
+        let what_if = match g {
+            Some(g) => side(g),
+            None => Side {
+                tier: None,
+                rate: String::from("0"),
+                metrics: BTreeMap::new(),
+                volume: String::from("0"),
+                eligible_volume: String::from("0"),
+                commission: zero.clone(),
+            },
+        };
         let difference = diff(&actual.commission, &what_if.commission, scale)?;
         periods.push(PeriodWhatIf {
-            period_start: p.start,
-            period_end: p.end,
-            history: p.history,
+            period_start,
+            period_end,
+            history,
             actual,
             what_if,
             difference,
         });
     }
-    let what_if = w.map(|w| w.commission).unwrap_or_else(|| zero.clone());
     Ok(BrokerWhatIf {
         difference: diff(&a.commission, &what_if, scale)?,
         broker: a.broker,
@@ -213,14 +222,14 @@ fn broker_what_if(
     })
 }
 
-fn side(p: &PeriodStatement) -> Side {
+fn side(p: PeriodStatement) -> Side {
     Side {
-        tier: p.tier.clone(),
-        rate: p.rate.clone(),
-        metrics: p.metrics.clone(),
-        volume: p.attributed.volume.clone(),
-        eligible_volume: p.eligible.volume.clone(),
-        commission: p.commission.clone(),
+        tier: p.tier,
+        rate: p.rate,
+        metrics: p.metrics,
+        volume: p.attributed.volume,
+        eligible_volume: p.eligible.volume,
+        commission: p.commission,
     }
 }
 
@@ -263,6 +272,19 @@ pub fn estimate_fed(
     growth: Decimal,
     broker: Option<&str>,
     mut feed: impl FnMut(&mut Settler) -> Result<()>,
+) -> Result<WhatIf> {
+    estimate_dyn(program, registry, options, growth, broker, &mut feed)
+}
+
+/// [`estimate_fed`] through one `dyn` feed: one copy of the two settlements in the binary
+/// whatever the hosts' feeds are (the web .wasm has a size budget).
+fn estimate_dyn(
+    program: &Program,
+    registry: Option<&Registry>,
+    options: &SettleOptions,
+    growth: Decimal,
+    broker: Option<&str>,
+    feed: &mut dyn FnMut(&mut Settler) -> Result<()>,
 ) -> Result<WhatIf> {
     let factor = growth_factor(growth)?;
     if options.lines {
