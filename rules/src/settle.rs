@@ -224,13 +224,21 @@ impl Settler {
 
     /// Settles a batch of clean rows (see [`crate::columns`]).
     pub fn push_columns(&mut self, c: &Columns) -> Result<()> {
-        if self.grow.is_some() {
-            // Grown values may leave the columns' fixed point: row by row, through `push`.
+        if let Some(f) = self.grow {
+            if let Some(g) = grow_columns(c, f) {
+                return self.push_columns_as_given(&g);
+            }
+            // A grown value leaves the columns' fixed point: row by row, through `push`,
+            // which multiplies exactly or names the trade that cannot be.
             for row in 0..c.len() {
                 self.push(&c.trade(row), Some(c.line[row]))?;
             }
             return Ok(());
         }
+        self.push_columns_as_given(c)
+    }
+
+    fn push_columns_as_given(&mut self, c: &Columns) -> Result<()> {
         match &mut self.inner {
             Inner::Batch(b) => b.push_columns(c),
             Inner::General(g) => {
@@ -330,6 +338,27 @@ impl Settler {
             Inner::General(_) => Err(no_partial_form()),
         }
     }
+}
+
+/// A batch with every notional and fee multiplied by `factor`, when every product is exact
+/// at the columns' scale and fits a decimal (so the row path would give the same values);
+/// `None` otherwise.
+fn grow_columns(c: &Columns, factor: rust_decimal::Decimal) -> Option<Columns> {
+    let f = factor.normalize();
+    let (m, p) = (
+        f.mantissa(),
+        *crate::columns::POW10.get(f.scale() as usize)?,
+    );
+    let times = |v: i128| {
+        let x = v.checked_mul(m)?;
+        let y = (x % p == 0).then(|| x / p)?;
+        crate::columns::to_decimal(y).map(|_| y)
+    };
+    let mut g = c.clone();
+    for v in g.notional.iter_mut().chain(g.fee.iter_mut()) {
+        *v = times(*v)?;
+    }
+    Some(g)
 }
 
 /// A trade with its notional and fee multiplied by `factor`, exactly, or the error naming it.
