@@ -299,6 +299,41 @@ fn readme_console_example_is_current() {
         assert_exit(&o, 0);
         assert_eq!(stdout(&o).trim_end(), block[..end].trim_end(), "{marker}");
     }
+    // `estimate --actuals`, in the README and in docs/estimate.md.
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/estimate.md"),
+    )
+    .unwrap();
+    for (text, growth, format) in [
+        (&readme, "100%", "table"),
+        (&docs, "100%", "table"),
+        (&docs, "-10%", "csv"),
+    ] {
+        let marker = format!(
+            "$ broker-rules estimate --program backpack --actuals june.csv --growth {growth} --format {format}\n"
+        );
+        let start = text.find(&marker).expect(&marker) + marker.len();
+        let block = &text[start..];
+        let end = ["\n$ ", "\n```"]
+            .iter()
+            .filter_map(|m| block.find(m))
+            .min()
+            .map(|i| i + 1)
+            .unwrap_or(block.len());
+        let o = run(&[
+            "estimate",
+            "-p",
+            "backpack",
+            "--actuals",
+            "backpack_month.csv",
+            "--growth",
+            growth,
+            "--format",
+            format,
+        ]);
+        assert_exit(&o, 0);
+        assert_eq!(stdout(&o).trim_end(), block[..end].trim_end(), "{marker}");
+    }
 }
 
 #[test]

@@ -129,3 +129,26 @@ def test_errors_are_the_cores(month: List[Dict[str, Any]]) -> None:
     with pytest.raises(br.InexactError) as i:
         br.estimate("backpack", actuals=tiny, growth="0.2")
     assert (i.value.id, i.value.field) == ("t1", "notional")
+
+
+def test_docs_example_runs_and_prints_its_comments() -> None:
+    """docs/estimate.md's Python block, run from the repository root: each ``# ...`` comment
+    line is what the print before it writes."""
+    import contextlib
+    import os
+    import re
+
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "estimate.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    want = [line[2:] for line in block.splitlines() if line.startswith("# ")]
+    out = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(block, "docs/estimate.md", "exec"), {})
+    finally:
+        os.chdir(cwd)
+    assert out.getvalue().splitlines() == want
