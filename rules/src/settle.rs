@@ -224,8 +224,11 @@ impl Settler {
 
     /// Settles a batch of clean rows (see [`crate::columns`]).
     pub fn push_columns(&mut self, c: &Columns) -> Result<()> {
-        if let Some(f) = self.grow {
-            if let Some(g) = grow_columns(c, f) {
+        if self.grow.is_some() {
+            // Not in wasm builds: the web package has a size budget, and the row path below
+            // gives the same statement, only slower.
+            #[cfg(not(target_family = "wasm"))]
+            if let Some(g) = self.grow.and_then(|f| grow_columns(c, f)) {
                 return self.push_columns_as_given(&g);
             }
             // A grown value leaves the columns' fixed point: row by row, through `push`,
@@ -343,6 +346,7 @@ impl Settler {
 /// A batch with every notional and fee multiplied by `factor`, when every product is exact
 /// at the columns' scale and fits a decimal (so the row path would give the same values);
 /// `None` otherwise.
+#[cfg(not(target_family = "wasm"))]
 fn grow_columns(c: &Columns, factor: rust_decimal::Decimal) -> Option<Columns> {
     let f = factor.normalize();
     let (m, p) = (
