@@ -7,6 +7,7 @@ import { renderStatement, wireExports } from './statement.js';
 import { renderBroker } from './broker.js';
 import { renderClients } from './clients.js';
 import { wireEstimator } from './estimator.js';
+import { wireWhatIf } from './whatif.js';
 import { wireLive } from './live.js';
 import { renderSubBrokers } from './subbrokers.js';
 import { group } from './dec.js';
@@ -223,6 +224,7 @@ drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' '
 wireExports(() => state.result);
 const programArg = () => state.program;
 const estimate = wireEstimator(br, programArg);
+wireWhatIf(br, programArg, () => state.file && { ...state.file, format: formatOf(state.file.name), registry: state.registryText });
 const live = wireLive(br, programArg, () => state.registryText);
 selectProgram('backpack');
 document.body.dataset.ready = '1';

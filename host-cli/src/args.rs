@@ -15,7 +15,9 @@ pub struct Cli {
 pub enum Command {
     /// Settle a trade log: per broker and period, the tier, volume, fees and commission.
     Settle(SettleArgs),
-    /// Estimate a scenario: tier, rate, commission, the next tier and the commission curve.
+    /// Estimate a scenario: tier, rate, commission, the next tier and the commission curve;
+    /// or, with --actuals and --growth, settled actuals beside the same trades grown by a
+    /// percentage ("last month's actuals, what if volume grows 20%?").
     Estimate(EstimateArgs),
     /// Per-trade lines: attribution, period, tier, rate, exact commission or exclusion.
     Explain(SettleArgs),
@@ -126,10 +128,14 @@ pub struct EstimateArgs {
     #[arg(long, short = 'p')]
     pub program: String,
     /// Expected attributed volume over the tier window (a month for monthly programs).
-    #[arg(long)]
-    pub volume: String,
+    #[arg(long, required_unless_present = "actuals")]
+    pub volume: Option<String>,
     /// Average fee rate (e.g. 0.0002).
-    #[arg(long, conflicts_with = "fees", required_unless_present = "fees")]
+    #[arg(
+        long,
+        conflicts_with = "fees",
+        required_unless_present_any = ["fees", "actuals"]
+    )]
     pub fee_rate: Option<String>,
     /// Expected total fees at that volume.
     #[arg(long)]
@@ -152,6 +158,45 @@ pub struct EstimateArgs {
     /// The clients' VIP level.
     #[arg(long, default_value_t = 0)]
     pub vip: u32,
+    /// Instead of a scenario: a trade log of actuals (as `settle --trades` reads it; `-`
+    /// reads stdin), settled as given and with every notional and fee grown by --growth.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "growth",
+        conflicts_with_all = ["volume", "fee_rate", "fees", "affiliate_share", "affiliate_rate", "products", "active_clients", "vip"]
+    )]
+    pub actuals: Option<String>,
+    /// Volume growth for --actuals: `20%` or `0.2` (+20%), `-10%`; greater than -100%.
+    #[arg(long, requires = "actuals", allow_hyphen_values = true)]
+    pub growth: Option<String>,
+    /// With --actuals: only this broker.
+    #[arg(long, requires = "actuals")]
+    pub broker: Option<String>,
+    /// With --actuals: broker registry JSON, as `settle --brokers`.
+    #[arg(long, requires = "actuals", value_name = "FILE")]
+    pub registry: Option<String>,
+    /// With --actuals: settle trades at or after this time (earlier ones feed the windows).
+    #[arg(long, requires = "actuals")]
+    pub from: Option<String>,
+    /// With --actuals: settle trades before this time.
+    #[arg(long, requires = "actuals")]
+    pub to: Option<String>,
+    /// With --actuals: the trades are the brokers' whole history (see `settle`).
+    #[arg(long, requires = "actuals")]
+    pub complete_history: bool,
+    /// With --actuals: fail on the first bad trade.
+    #[arg(long, requires = "actuals")]
+    pub strict: bool,
+    /// With --actuals: input format [default: by extension, else sniffed].
+    #[arg(long, value_enum, requires = "actuals")]
+    pub input_format: Option<InFormat>,
+    /// With --actuals: rename an input column to a trade field (FROM=TO), as `settle`.
+    #[arg(long = "column", value_name = "FROM=TO", requires = "actuals")]
+    pub columns: Vec<String>,
+    /// With --actuals: worker threads for CSV and Parquet input [default: all cores].
+    #[arg(long, requires = "actuals")]
+    pub threads: Option<usize>,
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(long, short = 'f', value_enum)]
     pub format: Option<OutFormat>,

@@ -15,6 +15,7 @@ pub mod render;
 pub mod sample;
 mod sample_parquet;
 pub mod sample_report;
+pub mod whatif;
 
 pub use args::*;
 use render::{explain_csv, explain_table, header, statement_csv, statement_table};
@@ -311,9 +312,12 @@ fn warn_history(summary: &broker_rules::statement::Summary) {
 
 fn estimate_cmd(a: EstimateArgs, out: &mut dyn Write) -> R<()> {
     let program = load_program(&a.program)?;
+    if a.actuals.is_some() {
+        return whatif::estimate_actuals_cmd(&program, a, out);
+    }
     let mut scenario = serde_json::Map::new();
     let str_v = |s: &str| serde_json::Value::String(s.to_string());
-    scenario.insert("volume".into(), str_v(&a.volume));
+    scenario.insert("volume".into(), str_v(a.volume.as_deref().unwrap_or("")));
     if let Some(r) = &a.fee_rate {
         scenario.insert("fee_rate".into(), str_v(r));
     }

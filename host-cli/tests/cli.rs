@@ -299,6 +299,41 @@ fn readme_console_example_is_current() {
         assert_exit(&o, 0);
         assert_eq!(stdout(&o).trim_end(), block[..end].trim_end(), "{marker}");
     }
+    // `estimate --actuals`, in the README and in docs/estimate.md.
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/estimate.md"),
+    )
+    .unwrap();
+    for (text, growth, format) in [
+        (&readme, "100%", "table"),
+        (&docs, "100%", "table"),
+        (&docs, "-10%", "csv"),
+    ] {
+        let marker = format!(
+            "$ broker-rules estimate --program backpack --actuals june.csv --growth {growth} --format {format}\n"
+        );
+        let start = text.find(&marker).expect(&marker) + marker.len();
+        let block = &text[start..];
+        let end = ["\n$ ", "\n```"]
+            .iter()
+            .filter_map(|m| block.find(m))
+            .min()
+            .map(|i| i + 1)
+            .unwrap_or(block.len());
+        let o = run(&[
+            "estimate",
+            "-p",
+            "backpack",
+            "--actuals",
+            "backpack_month.csv",
+            "--growth",
+            growth,
+            "--format",
+            format,
+        ]);
+        assert_exit(&o, 0);
+        assert_eq!(stdout(&o).trim_end(), block[..end].trim_end(), "{marker}");
+    }
 }
 
 #[test]
@@ -632,6 +667,113 @@ fn estimate_json_and_table() {
     assert_exit(&o, 1);
     assert!(
         stderr(&o).starts_with("error[E_OPTIONS]: scenario: "),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// `estimate --actuals --growth`: backpack_month.csv settled as given and doubled. Worked
+/// by hand: actual api_volume 10,000,000 -> BKR 2 (35%): t1 2,000 x 35% = 700, t2 2,400 x
+/// min(35%, 50% - 10%) = 840, t3 600 x min(35%, 25%) = 150 -> 1,690.00. Doubled: 20,000,000
+/// -> BKR 3 (40%): 4,000 x 40% = 1,600, 4,800 x min(40%, 40%) = 1,920, 1,200 x 25% = 300
+/// -> 3,820.00, +2,130.00. At -10%: 9,000,000 -> BKR 1 (30%): 540 + 648 + 135 = 1,323.00.
+#[test]
+fn estimate_from_actuals_table_json_and_errors() {
+    let o = run(&[
+        "estimate",
+        "-p",
+        "backpack",
+        "--actuals",
+        "backpack_month.csv",
+        "--growth",
+        "100%",
+        "--format",
+        "table",
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "Backpack API Broker Program - program backpack 2026.1 (sha256 ce366dd4950d), engine broker-rules 0.1.0\n\
+What if volume grows 100% (every notional and fee x 2; accounts, fee rates and dates as settled)\n\
+\n\
+broker  period   tier            tier basis actual      tier basis what-if     actual USD  what-if USD  difference\n\
+BKR     2026-06  BKR 2 -> BKR 3  api_volume 10,000,000  api_volume 20,000,000    1,690.00     3,820.00   +2,130.00\n\
+\n\
+Total commission: actual 1,690.00 USD, what-if 3,820.00 USD, difference +2,130.00 USD (1 broker)\n\
+Active clients do not grow: a ladder that also needs clients keeps its tier until they are there.\n"
+    );
+    // The same trades from stdin, one broker, a decline, as JSON: the core's bytes.
+    let csv = std::fs::read(fixtures().join("backpack_month.csv")).unwrap();
+    let o = run_with(
+        &[
+            "estimate",
+            "-p",
+            "backpack",
+            "--actuals",
+            "-",
+            "--growth",
+            "-0.1",
+            "--broker",
+            "BKR",
+            "-f",
+            "json",
+        ],
+        Some(&csv),
+    );
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(out.contains(r#""growth":"-0.1","factor":"0.9""#), "{out}");
+    assert!(out.contains(r#""what_if":{"tier":"BKR 1","rate":"0.3","metrics":{"api_volume":"9000000"},"volume":"9000000","eligible_volume":"9000000","commission":"1323.00"},"difference":"-367.00"}"#), "{out}");
+    assert!(out.ends_with("\"actual\":\"1690.00\",\"what_if\":\"1323.00\",\"difference\":\"-367.00\",\"rejected\":[],\"incomplete_history\":[]}\n"), "{out}");
+    // The same request through `call` gives the same bytes.
+    let req = format!(
+        r#"{{"program":"backpack","actuals":{{"trades":{},"format":"csv"}},"growth":"-0.1","broker":"BKR"}}"#,
+        serde_json::to_string(std::str::from_utf8(&csv).unwrap()).unwrap()
+    );
+    let c = run_with(&["call", "estimate", "-r", "-"], Some(req.as_bytes()));
+    assert_exit(&c, 0);
+    assert_eq!(stdout(&c), format!("{{\"ok\":{}}}\n", out.trim_end()));
+    // growth -100% is the core's E_OPTIONS; a scenario flag beside --actuals is usage.
+    let o = run(&[
+        "estimate",
+        "-p",
+        "backpack",
+        "--actuals",
+        "backpack_month.csv",
+        "--growth",
+        "-100%",
+    ]);
+    assert_exit(&o, 1);
+    assert_eq!(
+        stderr(&o),
+        "error[E_OPTIONS]: growth must be greater than -1 (-100%), got -1 (field growth)\n  help: fix the options or scenario\n"
+    );
+    let o = run(&[
+        "estimate",
+        "-p",
+        "backpack",
+        "--actuals",
+        "backpack_month.csv",
+        "--growth",
+        "1",
+        "--volume",
+        "5",
+    ]);
+    assert_exit(&o, 2);
+    let o = run(&[
+        "estimate",
+        "-p",
+        "backpack",
+        "--actuals",
+        "backpack_month.csv",
+        "--growth",
+        "0.2",
+        "--broker",
+        "NOPE",
+    ]);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).starts_with("error[E_OPTIONS]: broker \"NOPE\" has no statement"),
         "{}",
         stderr(&o)
     );

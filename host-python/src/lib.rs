@@ -356,6 +356,95 @@ fn settle_arrow(
     }))
 }
 
+/// `estimate` from actuals given as CSV, NDJSON or JSON-array text: `request` is
+/// estimate's with `actuals` holding only `registry`? and `options`? (the core's
+/// `api::estimate_fed`); the text is read twice, once per run.
+#[pyfunction]
+#[pyo3(signature = (request, text, format, columns=Vec::new(), compiled=None))]
+fn estimate_text(
+    py: Python<'_>,
+    request: String,
+    text: String,
+    format: String,
+    columns: Vec<(String, String)>,
+    compiled: Option<PyRef<'_, Compiled>>,
+) -> String {
+    let program = compiled.map(|c| c.0.program().clone());
+    py.detach(move || {
+        api::guarded(|| {
+            api::estimate_fed(&request, program.as_ref(), |s| {
+                feed_text(s, &text, &format, &columns)
+            })
+        })
+    })
+}
+
+/// `estimate` from actuals read from a file (read twice, once per run).
+#[pyfunction]
+#[pyo3(signature = (request, path, format, columns=Vec::new(), compiled=None))]
+fn estimate_file(
+    py: Python<'_>,
+    request: String,
+    path: String,
+    format: Option<String>,
+    columns: Vec<(String, String)>,
+    compiled: Option<PyRef<'_, Compiled>>,
+) -> String {
+    let program = compiled.map(|c| c.0.program().clone());
+    py.detach(move || {
+        api::guarded(|| {
+            api::estimate_fed(&request, program.as_ref(), |s| {
+                feed_file(s, &path, format.as_deref(), &columns)
+            })
+        })
+    })
+}
+
+/// `estimate` from actuals in an Arrow stream: the stream is read once into its record
+/// batches (they are shared, not copied), which both runs read.
+#[pyfunction]
+#[pyo3(signature = (request, stream, allow_float, columns=Vec::new(), compiled=None))]
+fn estimate_arrow(
+    py: Python<'_>,
+    request: String,
+    stream: &Bound<'_, PyAny>,
+    allow_float: bool,
+    columns: Vec<(String, String)>,
+    compiled: Option<PyRef<'_, Compiled>>,
+) -> PyResult<String> {
+    let ffi = take_stream(stream)?;
+    let program = compiled.map(|c| c.0.program().clone());
+    Ok(py.detach(move || {
+        api::guarded(|| {
+            let mut batches = Vec::new();
+            let mut failed: Option<String> = None;
+            match RecordBatchStreamReader::try_new(ffi) {
+                Ok(reader) => {
+                    for b in reader {
+                        match b {
+                            Ok(b) => batches.push(b),
+                            Err(e) => {
+                                failed = Some(e.to_string());
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => failed = Some(e.to_string()),
+            }
+            api::estimate_fed(&request, program.as_ref(), |s| {
+                let map = column_map(&columns)?;
+                let items = batches.iter().cloned().map(Ok).chain(
+                    failed
+                        .iter()
+                        .map(|m| Err(arrow_schema::ArrowError::ExternalError(m.clone().into()))),
+                );
+                read::arrow::feed_batches(s, items, &map, allow_float, &mut |_, _| {})
+            })
+        })
+    }))
+}
+
 /// `reconcile` of trades given as CSV, NDJSON or JSON-array text with column renames; the
 /// request is reconcile's without `trades` and `format`.
 #[pyfunction]
@@ -595,6 +684,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(settle_text, m)?)?;
     m.add_function(wrap_pyfunction!(settle_file, m)?)?;
     m.add_function(wrap_pyfunction!(settle_arrow, m)?)?;
+    m.add_function(wrap_pyfunction!(estimate_text, m)?)?;
+    m.add_function(wrap_pyfunction!(estimate_file, m)?)?;
+    m.add_function(wrap_pyfunction!(estimate_arrow, m)?)?;
     m.add_function(wrap_pyfunction!(reconcile_text, m)?)?;
     m.add_function(wrap_pyfunction!(reconcile_file, m)?)?;
     m.add_function(wrap_pyfunction!(reconcile_arrow, m)?)?;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import broker_rules as br
 from broker_rules import _native
@@ -37,6 +37,16 @@ def estimate() -> Decimal:
     nxt: Optional[br.CurvePoint] = e.next
     curve: List[br.CurvePoint] = e.curve
     return e.commission + (nxt.volume_needed if nxt else Decimal(0)) + sum((c.commission for c in curve), Decimal(0))
+
+
+def what_if(trades: List[Dict[str, Any]]) -> Decimal:
+    w: br.WhatIf = br.estimate("backpack", actuals=trades, growth="20%", broker="B1")
+    p: br.PeriodWhatIf = w.brokers[0].periods[0]
+    side: br.Side = p.what_if
+    tier: Optional[str] = side.tier
+    assert tier is None or isinstance(tier, str)
+    c: br.WhatIf = br.compile("backpack").estimate(actuals=trades, growth=Decimal("0.2"))
+    return w.difference + c.what_if
 
 
 def errors() -> str:

@@ -182,10 +182,40 @@ pub fn settle_bytes(function: &str, head: &str, bytes: &[u8], threads: usize) ->
         "settle" => api::envelope(settle_value(head, bytes, threads, false)),
         "explain" => api::envelope(settle_value(head, bytes, threads, true).map(Explanation::from)),
         "reconcile" => reconcile_bytes(head, bytes, threads),
+        "estimate" => estimate_bytes(head, bytes, threads, None),
         other => api::error_envelope(&Error::new(
             ErrorCode::Options,
-            alloc::format!("{other:?} takes no trade bytes (settle, explain and reconcile do)"),
+            alloc::format!(
+                "{other:?} takes no trade bytes (settle, explain, estimate and reconcile do)"
+            ),
         )),
+    }
+}
+
+/// `estimate` from actuals given as a trade log's bytes: `head` is estimate's request with
+/// `actuals` holding `registry`?, `options`?, `format`? and `columns`? (no `trades`); the
+/// bytes are read twice, once per run (as given and grown).
+fn estimate_bytes(head: &str, bytes: &[u8], threads: usize, compiled: Option<&Program>) -> String {
+    let parsed = api::parse_request(head).and_then(|mut req| {
+        let input = match req.get_mut("actuals") {
+            Some(Value::Object(a)) => {
+                let input = Input::from_request(a).map_err(|e| e.within("actuals"))?;
+                a.remove("format");
+                a.remove("columns");
+                input
+            }
+            _ => Input {
+                format: None,
+                columns: ColumnMap::new(),
+            },
+        };
+        Ok((Value::Object(req).to_string(), input))
+    });
+    match parsed {
+        Ok((rest, input)) => {
+            api::estimate_fed(&rest, compiled, |s| feed_bytes(s, bytes, &input, threads))
+        }
+        Err(e) => api::error_envelope(&e),
     }
 }
 
@@ -298,7 +328,8 @@ impl CompiledProgram {
     }
 
     /// `settle` / `explain` over a trade log as bytes; `head`: `{"registry"?, "options"?,
-    /// "format"?, "columns"?}`.
+    /// "format"?, "columns"?}`; `estimate`: estimate's request without `program` (see
+    /// [`settle_bytes`]).
     pub fn call_bytes(&self, function: &str, head: &str, bytes: &[u8], threads: usize) -> String {
         let c = match &self.0 {
             Ok(c) => c,
@@ -307,10 +338,13 @@ impl CompiledProgram {
         let lines = match function {
             "settle" => false,
             "explain" => true,
+            "estimate" => return estimate_bytes(head, bytes, threads, Some(c.program())),
             other => {
                 return api::error_envelope(&Error::new(
                     ErrorCode::Options,
-                    alloc::format!("{other:?} takes no trade bytes (settle and explain do)"),
+                    alloc::format!(
+                        "{other:?} takes no trade bytes (settle, explain and estimate do)"
+                    ),
                 ))
             }
         };

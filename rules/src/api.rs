@@ -8,7 +8,10 @@
 //!   "registry": {...}?, "options": {"from", "to", "lines", "strict"}?}`; `trades` may also
 //!   be a trade log's text with `"format": "csv" | "ndjson" | "json"`, read by the same
 //!   readers as files (std builds), so CSV and NDJSON errors are data every host replays.
-//! - `estimate`: `{"program": ..., "scenario": {...}}`
+//! - `estimate`: `{"program": ..., "scenario": {...}}`, or from actuals:
+//!   `{"program": ..., "actuals": {"trades", "format"?, "registry"?, "options"?},
+//!   "growth": "0.2" | "20%", "broker"?: "<code>"}` (`actuals` holds settle's fields; the
+//!   trades are settled as given and with every notional and fee times `1 + growth`)
 //! - `validate`: `{"program": ...}` | `{"trades": [...], "program"?, "options"?}` | `{"registry": {...}}`
 //! - `program`: `{"id": "backpack"}`; `programs`: `{}` (or empty input)
 //! - `reconcile`: settle's fields (`program`, `trades`, `format`?, `registry`?, `options`?;
@@ -25,6 +28,7 @@ use crate::registry::Registry;
 use crate::settle::{SettleOptions, Settler};
 use crate::statement::{Explanation, ProgramInfo, Statement, Validation};
 use crate::trade;
+use crate::whatif::{self, WhatIf};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -747,22 +751,174 @@ fn explain_value(request: &str) -> Result<Explanation> {
     settle_parsed(&program, &req).map(Explanation::from)
 }
 
-fn estimate_value(request: &str) -> Result<estimate::Estimate> {
+/// The request fields of `estimate`.
+pub(crate) const ESTIMATE_FIELDS: [&str; 5] =
+    ["program", "scenario", "actuals", "growth", "broker"];
+
+fn estimate_value(request: &str) -> Result<Estimated> {
     let req = parse_request(request)?;
-    only(&req, &["program", "scenario"])?;
+    only(&req, &ESTIMATE_FIELDS)?;
     let program = program_from(req.get("program"))?;
     estimate_parsed(&program, &req)
 }
 
-/// `estimate` of a parsed request (`{"scenario": ...}`) under a program already built.
-pub(crate) fn estimate_parsed(
+/// What `estimate` returns: a scenario's [`estimate::Estimate`], or the actuals'
+/// [`WhatIf`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Estimated {
+    Scenario(estimate::Estimate),
+    Actuals(WhatIf),
+}
+
+/// `estimate` of a parsed request (`{"scenario": ...}` or `{"actuals", "growth",
+/// "broker"?}`) under a program already built.
+pub(crate) fn estimate_parsed(program: &Program, req: &Map<String, Value>) -> Result<Estimated> {
+    let given = |k: &str| !matches!(req.get(k), None | Some(Value::Null));
+    let misuse = |f: &str, m: &str| Err(Error::new(ErrorCode::Field, String::from(m)).field(f));
+    match (given("scenario"), given("actuals")) {
+        (true, true) => {
+            return misuse(
+                "actuals",
+                "give scenario or actuals (with growth), not both",
+            )
+        }
+        (true, false) => {
+            for f in ["growth", "broker"] {
+                if given(f) {
+                    return misuse(
+                        f,
+                        &format!("{f} applies to actuals; a scenario states its own volume"),
+                    );
+                }
+            }
+            let scenario: Scenario = field(req, "scenario")?.unwrap_or_default();
+            return estimate::estimate(program, &scenario).map(Estimated::Scenario);
+        }
+        (false, false) => {
+            return misuse(
+                "scenario",
+                "missing required field scenario (or actuals with growth)",
+            )
+        }
+        (false, true) => {}
+    }
+    let trades = actuals_of(req, &["trades", "format", "registry", "options"])
+        .and_then(|a| trades_in(a).map_err(|e| e.within("actuals")))?;
+    estimate_actuals(program, req, &mut |s| feed_trades(s, &trades)).map(Estimated::Actuals)
+}
+
+/// The request's `actuals` object, its fields checked against `allowed`.
+fn actuals_of<'a>(req: &'a Map<String, Value>, allowed: &[&str]) -> Result<&'a Map<String, Value>> {
+    match req.get("actuals") {
+        Some(Value::Object(m)) => {
+            only(m, allowed).map_err(|e| e.within("actuals"))?;
+            Ok(m)
+        }
+        _ => Err(Error::new(
+            ErrorCode::Field,
+            format!(
+                "actuals must be an object with settle's fields: {}",
+                allowed.join(", ")
+            ),
+        )
+        .field("actuals")),
+    }
+}
+
+/// `estimate` from actuals once the request's shape is checked: growth, broker, the
+/// actuals' registry and options; `feed` gives the trades (twice: as given and grown).
+fn estimate_actuals(
     program: &Program,
     req: &Map<String, Value>,
-) -> Result<estimate::Estimate> {
-    let scenario: Scenario = field(req, "scenario")?.ok_or_else(|| {
-        Error::new(ErrorCode::Field, "missing required field scenario").field("scenario")
-    })?;
-    estimate::estimate(program, &scenario)
+    feed: &mut dyn FnMut(&mut Settler) -> Result<()>,
+) -> Result<WhatIf> {
+    let actuals = match req.get("actuals") {
+        Some(Value::Object(m)) => m,
+        _ => {
+            return Err(
+                Error::new(ErrorCode::Field, "missing required field actuals").field("actuals"),
+            )
+        }
+    };
+    let growth = match req.get("growth") {
+        None | Some(Value::Null) => {
+            return Err(Error::new(
+                ErrorCode::Field,
+                "missing required field growth (e.g. \"0.2\" or \"20%\" for +20% volume)",
+            )
+            .field("growth"))
+        }
+        Some(Value::String(g)) => {
+            crate::money::parse_rate_or_decimal(g).map_err(|e| e.field("growth"))?
+        }
+        Some(v) => {
+            return Err(Error::new(
+                ErrorCode::Decimal,
+                format!("growth must be a decimal string such as \"0.2\" or \"20%\", got {v}"),
+            )
+            .field("growth"))
+        }
+    };
+    whatif::growth_factor(growth)?;
+    let broker: Option<String> = field(req, "broker")?;
+    let registry: Option<Registry> = field(actuals, "registry").map_err(|e| e.within("actuals"))?;
+    let options: SettleOptions = field(actuals, "options")
+        .map_err(|e| e.within("actuals"))?
+        .unwrap_or_default();
+    if options.lines {
+        return Err(Error::new(
+            ErrorCode::Field,
+            "estimate sets periods side by side and has no per-trade lines; drop lines",
+        )
+        .field("actuals.options.lines"));
+    }
+    whatif::estimate_fed(
+        program,
+        registry.as_ref(),
+        &options,
+        growth,
+        broker.as_deref(),
+        feed,
+    )
+}
+
+/// `estimate` from actuals a host feeds (a file, an Arrow stream): `request` is
+/// `estimate`'s with `actuals` holding only `registry`? and `options`? (no `trades` or
+/// `format`), and no `program` when `compiled` gives it. `feed` is called twice, once per
+/// run, and must give the same trades both times. The envelope is [`estimate`]'s for the
+/// same trades.
+pub fn estimate_fed(
+    request: &str,
+    compiled: Option<&Program>,
+    mut feed: impl FnMut(&mut Settler) -> Result<()>,
+) -> String {
+    envelope((|| {
+        let req = parse_request(request)?;
+        let fields: &[&str] = if compiled.is_some() {
+            &ESTIMATE_FIELDS[1..]
+        } else {
+            &ESTIMATE_FIELDS
+        };
+        only(&req, fields)?;
+        if req.contains_key("scenario") {
+            return Err(Error::new(
+                ErrorCode::Field,
+                "give scenario or actuals (with growth), not both",
+            )
+            .field("actuals"));
+        }
+        let built;
+        let program = match compiled {
+            Some(p) => p,
+            None => {
+                built = program_from(req.get("program"))?;
+                &built
+            }
+        };
+        actuals_of(&req, &["registry", "options"])?;
+        estimate_actuals(program, &req, &mut feed)
+    })())
 }
 
 fn program_value(request: &str) -> Result<ProgramSpec> {

@@ -6,7 +6,7 @@
 //! The calls take the same JSON requests as [`crate::api`] without the `program` field and
 //! answer with the same envelopes, byte for byte:
 //! - [`Compiled::settle`] / [`Compiled::explain`]: `{"trades": [...], "registry"?, "options"?}`
-//! - [`Compiled::estimate`]: `{"scenario": {...}}`
+//! - [`Compiled::estimate`]: `{"scenario": {...}}` or `{"actuals", "growth", "broker"?}`
 
 use crate::api::{self, envelope, parse_request};
 use crate::error::{Error, ErrorCode, Result};
@@ -65,10 +65,11 @@ impl Compiled {
         )
     }
 
-    /// The envelope of `estimate` for this program and `request` (`{"scenario": ...}`).
+    /// The envelope of `estimate` for this program and `request` (`{"scenario": ...}` or
+    /// `{"actuals": {...}, "growth": ..., "broker"?}`).
     pub fn estimate(&self, request: &str) -> String {
         envelope(
-            self.request(request, &["scenario"])
+            self.request(request, &api::ESTIMATE_FIELDS[1..])
                 .and_then(|req| api::estimate_parsed(&self.program, &req)),
         )
     }

@@ -36,6 +36,24 @@
 //! assert_eq!(next.commission, "700.00");
 //! ```
 //!
+//! ## Estimate from actuals: "what if volume grows 20%?"
+//! ```
+//! use broker_rules::{estimate_actuals, program, SettleOptions, Trade};
+//!
+//! let trades: Vec<Trade> = serde_json::from_str(r#"[
+//!   {"id": "t1", "time": "2026-06-10T13:45:00Z", "account": "c1", "broker": "B1",
+//!    "channel": "api", "product": "spot", "notional": "9000000", "fee": "1800"}
+//! ]"#).unwrap();
+//! let growth = "0.2".parse().unwrap();
+//! let w = estimate_actuals(&program("backpack").unwrap(), &trades, None,
+//!     &SettleOptions::default(), growth, None).unwrap();
+//! let june = &w.brokers[0].periods[0];
+//! // 9,000,000 -> BKR 1: 1,800 x 30%; grown 10,800,000 -> BKR 2: 2,160 x 35%
+//! assert_eq!((june.actual.tier.as_deref(), june.actual.commission.as_str()), (Some("BKR 1"), "540.00"));
+//! assert_eq!((june.what_if.tier.as_deref(), june.what_if.commission.as_str()), (Some("BKR 2"), "756.00"));
+//! assert_eq!(w.difference, "216.00");
+//! ```
+//!
 //! ## The same through JSON (what every host calls)
 //! ```
 //! let out = broker_rules::api::call("estimate",
@@ -73,6 +91,7 @@ pub mod settle;
 pub mod statement;
 pub mod time;
 pub mod trade;
+pub mod whatif;
 
 pub use builtin::{program, programs};
 pub use error::{Error, ErrorCode, Location, Result};
@@ -82,6 +101,7 @@ pub use registry::Registry;
 pub use settle::{explain, settle, SettleOptions, Settler};
 pub use statement::{Explanation, Line, Statement, Validation};
 pub use trade::{Trade, TradeRef};
+pub use whatif::{estimate_actuals, WhatIf};
 
 /// Validates a program file's text: every problem, or an empty list.
 pub fn validate_program(text: &str) -> alloc::vec::Vec<Error> {

@@ -66,6 +66,9 @@ enum Inner {
 #[derive(Clone, Debug)]
 pub struct Settler {
     inner: Inner,
+    /// `estimate`'s what-if: every pushed trade's notional and fee are multiplied by this
+    /// factor (`1 + growth`) before settling ([`Settler::grown`]); `None`: as given.
+    grow: Option<rust_decimal::Decimal>,
 }
 
 impl Settler {
@@ -99,7 +102,24 @@ impl Settler {
             )?),
             None => Inner::General(general),
         };
-        Ok(Settler { inner })
+        Ok(Settler { inner, grow: None })
+    }
+
+    /// A settler of the same trades with every notional and fee multiplied by `factor`
+    /// (`1 + growth`, > 0), exactly: `estimate`'s "what if volume grows" side. Rates, fee
+    /// rates, accounts and times are unchanged, so a fee derived from `fee_rate` scales with
+    /// its notional and the active clients do not grow. A product with more digits than a
+    /// decimal holds stops the input with `E_INEXACT` / `E_OVERFLOW` naming the trade; it is
+    /// never rounded.
+    pub fn grown(
+        program: &Program,
+        registry: Option<&Registry>,
+        options: &SettleOptions,
+        factor: rust_decimal::Decimal,
+    ) -> Result<Settler> {
+        let mut s = Settler::new(program, registry, options)?;
+        s.grow = Some(factor);
+        Ok(s)
     }
 
     /// Keeps reconciliation's per-key sums (see `engine/keyed.rs`) when this settlement runs
@@ -205,6 +225,26 @@ impl Settler {
     /// Returns an error only when the input must stop: strict mode, or a duplicate id with
     /// different content (fatal in both modes: no order-independent choice exists).
     pub fn push(&mut self, t: &TradeRef<'_>, line: Option<u64>) -> Result<()> {
+        match self.grow {
+            Some(f) => self.push_grown(t, f, line),
+            None => self.push_as_given(t, line),
+        }
+    }
+
+    /// [`Settler::push`] of a what-if settler: kept out of line, so the readers' hot loops
+    /// carry one call, not the growth.
+    #[inline(never)]
+    fn push_grown(
+        &mut self,
+        t: &TradeRef<'_>,
+        f: rust_decimal::Decimal,
+        line: Option<u64>,
+    ) -> Result<()> {
+        let g = grow_trade(t, f, line)?;
+        self.push_as_given(&g, line)
+    }
+
+    fn push_as_given(&mut self, t: &TradeRef<'_>, line: Option<u64>) -> Result<()> {
         match &mut self.inner {
             Inner::Batch(b) => b.push_row(t, line),
             Inner::General(g) => g.push(t, line),
@@ -213,6 +253,24 @@ impl Settler {
 
     /// Settles a batch of clean rows (see [`crate::columns`]).
     pub fn push_columns(&mut self, c: &Columns) -> Result<()> {
+        if self.grow.is_some() {
+            // Not in wasm builds: the web package has a size budget, and the row path below
+            // gives the same statement, only slower.
+            #[cfg(not(target_family = "wasm"))]
+            if let Some(g) = self.grow.and_then(|f| grow_columns(c, f)) {
+                return self.push_columns_as_given(&g);
+            }
+            // A grown value leaves the columns' fixed point: row by row, through `push`,
+            // which multiplies exactly or names the trade that cannot be.
+            for row in 0..c.len() {
+                self.push(&c.trade(row), Some(c.line[row]))?;
+            }
+            return Ok(());
+        }
+        self.push_columns_as_given(c)
+    }
+
+    fn push_columns_as_given(&mut self, c: &Columns) -> Result<()> {
         match &mut self.inner {
             Inner::Batch(b) => b.push_columns(c),
             Inner::General(g) => {
@@ -234,6 +292,7 @@ impl Settler {
         match &mut self.inner {
             Inner::Batch(b) => Some(Settler {
                 inner: Inner::Batch(b.fork()),
+                grow: self.grow,
             }),
             Inner::General(_) => None,
         }
@@ -242,6 +301,12 @@ impl Settler {
     /// Adds another settler's state: a fork, or a state of another part of the input
     /// settled separately (its ids must not overlap this one's).
     pub fn merge(&mut self, other: Settler) -> Result<()> {
+        if self.grow != other.grow {
+            return Err(Error::new(
+                ErrorCode::Partial,
+                "the states settle the trades grown by different factors",
+            ));
+        }
         match (&mut self.inner, other.inner) {
             (Inner::Batch(a), Inner::Batch(b)) => {
                 if a.p.sha256() != b.p.sha256() || a.options != b.options {
@@ -302,10 +367,64 @@ impl Settler {
         match &self.inner {
             Inner::Batch(b) => Ok(Settler {
                 inner: Inner::Batch(crate::engine::wire::decode(b, bytes)?),
+                grow: self.grow,
             }),
             Inner::General(_) => Err(no_partial_form()),
         }
     }
+}
+
+/// A batch with every notional and fee multiplied by `factor`, when every product is exact
+/// at the columns' scale and fits a decimal (so the row path would give the same values);
+/// `None` otherwise.
+#[cfg(not(target_family = "wasm"))]
+fn grow_columns(c: &Columns, factor: rust_decimal::Decimal) -> Option<Columns> {
+    let f = factor.normalize();
+    let (m, p) = (
+        f.mantissa(),
+        *crate::columns::POW10.get(f.scale() as usize)?,
+    );
+    let times = |v: i128| {
+        let x = v.checked_mul(m)?;
+        let y = (x % p == 0).then(|| x / p)?;
+        crate::columns::to_decimal(y).map(|_| y)
+    };
+    let mut g = c.clone();
+    for v in g.notional.iter_mut().chain(g.fee.iter_mut()) {
+        *v = times(*v)?;
+    }
+    Some(g)
+}
+
+/// A trade with its notional and fee multiplied by `factor`, exactly, or the error naming it.
+fn grow_trade<'a>(
+    t: &TradeRef<'a>,
+    factor: rust_decimal::Decimal,
+    line: Option<u64>,
+) -> Result<TradeRef<'a>> {
+    let times = |v: rust_decimal::Decimal, field: &str| {
+        crate::money::mul(v, factor).map_err(|e| {
+            let e = Error::new(
+                e.code,
+                alloc::format!(
+                    "the what-if of trade {:?}: {field} {v} x {factor}: {}",
+                    t.id,
+                    e.message
+                ),
+            )
+            .field(field)
+            .id(t.id);
+            match line {
+                Some(l) => e.line(l),
+                None => e,
+            }
+        })
+    };
+    Ok(TradeRef {
+        notional: times(t.notional, "notional")?,
+        fee: times(t.fee, "fee")?,
+        ..*t
+    })
 }
 
 /// Settles a batch of owned trades.

@@ -53,6 +53,7 @@ pub fn case(seed: u64, index: usize) -> Case {
     let (call, request) = match r.below(20) {
         0..=13 => ("settle", settle_request(&mut r, program)),
         14..=16 => ("explain", settle_request(&mut r, program)),
+        17 => ("estimate", actuals_request(&mut r, program)),
         _ => (
             "estimate",
             json!({"program": program, "scenario": scenario(&mut r)}),
@@ -322,6 +323,19 @@ fn settle_request(r: &mut Rng, program: Value) -> Value {
     }
     req["options"] = Value::Object(options);
     req
+}
+
+/// `estimate` from actuals: a settle request's trades, registry and options (without
+/// lines) under `actuals`, and a growth from -50% to +150%.
+fn actuals_request(r: &mut Rng, program: Value) -> Value {
+    let mut actuals = settle_request(r, program.clone());
+    let a = actuals.as_object_mut().expect("an object");
+    a.remove("program");
+    if let Some(Value::Object(o)) = a.get_mut("options") {
+        o.remove("lines");
+    }
+    let growth = *r.pick(&["-0.5", "0.2", "20%", "1.5", "0.125", "0"]);
+    json!({"program": program, "actuals": actuals, "growth": growth})
 }
 
 fn scenario(r: &mut Rng) -> Value {

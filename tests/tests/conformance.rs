@@ -388,6 +388,23 @@ fn check_case(
         if let Some(x) = request.get("scenario") {
             check("input scenario", "scenario", x);
         }
+        // `estimate` from actuals: settle's fields, one level down.
+        let actuals = request.get("actuals");
+        for (i, t) in actuals
+            .and_then(|a| a.get("trades"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            check(&format!("input actuals.trades[{i}]"), "trade", t);
+        }
+        if let Some(r) = actuals.and_then(|a| a.get("registry")) {
+            check("input actuals.registry", "registry", r);
+        }
+        if let Some(o) = actuals.and_then(|a| a.get("options")) {
+            check("input actuals.options", "settle-options", o);
+        }
         if let Some(f) = request.get("report_format").filter(|f| f.is_object()) {
             check("input report_format", "report-format", f);
         }
@@ -395,6 +412,7 @@ fn check_case(
     match call {
         "settle" => check("output", "statement", ok),
         "explain" => check("output", "explanation", ok),
+        "estimate" if request.get("actuals").is_some() => check("output", "what-if", ok),
         "estimate" => check("output", "estimate", ok),
         "validate" => check("output", "validation", ok),
         "program" => check("output", "program", ok),

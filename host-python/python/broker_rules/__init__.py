@@ -16,7 +16,7 @@ import json
 import os
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union, overload
 
 from . import _native
 from ._errors import (
@@ -67,6 +67,10 @@ from ._results import (
     Validation,
     Way,
     Need,
+    Side,
+    PeriodWhatIf,
+    BrokerWhatIf,
+    WhatIf,
 )
 
 __version__: str = _native.engine_version()
@@ -101,6 +105,10 @@ __all__ = [
     "Summary",
     "Explanation",
     "Estimate",
+    "WhatIf",
+    "BrokerWhatIf",
+    "PeriodWhatIf",
+    "Side",
     "CurvePoint",
     "TierAbove",
     "Way",
@@ -697,14 +705,93 @@ def _merge_request(request: str, states: Iterable[StateArg]) -> Statement:
     return Statement._from_json(_unwrap(_merger(request, states).finish()))
 
 
+#: A volume growth: ``Decimal("0.2")``, ``"0.2"`` or ``"20%"`` (+20%), ``-1 < growth``.
+GrowthArg = Union[Decimal, int, str]
+
+
+@overload
+def estimate(
+    program: ProgramArg,
+    *,
+    actuals: TradesArg,
+    growth: GrowthArg,
+    broker: Optional[str] = None,
+    registry: Optional[Mapping[str, Any]] = None,
+    from_: TimeArg = None,
+    to: TimeArg = None,
+    strict: bool = False,
+    complete_history: bool = False,
+    format: Optional[str] = None,
+    columns: ColumnsArg = None,
+    allow_float: bool = False,
+) -> WhatIf: ...
+@overload
+def estimate(program: ProgramArg, scenario: Optional[Mapping[str, Any]] = None, *, allow_float: bool = False, **fields: Any) -> Estimate: ...
 @_guarded
-def estimate(program: ProgramArg, scenario: Optional[Mapping[str, Any]] = None, *, allow_float: bool = False, **fields: Any) -> Estimate:
+def estimate(program: ProgramArg, scenario: Optional[Mapping[str, Any]] = None, *, allow_float: bool = False, **fields: Any) -> Union[Estimate, WhatIf]:
     """The dashboard question: tier, rate and commission for a scenario, the next tier and
     the commission curve. ``scenario`` is a dict, or give its fields as keywords
     (``volume=``, ``fee_rate=`` or ``fees=``, ``mix=``, ``affiliate_share=``,
-    ``affiliate_rate=``, ``active_clients=``, ``vip=``)."""
+    ``affiliate_rate=``, ``active_clients=``, ``vip=``).
+
+    Or from settled actuals: ``estimate(program, actuals=trades, growth="20%")`` settles
+    ``trades`` (anything :func:`settle` takes, with its ``registry=``, ``from_=``, ``to=``,
+    ``strict=``, ``complete_history=``, ``format=``, ``columns=``) as given and with every
+    notional and fee times ``1 + growth``, and returns a :class:`WhatIf`: per broker and
+    period the tier, tier basis and commission of both runs and the difference
+    (``broker=`` keeps one broker). Active clients do not grow."""
+    if "actuals" in fields or "growth" in fields:
+        return _estimate_actuals(program, scenario, allow_float, None, fields)
     req = {"program": _program_json(program), "scenario": _scenario(scenario, fields, allow_float)}
     return Estimate._from_json(_unwrap(_native.call("estimate", json.dumps(req, ensure_ascii=False))))
+
+
+_ACTUALS_KEYS = ("actuals", "growth", "broker", "registry", "from_", "to", "strict", "complete_history", "format", "columns")
+
+
+def _growth_json(growth: Any, allow_float: bool) -> Any:
+    if isinstance(growth, int) and not isinstance(growth, bool):
+        return str(growth)
+    return _jsonable(growth, "growth", allow_float, True)
+
+
+def _estimate_actuals(program: Optional[ProgramArg], scenario: Optional[Mapping[str, Any]], allow_float: bool, compiled: Any, fields: Mapping[str, Any]) -> WhatIf:
+    """``estimate`` from actuals: the request is the core's (``actuals``, ``growth``,
+    ``broker``); trades given as text, a file or an Arrow stream go through the native
+    readers (read once per run), a list through the JSON request."""
+    unknown = sorted(set(fields) - set(_ACTUALS_KEYS))
+    if unknown:
+        raise FieldError(f"estimate from actuals takes {', '.join(_ACTUALS_KEYS)}; not {', '.join(unknown)} (a scenario's fields)", {"field": unknown[0]})
+    base = _request(None if compiled is not None else program, fields.get("registry"), fields.get("from_"), fields.get("to"), False, bool(fields.get("strict")), allow_float, bool(fields.get("complete_history")))
+    actuals: Dict[str, Any] = {k: base.pop(k) for k in ("registry", "options") if k in base}
+    req: Dict[str, Any] = dict(base)
+    if scenario is not None:
+        req["scenario"] = _jsonable(scenario, "scenario", allow_float)
+    req["actuals"] = actuals
+    if fields.get("growth") is not None:
+        req["growth"] = _growth_json(fields["growth"], allow_float)
+    if fields.get("broker") is not None:
+        req["broker"] = fields["broker"]
+    if "actuals" not in fields:  # the core names what is missing
+        del req["actuals"]
+        body = json.dumps(req, ensure_ascii=False)
+        return WhatIf._from_json(_unwrap(str(compiled.call("estimate", body)) if compiled is not None else _native.call("estimate", body)))
+    cols = _columns(fields.get("columns"))
+    how, what, fmt = _source(fields.get("actuals"), allow_float, fields.get("format"))
+    text = json.dumps(req, ensure_ascii=False)
+    if how == "text":
+        out = _native.estimate_text(text, what, fmt or "csv", cols, compiled)
+    elif how == "file":
+        out = _native.estimate_file(text, what, fmt, cols, compiled)
+    elif how == "arrow":
+        out = _native.estimate_arrow(text, what, allow_float, cols, compiled)
+    elif cols:
+        out = _native.estimate_text(text, json.dumps(what, ensure_ascii=False), "json", cols, compiled)
+    else:
+        actuals["trades"] = what
+        body = json.dumps(req, ensure_ascii=False)
+        out = str(compiled.call("estimate", body)) if compiled is not None else _native.call("estimate", body)
+    return WhatIf._from_json(_unwrap(out))
 
 
 def _scenario(scenario: Optional[Mapping[str, Any]], fields: Mapping[str, Any], allow_float: bool) -> Any:
@@ -765,8 +852,28 @@ class Compiled:
         """:func:`explain` under this program."""
         return Explanation._from_json(_unwrap(_settle("explain", None, trades, registry, from_, to, True, strict, allow_float, format, columns, self._native, complete_history=complete_history)))
 
-    def estimate(self, scenario: Optional[Mapping[str, Any]] = None, *, allow_float: bool = False, **fields: Any) -> Estimate:
-        """:func:`estimate` under this program."""
+    @overload
+    def estimate(
+        self,
+        *,
+        actuals: TradesArg,
+        growth: GrowthArg,
+        broker: Optional[str] = None,
+        registry: Optional[Mapping[str, Any]] = None,
+        from_: TimeArg = None,
+        to: TimeArg = None,
+        strict: bool = False,
+        complete_history: bool = False,
+        format: Optional[str] = None,
+        columns: ColumnsArg = None,
+        allow_float: bool = False,
+    ) -> WhatIf: ...
+    @overload
+    def estimate(self, scenario: Optional[Mapping[str, Any]] = None, *, allow_float: bool = False, **fields: Any) -> Estimate: ...
+    def estimate(self, scenario: Optional[Mapping[str, Any]] = None, *, allow_float: bool = False, **fields: Any) -> Union[Estimate, WhatIf]:
+        """:func:`estimate` under this program (a scenario, or ``actuals=`` with ``growth=``)."""
+        if "actuals" in fields or "growth" in fields:
+            return _estimate_actuals(None, scenario, allow_float, self._native, fields)
         req = {"scenario": _scenario(scenario, fields, allow_float)}
         return Estimate._from_json(_unwrap(self._native.call("estimate", json.dumps(req, ensure_ascii=False))))
 

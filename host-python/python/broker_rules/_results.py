@@ -23,6 +23,10 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow  # type: ignore[import-untyped,unused-ignore]
 
 __all__ = [
+    "Side",
+    "PeriodWhatIf",
+    "BrokerWhatIf",
+    "WhatIf",
     "ProgramRef",
     "Engine",
     "Excluded",
@@ -760,6 +764,136 @@ class Estimate(_Canonical, _Tabular):
             ("volume", _DEC, [p["volume"] for p in c]),
             ("volume_needed", _DEC, [p["volume_needed"] for p in c]),
             ("commission", _DEC, [p["commission"] for p in c]),
+        ]
+
+
+@dataclass(frozen=True)
+class Side:
+    """A period as one run settled it (``actual`` or ``what_if`` of a :class:`PeriodWhatIf`)."""
+
+    tier: Optional[str]
+    rate: Decimal
+    metrics: Dict[str, Decimal]
+    """The tier basis: each tier metric over the period's tier window."""
+    volume: Decimal
+    eligible_volume: Decimal
+    commission: Decimal
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "Side":
+        return cls(
+            tier=d.get("tier"),
+            rate=_dec(d["rate"]),
+            metrics=_decmap(d.get("metrics") or {}),
+            volume=_dec(d["volume"]),
+            eligible_volume=_dec(d["eligible_volume"]),
+            commission=_dec(d["commission"]),
+        )
+
+
+@dataclass(frozen=True)
+class PeriodWhatIf:
+    """One settlement period, actual beside what-if."""
+
+    period_start: datetime
+    period_end: datetime
+    history: str
+    actual: Side
+    what_if: Side
+    difference: Decimal
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "PeriodWhatIf":
+        return cls(
+            period_start=_time(d["period_start"]),
+            period_end=_time(d["period_end"]),
+            history=d["history"],
+            actual=Side._from(d["actual"]),
+            what_if=Side._from(d["what_if"]),
+            difference=_dec(d["difference"]),
+        )
+
+
+@dataclass(frozen=True)
+class BrokerWhatIf:
+    """One broker, actual beside what-if, with its payable totals."""
+
+    broker: str
+    status: str
+    periods: List[PeriodWhatIf]
+    actual: Decimal
+    what_if: Decimal
+    difference: Decimal
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "BrokerWhatIf":
+        return cls(
+            broker=d["broker"],
+            status=d["status"],
+            periods=[PeriodWhatIf._from(p) for p in d["periods"]],
+            actual=_dec(d["actual"]),
+            what_if=_dec(d["what_if"]),
+            difference=_dec(d["difference"]),
+        )
+
+
+@dataclass(frozen=True)
+class WhatIf(_Canonical, _Tabular):
+    """The result of ``estimate(program, actuals=..., growth=...)``: the actuals settled as
+    given and with every notional and fee times ``factor`` (``1 + growth``), per broker and
+    period. Table ``"periods"`` (default): one row per broker and period."""
+
+    program: ProgramRef
+    engine: Engine
+    currency: str
+    growth: Decimal
+    factor: Decimal
+    brokers: List[BrokerWhatIf]
+    actual: Decimal
+    what_if: Decimal
+    difference: Decimal
+    rejected: List[Rejected]
+    incomplete_history: List[IncompleteHistory]
+    _json: str = field(repr=False, compare=False, default="")
+    _default_table = "periods"
+
+    @classmethod
+    def _from_json(cls, text: str) -> "WhatIf":
+        d = json.loads(text)
+        return cls(
+            program=ProgramRef._from(d["program"]),
+            engine=Engine._from(d["engine"]),
+            currency=d["currency"],
+            growth=_dec(d["growth"]),
+            factor=_dec(d["factor"]),
+            brokers=[BrokerWhatIf._from(b) for b in d["brokers"]],
+            actual=_dec(d["actual"]),
+            what_if=_dec(d["what_if"]),
+            difference=_dec(d["difference"]),
+            rejected=[Rejected._from(r) for r in d.get("rejected") or []],
+            incomplete_history=[IncompleteHistory._from(h) for h in d.get("incomplete_history") or []],
+            _json=text,
+        )
+
+    def _columns(self, table: str) -> Sequence["tuple[str, str, List[Any]]"]:
+        d = self.to_dict()
+        if table == "rejected":
+            return _rejected_columns(d.get("rejected") or [])
+        if table != "periods":
+            raise ValueError(f"unknown table {table!r} (periods, rejected)")
+        rows = [(b, p) for b in d["brokers"] for p in b["periods"]]
+        return [
+            ("broker", _STR, [b["broker"] for b, _ in rows]),
+            ("status", _STR, [b["status"] for b, _ in rows]),
+            ("period_start", _TIME, [p["period_start"] for _, p in rows]),
+            ("history", _STR, [p["history"] for _, p in rows]),
+            ("actual_tier", _STR, [p["actual"].get("tier") for _, p in rows]),
+            ("what_if_tier", _STR, [p["what_if"].get("tier") for _, p in rows]),
+            ("actual_volume", _DEC, [p["actual"]["volume"] for _, p in rows]),
+            ("what_if_volume", _DEC, [p["what_if"]["volume"] for _, p in rows]),
+            ("actual_commission", _DEC, [p["actual"]["commission"] for _, p in rows]),
+            ("what_if_commission", _DEC, [p["what_if"]["commission"] for _, p in rows]),
+            ("difference", _DEC, [p["difference"] for _, p in rows]),
         ]
 
 

@@ -38,6 +38,9 @@ export declare function explain(program: ProgramArg, trades: Trade[] | string | 
 /** The dashboard question: tier, rate, commission, next tier, curve. */
 export declare function estimate(request: EstimateRequest | string): Estimate;
 export declare function estimate(program: ProgramArg, scenario: Scenario | string): Estimate;
+/** From settled actuals: each broker's periods settled as given and with the volume grown. */
+export declare function estimate(request: EstimateActualsRequest): WhatIf;
+export declare function estimate(program: ProgramArg, whatIf: WhatIfArgs): WhatIf;
 /** Every problem of a program, a trade list or a registry (never throws for problems). */
 export declare function validate(request: ValidateRequest | string): Validation;
 
@@ -57,8 +60,8 @@ export declare function settleJson(request: SettleRequest | SettleLogRequest | s
 export declare function settleJson(program: ProgramArg, trades: Trade[] | string | TradeBytes, options?: SettleOptions | string, registry?: Registry | string): string;
 export declare function explainJson(request: SettleRequest | SettleLogRequest | string): string;
 export declare function explainJson(program: ProgramArg, trades: Trade[] | string | TradeBytes, options?: SettleOptions | string, registry?: Registry | string): string;
-export declare function estimateJson(request: EstimateRequest | string): string;
-export declare function estimateJson(program: ProgramArg, scenario: Scenario | string): string;
+export declare function estimateJson(request: EstimateRequest | EstimateActualsRequest | string): string;
+export declare function estimateJson(program: ProgramArg, scenario: Scenario | WhatIfArgs | string): string;
 export declare function validateJson(request: ValidateRequest | string): string;
 export declare function programJson(id: string | { id: string }): string;
 export declare function programsJson(): string;
@@ -76,7 +79,9 @@ export declare function explainAsync(program: ProgramArg, trades: Trade[] | stri
 export declare function explainJsonAsync(request: SettleRequest | SettleLogRequest | string): Promise<string>;
 export declare function estimateAsync(request: EstimateRequest | string): Promise<Estimate>;
 export declare function estimateAsync(program: ProgramArg, scenario: Scenario | string): Promise<Estimate>;
-export declare function estimateJsonAsync(request: EstimateRequest | string): Promise<string>;
+export declare function estimateAsync(request: EstimateActualsRequest): Promise<WhatIf>;
+export declare function estimateAsync(program: ProgramArg, whatIf: WhatIfArgs): Promise<WhatIf>;
+export declare function estimateJsonAsync(request: EstimateRequest | EstimateActualsRequest | string): Promise<string>;
 export declare function validateAsync(request: ValidateRequest | string): Promise<Validation>;
 export declare function validateJsonAsync(request: ValidateRequest | string): Promise<string>;
 export declare function programAsync(id: string | { id: string }): Promise<ProgramSpec>;
@@ -148,7 +153,9 @@ export declare class Compiled {
   explainJson(trades: Trade[] | string | TradeBytes, options?: SettleOptions | string | null, registry?: Registry | string | null): string;
   explainJson(request: Omit<SettleRequest, 'program'> | Omit<SettleLogRequest, 'program'>): string;
   estimate(scenario: Scenario | string): Estimate;
-  estimateJson(scenario: Scenario | string): string;
+  /** From settled actuals (see the plain `estimate`). */
+  estimate(whatIf: WhatIfArgs): WhatIf;
+  estimateJson(scenario: Scenario | WhatIfArgs | string): string;
 }
 /** `new Compiled(program)`: parse, check and hash the program once. */
 export declare function compile(program: ProgramArg): Compiled;

@@ -241,6 +241,29 @@ function createApi(core, pkg) {
 
   const settleReq = (args) => (args.length > 1 ? compose({ program: args[0], trades: args[1], options: args[2], registry: args[3] }) : requestText(args[0]));
   const estimateReq = (args) => (args.length > 1 ? compose({ program: args[0], scenario: args[1] }) : requestText(args[0]));
+  // `estimate(program, {actuals, growth, broker?})`: the request from actuals. `actuals` is
+  // settle's trades (an array, bytes) or `{trades, format?, columns?, registry?, options?}`.
+  const actualsOf = (a) => (Array.isArray(a) || bytesOf(a) || typeof a === 'string' ? { trades: a } : a);
+  const estimatePrep = (args) => {
+    const s = args[1];
+    if (args.length < 2 || s === null || typeof s !== 'object' || Array.isArray(s) || bytesOf(s)) return args;
+    if (!('actuals' in s) && !('growth' in s)) return args;
+    const { actuals, ...rest } = s;
+    return [{ program: args[0], ...(actuals === undefined ? {} : { actuals: actualsOf(actuals) }), ...rest }];
+  };
+  // An estimate request whose actuals are a trade log (bytes, or text with a `format`):
+  // {head, bytes}, head being the request without `actuals.trades`. null otherwise.
+  function estimateBytes(args) {
+    const r = args[0];
+    if (args.length !== 1 || r === null || typeof r !== 'object' || Array.isArray(r) || bytesOf(r)) return null;
+    const a = r.actuals;
+    if (a === null || typeof a !== 'object' || Array.isArray(a) || bytesOf(a)) return null;
+    let bytes = bytesOf(a.trades);
+    if (!bytes && typeof a.trades === 'string' && a.format != null) bytes = utf8(a.trades);
+    if (!bytes) return null;
+    const { trades, ...head } = a;
+    return { head: text({ ...r, actuals: head }, 'request'), bytes };
+  }
   const programReq = (args) => {
     const x = args[0];
     if (typeof x === 'string' && !x.trim().startsWith('{')) return JSON.stringify({ id: x });
@@ -287,18 +310,19 @@ function createApi(core, pkg) {
   const entries = [
     ['settle', core.settleJson, settleReq, true],
     ['explain', core.explainJson, settleReq, true],
-    ['estimate', core.estimateJson, estimateReq],
+    ['estimate', core.estimateJson, estimateReq, estimateBytes, estimatePrep],
     ['validate', core.validateJson, (args) => requestText(args[0])],
     ['program', core.programJson, programReq],
     ['programs', () => core.programsJson(), () => '{}'],
     ['reconcile', (r) => core.callJson('reconcile', r), reconcileReq, true, reconcilePrep, parquetReport],
   ];
   for (const [name, fn, req, takesBytes, prep = (a) => a, special = () => null] of entries) {
+    const bytesOfCall = typeof takesBytes === 'function' ? takesBytes : takesBytes ? bytesCall : () => null;
     const json = (...raw) => {
       const sp = special(raw);
       if (sp) return okText(sp());
       const args = prep(raw);
-      const b = takesBytes ? bytesCall(args) : null;
+      const b = bytesOfCall(args);
       return okText(b ? bytesEnvelope(name, b) : invoke(fn, req(args)));
     };
     api[`${name}Json`] = json;
@@ -309,7 +333,7 @@ function createApi(core, pkg) {
         const sp = special(raw);
         if (sp) return Promise.resolve().then(() => okText(sp()));
         const args = prep(raw);
-        b = takesBytes ? bytesCall(args) : null;
+        b = bytesOfCall(args);
         if (!b) request = req(args);
       } catch (e) { return Promise.reject(e); }
       const env = b
@@ -442,8 +466,17 @@ function createApi(core, pkg) {
     settle(...args) { return JSON.parse(this.#run('settle', args)); }
     explainJson(...args) { return this.#run('explain', args); }
     explain(...args) { return JSON.parse(this.#run('explain', args)); }
-    /** `scenario`: an object or its JSON text. */
+    /** `scenario`: an object or its JSON text; or `{actuals, growth, broker?}`. */
     estimateJson(scenario) {
+      const s = scenario;
+      if (s !== null && typeof s === 'object' && !Array.isArray(s) && !bytesOf(s) && ('actuals' in s || 'growth' in s)) {
+        const { actuals, ...rest } = s;
+        const r = { ...(actuals === undefined ? {} : { actuals: actualsOf(actuals) }), ...rest };
+        const b = estimateBytes([r]);
+        return okText(b
+          ? invoke((f, h, x) => this.#core.callBytes(f, h, x), 'estimate', b.head, b.bytes)
+          : invoke((x) => this.#core.call('estimate', x), text(r, 'request')));
+      }
       return okText(invoke((r) => this.#core.call('estimate', r), compose({ scenario: scenario === undefined ? null : scenario })));
     }
     estimate(scenario) { return JSON.parse(this.estimateJson(scenario)); }

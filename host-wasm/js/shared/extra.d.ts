@@ -52,6 +52,40 @@ export interface EstimateRequest {
   scenario: Scenario;
 }
 
+/**
+ * Settled trades for `estimate` from actuals: settle's trades (objects, or a trade log as
+ * bytes, or its text with `format`) and settle's `registry` and `options`.
+ */
+export interface Actuals {
+  trades: Trade[] | string | TradeBytes;
+  format?: TradeFormat;
+  /** Renames of the trade log's columns to trade fields. */
+  columns?: ColumnRenames;
+  registry?: Registry;
+  options?: SettleOptions;
+}
+
+/**
+ * "Last month's actuals, what if volume grows 20%?": `actuals` settled as given and with
+ * every notional and fee times `1 + growth`; active clients do not grow.
+ */
+export interface WhatIfArgs {
+  /** Settled trades: an array, a trade log's bytes, or an {@link Actuals} object. */
+  actuals: Trade[] | TradeBytes | Actuals;
+  /** `"0.2"` or `"20%"` for +20%; greater than -1 (-100%). A decimal string, never a number. */
+  growth: Decimal | string;
+  /** Only this broker. */
+  broker?: string;
+}
+
+/** Request of `estimate` from actuals. */
+export interface EstimateActualsRequest {
+  program: ProgramArg;
+  actuals: Actuals;
+  growth: Decimal | string;
+  broker?: string;
+}
+
 /** Request of `validate`: a program, a trade list (checked under a program, backpack if none), or a registry. */
 export type ValidateRequest =
   | { program: ProgramArg }

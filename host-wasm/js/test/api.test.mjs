@@ -120,6 +120,40 @@ for (const [name, api] of Object.entries(packages)) {
       assert.equal(st.rejected[0].id, 'a');
     });
 
+    // threeClients: 10,000,000 api spot -> BKR 2 (35%): 700 + 2,400 x 35% = 840 + 600 x 25% = 150
+    // = 1,690.00. Doubled: 20,000,000 -> BKR 3 (40%): 1,600 + 4,800 x 40% = 1,920 + 1,200 x 25%
+    // = 300 -> 3,820.00 (+2,130.00). +20%: 12,000,000 stays BKR 2: 840 + 1,008 + 180 = 2,028.00.
+    it('estimate from actuals: what if volume doubles / grows 20%', () => {
+      const w = api.estimate('backpack', { actuals: threeClients(), growth: '100%' });
+      assert.equal(w.growth, '1');
+      assert.equal(w.factor, '2');
+      const p = w.brokers[0].periods[0];
+      assert.deepEqual([p.actual.tier, p.actual.commission, p.actual.metrics.api_volume], ['BKR 2', '1690.00', '10000000']);
+      assert.deepEqual([p.what_if.tier, p.what_if.commission, p.what_if.metrics.api_volume], ['BKR 3', '3820.00', '20000000']);
+      assert.equal(p.difference, '2130.00');
+      assert.deepEqual([w.actual, w.what_if, w.difference], ['1690.00', '3820.00', '2130.00']);
+      // every form of the call gives the core's bytes
+      const json = api.estimateJson('backpack', { actuals: threeClients(), growth: '0.2' });
+      assert.equal(JSON.parse(json).what_if, '2028.00');
+      assert.equal(api.call('estimate', { program: 'backpack', actuals: { trades: threeClients() }, growth: '0.2' }), `{"ok":${json}}`);
+      const csv = 'id,time,account,broker,channel,product,notional,fee,affiliate_rate\n'
+        + threeClients().map((t) => [t.id, t.time, t.account, t.broker, t.channel, t.product, t.notional, t.fee, t.affiliate_rate].join(',')).join('\n') + '\n';
+      const bytes = new TextEncoder().encode(csv);
+      assert.equal(api.estimateJson('backpack', { actuals: bytes, growth: '20%' }), json);
+      assert.equal(api.estimateJson({ program: 'backpack', actuals: { trades: csv, format: 'csv' }, growth: '0.2' }), json);
+      assert.equal(api.estimateJson('backpack', { actuals: { trades: bytes, columns: { id: 'id' } }, growth: '0.2' }), json);
+      const c = api.compile('backpack');
+      assert.equal(c.estimateJson({ actuals: threeClients(), growth: '0.2' }), json);
+      assert.equal(c.estimateJson({ actuals: bytes, growth: '0.2' }), json);
+      assert.equal(c.estimate({ actuals: { trades: csv, format: 'csv' }, growth: '0.2', broker: 'B1' }).what_if, '2028.00');
+      // errors are the core's
+      assert.throws(() => api.estimate('backpack', { actuals: threeClients(), growth: '-1' }), { code: 'E_OPTIONS', location: { field: 'growth' } });
+      assert.throws(() => api.estimate('backpack', { actuals: threeClients(), growth: 0.2 }), { code: 'E_DECIMAL' });
+      assert.throws(() => api.estimate({ program: 'backpack', scenario: { volume: '1', fee_rate: '0' }, actuals: { trades: [] }, growth: '0.2' }), { code: 'E_FIELD', location: { field: 'actuals' } });
+      assert.throws(() => api.estimate('backpack', { actuals: bytes, growth: '0.2', broker: 'NOPE' }), { code: 'E_OPTIONS', location: { field: 'broker' } });
+      return api.estimateAsync('backpack', { actuals: bytes, growth: '0.2' }).then((a) => assert.equal(a.what_if, '2028.00'));
+    });
+
     it('estimate: backpack 8M at 0.0002', () => {
       const e = api.estimate('backpack', { volume: '8000000', fee_rate: '0.0002' });
       assert.equal(e.tier, 'BKR 1');

@@ -32,3 +32,13 @@ for (const section of ['wasm', 'node']) {
     });
   });
 }
+
+// docs/estimate.md's JS block, run from the repository root: it prints what its comment says.
+it('docs/estimate.md: the JS example runs and prints its comment', () => {
+  const doc = fs.readFileSync(path.join(root, 'docs/estimate.md'), 'utf8');
+  const blocks = [...doc.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
+  assert.equal(blocks.length, 1);
+  const want = blocks[0].split('\n').map((l) => /\/\/ (.*)$/.exec(l)).filter((m) => m && !m[1].startsWith('in a project'))[0][1];
+  const out = execFileSync(process.execPath, ['-e', blocks[0]], { cwd: root, encoding: 'utf8', timeout: 60000 });
+  assert.equal(out.trim(), want);
+});

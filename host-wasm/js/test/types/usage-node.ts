@@ -1,6 +1,7 @@
 // Typed usage of broker-rules (the Node addon), checked by `tsc --noEmit -p tsconfig.node.json`.
 import { settle, settleJson, settleAsync, settleJsonAsync, estimate, validate, program, programs, Settlement, BrokerRulesError, compile, reconcile } from 'broker-rules';
 import type { Reconciliation, Row, Cause, ReconcileRequest } from 'broker-rules';
+import type { WhatIf, Side } from 'broker-rules';
 import type { Trade, Statement, Estimate, Registry, SettleOptions, CoreError, TradeFormat, TradeLogInput, SettleLogRequest } from 'broker-rules';
 
 export function reconciled(): string {
@@ -59,4 +60,12 @@ export async function main(): Promise<string> {
   }
   return [st.summary.commission, later.currency, text.length, e.next?.volume_needed, problems.length, done.brokers.length, code, programs()[0]?.id,
     fromCsv.currency, fromArrow.currency, fromText.length, req.format, sniffed.currency, merged, whole.currency, est.tier, viaCompiled.length].join(' ');
+}
+
+export function whatIf(trades: Trade[]): string {
+  const w: WhatIf = estimate('backpack', { actuals: trades, growth: '20%', broker: 'B1' });
+  const side: Side | undefined = w.brokers[0]?.periods[0]?.what_if;
+  const w2: WhatIf = estimate({ program: 'okx', actuals: { trades: new Uint8Array(0), format: 'csv', options: { complete_history: true } }, growth: '0.2' });
+  const w3: WhatIf = compile('backpack').estimate({ actuals: { trades, registry: {} }, growth: '-0.1' });
+  return `${side?.commission} ${w.difference} ${w2.what_if} ${w3.factor}`;
 }

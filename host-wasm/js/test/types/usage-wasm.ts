@@ -1,6 +1,7 @@
 // Typed usage of broker-rules-wasm, checked by `tsc --noEmit -p tsconfig.wasm.json`.
 import init, { settle, settleJson, estimate, explain, validate, program, programs, call, Settlement, BrokerRulesError, compile, Compiled, reconcile } from 'broker-rules-wasm';
 import type { Reconciliation, Row, Cause, ReconcileRequest } from 'broker-rules-wasm';
+import type { WhatIf, Side } from 'broker-rules-wasm';
 import type { Trade, Statement, Estimate, ProgramSpec, ProgramInfo, Validation, Explanation, ErrorCode, TradeFormat } from 'broker-rules-wasm';
 
 export function reconciled(): string {
@@ -60,4 +61,12 @@ export async function main(): Promise<string> {
   const bad: Trade = { id: 'b', time: '2026-06-02T10:00:00Z', account: 'c', channel: 'api', product: 'spot', notional: 1 };
   return [st2.summary.commission, text, e.commission, x.lines.length, v.valid, p.id, all.length, env, n, done.currency, tier, bad.id,
     fromCsv.currency, fromText.lines.length, parquet, est.tier, byCompiled.currency, running.summary.trades].join(' ');
+}
+
+export function whatIf(trades: Trade[]): string {
+  const w: WhatIf = estimate('backpack', { actuals: trades, growth: '20%', broker: 'B1' });
+  const side: Side | undefined = w.brokers[0]?.periods[0]?.what_if;
+  const w2: WhatIf = estimate({ program: 'okx', actuals: { trades: new Uint8Array(0), format: 'csv', options: { complete_history: true } }, growth: '0.2' });
+  const w3: WhatIf = compile('backpack').estimate({ actuals: { trades, registry: {} }, growth: '-0.1' });
+  return `${side?.commission} ${w.difference} ${w2.what_if} ${w3.factor}`;
 }
