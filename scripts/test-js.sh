@@ -47,9 +47,12 @@ sed -n '/^ℹ tests /,$p' target/test-js.out
 # merged, measured 359,484: those features are in every package. 367,000 when estimate from
 # actuals (issue 12, rules/src/whatif.rs and the bytes path) merged: 359,390 before, 366,897
 # after, measured on the same toolchain; its BTreeMaps were replaced by a merge join to get
-# there from 373,828.)
+# there from 373,828. 371,500 when reconcile was split into separately read sides, got the
+# Parquet-report entry point (reconcileReportBytes) and the batch engine's per-key sums (those
+# behind the core's `keyed` feature, which the web build leaves off: 378,208 with them),
+# measured 370,924 on 25d3f05 with both merged.)
 WASM_GZIP_TARGET=153600
-WASM_GZIP_BUDGET=367000
+WASM_GZIP_BUDGET=371500
 gz=$(cat host-wasm/pkg/wasm-gzip-bytes.txt)
 log "wasm size: $gz bytes gzip (web/broker_rules_wasm_bg.wasm); budget $WASM_GZIP_BUDGET (no regression), target $WASM_GZIP_TARGET (unmet)"
 if [ "$gz" -gt "$WASM_GZIP_BUDGET" ]; then
