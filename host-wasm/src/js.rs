@@ -257,8 +257,8 @@ pub fn reconcile_report_bytes(
         Ok((Value::Object(req).to_string(), input, json))
     });
     match parsed {
-        Ok((rest, input, json)) => api::reconcile_fed_report(&rest, Some(report), |s| {
-            match (trades, json) {
+        Ok((rest, input, json)) => {
+            api::reconcile_fed_report(&rest, Some(report), |s| match (trades, json) {
                 (Some(bytes), _) => feed_bytes(s, bytes, &input, threads),
                 (None, Some(Value::Array(a))) => api::feed_json_trades(s, &a),
                 (None, _) => Err(Error::new(
@@ -266,8 +266,8 @@ pub fn reconcile_report_bytes(
                     "trades must be an array of trade objects, or a trade log as bytes",
                 )
                 .field("trades")),
-            }
-        }),
+            })
+        }
         Err(e) => api::error_envelope(&e),
     }
 }

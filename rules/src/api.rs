@@ -608,7 +608,7 @@ fn reconcile_args(
 
 #[cfg(feature = "std")]
 fn reconcile_value(request: &str) -> Result<crate::reconcile::Reconciliation> {
-    reconcile_engine(request, crate::settle::EngineChoice::Auto)
+    reconcile_engine(request, crate::settle::EngineChoice::Auto, 1)
 }
 
 /// `reconcile` with the per-trade engine's lines as our side, whatever the program; the
@@ -619,6 +619,7 @@ pub fn reconcile_per_trade(request: &str) -> String {
     envelope(reconcile_engine(
         request,
         crate::settle::EngineChoice::PerTrade,
+        1,
     ))
 }
 
@@ -628,48 +629,19 @@ pub fn reconcile_per_trade(request: &str) -> String {
 #[doc(hidden)]
 #[cfg(feature = "std")]
 pub fn reconcile_forked(request: &str, parts: usize) -> String {
-    envelope((|| {
-        let req = parse_request(request)?;
-        only(&req, &RECONCILE_FIELDS)?;
-        let program = program_from(req.get("program"))?;
-        let (report, format, options) = reconcile_args(&req, false)?;
-        let registry: Option<Registry> = field(&req, "registry")?;
-        let settle: SettleOptions = field(&req, "options")?.unwrap_or_default();
-        let trades = trades_in(&req)?;
-        let mut s = crate::reconcile::settler(
-            &program,
-            registry.as_ref(),
-            &settle,
-            &format,
-            &options,
-            crate::settle::EngineChoice::Auto,
-        )?;
-        match &trades {
-            Trades::Json(a) => {
-                let mut forks: Vec<Settler> = (1..parts.max(1)).filter_map(|_| s.fork()).collect();
-                for (i, v) in a.iter().enumerate() {
-                    let n = forks.len() + 1;
-                    let target = match i % n {
-                        0 => &mut s,
-                        f => &mut forks[f - 1],
-                    };
-                    feed_json_trade(target, v, i as u64 + 1)?;
-                }
-                for f in forks {
-                    s.merge(f)?;
-                }
-            }
-            text => feed_trades(&mut s, text)?,
-        }
-        let settled = crate::reconcile::Settled::of(s)?;
-        crate::reconcile::reconcile_settled(&program, settled, report.as_bytes(), &format, &options)
-    })())
+    envelope(reconcile_engine(
+        request,
+        crate::settle::EngineChoice::Auto,
+        parts,
+    ))
 }
 
+/// `reconcile` on one engine choice; a JSON array of trades is dealt to `parts` forks.
 #[cfg(feature = "std")]
 fn reconcile_engine(
     request: &str,
     engine: crate::settle::EngineChoice,
+    parts: usize,
 ) -> Result<crate::reconcile::Reconciliation> {
     let req = parse_request(request)?;
     only(&req, &RECONCILE_FIELDS)?;
@@ -686,7 +658,22 @@ fn reconcile_engine(
         &options,
         engine,
     )?;
-    feed_trades(&mut s, &trades)?;
+    match &trades {
+        Trades::Json(a) if parts > 1 => {
+            let mut forks: Vec<Settler> = (1..parts).filter_map(|_| s.fork()).collect();
+            for (i, v) in a.iter().enumerate() {
+                let target = match i % (forks.len() + 1) {
+                    0 => &mut s,
+                    f => &mut forks[f - 1],
+                };
+                feed_json_trade(target, v, i as u64 + 1)?;
+            }
+            for f in forks {
+                s.merge(f)?;
+            }
+        }
+        all => feed_trades(&mut s, all)?,
+    }
     let settled = crate::reconcile::Settled::of(s)?;
     crate::reconcile::reconcile_settled(&program, settled, report.as_bytes(), &format, &options)
 }

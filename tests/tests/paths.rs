@@ -95,7 +95,9 @@ fn random_cases_give_the_same_bytes_on_every_path() {
 fn compare_reconcile(what: &str, expected: &str, request: &str, failures: &mut Vec<String>) {
     let out = broker_rules::api::reconcile_per_trade(request);
     if let Some(d) = json::diff(expected, &out) {
-        failures.push(format!("{what} through the per-trade engine's lines differs:\n{d}"));
+        failures.push(format!(
+            "{what} through the per-trade engine's lines differs:\n{d}"
+        ));
     }
     for parts in [2, 3] {
         let out = broker_rules::api::reconcile_forked(request, parts);
@@ -112,7 +114,12 @@ fn every_reconcile_vector_gives_the_same_bytes_from_lines() {
     let mut n = 0;
     for v in vs.iter().filter(|v| v.call == "reconcile") {
         n += 1;
-        compare_reconcile(&format!("vector {}", v.name), &v.expected, &v.request, &mut failures);
+        compare_reconcile(
+            &format!("vector {}", v.name),
+            &v.expected,
+            &v.request,
+            &mut failures,
+        );
     }
     assert!(n >= 10, "only {n} reconcile vectors");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -127,7 +134,10 @@ fn random_reconciliations_give_the_same_bytes_from_lines() {
     let seed = 20261205u64;
     let mut failures = Vec::new();
     let mut compared = 0;
-    for c in random::cases(seed, 400).into_iter().filter(|c| c.call == "settle") {
+    for c in random::cases(seed, 400)
+        .into_iter()
+        .filter(|c| c.call == "settle")
+    {
         let mut req: Value = serde_json::from_str(&c.request).expect("case");
         let Some(trades) = req["trades"].as_array_mut() else {
             continue;
@@ -164,8 +174,16 @@ fn random_reconciliations_give_the_same_bytes_from_lines() {
             }
         }
         let levels = [
-            ("trade", by_trade, json!({"id": "id", "commission": "commission"})),
-            ("order", by_order, json!({"order": "order", "commission": "commission"})),
+            (
+                "trade",
+                by_trade,
+                json!({"id": "id", "commission": "commission"}),
+            ),
+            (
+                "order",
+                by_order,
+                json!({"order": "order", "commission": "commission"}),
+            ),
             (
                 "account-day",
                 by_day,
@@ -190,6 +208,14 @@ fn random_reconciliations_give_the_same_bytes_from_lines() {
             );
         }
     }
-    assert!(compared >= 300, "only {compared} reconciliations without an error");
-    assert!(failures.is_empty(), "{} differences:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        compared >= 300,
+        "only {compared} reconciliations without an error"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }

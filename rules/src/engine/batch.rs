@@ -208,8 +208,8 @@ impl Batch {
                         (Some(fee), Decimal::ZERO),
                     );
                     #[cfg(feature = "keyed")]
-                    let added =
-                        added.and_then(|()| self.key_row(c, row, cell, (notional, fee), &mut orders));
+                    let added = added
+                        .and_then(|()| self.key_row(c, row, cell, (notional, fee), &mut orders));
                     if added.is_err() {
                         self.over_limit = true;
                         continue;
@@ -316,7 +316,9 @@ impl Batch {
             #[cfg(feature = "keyed")]
             if settled
                 && self.keyed.is_some()
-                && self.key_row(c, row, cell, (notional, fee), &mut orders).is_err()
+                && self
+                    .key_row(c, row, cell, (notional, fee), &mut orders)
+                    .is_err()
             {
                 self.over_limit = true;
                 continue;
@@ -387,6 +389,12 @@ impl Batch {
             None => k.key_of(id, order, account, t),
         };
         let zero = Decimal::ZERO;
-        k.add(key, (id, t), cell, (Some(notional), zero), (Some(fee), zero))
+        k.add(
+            key,
+            (id, t),
+            cell,
+            (Some(notional), zero),
+            (Some(fee), zero),
+        )
     }
 }

@@ -195,7 +195,10 @@ impl Keyed {
 
     fn intern(&mut self, s: &[u8]) -> u32 {
         let hash = xxhash_rust::xxh3::xxh3_64(s);
-        if let Some(&(_, k)) = self.table.find(hash, |&(h, k)| h == hash && self.key_text(k) == s) {
+        if let Some(&(_, k)) = self
+            .table
+            .find(hash, |&(h, k)| h == hash && self.key_text(k) == s)
+        {
             return k;
         }
         let k = self.ends.len() as u32;
@@ -251,7 +254,10 @@ impl Keyed {
         } else {
             // The key in the low bits: `Fast` hashes by one multiply, whose low bits (the
             // bucket) depend only on the low bits of its input, and there are few cells.
-            *self.pairs.entry((cell as u64) << 32 | key as u64).or_insert(next)
+            *self
+                .pairs
+                .entry((cell as u64) << 32 | key as u64)
+                .or_insert(next)
         };
         if e == next {
             let start = self.ids.len();
@@ -318,7 +324,11 @@ impl Keyed {
         let mut common = if n == 0 { 0 } else { self.key_text(0).len() };
         for k in 1..n {
             let (a, b) = (self.key_text(0), self.key_text(k));
-            common = a[..common].iter().zip(b).take_while(|(x, y)| x == y).count();
+            common = a[..common]
+                .iter()
+                .zip(b)
+                .take_while(|(x, y)| x == y)
+                .count();
         }
         let mut pre: Vec<(u64, u32)> = (0..n)
             .map(|k| {

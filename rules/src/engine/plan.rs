@@ -48,7 +48,10 @@ impl Plan {
         // that reads an amount (the formula's quantity included, e.g. `fee > 5` beside
         // `fee * tier_rate`) is decided per trade, so the per-trade engine takes the program.
         let amount = |v: &Var| matches!(v, Var::Fee | Var::Notional | Var::FeeRate);
-        let filters_read_amounts = p.exclusions.iter().any(|(_, e)| e.vars().any(|v| amount(&v)))
+        let filters_read_amounts = p
+            .exclusions
+            .iter()
+            .any(|(_, e)| e.vars().any(|v| amount(&v)))
             || p.metrics
                 .iter()
                 .filter_map(|m| m.when.as_ref())

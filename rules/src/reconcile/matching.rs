@@ -5,12 +5,12 @@
 
 use super::format::{Field, ReportFormat};
 use super::report::{format_day, ReportRow};
+#[cfg(feature = "keyed")]
+use crate::engine::{KeyParts, KeyText};
 use crate::error::{Error, ErrorCode, Result};
 use crate::general::period_start;
 use crate::money;
 use crate::program::Program;
-#[cfg(feature = "keyed")]
-use crate::engine::{KeyParts, KeyText};
 use crate::statement::{Line, Statement};
 use crate::time::{self, Clock};
 use alloc::collections::BTreeMap;

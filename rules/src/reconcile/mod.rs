@@ -17,11 +17,11 @@ pub mod matching;
 pub mod output;
 pub mod report;
 
+#[cfg(feature = "keyed")]
+use crate::engine::KeyBy;
 use crate::error::{Error, ErrorCode, Result};
 use crate::money;
 use crate::program::Program;
-#[cfg(feature = "keyed")]
-use crate::engine::KeyBy;
 use crate::registry::Registry;
 use crate::settle::{EngineChoice, SettleOptions, Settler};
 use crate::statement::{ProgramRef, Statement};
