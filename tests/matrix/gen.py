@@ -200,8 +200,8 @@ def nd(*objs_or_text):
     return "\n".join(o if isinstance(o, str) else json.dumps(o, separators=(",", ":")) for o in objs_or_text) + "\n"
 
 
-case("ndjson-malformed-line", "NDJSON: line 2 is not JSON: E_PARSE at line 2.",
-     "settle", settle(nd(trade(), '{"id": "t2",'), format="ndjson"), "E_PARSE", None, 2)
+case("ndjson-malformed-line", "NDJSON: line 2 is not JSON: E_PARSE at line 2, column 12 (the line `{\"id\": \"t2\",` ends after its 12th character; columns are 1-based within the line).",
+     "settle", settle(nd(trade(), '{"id": "t2",'), format="ndjson"), "E_PARSE", None, 2, 12)
 case("ndjson-decimal-number", "NDJSON strict: line 2's notional is the JSON number 5.5: E_DECIMAL naming notional, line 2.",
      "settle", settle(nd(trade(), trade(id="t2", notional=5.5)), format="ndjson"), "E_DECIMAL", "notional", 2, id="t2")
 case("ndjson-duplicate-key", "Table row: NDJSON line 1 has the key fee twice: refused (duplicate keys are never last-wins), at line 1.",

@@ -592,7 +592,8 @@ fn feed_ndjson<R: BufRead>(
             continue;
         }
         n += 1;
-        match crate::json::parse(&buf) {
+        // The line without its end: a JSON error's column is then within the line (1-based).
+        match crate::json::parse(buf.trim_end_matches(['\n', '\r'])) {
             Ok(serde_json::Value::Object(obj)) if !map.is_empty() => {
                 feed_json_value(s, serde_json::Value::Object(obj), line, map).map_err(
                     |e| match e.location.line {
@@ -620,9 +621,13 @@ fn feed_ndjson<R: BufRead>(
                 Error::new(ErrorCode::Field, "a trade must be a JSON object").line(line),
             )?,
             Err(e) => {
-                let err = Error::new(ErrorCode::Parse, format!("malformed JSON: {e}"))
+                // serde_json ends its message with its own position in the one line parsed;
+                // the location gives the line in the log.
+                let text = e.to_string();
+                let what = text.rsplit_once(" at line ").map_or(text.as_str(), |(m, _)| m);
+                let err = Error::new(ErrorCode::Parse, format!("malformed JSON: {what}"))
                     .line(line)
-                    .column(e.column() as u64);
+                    .column(e.column().max(1) as u64);
                 s.reject(None, Some(line), err)?
             }
         }
