@@ -624,7 +624,9 @@ fn feed_ndjson<R: BufRead>(
                 // serde_json ends its message with its own position in the one line parsed;
                 // the location gives the line in the log.
                 let text = e.to_string();
-                let what = text.rsplit_once(" at line ").map_or(text.as_str(), |(m, _)| m);
+                let what = text
+                    .rsplit_once(" at line ")
+                    .map_or(text.as_str(), |(m, _)| m);
                 let err = Error::new(ErrorCode::Parse, format!("malformed JSON: {what}"))
                     .line(line)
                     .column(e.column().max(1) as u64);
