@@ -44,6 +44,17 @@ pub fn parse(text: &str) -> core::result::Result<Value, serde_json::Error> {
     Ok(v.0)
 }
 
+/// [`parse`] through serde_json's stream reader: error positions as the JSON-array trade
+/// reader (a stream) reports them, so an NDJSON line and the same object in an array name
+/// the same column.
+#[cfg(feature = "std")]
+pub fn parse_stream(text: &str) -> core::result::Result<Value, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_reader(text.as_bytes());
+    let v = Checked::deserialize(&mut de)?;
+    de.end()?;
+    Ok(v.0)
+}
+
 /// A value whose objects have no duplicate keys (deserialize it from any JSON source).
 pub struct Checked(pub Value);
 

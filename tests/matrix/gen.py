@@ -204,9 +204,9 @@ case("ndjson-malformed-line", "NDJSON: line 2 is not JSON: E_PARSE at line 2, co
      "settle", settle(nd(trade(), '{"id": "t2",'), format="ndjson"), "E_PARSE", None, 2, 12)
 case("ndjson-decimal-number", "NDJSON strict: line 2's notional is the JSON number 5.5: E_DECIMAL naming notional, line 2.",
      "settle", settle(nd(trade(), trade(id="t2", notional=5.5)), format="ndjson"), "E_DECIMAL", "notional", 2, id="t2")
-case("ndjson-duplicate-key", "Table row: NDJSON line 1 has the key fee twice: refused (duplicate keys are never last-wins), at line 1.",
+case("ndjson-duplicate-key", "Table row: NDJSON line 1 has the key fee twice: refused (duplicate keys are never last-wins), at line 1, column 137: the second \"fee\" takes columns 132-136 and the reader stops at the colon after it, the column the JSON-array reader names for the same object (138 there, after the '[').",
      "settle", settle('{"id":"t1","time":"2026-06-01T10:00:00Z","account":"c1","broker":"B1","channel":"api","product":"spot","notional":"1000","fee":"1","fee":"949999.05"}\n', format="ndjson"),
-     "E_PARSE", None, 1)
+     "E_PARSE", None, 1, 137)
 case("ndjson-not-object", "NDJSON strict: line 2 is an array: E_FIELD at line 2.",
      "settle", settle(nd(trade(), "[1]"), format="ndjson"), "E_FIELD", None, 2)
 case("ndjson-time-1969", "NDJSON strict: time 1969-12-31T23:59:59Z is before 1970: E_TIME at line 1.",

@@ -593,7 +593,12 @@ fn feed_ndjson<R: BufRead>(
         }
         n += 1;
         // The line without its end: a JSON error's column is then within the line (1-based).
-        match crate::json::parse(buf.trim_end_matches(['\n', '\r'])) {
+        // A line in error is read again by the stream reader, which names the place the
+        // JSON-array reader names for the same object (the slice reader is faster, but its
+        // positions of a duplicate key differ by one).
+        let text = buf.trim_end_matches(['\n', '\r']);
+        let parsed = crate::json::parse(text).or_else(|_| crate::json::parse_stream(text));
+        match parsed {
             Ok(serde_json::Value::Object(obj)) if !map.is_empty() => {
                 feed_json_value(s, serde_json::Value::Object(obj), line, map).map_err(
                     |e| match e.location.line {
