@@ -117,12 +117,12 @@ fn an_old_partial_state_version_is_a_clear_error() {
         s.push(&trade(FEES[0]).as_ref().unwrap(), Some(1)).unwrap();
         s.to_bytes().unwrap()
     };
-    assert_eq!(bytes[4], 4);
+    assert_eq!(bytes[4], 5);
     bytes[4] = 3;
     let e = settler(EngineChoice::Auto).from_bytes(&bytes).unwrap_err();
     assert_eq!(e.code, ErrorCode::Partial);
     assert_eq!(
         e.message,
-        "partial state format version 3 (this engine reads version 4)"
+        "partial state format version 3 (this engine reads version 5)"
     );
 }

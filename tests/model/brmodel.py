@@ -301,7 +301,6 @@ def parse_trade(raw, line, strict):
     for k in REQUIRED:
         if vals.get(k) is None:
             raise Reject("E_FIELD", k)
-    raw_fee = dict(vals)
     if "fee" not in vals:
         if "fee_rate" not in vals:
             raise Reject("E_FIELD", "fee")
@@ -320,9 +319,10 @@ def parse_trade(raw, line, strict):
     t.affiliate_rate = vals.get("affiliate_rate", D(0))
     t.master = vals.get("master")
     # identical duplicate = the same trade once read: same instant, same decimal values
-    # ("100" = "100.0"), an absent optional field = its default; unknown fields do not count
+    # ("100" = "100.0"; a fee given or derived from fee_rate is the fee read), an absent
+    # optional field = its default; unknown fields do not count; order and instrument do
     t.content = (t.id, t.time, t.account, t.broker, t.channel, t.product,
-                 t.notional.normalize(), vals["fee"].normalize() if "fee" in raw_fee else None,
+                 t.notional.normalize(), vals["fee"].normalize(),
                  t.fee_rate.normalize() if t.fee_rate is not None else None,
                  vals.get("liquidity"), t.vip, t.fee_discount, t.affiliate_rate.normalize(),
                  t.master, vals.get("order"), vals.get("instrument"))

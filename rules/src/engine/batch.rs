@@ -132,6 +132,8 @@ impl Batch {
                     c.channel.get(row),
                     c.product.get(row),
                     c.master.get(row),
+                    c.order.get(row),
+                    c.instrument.get(row),
                 ],
                 &rest[from..rest_end[row]],
             )

@@ -175,8 +175,9 @@ pub(crate) fn insert_trade(
     d.insert(key, t.id.as_bytes(), Text::Parts(&text_of(t)), rest.bytes())
 }
 
-/// The text fields of a trade's content, in their fixed order.
-pub(crate) const TEXT_FIELDS: usize = 5;
+/// The text fields of a trade's content, in their fixed order. The order and instrument ids
+/// are part of it: one trade id under two order ids is two trades (`E_DUPLICATE_ID`).
+pub(crate) const TEXT_FIELDS: usize = 7;
 
 pub(crate) fn text_of<'a>(t: &TradeRef<'a>) -> [Option<&'a str>; TEXT_FIELDS] {
     [
@@ -185,6 +186,8 @@ pub(crate) fn text_of<'a>(t: &TradeRef<'a>) -> [Option<&'a str>; TEXT_FIELDS] {
         Some(t.channel),
         Some(t.product),
         t.master,
+        t.order,
+        t.instrument,
     ]
 }
 

@@ -31,7 +31,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 const MAGIC: &[u8; 4] = b"BRPS";
-const VERSION: u8 = 4;
+const VERSION: u8 = 5;
 
 /// The fingerprint of the settlement a state belongs to.
 pub(crate) fn header(b: &Batch) -> [String; 4] {
