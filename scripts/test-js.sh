@@ -50,9 +50,12 @@ sed -n '/^ℹ tests /,$p' target/test-js.out
 # there from 373,828. 371,500 when reconcile was split into separately read sides, got the
 # Parquet-report entry point (reconcileReportBytes) and the batch engine's per-key sums (those
 # behind the core's `keyed` feature, which the web build leaves off: 378,208 with them),
-# measured 370,924 on 25d3f05 with both merged.)
+# measured 370,924 on 25d3f05 with both merged. 373,500 when an NDJSON line in error was read
+# again through serde_json's stream reader, so NDJSON and JSON-array trade logs name one
+# column for one mistake (issue 11), and de-duplication content took the order and instrument
+# ids: measured 373,207 on 0ffdb0c.)
 WASM_GZIP_TARGET=153600
-WASM_GZIP_BUDGET=371500
+WASM_GZIP_BUDGET=373500
 gz=$(cat host-wasm/pkg/wasm-gzip-bytes.txt)
 log "wasm size: $gz bytes gzip (web/broker_rules_wasm_bg.wasm); budget $WASM_GZIP_BUDGET (no regression), target $WASM_GZIP_TARGET (unmet)"
 if [ "$gz" -gt "$WASM_GZIP_BUDGET" ]; then
