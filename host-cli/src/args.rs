@@ -64,6 +64,19 @@ pub enum InFormat {
     Arrow,
 }
 
+impl From<InFormat> for broker_rules::read::Format {
+    fn from(f: InFormat) -> Self {
+        use broker_rules::read::Format;
+        match f {
+            InFormat::Csv => Format::Csv,
+            InFormat::Ndjson => Format::Ndjson,
+            InFormat::Json => Format::Json,
+            InFormat::Parquet => Format::Parquet,
+            InFormat::Arrow => Format::Arrow,
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct SettleArgs {
     /// A built-in program id (`broker-rules programs`) or a program JSON file.

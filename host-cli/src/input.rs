@@ -61,11 +61,7 @@ pub fn open_trades(path: Option<&str>, forced: Option<InFormat>) -> R<Input> {
         )
     };
     let format = match forced {
-        Some(InFormat::Csv) => Format::Csv,
-        Some(InFormat::Ndjson) => Format::Ndjson,
-        Some(InFormat::Json) => Format::Json,
-        Some(InFormat::Parquet) => Format::Parquet,
-        Some(InFormat::Arrow) => Format::Arrow,
+        Some(f) => f.into(),
         None => match Format::from_path(path) {
             Some(f) if path != "-" => f,
             _ => {

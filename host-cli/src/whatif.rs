@@ -95,13 +95,8 @@ pub fn estimate_actuals_cmd(program: &Program, a: EstimateArgs, out: &mut dyn Wr
 
 /// stdin's bytes as an input: the format forced, else sniffed from the first character.
 fn stdin_input(bytes: Vec<u8>, forced: Option<crate::InFormat>) -> input::Input {
-    use crate::InFormat;
     let format = match forced {
-        Some(InFormat::Csv) => Format::Csv,
-        Some(InFormat::Ndjson) => Format::Ndjson,
-        Some(InFormat::Json) => Format::Json,
-        Some(InFormat::Parquet) => Format::Parquet,
-        Some(InFormat::Arrow) => Format::Arrow,
+        Some(f) => f.into(),
         None => match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'[') => Format::Json,
             Some(b'{') => Format::Ndjson,

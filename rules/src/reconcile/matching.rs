@@ -145,6 +145,15 @@ pub struct Theirs {
     pub rate: Option<Decimal>,
 }
 
+/// The brokers a statement withholds (broker/affiliate conflict): they pay nothing on any key.
+fn withheld_brokers(st: &Statement) -> Vec<&str> {
+    st.brokers
+        .iter()
+        .filter(|b| b.status == "withheld")
+        .map(|b| b.broker.as_str())
+        .collect()
+}
+
 /// Reasons that mean "no broker earns on this trade" rather than an exclusion rule.
 const UNATTRIBUTED: [&str; 2] = ["no_broker", "unenrolled_broker"];
 
@@ -267,12 +276,7 @@ pub fn add_part(o: &mut Ours, p: &KeyPart<'_>, withheld: bool) -> Result<()> {
 /// Our figures per key from the batch engine's priced keys (see `engine/keyed.rs`); the
 /// statement says which brokers are withheld.
 pub fn ours_from_parts(parts: &KeyParts, st: &Statement) -> Result<Vec<(Key, Ours)>> {
-    let withheld: Vec<&str> = st
-        .brokers
-        .iter()
-        .filter(|b| b.status == "withheld")
-        .map(|b| b.broker.as_str())
-        .collect();
+    let withheld = withheld_brokers(st);
     let mut out = Vec::with_capacity(parts.ends.len());
     for (text, ps) in parts.keys() {
         let key = match text {
@@ -353,12 +357,7 @@ pub fn ours(
         }
         return Ok(out);
     }
-    let withheld: Vec<&str> = st
-        .brokers
-        .iter()
-        .filter(|b| b.status == "withheld")
-        .map(|b| b.broker.as_str())
-        .collect();
+    let withheld = withheld_brokers(st);
     for l in lines.into_iter().flatten() {
         let key = line_key(level, &l, report_clock)?;
         let w = l.broker.as_deref().is_some_and(|b| withheld.contains(&b));
