@@ -224,7 +224,7 @@ drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' '
 wireExports(() => state.result);
 const programArg = () => state.program;
 const estimate = wireEstimator(br, programArg);
-wireWhatIf(br, programArg, () => state.file && { ...state.file, format: formatOf(state.file.name), registry: state.registryText });
+wireWhatIf(programArg, () => state.file && { ...state.file, format: formatOf(state.file.name), registry: state.registryText });
 const live = wireLive(br, programArg, () => state.registryText);
 selectProgram('backpack');
 document.body.dataset.ready = '1';

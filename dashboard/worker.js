@@ -3,7 +3,9 @@
 // block) and posts the statement back. The page stays responsive; Cancel terminates the
 // worker. Per-client aggregates for the clients view come from the engine's per-trade lines
 // (account, day, volume, exact commission), summed exactly here so the page gets small data.
-import init, { Settlement } from './pkg/index.js';
+// A job of kind `whatif` (whatif.js) runs `estimate` from actuals on the log instead: two
+// settlements of the whole log, posted back as the what-if object.
+import init, { Settlement, estimate } from './pkg/index.js';
 import { parse, add, str, ZERO } from './dec.js';
 
 const ready = init();
@@ -11,12 +13,20 @@ const ready = init();
 const LINES_LIMIT = 64 << 20;
 
 self.onmessage = async (ev) => {
-  const { job, program, registry, options, file, format } = ev.data;
+  const { job, kind, program, registry, options, file, format } = ev.data;
   const post = (msg) => self.postMessage({ job, ...msg });
   try {
     await ready;
     const t0 = performance.now();
     const bytes = new Uint8Array(file instanceof Blob ? await file.arrayBuffer() : file);
+    if (kind === 'whatif') {
+      // `estimate` from actuals: the log settled as given and grown (whatif.js shows it).
+      const actuals = { trades: bytes };
+      if (format) actuals.format = format;
+      if (registry) actuals.registry = JSON.parse(registry);
+      post({ type: 'whatif', whatIf: estimate(program, { actuals, growth: ev.data.growth }), ms: performance.now() - t0 });
+      return;
+    }
     post({ type: 'progress', read: 0, total: bytes.length, records: 0 });
     // Per-trade lines feed the clients view; above LINES_LIMIT the statement is settled
     // without them (the lines of millions of trades would not fit the page's memory).

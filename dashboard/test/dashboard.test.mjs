@@ -197,6 +197,9 @@ it('what if volume grows 20% on the loaded trades: the CLI\'s estimate --actuals
     tier(p.actual.tier) === tier(p.what_if.tier) ? tier(p.actual.tier) : `${tier(p.actual.tier)} → ${tier(p.what_if.tier)}`,
     group(p.actual.commission), group(p.what_if.commission), group(p.difference)])));
   assert.ok(rows.some((r) => r[2].includes('→')), 'the sample has a tier the growth lifts');
+  // it ran in its own worker, which is gone when the result is shown: Cancel is off again
+  assert.equal(await page.$eval('#whatif-cancel', (b) => b.disabled), true);
+  assert.equal(await page.$eval('#whatif-run', (b) => b.disabled), false);
   await page.close();
   assert.deepEqual(errors, []);
 });

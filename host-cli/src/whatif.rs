@@ -191,6 +191,23 @@ pub fn what_if_table(program: &Program, w: &WhatIf) -> String {
         w.brokers.len(),
         if w.brokers.len() == 1 { "" } else { "s" }
     ));
+    let zero = |d: &str| d.trim_start_matches(['0', '.']).is_empty();
+    if !(zero(&w.withheld.actual) && zero(&w.withheld.what_if)) {
+        s.push_str(&format!(
+            "Withheld (computed, not paid): actual {} {cur}, what-if {} {cur}, difference {} {cur}\n",
+            group(&w.withheld.actual),
+            group(&w.withheld.what_if),
+            signed(&w.withheld.difference),
+        ));
+    }
+    if let Some(k) = &w.kickback {
+        s.push_str(&format!(
+            "Clients' kickback (besides the commission): actual {} {cur}, what-if {} {cur}, difference {} {cur}\n",
+            group(&k.actual),
+            group(&k.what_if),
+            signed(&k.difference),
+        ));
+    }
     s.push_str("Active clients do not grow: a ladder that also needs clients keeps its tier until they are there.\n");
     if short > 0 {
         s.push_str(
@@ -229,9 +246,11 @@ fn basis(metrics: &std::collections::BTreeMap<String, String>) -> String {
     }
 }
 
-/// One CSV row per broker and period.
+/// One CSV row per broker and period; the kickback columns only for programs that have
+/// client kickbacks.
 pub fn what_if_csv(w: &WhatIf) -> String {
-    let mut s = csv_row(&[
+    let kicks = w.kickback.is_some();
+    let mut head = vec![
         "broker",
         "status",
         "period_start",
@@ -243,11 +262,17 @@ pub fn what_if_csv(w: &WhatIf) -> String {
         "actual_commission",
         "what_if_commission",
         "difference",
-        "currency",
-    ]);
+        "actual_withheld",
+        "what_if_withheld",
+    ];
+    if kicks {
+        head.extend(["actual_kickback", "what_if_kickback"]);
+    }
+    head.push("currency");
+    let mut s = csv_row(&head);
     for b in &w.brokers {
         for p in &b.periods {
-            s.push_str(&csv_row(&[
+            let mut row = vec![
                 &b.broker,
                 &b.status,
                 &p.period_start,
@@ -259,8 +284,17 @@ pub fn what_if_csv(w: &WhatIf) -> String {
                 &p.actual.commission,
                 &p.what_if.commission,
                 &p.difference,
-                &w.currency,
-            ]));
+                &p.actual.withheld,
+                &p.what_if.withheld,
+            ];
+            if kicks {
+                row.extend([
+                    p.actual.kickback.as_deref().unwrap_or(""),
+                    p.what_if.kickback.as_deref().unwrap_or(""),
+                ]);
+            }
+            row.push(&w.currency);
+            s.push_str(&csv_row(&row));
         }
     }
     s

@@ -723,8 +723,8 @@ Active clients do not grow: a ladder that also needs clients keeps its tier unti
     assert_exit(&o, 0);
     let out = stdout(&o);
     assert!(out.contains(r#""growth":"-0.1","factor":"0.9""#), "{out}");
-    assert!(out.contains(r#""what_if":{"tier":"BKR 1","rate":"0.3","metrics":{"api_volume":"9000000"},"volume":"9000000","eligible_volume":"9000000","commission":"1323.00"},"difference":"-367.00"}"#), "{out}");
-    assert!(out.ends_with("\"actual\":\"1690.00\",\"what_if\":\"1323.00\",\"difference\":\"-367.00\",\"rejected\":[],\"incomplete_history\":[]}\n"), "{out}");
+    assert!(out.contains(r#""what_if":{"tier":"BKR 1","rate":"0.3","metrics":{"api_volume":"9000000"},"volume":"9000000","eligible_volume":"9000000","commission":"1323.00","withheld":"0.00"},"difference":"-367.00"}"#), "{out}");
+    assert!(out.ends_with("\"actual\":\"1690.00\",\"what_if\":\"1323.00\",\"difference\":\"-367.00\",\"withheld\":{\"actual\":\"0.00\",\"what_if\":\"0.00\",\"difference\":\"0.00\"},\"rejected\":[],\"incomplete_history\":[]}\n"), "{out}");
     // The same request through `call` gives the same bytes.
     let req = format!(
         r#"{{"program":"backpack","actuals":{{"trades":{},"format":"csv"}},"growth":"-0.1","broker":"BKR"}}"#,
@@ -777,6 +777,59 @@ Active clients do not grow: a ladder that also needs clients keeps its tier unti
         "{}",
         stderr(&o)
     );
+}
+
+/// okx-v5 actuals with a client kickback, grown 20% (the vector
+/// estimate-actuals-okx-v5-kickback-and-cap): K1 stays L1 (25%); j1's fee 100 -> 120 pays
+/// 25 -> 30, of which the client's 0.2 is 5 -> 6; the VIP 5 client stays at its 500 cap;
+/// j5 10 -> 12. The broker's part 530 -> 536, the clients' 5 -> 6: both in the table and
+/// the CSV's kickback columns.
+#[test]
+fn estimate_from_actuals_shows_the_kickback() {
+    let dir = std::env::temp_dir().join(format!("br-whatif-kick-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../tests/vectors/estimate-actuals-okx-v5-kickback-and-cap.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let (trades, registry) = (dir.join("t.json"), dir.join("r.json"));
+    std::fs::write(&trades, v["input"]["actuals"]["trades"].to_string()).unwrap();
+    std::fs::write(&registry, v["input"]["actuals"]["registry"].to_string()).unwrap();
+    let args = |format: &'static str| {
+        vec![
+            "estimate".to_string(),
+            "-p".into(),
+            "okx-v5".into(),
+            "--actuals".into(),
+            trades.display().to_string(),
+            "--registry".into(),
+            registry.display().to_string(),
+            "--from".into(),
+            "2026-06-01T00:00:00Z".into(),
+            "--growth".into(),
+            "20%".into(),
+            "-f".into(),
+            format.into(),
+        ]
+    };
+    let table = run(&args("table").iter().map(String::as_str).collect::<Vec<_>>());
+    assert_exit(&table, 0);
+    let out = stdout(&table);
+    assert!(out.contains("Total commission: actual 530.00000000 USDT, what-if 536.00000000 USDT, difference +6.00000000 USDT (1 broker)\n\
+Clients' kickback (besides the commission): actual 5.00000000 USDT, what-if 6.00000000 USDT, difference +1.00000000 USDT\n"), "{out}");
+    assert!(!out.contains("Withheld"), "{out}");
+    let csv = run(&args("csv").iter().map(String::as_str).collect::<Vec<_>>());
+    assert_exit(&csv, 0);
+    assert_eq!(
+        stdout(&csv),
+        "broker,status,period_start,history,actual_tier,what_if_tier,actual_volume,what_if_volume,actual_commission,what_if_commission,difference,actual_withheld,what_if_withheld,actual_kickback,what_if_kickback,currency\n\
+K1,eligible,2026-06-10T10:00:00Z,complete,L1,L1,8680000,10416000,530.00000000,536.00000000,6.00000000,0.00000000,0.00000000,5.00000000,6.00000000,USDT\n"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

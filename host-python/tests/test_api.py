@@ -223,3 +223,30 @@ def test_order_and_instrument_reach_the_lines() -> None:
     assert (b.order, b.instrument, b.commission) == (None, None, Decimal("10"))
     assert st.to_pandas("lines")["order"].tolist()[0] == "o-1"
     assert st.commission == Decimal("30.00")
+
+
+def test_okx_v5_msa_flag_from_a_dataframe() -> None:
+    """A boolean `msa` column (the Arrow path) excludes the flagged fill only: the vector
+    okx-v5-msa-trade-flag's trades, K1 at L1 (25%) from May; 25 + 10 + 15 = 50."""
+    import pandas as pd
+
+    may = [
+        dict(id=f"m{i}", time=f"2026-05-01T00:00:0{i}Z", account=f"p{i}", notional="2000", fee="1", msa=False)
+        for i in range(1, 6)
+    ]
+    june = [
+        dict(id="j1", time="2026-06-10T10:00:00Z", account="c1", notional="200000", fee="100", msa=False),
+        dict(id="j2", time="2026-06-10T10:01:00Z", account="m1", notional="200000", fee="100", msa=True),
+        dict(id="j3", time="2026-06-10T10:02:00Z", account="c2", notional="80000", fee="40", msa=False),
+        dict(id="j4", time="2026-06-10T10:03:00Z", account="m1", notional="120000", fee="60", msa=False),
+    ]
+    rows = [dict(t, broker="K1", channel="api", product="spot") for t in may + june]
+    df = pd.DataFrame(rows)
+    assert df["msa"].dtype == bool
+    st = br.settle("okx-v5", df, from_="2026-06-01T00:00:00Z", strict=True)
+    (period,) = st.broker("K1").periods
+    assert (period.tier, period.commission) == ("L1", Decimal("50.00000000"))
+    msa = period.excluded["msa_account"]
+    assert (msa.trades, msa.volume, msa.fees) == (1, Decimal("200000"), Decimal("100"))
+    # the same trades as dicts (the JSON path) give the same bytes
+    assert st.to_json() == br.settle("okx-v5", rows, from_="2026-06-01T00:00:00Z").to_json()

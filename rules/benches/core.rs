@@ -75,6 +75,7 @@ fn batches(n: usize) -> Vec<Columns> {
             master: None,
             order: None,
             instrument: None,
+            msa: false,
         };
         assert!(b.push(&t, i as u64 + 2));
         if b.len() == 65_536 {

@@ -94,6 +94,8 @@ pub struct Columns {
     pub vip: Vec<u32>,
     pub fee_discount: Vec<bool>,
     pub affiliate_rate: Vec<i128>,
+    /// The trade's own managed sub-account flag (the registry may also list the account).
+    pub msa: Vec<bool>,
 }
 
 impl Columns {
@@ -131,6 +133,7 @@ impl Columns {
             master: self.master.get(row),
             order: self.order.get(row),
             instrument: self.instrument.get(row),
+            msa: self.msa[row],
         }
     }
 
@@ -179,6 +182,7 @@ impl ColumnsBuilder {
         c.vip.push(t.vip);
         c.fee_discount.push(t.fee_discount);
         c.affiliate_rate.push(a);
+        c.msa.push(t.msa);
         self.account.push(Some(t.account));
         self.broker.push(t.broker);
         self.channel.push(Some(t.channel));

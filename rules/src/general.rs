@@ -373,7 +373,8 @@ impl General {
         };
 
         // Everything that can fail happens before any state changes.
-        let msa = self.reg.as_ref().is_some_and(|r| r.msa.contains(t.account));
+        // A managed sub-account by the fill's own flag or by the registry's list.
+        let msa = t.msa || self.reg.as_ref().is_some_and(|r| r.msa.contains(t.account));
         let mut vars = Self::vars(t, code, source.as_str(), msa);
         let mut excluded = None;
         for (reason, pred) in &p.exclusions {

@@ -16,7 +16,7 @@ pub const KNOWN_CHANNELS: [&str; 4] = ["api", "oauth", "web", "app"];
 pub const KNOWN_PRODUCTS: [&str; 5] = ["spot", "margin", "futures", "swap", "options"];
 
 /// The trade fields, in the order CSV headers and docs list them.
-pub const FIELDS: [&str; 16] = [
+pub const FIELDS: [&str; 17] = [
     "id",
     "time",
     "account",
@@ -33,6 +33,7 @@ pub const FIELDS: [&str; 16] = [
     "master",
     "order",
     "instrument",
+    "msa",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -103,6 +104,14 @@ pub struct Trade {
     /// Instrument id, e.g. `BTC-USDT-SWAP`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instrument: Option<String>,
+    /// The account is a managed sub-account (OKX's MSA), as the exchange's fill says; the
+    /// formula variable `msa` is true when this is or when the registry lists the account.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub msa: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A decimal written as a string of digits (no exponent).
@@ -159,6 +168,7 @@ pub struct TradeRef<'a> {
     pub master: Option<&'a str>,
     pub order: Option<&'a str>,
     pub instrument: Option<&'a str>,
+    pub msa: bool,
 }
 
 impl Trade {
@@ -181,6 +191,7 @@ impl Trade {
             master: self.master.as_deref(),
             order: self.order.as_deref(),
             instrument: self.instrument.as_deref(),
+            msa: self.msa,
         }
         .finish()
     }
@@ -216,6 +227,7 @@ pub struct TradeBuilder<'a> {
     pub master: Option<&'a str>,
     pub order: Option<&'a str>,
     pub instrument: Option<&'a str>,
+    pub msa: bool,
 }
 
 fn decimal(field: &str, v: Raw<'_>) -> Result<Option<Decimal>> {
@@ -228,6 +240,19 @@ fn decimal(field: &str, v: Raw<'_>) -> Result<Option<Decimal>> {
         )
         .field(field)),
         Raw::Bool(_) => Err(Error::new(ErrorCode::Field, format!("{field} must be a decimal string, not a boolean")).field(field)),
+    }
+}
+
+/// A yes/no field: JSON booleans, or `true`/`false`/`1`/`0` text; empty or null is false.
+fn flag(field: &str, v: Raw<'_>) -> Result<bool> {
+    match v {
+        Raw::Null | Raw::Str("") => Ok(false),
+        Raw::Bool(b) => Ok(b),
+        Raw::Str("true" | "TRUE" | "True" | "1") => Ok(true),
+        Raw::Str("false" | "FALSE" | "False" | "0") => Ok(false),
+        _ => {
+            Err(Error::new(ErrorCode::Value, format!("{field} must be true or false")).field(field))
+        }
     }
 }
 
@@ -303,21 +328,8 @@ impl<'a> TradeBuilder<'a> {
                     }
                 }
             }
-            "fee_discount" => {
-                self.fee_discount = match v {
-                    Raw::Null | Raw::Str("") => false,
-                    Raw::Bool(b) => b,
-                    Raw::Str("true" | "TRUE" | "True" | "1") => true,
-                    Raw::Str("false" | "FALSE" | "False" | "0") => false,
-                    _ => {
-                        return Err(Error::new(
-                            ErrorCode::Value,
-                            "fee_discount must be true or false",
-                        )
-                        .field(field))
-                    }
-                }
-            }
+            "fee_discount" => self.fee_discount = flag(field, v)?,
+            "msa" => self.msa = flag(field, v)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -388,6 +400,7 @@ impl<'a> TradeBuilder<'a> {
             master: self.master,
             order: self.order,
             instrument: self.instrument,
+            msa: self.msa,
         })
     }
 }
@@ -412,6 +425,7 @@ impl TradeRef<'_> {
             master: self.master.map(Into::into),
             order: self.order.map(Into::into),
             instrument: self.instrument.map(Into::into),
+            msa: self.msa,
         }
     }
 }

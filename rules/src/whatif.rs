@@ -44,6 +44,12 @@ pub struct WhatIf {
     pub what_if: String,
     /// `what_if - actual`.
     pub difference: String,
+    /// Commission computed but not paid because a broker is withheld, for the brokers shown.
+    pub withheld: Change,
+    /// Programs with `client_kickback`: the clients' part, for the brokers shown (absent for
+    /// other programs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kickback: Option<Change>,
     /// Trades refused in lenient mode (the same trades are refused in both runs).
     pub rejected: Vec<Rejected>,
     /// Brokers whose tier windows reach before the earliest trade supplied, as in the
@@ -65,6 +71,32 @@ pub struct BrokerWhatIf {
     /// The broker's payable total with the volume grown.
     pub what_if: String,
     pub difference: String,
+    /// The broker's withheld total (its statement's `withheld`) as settled and grown.
+    pub withheld: Change,
+    /// Programs with `client_kickback`: the broker's clients' part (its statement's
+    /// `kickback`) as settled and grown; absent for other programs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kickback: Option<Change>,
+}
+
+/// An amount as settled, with the volume grown, and the change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Change {
+    pub actual: String,
+    pub what_if: String,
+    /// `what_if - actual`.
+    pub difference: String,
+}
+
+impl Change {
+    fn of(actual: String, what_if: String, scale: u32) -> Result<Change> {
+        Ok(Change {
+            difference: diff(&actual, &what_if, scale)?,
+            actual,
+            what_if,
+        })
+    }
 }
 
 /// One settlement period, actual beside what-if.
@@ -97,6 +129,12 @@ pub struct Side {
     pub eligible_volume: String,
     /// Payable commission, rounded as the statement rounds it.
     pub commission: String,
+    /// The rounded commission computed but not paid because the broker is withheld.
+    pub withheld: String,
+    /// Programs with `client_kickback`: the clients' part, rounded as the statement rounds
+    /// it (absent for other programs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kickback: Option<String>,
 }
 
 /// `1 + growth`, refusing a growth of -100% or less (nothing would be left to settle).
@@ -132,7 +170,7 @@ pub fn what_if(
             .field("broker"));
         }
     }
-    let (mut total_a, mut total_w) = (Decimal::ZERO, Decimal::ZERO);
+    let mut total = Totals::default();
     let mut brokers = Vec::new();
     // Both statements list brokers by code and periods by start: a merge join, no maps.
     // The same trades are attributed in both runs, so every grown broker has its actual one.
@@ -143,10 +181,22 @@ pub fn what_if(
             continue;
         }
         let b = broker_what_if(a, w, scale)?;
-        total_a = money::add(total_a, money::parse(&b.actual)?)?;
-        total_w = money::add(total_w, money::parse(&b.what_if)?)?;
+        total.add(&b)?;
         brokers.push(b);
     }
+    let kickback = match program.spec().client_kickback {
+        true => Some(Change::of(
+            money::fixed(total.kickback[0], scale),
+            money::fixed(total.kickback[1], scale),
+            scale,
+        )?),
+        false => None,
+    };
+    let withheld = Change::of(
+        money::fixed(total.withheld[0], scale),
+        money::fixed(total.withheld[1], scale),
+        scale,
+    )?;
     Ok(WhatIf {
         program: actual.program,
         engine: actual.engine,
@@ -154,12 +204,43 @@ pub fn what_if(
         growth: money::canonical(growth),
         factor: money::canonical(factor),
         brokers,
-        actual: money::fixed(total_a, scale),
-        what_if: money::fixed(total_w, scale),
-        difference: money::fixed(money::sub(total_w, total_a)?, scale),
+        actual: money::fixed(total.commission[0], scale),
+        what_if: money::fixed(total.commission[1], scale),
+        difference: money::fixed(money::sub(total.commission[1], total.commission[0])?, scale),
+        withheld,
+        kickback,
         rejected: actual.rejected,
         incomplete_history: actual.summary.incomplete_history,
     })
+}
+
+/// The brokers' sums, as settled (`[0]`) and grown (`[1]`).
+#[derive(Default)]
+struct Totals {
+    commission: [Decimal; 2],
+    withheld: [Decimal; 2],
+    kickback: [Decimal; 2],
+}
+
+impl Totals {
+    fn add(&mut self, b: &BrokerWhatIf) -> Result<()> {
+        let pairs = [
+            (&mut self.commission, [&b.actual, &b.what_if]),
+            (
+                &mut self.withheld,
+                [&b.withheld.actual, &b.withheld.what_if],
+            ),
+        ];
+        for (sum, [a, w]) in pairs {
+            sum[0] = money::add(sum[0], money::parse(a)?)?;
+            sum[1] = money::add(sum[1], money::parse(w)?)?;
+        }
+        if let Some(k) = &b.kickback {
+            self.kickback[0] = money::add(self.kickback[0], money::parse(&k.actual)?)?;
+            self.kickback[1] = money::add(self.kickback[1], money::parse(&k.what_if)?)?;
+        }
+        Ok(())
+    }
 }
 
 /// The next item of a sorted iterator equal to the key (`cmp` orders an item against it),
@@ -180,10 +261,19 @@ fn broker_what_if(
     scale: u32,
 ) -> Result<BrokerWhatIf> {
     let zero = money::fixed(Decimal::ZERO, scale);
-    let (what_if, grown) = match w {
-        Some(w) => (w.commission, w.periods),
-        None => (zero.clone(), Vec::new()),
+    let (what_if, withheld, kickback, grown) = match w {
+        Some(w) => (w.commission, w.withheld, w.kickback, w.periods),
+        None => (zero.clone(), zero.clone(), None, Vec::new()),
     };
+    let kickback = match a.kickback {
+        Some(k) => Some(Change::of(
+            k,
+            kickback.unwrap_or_else(|| zero.clone()),
+            scale,
+        )?),
+        None => None,
+    };
+    let withheld = Change::of(a.withheld, withheld, scale)?;
     let mut grown = grown.into_iter().peekable();
     let mut periods = Vec::with_capacity(a.periods.len());
     for p in a.periods {
@@ -200,6 +290,8 @@ fn broker_what_if(
                 volume: String::from("0"),
                 eligible_volume: String::from("0"),
                 commission: zero.clone(),
+                withheld: zero.clone(),
+                kickback: actual.kickback.as_ref().map(|_| zero.clone()),
             },
         };
         let difference = diff(&actual.commission, &what_if.commission, scale)?;
@@ -219,6 +311,8 @@ fn broker_what_if(
         periods,
         actual: a.commission,
         what_if,
+        withheld,
+        kickback,
     })
 }
 
@@ -230,6 +324,8 @@ fn side(p: PeriodStatement) -> Side {
         volume: p.attributed.volume,
         eligible_volume: p.eligible.volume,
         commission: p.commission,
+        withheld: p.withheld,
+        kickback: p.kickback,
     }
 }
 

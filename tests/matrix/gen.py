@@ -97,6 +97,7 @@ FIELD_CASES = [
     ("vip-text", "vip", "six", "E_VALUE"),
     ("vip-negative", "vip", -1, "E_VALUE"),
     ("fee-discount-text", "fee_discount", "yes", "E_VALUE"),
+    ("msa-number", "msa", 1, "E_VALUE"),
     ("liquidity-unknown", "liquidity", "both", "E_VALUE"),
 ]
 for name, f, v, code in FIELD_CASES:
@@ -183,6 +184,8 @@ csv_case("vip-text", "CSV: vip 'six': E_FIELD at line 2, column 9.",
          csv([ROW + ",six"], header=HEADER + ",vip"), "E_VALUE", "vip", 2, 9)
 csv_case("fee-discount-text", "CSV: fee_discount 'maybe': E_FIELD at line 2, column 9.",
          csv([ROW + ",maybe"], header=HEADER + ",fee_discount"), "E_VALUE", "fee_discount", 2, 9)
+csv_case("msa-text", "CSV: msa 'maybe': E_VALUE at line 2, column 9.",
+         csv([ROW + ",maybe"], header=HEADER + ",msa"), "E_VALUE", "msa", 2, 9)
 csv_case("affiliate-rate-above-one", "CSV: affiliate_rate 2: E_VALUE at line 2, column 9.",
          csv([ROW + ",2"], header=HEADER + ",affiliate_rate"), "E_VALUE", "affiliate_rate", 2, 9)
 case("csv-lenient-rejected-keeps-column", "CSV lenient: line 3's notional 'abc' is listed in rejected with code E_DECIMAL, line 3, field notional (and its column); line 2 settles.",

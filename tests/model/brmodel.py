@@ -33,11 +33,13 @@ CHANNELS = ("api", "oauth", "web", "app")
 PRODUCTS = ("spot", "margin", "futures", "swap", "options")
 TRADE_FIELDS = ("id", "time", "account", "broker", "channel", "product", "notional", "fee",
                 "fee_rate", "liquidity", "vip", "fee_discount", "affiliate_rate", "master",
-                "order", "instrument")
+                "order", "instrument", "msa")
 DECIMAL_FIELDS = ("notional", "fee", "fee_rate", "affiliate_rate")
 TEXT_FIELDS = ("id", "time", "account", "channel", "product", "broker", "master", "order",
                "instrument", "liquidity")
 REQUIRED = ("id", "time", "account", "channel", "product", "notional")
+FLAG_TEXT = {"true": True, "TRUE": True, "True": True, "1": True,
+             "false": False, "FALSE": False, "False": False, "0": False, "": False}
 
 
 def pct(text):
@@ -148,7 +150,7 @@ def exclusion(prog, t, reg=None):
             return "non_api_channel"
         if t.vip >= 7:
             return "vip7_plus"
-        if reg is not None and t.account in reg.msa:
+        if t.msa or (reg is not None and t.account in reg.msa):
             return "msa_account"
         if t.fee_discount:
             return "fee_discount_instrument"
@@ -245,7 +247,7 @@ def parse_bound(value, field):
 
 class Trade:
     __slots__ = ("id", "time", "account", "broker", "channel", "product", "notional", "fee",
-                 "fee_rate", "vip", "fee_discount", "affiliate_rate", "master", "content",
+                 "fee_rate", "vip", "fee_discount", "affiliate_rate", "master", "content", "msa",
                  "line", "attribution", "owner", "unattributed", "excluded", "day",
                  "commission", "tier", "rates")
 
@@ -282,9 +284,12 @@ def parse_trade(raw, line, strict):
             if v < 0:
                 raise Reject("E_VALUE", k)
             vals[k] = v
-        elif k == "fee_discount":
+        elif k in ("fee_discount", "msa"):
+            # a yes/no field: a boolean, or the text true/false/1/0 (as a CSV cell reads)
+            if isinstance(v, str) and v in FLAG_TEXT:
+                v = FLAG_TEXT[v]
             if not isinstance(v, bool):
-                raise Reject("E_VALUE" if isinstance(v, str) else "E_FIELD", k)
+                raise Reject("E_FIELD" if isinstance(v, (list, dict)) else "E_VALUE", k)
             vals[k] = v
         else:
             if not isinstance(v, str):
@@ -316,6 +321,7 @@ def parse_trade(raw, line, strict):
     t.fee_rate = vals.get("fee_rate")
     t.vip = vals.get("vip", 0)
     t.fee_discount = vals.get("fee_discount", False)
+    t.msa = vals.get("msa", False)
     t.affiliate_rate = vals.get("affiliate_rate", D(0))
     t.master = vals.get("master")
     # identical duplicate = the same trade once read: same instant, same decimal values
@@ -325,7 +331,7 @@ def parse_trade(raw, line, strict):
                  t.notional.normalize(), vals["fee"].normalize(),
                  t.fee_rate.normalize() if t.fee_rate is not None else None,
                  vals.get("liquidity"), t.vip, t.fee_discount, t.affiliate_rate.normalize(),
-                 t.master, vals.get("order"), vals.get("instrument"))
+                 t.master, vals.get("order"), vals.get("instrument"), t.msa)
     t.day = t.time // DAY
     return t, unknown
 

@@ -215,7 +215,7 @@ def read_trades_text(text, fmt):
             for k, x in zip(header, cells):
                 if x == "":
                     continue
-                t[k] = {"true": True, "false": False}.get(x, x) if k == "fee_discount" else x
+                t[k] = {"true": True, "false": False}.get(x, x) if k in ("fee_discount", "msa") else x
             trades.append(t)
             lines.append(n)
         return trades, lines, header

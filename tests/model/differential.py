@@ -366,7 +366,8 @@ def gen_okx(rng):
                     rng.choice(["api", "oauth", "api", "web", "app"]),
                     rng.choice(["spot", "futures", "swap", "options", "margin"]),
                     affiliate_rate=g.affiliate(), vip=rng.choice([None, 0, 5, 6, 7]),
-                    fee_discount=rng.choice([None, None, False, True]))
+                    fee_discount=rng.choice([None, None, False, True]),
+                    msa=rng.choice([None, None, None, False, True]))
     codes = list(brokers)
     registry = None
     if use_reg:
@@ -495,7 +496,7 @@ def csv_cell(v):
 
 def csv_view(trades):
     """The trades as the CSV reader sees them: text cells, an empty cell absent; `vip` and
-    `fee_discount` read as an integer and a boolean."""
+    `fee_discount` / `msa` read as an integer and booleans."""
     cols = csv_columns(trades)
     out = []
     for t in trades:
@@ -506,7 +507,7 @@ def csv_view(trades):
                 continue
             if c == "vip" and cell.isdigit():
                 cell = int(cell)
-            elif c == "fee_discount" and cell in ("true", "false"):
+            elif c in ("fee_discount", "msa") and cell in ("true", "false"):
                 cell = cell == "true"
             row[c] = cell
         out.append(row)

@@ -362,7 +362,7 @@ def variables(t, reg):
     env = {"notional": t.notional, "fee": t.fee, "vip": D(t.vip),
            "affiliate_rate": t.affiliate_rate, "channel": t.channel, "product": t.product,
            "account": t.account, "fee_discount": t.fee_discount,
-           "attribution": t.attribution, "msa": reg is not None and t.account in reg.msa}
+           "attribution": t.attribution, "msa": t.msa or (reg is not None and t.account in reg.msa)}
     if fee_rate is not None:
         env["fee_rate"] = fee_rate
     for k, v in (("liquidity", c[9]), ("broker", t.broker), ("master", t.master)):

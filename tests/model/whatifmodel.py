@@ -12,6 +12,10 @@ broker (the actual statement's brokers, or the one asked) and period:
   commission 0 at the currency's scale;
 - `difference` = what-if - actual at the currency's scale, per period, per broker and in all;
 - the broker's `actual` / `what_if` are its statement commissions; the totals add them;
+- a side also has the period's `withheld` and, for programs with client kickbacks, its
+  `kickback`; the broker's and the total `withheld` / `kickback` are {actual, what_if,
+  difference} from the statements' broker totals (a broker or period the grown run lacks
+  counts 0);
 - `growth` and `factor` (1 + growth) are canonical decimals; `growth` may be "20%";
 - `rejected` and `incomplete_history` are the actual run's.
 
@@ -52,13 +56,18 @@ def fixed(d, scale):
         ctx.prec = 1000
         ctx.traps[decimal.Inexact] = False
         ctx.traps[decimal.Rounded] = False
-        return str(D(d).quantize(D(1).scaleb(-scale), rounding=decimal.ROUND_HALF_EVEN))
+        return format(D(d).quantize(D(1).scaleb(-scale), rounding=decimal.ROUND_HALF_EVEN), "f")
 
 
 def side(p):
     return {"tier": p["tier"], "rate": p["rate"], "metrics": p["metrics"],
             "volume": p["attributed"]["volume"], "eligible_volume": p["eligible"]["volume"],
-            "commission": p["commission"]}
+            "commission": p["commission"], "withheld": p["withheld"],
+            **({"kickback": p["kickback"]} if "kickback" in p else {})}
+
+
+def change(a, w, scale):
+    return {"actual": a, "what_if": w, "difference": fixed(D(w) - D(a), scale)}
 
 
 def what_if(inp, settle, scale):
@@ -75,6 +84,10 @@ def what_if(inp, settle, scale):
     zero = fixed(0, scale)
     by_code = {b["broker"]: b for b in grown_st["brokers"]}
     brokers, total_a, total_w = [], D(0), D(0)
+    held, kick = [D(0), D(0)], [D(0), D(0)]
+    prog = inp.get("program")
+    # the program passes a part to clients: the model's built-in rules, or the object's flag
+    kicks = bool((bm.PROGRAMS[prog] if isinstance(prog, str) else prog).get("client_kickback"))
     for a in actual["brokers"]:
         if broker is not None and a["broker"] != broker:
             continue
@@ -84,18 +97,29 @@ def what_if(inp, settle, scale):
         for p in a["periods"]:
             q = wp.get(p["start"])
             ws = side(q) if q else {"tier": None, "rate": "0", "metrics": {}, "volume": "0",
-                                    "eligible_volume": "0", "commission": zero}
+                                    "eligible_volume": "0", "commission": zero,
+                                    "withheld": zero,
+                                    **({"kickback": zero} if "kickback" in p else {})}
             periods.append({"period_start": p["start"], "period_end": p["end"],
                             "history": p["history"], "actual": side(p), "what_if": ws,
                             "difference": fixed(D(ws["commission"]) - D(p["commission"]), scale)})
         wc = w["commission"] if w else zero
-        brokers.append({"broker": a["broker"], "status": a["status"], "periods": periods,
-                        "actual": a["commission"], "what_if": wc,
-                        "difference": fixed(D(wc) - D(a["commission"]), scale)})
+        b = {"broker": a["broker"], "status": a["status"], "periods": periods,
+             "actual": a["commission"], "what_if": wc,
+             "difference": fixed(D(wc) - D(a["commission"]), scale),
+             "withheld": change(a["withheld"], w["withheld"] if w else zero, scale)}
+        held = [held[0] + D(a["withheld"]), held[1] + D(b["withheld"]["what_if"])]
+        if "kickback" in a:
+            b["kickback"] = change(a["kickback"], w.get("kickback", zero) if w else zero, scale)
+            kick = [kick[0] + D(a["kickback"]), kick[1] + D(b["kickback"]["what_if"])]
+        brokers.append(b)
         total_a += D(a["commission"])
         total_w += D(wc)
     return {"currency": actual["currency"], "growth": bm.fmt_dec(growth),
             "factor": bm.fmt_dec(factor), "brokers": brokers, "actual": fixed(total_a, scale),
             "what_if": fixed(total_w, scale), "difference": fixed(total_w - total_a, scale),
+            "withheld": change(fixed(held[0], scale), fixed(held[1], scale), scale),
+            **({"kickback": change(fixed(kick[0], scale), fixed(kick[1], scale), scale)}
+               if kicks else {}),
             "rejected": actual["rejected"],
             "incomplete_history": actual["summary"]["incomplete_history"]}

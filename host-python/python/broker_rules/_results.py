@@ -778,6 +778,10 @@ class Side:
     volume: Decimal
     eligible_volume: Decimal
     commission: Decimal
+    withheld: Decimal
+    """The rounded commission computed but not paid because the broker is withheld."""
+    kickback: Optional[Decimal]
+    """Programs with client kickbacks (okx-v5): the clients' part; else ``None``."""
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "Side":
@@ -788,7 +792,26 @@ class Side:
             volume=_dec(d["volume"]),
             eligible_volume=_dec(d["eligible_volume"]),
             commission=_dec(d["commission"]),
+            withheld=_dec(d["withheld"]),
+            kickback=_dec(d["kickback"]) if d.get("kickback") is not None else None,
         )
+
+
+@dataclass(frozen=True)
+class Change:
+    """An amount as settled (``actual``), with the volume grown (``what_if``), and the change."""
+
+    actual: Decimal
+    what_if: Decimal
+    difference: Decimal
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "Change":
+        return cls(actual=_dec(d["actual"]), what_if=_dec(d["what_if"]), difference=_dec(d["difference"]))
+
+    @classmethod
+    def _opt(cls, d: Optional[Mapping[str, Any]]) -> "Optional[Change]":
+        return cls._from(d) if d is not None else None
 
 
 @dataclass(frozen=True)
@@ -824,6 +847,10 @@ class BrokerWhatIf:
     actual: Decimal
     what_if: Decimal
     difference: Decimal
+    withheld: Change
+    """The broker's withheld total (0 unless it is withheld), as settled and grown."""
+    kickback: Optional[Change]
+    """Programs with client kickbacks: its clients' part, as settled and grown; else ``None``."""
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> "BrokerWhatIf":
@@ -834,6 +861,8 @@ class BrokerWhatIf:
             actual=_dec(d["actual"]),
             what_if=_dec(d["what_if"]),
             difference=_dec(d["difference"]),
+            withheld=Change._from(d["withheld"]),
+            kickback=Change._opt(d.get("kickback")),
         )
 
 
@@ -852,6 +881,10 @@ class WhatIf(_Canonical, _Tabular):
     actual: Decimal
     what_if: Decimal
     difference: Decimal
+    withheld: Change
+    """Withheld totals of the brokers shown."""
+    kickback: Optional[Change]
+    """Programs with client kickbacks: the clients' part of the brokers shown; else ``None``."""
     rejected: List[Rejected]
     incomplete_history: List[IncompleteHistory]
     _json: str = field(repr=False, compare=False, default="")
@@ -870,6 +903,8 @@ class WhatIf(_Canonical, _Tabular):
             actual=_dec(d["actual"]),
             what_if=_dec(d["what_if"]),
             difference=_dec(d["difference"]),
+            withheld=Change._from(d["withheld"]),
+            kickback=Change._opt(d.get("kickback")),
             rejected=[Rejected._from(r) for r in d.get("rejected") or []],
             incomplete_history=[IncompleteHistory._from(h) for h in d.get("incomplete_history") or []],
             _json=text,
@@ -894,7 +929,12 @@ class WhatIf(_Canonical, _Tabular):
             ("actual_commission", _DEC, [p["actual"]["commission"] for _, p in rows]),
             ("what_if_commission", _DEC, [p["what_if"]["commission"] for _, p in rows]),
             ("difference", _DEC, [p["difference"] for _, p in rows]),
-        ]
+            ("actual_withheld", _DEC, [p["actual"]["withheld"] for _, p in rows]),
+            ("what_if_withheld", _DEC, [p["what_if"]["withheld"] for _, p in rows]),
+        ] + ([
+            ("actual_kickback", _DEC, [p["actual"]["kickback"] for _, p in rows]),
+            ("what_if_kickback", _DEC, [p["what_if"]["kickback"] for _, p in rows]),
+        ] if d.get("kickback") is not None else [])
 
 
 @dataclass(frozen=True)

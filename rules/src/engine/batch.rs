@@ -117,6 +117,7 @@ impl Batch {
                 c.liquidity[row],
                 c.vip[row],
                 c.fee_discount[row],
+                c.msa[row],
                 Num::Fixed(c.affiliate_rate[row]),
             );
             rest.extend_from_slice(r.bytes());

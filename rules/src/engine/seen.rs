@@ -234,6 +234,7 @@ impl Rest {
         liquidity: Option<Liquidity>,
         vip: u32,
         fee_discount: bool,
+        msa: bool,
         affiliate_rate: Num,
     ) -> Rest {
         let mut r = Rest {
@@ -249,7 +250,8 @@ impl Rest {
             Some(Liquidity::Maker) => 1,
             Some(Liquidity::Taker) => 2,
         };
-        r.put(&[liq << 1 | fee_discount as u8]);
+        // Bit 0 the discount, bits 1-2 the liquidity, bit 3 the trade's MSA flag.
+        r.put(&[(msa as u8) << 3 | liq << 1 | fee_discount as u8]);
         r.varint(vip as u128);
         r
     }
@@ -263,6 +265,7 @@ impl Rest {
             t.liquidity,
             t.vip,
             t.fee_discount,
+            t.msa,
             Num::of(t.affiliate_rate),
         )
     }
@@ -421,6 +424,7 @@ pub(crate) mod tests {
             liquidity: None,
             vip: 0,
             fee_discount: false,
+            msa: false,
             affiliate_rate: Decimal::ZERO,
             master: None,
             order: None,

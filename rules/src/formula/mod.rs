@@ -66,7 +66,8 @@ pub enum Var {
     Master,
     Attribution,
     FeeDiscount,
-    /// The account is a managed sub-account (the registry's `clients[].msa`).
+    /// The account is a managed sub-account: the trade's `msa` flag, or the registry's
+    /// `clients[].msa`.
     Msa,
     /// The level's primary rate (its first named rate).
     TierRate,

@@ -10,7 +10,7 @@
 //! | `id`, `account`, `broker`, `master` | strings or integers |
 //! | `channel`, `product`, `liquidity` | strings |
 //! | `vip` | integers (or whole floats), digit strings |
-//! | `fee_discount` | booleans, `true`/`false` strings |
+//! | `fee_discount`, `msa` | booleans, `true`/`false` strings |
 //!
 //! Strings may be Utf8, LargeUtf8, Utf8View or dictionary-encoded (each dictionary value is
 //! read once, not once per row); nulls are absent values. Clean rows go to the settler in
@@ -421,7 +421,7 @@ fn fast<'a>(r: Role, c: Cell<'a>) -> V<'a> {
             }
             _ => V::Slow,
         },
-        Role::FeeDiscount => match c {
+        Role::FeeDiscount | Role::Msa => match c {
             Cell::Null | Cell::Str("" | "false" | "FALSE" | "False" | "0") => V::Bool(false),
             Cell::Str("true" | "TRUE" | "True" | "1") => V::Bool(true),
             Cell::Bool(b) => V::Bool(b),
@@ -601,7 +601,7 @@ impl<'a> Col<'a> {
             )
             .field(name)),
             Cell::Dec(..) | Cell::Wide(..) => match self.role {
-                r if is_decimal(r) || r == Role::Vip || r == Role::FeeDiscount => {
+                r if is_decimal(r) || matches!(r, Role::Vip | Role::FeeDiscount | Role::Msa) => {
                     b.set(name, Raw::Str(text.unwrap_or(""))).map(drop)
                 }
                 _ => Err(must_be_string()),
@@ -832,6 +832,7 @@ fn clean(
     c.fee_discount
         .push(matches!(v[slot(Role::FeeDiscount)], V::Bool(true)));
     c.affiliate_rate.push(affiliate_rate);
+    c.msa.push(matches!(v[slot(Role::Msa)], V::Bool(true)));
     let gen = rows.gen;
     for (r, d) in [
         (Role::Account, &mut rows.account),

@@ -41,6 +41,8 @@ struct T {
     /// Derived from the id (the random stream is unchanged): two orders share an id / 2.
     order: Option<u64>,
     instrument: Option<&'static str>,
+    /// Derived from the id too: absent, false or true.
+    msa: Option<bool>,
 }
 
 fn dec_text(m: i128, scale: u32) -> String {
@@ -83,6 +85,7 @@ fn trades(n: usize, whole: bool, ints: bool) -> Vec<T> {
                 id,
                 order: (id % 3 != 0).then_some(id / 2),
                 instrument: [None, Some("BTC-USDT"), Some("BTC-USDT-SWAP")][(id % 3) as usize],
+                msa: [None, Some(false), None, Some(true)][(id % 4) as usize],
                 time: june + secs * 1_000_000_000 + ms * 1_000_000,
                 account: r.below(40) as u32,
                 broker: [Some("B1"), Some("B2"), None][r.below(3) as usize],
@@ -138,6 +141,9 @@ fn json_of(ts: &[T]) -> Vec<serde_json::Value> {
             }
             if let Some(x) = t.order {
                 put("order", format!("o{x}").into());
+            }
+            if let Some(x) = t.msa {
+                put("msa", x.into());
             }
             if let Some(x) = t.instrument {
                 put("instrument", x.into());
@@ -268,6 +274,9 @@ fn batch(ts: &[T], f: Override<'_>) -> RecordBatch {
             "master" => strs(text(&|t| t.master.map(Into::into))),
             "order" => strs(text(&|t| t.order.map(|x| format!("o{x}")))),
             "instrument" => strs(text(&|t| t.instrument.map(Into::into))),
+            "msa" => Arc::new(BooleanArray::from(
+                ts.iter().map(|t| t.msa).collect::<Vec<_>>(),
+            )),
             _ => unreachable!(),
         }
     };
@@ -305,6 +314,36 @@ fn assert_same(ts: &[T], f: Override<'_>, what: &str) {
             want,
             "{what} in parts"
         );
+    }
+}
+
+/// The `msa` column reaches okx-v5's exclusion, which reads the trade's own flag (okx-v5
+/// settles trade by trade): the statement from Arrow columns equals the one from JSON
+/// objects, and the flagged api trades are excluded as `msa_account`.
+#[test]
+fn msa_column_reaches_okx_v5() {
+    let p = crate::program("okx-v5").unwrap();
+    let ts = trades(400, false, false);
+    let o = options(false);
+    let mut a = Settler::new(&p, None, &o).unwrap();
+    let r = crate::api::feed_json_trades(&mut a, &json_of(&ts));
+    let want = outcome(a, r);
+    assert!(want.contains(r#""excluded":"msa_account""#), "{want}");
+    for parts in [400, 37] {
+        let mut b = Settler::new(&p, None, &o).unwrap();
+        let mut r = Ok(());
+        for (i, c) in ts.chunks(parts).enumerate() {
+            r = r.and_then(|()| {
+                feed_record_batch(
+                    &mut b,
+                    &plain(c),
+                    (i * parts) as u64,
+                    &ColumnMap::default(),
+                    false,
+                )
+            });
+        }
+        assert_eq!(outcome(b, r), want, "batches of {parts}");
     }
 }
 
@@ -788,7 +827,7 @@ fn arrow_required_columns_and_strict_unknown_columns() {
     let e = via_batches(&[with_note], &options(true), &ColumnMap::default(), false);
     assert_eq!(
         e,
-        r#"error {"code":"E_FIELD","message":"unknown column \"note\"","location":{"field":"note","column":17}}"#
+        r#"error {"code":"E_FIELD","message":"unknown column \"note\"","location":{"field":"note","column":18}}"#
     );
 }
 

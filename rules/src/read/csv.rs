@@ -826,6 +826,7 @@ impl<'h> Parser<'h> {
         let mut liquidity = None;
         let mut vip = 0u32;
         let mut fee_discount = false;
+        let mut msa = false;
         let mut affiliate_rate = 0i128;
         let mut unknown = 0u64;
         for (&c, &r) in cells.iter().zip(&self.h.roles) {
@@ -882,11 +883,16 @@ impl<'h> Parser<'h> {
                         }
                     }
                 }
-                Role::FeeDiscount => {
-                    fee_discount = match c {
+                Role::FeeDiscount | Role::Msa => {
+                    let yes = match c {
                         "" | "false" | "FALSE" | "False" | "0" => false,
                         "true" | "TRUE" | "True" | "1" => true,
                         _ => return false,
+                    };
+                    if r == Role::Msa {
+                        msa = yes;
+                    } else {
+                        fee_discount = yes;
                     }
                 }
                 Role::Unknown => unknown += !c.is_empty() as u64,
@@ -911,6 +917,7 @@ impl<'h> Parser<'h> {
         c.vip.push(vip);
         c.fee_discount.push(fee_discount);
         c.affiliate_rate.push(affiliate_rate);
+        c.msa.push(msa);
         r.account.push(Some(account));
         r.broker.push(broker);
         r.channel.push(Some(channel));

@@ -203,6 +203,7 @@ pub(crate) enum Role {
     Master,
     Order,
     Instrument,
+    Msa,
     Unknown,
 }
 
@@ -224,6 +225,7 @@ pub(crate) fn role(name: &str) -> Role {
         "master" => Role::Master,
         "order" => Role::Order,
         "instrument" => Role::Instrument,
+        "msa" => Role::Msa,
         _ => Role::Unknown,
     }
 }
@@ -430,6 +432,7 @@ impl Rows {
         c.vip.clear();
         c.fee_discount.clear();
         c.affiliate_rate.clear();
+        c.msa.clear();
         for d in [
             &mut self.account,
             &mut self.broker,
