@@ -53,9 +53,12 @@ sed -n '/^ℹ tests /,$p' target/test-js.out
 # measured 370,924 on 25d3f05 with both merged. 373,500 when an NDJSON line in error was read
 # again through serde_json's stream reader, so NDJSON and JSON-array trade logs name one
 # column for one mistake (issue 11), and de-duplication content took the order and instrument
-# ids: measured 373,207 on 0ffdb0c.)
+# ids: measured 373,207 on 0ffdb0c. 375,600 when trades gained their own `msa` flag (okx-v5's
+# MSA exclusion: every reader, de-duplication content) and estimate from actuals reported the
+# withheld amount and the clients' kickback on both sides (issue 12): measured 375,502 on
+# dd4665c, +2,295.)
 WASM_GZIP_TARGET=153600
-WASM_GZIP_BUDGET=373500
+WASM_GZIP_BUDGET=375600
 gz=$(cat host-wasm/pkg/wasm-gzip-bytes.txt)
 log "wasm size: $gz bytes gzip (web/broker_rules_wasm_bg.wasm); budget $WASM_GZIP_BUDGET (no regression), target $WASM_GZIP_TARGET (unmet)"
 if [ "$gz" -gt "$WASM_GZIP_BUDGET" ]; then
