@@ -46,6 +46,7 @@ class _Class:
         self.product, self.channel, self.vip = product, channel, vip
         self.affiliate_rate, self.fee = affiliate_rate, fee
         self.attribution, self.fee_discount, self.account = "broker_code", False, None
+        self.msa = False  # a scenario has no managed sub-accounts
 
 
 def scenario_decimal(sc, key):
