@@ -11,28 +11,39 @@ export PATH="$CACHE/tools/bin:$HOME/.cargo/bin:$PATH"
 OUT=$ROOT/host-wasm/pkg
 WORK=$ROOT/target/broker-rules-wasm-pkg
 mkdir -p "$WORK" "$OUT"
-WASM=$(bash "$ROOT/scripts/wasm-cargo.sh" out-dir --profile wasm-release)/broker_rules_wasm.wasm
-
+# Two builds of one crate: the web and bundler flavours (downloaded by browsers) with the size
+# profile and `wasm-opt -Oz`; the Node flavour (host-wasm/pkg/node, never downloaded) with the
+# speed profile and `wasm-opt -O3`, which settles a month of trades about 1.6x faster there
+# (bench/RESULTS.md, issue 14 item 1). Same sources, same results: every vector is replayed
+# through both flavours.
+SIZE_WASM=$(bash "$ROOT/scripts/wasm-cargo.sh" out-dir --profile wasm-release)/broker_rules_wasm.wasm
+SPEED_WASM=$(bash "$ROOT/scripts/wasm-cargo.sh" out-dir --profile wasm-speed)/broker_rules_wasm.wasm
 bash "$ROOT/scripts/wasm-cargo.sh" build -q -p broker-rules-wasm --profile wasm-release --features bindgen
-cp "$WASM" "$WORK/raw.wasm.tmp"
+bash "$ROOT/scripts/wasm-cargo.sh" build -q -p broker-rules-wasm --profile wasm-speed --features bindgen
 
-if [ -f "$OUT/web/broker_rules_wasm_bg.wasm" ] && [ -f "$WORK/raw.wasm" ] && cmp -s "$WORK/raw.wasm.tmp" "$WORK/raw.wasm"; then
-  echo "[build-wasm] .wasm unchanged" >&2
-else
-  mv "$WORK/raw.wasm.tmp" "$WORK/raw.wasm"
-  mkdir -p "$WORK/in" && cp "$WORK/raw.wasm" "$WORK/in/broker_rules_wasm.wasm"
-  FEATURES="--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types --enable-multivalue --enable-mutable-globals"
-  for t in web bundler nodejs; do
-    d=$t; [ $t = nodejs ] && d=node
-    rm -rf "$WORK/$d" && mkdir -p "$WORK/$d"
-    wasm-bindgen --target $t --no-typescript --out-dir "$WORK/$d" "$WORK/in/broker_rules_wasm.wasm"
-    # shellcheck disable=SC2086
-    wasm-opt -Oz $FEATURES --strip-debug --strip-producers "$WORK/$d/broker_rules_wasm_bg.wasm" -o "$WORK/$d/opt.wasm"
-    mv "$WORK/$d/opt.wasm" "$WORK/$d/broker_rules_wasm_bg.wasm"
-    rm -rf "$OUT/$d" && mkdir -p "$OUT/$d" && cp "$WORK/$d"/* "$OUT/$d/"
-  done
-fi
-rm -f "$WORK/raw.wasm.tmp"
+FEATURES="--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types --enable-multivalue --enable-mutable-globals"
+# flavour TARGET DIR RAW_WASM WASM_OPT_LEVEL: wasm-bindgen and wasm-opt into host-wasm/pkg/DIR,
+# unless RAW_WASM is the one that flavour was last built from.
+flavour() {
+  local t=$1 d=$2 raw=$3 level=$4
+  if [ -f "$OUT/$d/broker_rules_wasm_bg.wasm" ] && [ -f "$WORK/$d.raw.wasm" ] && cmp -s "$raw" "$WORK/$d.raw.wasm"; then
+    echo "[build-wasm] $d: .wasm unchanged" >&2
+    return
+  fi
+  rm -rf "$WORK/in" "$WORK/$d" && mkdir -p "$WORK/in" "$WORK/$d"
+  cp "$raw" "$WORK/in/broker_rules_wasm.wasm"
+  wasm-bindgen --target "$t" --no-typescript --out-dir "$WORK/$d" "$WORK/in/broker_rules_wasm.wasm"
+  # shellcheck disable=SC2086
+  wasm-opt "$level" $FEATURES --strip-debug --strip-producers "$WORK/$d/broker_rules_wasm_bg.wasm" -o "$WORK/$d/opt.wasm"
+  mv "$WORK/$d/opt.wasm" "$WORK/$d/broker_rules_wasm_bg.wasm"
+  rm -rf "$OUT/$d" && mkdir -p "$OUT/$d" && cp "$WORK/$d"/* "$OUT/$d/"
+  cp "$raw" "$WORK/$d.raw.wasm"
+}
+flavour web web "$SIZE_WASM" -Oz
+flavour bundler bundler "$SIZE_WASM" -Oz
+flavour nodejs node "$SPEED_WASM" -O3
+# The size analysis (bench/wasm_size.mjs) reads the size build before wasm-opt.
+cp "$SIZE_WASM" "$WORK/raw.wasm"
 node "$ROOT/host-wasm/js/gen.mjs" wasm
 raw=$(wc -c < "$OUT/web/broker_rules_wasm_bg.wasm")
 gz=$(gzip -9c "$OUT/web/broker_rules_wasm_bg.wasm" | wc -c)
