@@ -58,7 +58,14 @@ pub fn envelope<T: Serialize>(r: Result<T>) -> String {
         })
     });
     match body {
-        Ok(s) => format!("{{\"ok\":{s}}}"),
+        // One copy into a buffer of the final size (`format!` grew its buffer step by step).
+        Ok(s) => {
+            let mut out = String::with_capacity(s.len() + 7);
+            out.push_str("{\"ok\":");
+            out.push_str(&s);
+            out.push('}');
+            out
+        }
         Err(e) => error_envelope(&e),
     }
 }
