@@ -70,6 +70,22 @@ pub fn envelope<T: Serialize>(r: Result<T>) -> String {
     }
 }
 
+/// `estimate`'s envelope, the bytes of [`envelope`]: a scenario's estimate is written by
+/// [`estimate::Estimate::write_json`] (a dashboard calls this on every keystroke).
+pub(crate) fn estimate_envelope(r: Result<Estimated>) -> String {
+    match r {
+        Ok(Estimated::Scenario(e)) => {
+            let mut out = String::with_capacity(2048);
+            out.push_str("{\"ok\":");
+            e.write_json(&mut out);
+            out.push('}');
+            out
+        }
+        Ok(Estimated::Actuals(w)) => envelope(Ok(w)),
+        Err(e) => error_envelope(&e),
+    }
+}
+
 pub fn error_envelope(e: &Error) -> String {
     let body = serde_json::to_string(e).unwrap_or_else(|_| {
         String::from("{\"code\":\"E_INTERNAL\",\"message\":\"unserializable error\"}")
@@ -106,7 +122,7 @@ pub fn explain(request: &str) -> String {
 }
 
 pub fn estimate(request: &str) -> String {
-    envelope(estimate_value(request))
+    estimate_envelope(estimate_value(request))
 }
 
 pub fn validate(request: &str) -> String {
