@@ -129,8 +129,11 @@ pub struct TierAbove {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Way {
     pub ladder: String,
-    /// Each threshold of the step, by metric.
-    pub needs: BTreeMap<String, Need>,
+    /// Each threshold of the step, by metric, in order of the metric's name (a JSON object).
+    /// A sorted list, not a map: built and dropped on every keystroke of a dashboard.
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, Need>"))]
+    #[serde(serialize_with = "by_name")]
+    pub needs: Vec<(String, Need)>,
     /// The scenario's total volume at which the step's volume thresholds are met (with the
     /// scenario's mix), or null when the mix feeds none of a volume metric it needs.
     pub volume: Option<String>,
@@ -147,6 +150,14 @@ pub struct Need {
     pub min: String,
     pub have: String,
     pub more: String,
+}
+
+/// [`Way::needs`] as the JSON object it stands for.
+fn by_name<S: serde::Serializer>(
+    needs: &[(String, Need)],
+    s: S,
+) -> core::result::Result<S::Ok, S::Error> {
+    s.collect_map(needs.iter().map(|(k, v)| (k, v)))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -483,7 +494,7 @@ impl Ctx<'_> {
                     continue;
                 };
                 let mut slot = first + steps[..i].iter().map(|s| s.min.len()).sum::<usize>();
-                let mut needs = BTreeMap::new();
+                let mut needs: Vec<(String, Need)> = Vec::with_capacity(step.min.len());
                 let mut met = true;
                 let mut volume = Some(self.s.volume);
                 for (m, thr) in &step.min {
@@ -497,13 +508,18 @@ impl Ctx<'_> {
                         };
                     }
                     slot += 1;
+                    let name = &p.metrics[*m].name;
+                    let i = needs.iter().position(|(n, _)| n > name);
                     needs.insert(
-                        p.metrics[*m].name.clone(),
-                        Need {
-                            min: money::canonical(*thr),
-                            have: money::canonical(h),
-                            more: money::canonical(more),
-                        },
+                        i.unwrap_or(needs.len()),
+                        (
+                            name.clone(),
+                            Need {
+                                min: money::canonical(*thr),
+                                have: money::canonical(h),
+                                more: money::canonical(more),
+                            },
+                        ),
                     );
                 }
                 if let Some(v) = volume {
