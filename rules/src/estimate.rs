@@ -129,8 +129,9 @@ pub struct TierAbove {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Way {
     pub ladder: String,
-    /// Each threshold of the step, by metric, in order of the metric's name (a JSON object).
-    /// A sorted list, not a map: built and dropped on every keystroke of a dashboard.
+    // Sorted by metric name and written as a JSON object: a list, not a map, because it is
+    // built and dropped on every keystroke of a dashboard (a map's node is 1 KB).
+    /// Each threshold of the step, by metric.
     #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, Need>"))]
     #[serde(serialize_with = "by_name")]
     pub needs: Vec<(String, Need)>,
