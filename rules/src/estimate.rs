@@ -494,21 +494,20 @@ impl Ctx<'_> {
                 let Some((i, step)) = steps.iter().enumerate().find(|(_, s)| s.level == r) else {
                     continue;
                 };
-                let mut slot = first + steps[..i].iter().map(|s| s.min.len()).sum::<usize>();
+                let slot0 = first + steps[..i].iter().map(|s| s.min.len()).sum::<usize>();
                 let mut needs: Vec<(String, Need)> = Vec::with_capacity(step.min.len());
                 let mut met = true;
                 let mut volume = Some(self.s.volume);
-                for (m, thr) in &step.min {
+                for (k, (m, thr)) in step.min.iter().enumerate() {
                     let h = have[*m];
                     let more = money::sub(*thr, h)?.max(Decimal::ZERO);
                     met &= more.is_zero();
-                    if let Some(need) = self.by_volume(*m, *thr, slot) {
+                    if let Some(need) = self.by_volume(*m, *thr, slot0 + k) {
                         volume = match (volume, need) {
                             (Some(a), Some(b)) => Some(a.max(b)),
                             _ => None,
                         };
                     }
-                    slot += 1;
                     let name = &p.metrics[*m].name;
                     let i = needs.iter().position(|(n, _)| n > name);
                     needs.insert(
