@@ -1,6 +1,6 @@
 //! Per-call cost of `estimate`: the plain JSON entry point (program parsed, checked and hashed
 //! on every call), a compiled program (`Compiled::estimate`: request JSON in, envelope out),
-//! and its parts (request parse, the estimate itself, serializing the result).
+//! and its parts (request parse, the estimate itself, writing the result).
 //! `cargo bench -p broker-rules --bench estimate [-- N]` (N calls per measurement, default 20,000).
 
 use broker_rules::api;
@@ -65,7 +65,15 @@ fn main() {
                 }),
             ),
             (
-                "  serialize the result",
+                "  write the result (Estimate::write_json, what the api answers with)",
+                per_call(n, || {
+                    let mut out = String::with_capacity(2048);
+                    black_box(&e).write_json(&mut out);
+                    drop(black_box(out))
+                }),
+            ),
+            (
+                "  (serializing it through serde_json instead, for comparison)",
                 per_call(n, || drop(black_box(api::envelope(Ok(black_box(&e)))))),
             ),
             (

@@ -58,7 +58,30 @@ pub fn envelope<T: Serialize>(r: Result<T>) -> String {
         })
     });
     match body {
-        Ok(s) => format!("{{\"ok\":{s}}}"),
+        // One copy into a buffer of the final size (`format!` grew its buffer step by step).
+        Ok(s) => {
+            let mut out = String::with_capacity(s.len() + 7);
+            out.push_str("{\"ok\":");
+            out.push_str(&s);
+            out.push('}');
+            out
+        }
+        Err(e) => error_envelope(&e),
+    }
+}
+
+/// `estimate`'s envelope, the bytes of [`envelope`]: a scenario's estimate is written by
+/// [`estimate::Estimate::write_json`] (a dashboard calls this on every keystroke).
+pub(crate) fn estimate_envelope(r: Result<Estimated>) -> String {
+    match r {
+        Ok(Estimated::Scenario(e)) => {
+            let mut out = String::with_capacity(2048);
+            out.push_str("{\"ok\":");
+            e.write_json(&mut out);
+            out.push('}');
+            out
+        }
+        Ok(Estimated::Actuals(w)) => envelope(Ok(w)),
         Err(e) => error_envelope(&e),
     }
 }
@@ -99,7 +122,7 @@ pub fn explain(request: &str) -> String {
 }
 
 pub fn estimate(request: &str) -> String {
-    envelope(estimate_value(request))
+    estimate_envelope(estimate_value(request))
 }
 
 pub fn validate(request: &str) -> String {

@@ -68,7 +68,7 @@ impl Compiled {
     /// The envelope of `estimate` for this program and `request` (`{"scenario": ...}` or
     /// `{"actuals": {...}, "growth": ..., "broker"?}`).
     pub fn estimate(&self, request: &str) -> String {
-        envelope(
+        api::estimate_envelope(
             self.request(request, &api::ESTIMATE_FIELDS[1..])
                 .and_then(|req| api::estimate_parsed(&self.program, &req)),
         )

@@ -129,8 +129,12 @@ pub struct TierAbove {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Way {
     pub ladder: String,
+    // Sorted by metric name and written as a JSON object: a list, not a map, because it is
+    // built and dropped on every keystroke of a dashboard (a map's node is 1 KB).
     /// Each threshold of the step, by metric.
-    pub needs: BTreeMap<String, Need>,
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, Need>"))]
+    #[serde(serialize_with = "by_name")]
+    pub needs: Vec<(String, Need)>,
     /// The scenario's total volume at which the step's volume thresholds are met (with the
     /// scenario's mix), or null when the mix feeds none of a volume metric it needs.
     pub volume: Option<String>,
@@ -147,6 +151,14 @@ pub struct Need {
     pub min: String,
     pub have: String,
     pub more: String,
+}
+
+/// [`Way::needs`] as the JSON object it stands for.
+fn by_name<S: serde::Serializer>(
+    needs: &[(String, Need)],
+    s: S,
+) -> core::result::Result<S::Ok, S::Error> {
+    s.collect_map(needs.iter().map(|(k, v)| (k, v)))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -170,6 +182,20 @@ struct Ctx<'a> {
     /// not depend on the volume: it is evaluated the first time and reused at every curve
     /// point (slot `flow * 2 + part`). `None`: evaluate every time.
     excluded_at: Option<RefCell<Vec<Option<bool>>>>,
+    /// Share of the volume feeding each metric ([`Ctx::feeds`]): it does not depend on the
+    /// volume, so it is computed once per call.
+    feeds: Vec<Decimal>,
+    /// For every step (ladders in order, steps in order) and threshold, the least total
+    /// volume meeting it ([`Ctx::volume_for`]; `None` where the mix feeds none of it), read
+    /// only for non-zero volume thresholds ([`Ctx::by_volume`]). Filled before the first
+    /// [`Ctx::boundary`], in the order it used to divide, so an error is the same one.
+    step_volumes: Vec<Option<Decimal>>,
+    /// The curve's points as (volume, level rank, exact commission): a `tiers_above` entry at
+    /// the same volume (same bits) and level reuses the commission instead of evaluating
+    /// every flow's formula again.
+    curve_volumes: Vec<Decimal>,
+    curve_ranks: Vec<usize>,
+    curve_commissions: Vec<Decimal>,
 }
 
 pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
@@ -233,35 +259,55 @@ pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
         .iter()
         .all(|(_, pred)| pred.vars().all(|v| !matches!(v, Var::Notional | Var::Fee)));
     let excluded_at = volume_free.then(|| RefCell::new(vec![None; flows.len() * 2]));
-    let cx = Ctx {
+    let mut cx = Ctx {
         p,
         s,
         fee_rate,
         flows,
         excluded_at,
+        feeds: Vec::new(),
+        step_volumes: Vec::new(),
+        curve_volumes: Vec::new(),
+        curve_ranks: Vec::new(),
+        curve_commissions: Vec::new(),
     };
+    cx.feeds = cx.feeds()?;
     let scale = p.currency_scale();
     let (rank, metrics) = cx.level_at(s.volume)?;
     let (commission, fees) = cx.commission_at(s.volume, rank)?;
-    let mut curve = Vec::new();
+    if p.level_rates.len() > 1 {
+        cx.step_volumes = cx.step_volumes()?;
+    }
+    // Points kept in order of their exact volume (the text is canonical, so this is the
+    // order of the written volumes); equal volumes keep the order of their levels.
+    let mut curve: Vec<CurvePoint> = Vec::new();
+    let (mut volumes, mut ranks, mut commissions) = (Vec::new(), Vec::new(), Vec::new());
+    let mut cx_volumes = Vec::new();
     for r in 1..p.level_rates.len() {
-        if let Some(v) = cx.boundary(r)? {
+        if let Some(v) = cx.boundary(r) {
             let at = cx.level_at(v)?.0;
             let needed = money::sub(v, s.volume)?.max(Decimal::ZERO);
-            curve.push(CurvePoint {
-                tier: p.level_name(at).map(Into::into),
-                rate: money::canonical(p.level_rates[at][0]),
-                volume: money::canonical(v),
-                volume_needed: money::canonical(needed),
-                commission: money::fixed(cx.round(cx.commission_at(v, at)?.0), scale),
-            });
+            let exact = cx.commission_at(v, at)?.0;
+            let i = volumes.iter().position(|x| *x > v).unwrap_or(volumes.len());
+            curve.insert(
+                i,
+                CurvePoint {
+                    tier: p.level_name(at).map(Into::into),
+                    rate: money::canonical(p.level_rates[at][0]),
+                    volume: money::canonical(v),
+                    volume_needed: money::canonical(needed),
+                    commission: money::fixed(cx.round(exact), scale),
+                },
+            );
+            volumes.insert(i, v);
+            cx_volumes.push(v);
+            ranks.push(at);
+            commissions.push(exact);
         }
     }
-    curve.sort_by(|a, b| {
-        money::parse(&a.volume)
-            .ok()
-            .cmp(&money::parse(&b.volume).ok())
-    });
+    cx.curve_volumes = cx_volumes;
+    cx.curve_ranks = ranks;
+    cx.curve_commissions = commissions;
     curve.dedup_by(|a, b| a.tier == b.tier);
     let next = curve
         .iter()
@@ -392,11 +438,10 @@ impl Ctx<'_> {
     }
 
     fn level_at(&self, volume: Decimal) -> Result<(usize, Vec<Decimal>)> {
-        let feeds = self.feeds()?;
-        let mut values = Vec::new();
-        for (m, share) in self.p.metrics.iter().zip(feeds) {
+        let mut values = Vec::with_capacity(self.p.metrics.len());
+        for (m, share) in self.p.metrics.iter().zip(&self.feeds) {
             values.push(match m.kind {
-                MetricKind::Volume => money::mul(volume, share)?,
+                MetricKind::Volume => money::mul(volume, *share)?,
                 MetricKind::ActiveClients => Decimal::from(self.s.active_clients),
             });
         }
@@ -436,37 +481,45 @@ impl Ctx<'_> {
     /// Every level above `rank`: each ladder's step to it, threshold by threshold.
     fn tiers_above(&self, rank: usize, have: &[Decimal]) -> Result<Vec<TierAbove>> {
         let p = self.p;
-        let feeds = self.feeds()?;
         let scale = p.currency_scale();
         let names = &p.spec().tiers.ladders;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(p.level_rates.len().saturating_sub(rank + 1));
         for r in rank + 1..p.level_rates.len() {
             let mut ways = Vec::new();
             let mut cheapest: Option<Decimal> = None;
+            let mut base = 0;
             for (ladder, steps) in p.ladders.iter().enumerate() {
-                let Some(step) = steps.iter().find(|s| s.level == r) else {
+                let first = base;
+                base += steps.iter().map(|s| s.min.len()).sum::<usize>();
+                let Some((i, step)) = steps.iter().enumerate().find(|(_, s)| s.level == r) else {
                     continue;
                 };
-                let mut needs = BTreeMap::new();
+                let slot0 = first + steps[..i].iter().map(|s| s.min.len()).sum::<usize>();
+                let mut needs: Vec<(String, Need)> = Vec::with_capacity(step.min.len());
                 let mut met = true;
                 let mut volume = Some(self.s.volume);
-                for (m, thr) in &step.min {
+                for (k, (m, thr)) in step.min.iter().enumerate() {
                     let h = have[*m];
                     let more = money::sub(*thr, h)?.max(Decimal::ZERO);
                     met &= more.is_zero();
-                    if self.p.metrics[*m].kind == MetricKind::Volume && !thr.is_zero() {
-                        volume = match (volume, self.volume_for(*thr, feeds[*m], scale)?) {
+                    if let Some(need) = self.by_volume(*m, *thr, slot0 + k) {
+                        volume = match (volume, need) {
                             (Some(a), Some(b)) => Some(a.max(b)),
                             _ => None,
                         };
                     }
+                    let name = &p.metrics[*m].name;
+                    let i = needs.iter().position(|(n, _)| n > name);
                     needs.insert(
-                        p.metrics[*m].name.clone(),
-                        Need {
-                            min: money::canonical(*thr),
-                            have: money::canonical(h),
-                            more: money::canonical(more),
-                        },
+                        i.unwrap_or(needs.len()),
+                        (
+                            name.clone(),
+                            Need {
+                                min: money::canonical(*thr),
+                                have: money::canonical(h),
+                                more: money::canonical(more),
+                            },
+                        ),
                     );
                 }
                 if let Some(v) = volume {
@@ -493,7 +546,7 @@ impl Ctx<'_> {
                 tier: p.level_name(r).unwrap_or("").into(),
                 rate: money::canonical(p.level_rates[r][0]),
                 ways,
-                commission: money::fixed(self.round(self.commission_at(at, r)?.0), scale),
+                commission: money::fixed(self.round(self.commission_above(at, r)?), scale),
             });
         }
         Ok(out)
@@ -514,20 +567,60 @@ impl Ctx<'_> {
         Ok(Some(v))
     }
 
-    /// Least volume reaching level rank `r` or above, if volume alone can.
-    fn boundary(&self, r: usize) -> Result<Option<Decimal>> {
-        let feeds = self.feeds()?;
+    /// Every step threshold's [`Ctx::volume_for`] (see `step_volumes`), in ladder, step and
+    /// threshold order.
+    fn step_volumes(&self) -> Result<Vec<Option<Decimal>>> {
         let scale = self.p.currency_scale();
-        let mut best: Option<Decimal> = None;
-        for step in self.p.ladders.iter().flatten().filter(|s| s.level >= r) {
-            let mut need = Some(Decimal::ZERO);
+        let mut out = Vec::new();
+        for step in self.p.ladders.iter().flatten() {
             for (m, thr) in &step.min {
+                out.push(match self.p.metrics[*m].kind {
+                    MetricKind::Volume if !thr.is_zero() => {
+                        self.volume_for(*thr, self.feeds[*m], scale)?
+                    }
+                    _ => None,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// `step_volumes[slot]` for metric `m`'s threshold `thr`, or `None` when it is not a
+    /// non-zero volume threshold.
+    fn by_volume(&self, m: usize, thr: Decimal, slot: usize) -> Option<Option<Decimal>> {
+        (self.p.metrics[m].kind == MetricKind::Volume && !thr.is_zero())
+            .then(|| self.step_volumes[slot])
+    }
+
+    /// The exact commission at level `r` and `volume`: a curve point's when one has both.
+    fn commission_above(&self, volume: Decimal, r: usize) -> Result<Decimal> {
+        for (i, v) in self.curve_volumes.iter().enumerate() {
+            if self.curve_ranks[i] == r && *v == volume && v.scale() == volume.scale() {
+                return Ok(self.curve_commissions[i]);
+            }
+        }
+        Ok(self.commission_at(volume, r)?.0)
+    }
+
+    /// Least volume reaching level rank `r` or above, if volume alone can.
+    fn boundary(&self, r: usize) -> Option<Decimal> {
+        let mut best: Option<Decimal> = None;
+        let mut slot = 0;
+        for step in self.p.ladders.iter().flatten() {
+            let first = slot;
+            slot += step.min.len();
+            if step.level < r {
+                continue;
+            }
+            let mut need = Some(Decimal::ZERO);
+            for (k, (m, thr)) in step.min.iter().enumerate() {
                 let req = match self.p.metrics[*m].kind {
                     MetricKind::ActiveClients => {
                         (Decimal::from(self.s.active_clients) >= *thr).then_some(Decimal::ZERO)
                     }
-                    MetricKind::Volume if thr.is_zero() => Some(Decimal::ZERO),
-                    MetricKind::Volume => self.volume_for(*thr, feeds[*m], scale)?,
+                    MetricKind::Volume => self
+                        .by_volume(*m, *thr, first + k)
+                        .unwrap_or(Some(Decimal::ZERO)),
                 };
                 need = match (need, req) {
                     (Some(a), Some(b)) => Some(a.max(b)),
@@ -538,6 +631,6 @@ impl Ctx<'_> {
                 best = Some(best.map_or(v, |b: Decimal| b.min(v)));
             }
         }
-        Ok(best)
+        best
     }
 }

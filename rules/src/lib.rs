@@ -75,6 +75,7 @@ mod dedupe;
 pub mod engine;
 pub mod error;
 pub mod estimate;
+mod estimate_json;
 pub mod formula;
 pub(crate) mod general;
 pub mod json;

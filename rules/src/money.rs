@@ -75,47 +75,60 @@ pub fn fixed(d: Decimal, scale: u32) -> String {
 /// on zero. A statement writes some twenty of these per period; going through `fmt` and its
 /// intermediate strings was a tenth of an hourly settlement's time.
 fn digits(mantissa: i128, scale: u32) -> String {
-    let mut buf = [0u8; 72];
-    let mut at = buf.len();
-    let mut u = mantissa.unsigned_abs();
-    let mut put = |mut v: u64, width: usize| {
-        // At least `width` digits (zero-padded), more if `v` has them.
-        let mut n = 0;
-        while v != 0 || n < width {
-            at -= 1;
-            buf[at] = b'0' + (v % 10) as u8;
-            v /= 10;
-            n += 1;
+    // Written right to left into one buffer: digits with the point among them, then the sign.
+    struct Out {
+        buf: [u8; 72],
+        at: usize,
+        n: usize,
+        scale: usize,
+    }
+    impl Out {
+        fn push(&mut self, d: u8) {
+            if self.n == self.scale && self.scale > 0 {
+                self.at -= 1;
+                self.buf[self.at] = b'.';
+            }
+            self.at -= 1;
+            self.buf[self.at] = b'0' + d;
+            self.n += 1;
         }
+    }
+    let mut o = Out {
+        buf: [0u8; 72],
+        at: 72,
+        n: 0,
+        scale: scale as usize,
     };
-    // A 96-bit mantissa has at most 29 digits; split off 19 at a time in u64 arithmetic.
+    // A 96-bit mantissa has at most 29 digits; split off 19 at a time in u64 arithmetic
+    // (most amounts fit one u64 and never reach the slower u128 division).
     const CHUNK: u128 = 10_000_000_000_000_000_000;
+    let mut u = mantissa.unsigned_abs();
     while u >= CHUNK {
-        put((u % CHUNK) as u64, 19);
+        let mut v = (u % CHUNK) as u64;
         u /= CHUNK;
-    }
-    put(u as u64, 1);
-    let scale = scale as usize;
-    while buf.len() - at < scale + 1 {
-        at -= 1;
-        buf[at] = b'0';
-    }
-    let point = buf.len() - scale;
-    let mut out = String::with_capacity(buf.len() - at + 2);
-    if mantissa < 0 {
-        out.push('-');
-    }
-    // Only ASCII digits were written.
-    for &b in &buf[at..point] {
-        out.push(b as char);
-    }
-    if scale > 0 {
-        out.push('.');
-        for &b in &buf[point..] {
-            out.push(b as char);
+        for _ in 0..19 {
+            o.push((v % 10) as u8);
+            v /= 10;
         }
     }
-    out
+    let mut v = u as u64;
+    loop {
+        o.push((v % 10) as u8);
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // Zeros up to one digit before the point.
+    while o.n < o.scale + 1 {
+        o.push(0);
+    }
+    if mantissa < 0 {
+        o.at -= 1;
+        o.buf[o.at] = b'-';
+    }
+    // Only ASCII was written.
+    String::from(core::str::from_utf8(&o.buf[o.at..]).unwrap_or_default())
 }
 
 /// Exact sum, `E_OVERFLOW` past the 96-bit range, or `E_INEXACT` when the sum needs more than
