@@ -11,7 +11,7 @@ use super::plan::price;
 use crate::columns;
 use crate::error::{Error, ErrorCode, Result};
 use crate::money;
-use crate::reconcile::matching::KeyPart;
+use crate::reconcile::matching::{KeyPart, KeyText};
 use crate::time::Clock;
 use alloc::boxed::Box;
 use alloc::vec;
@@ -26,15 +26,6 @@ pub(crate) enum KeyBy {
     Order,
     /// The client account and its day at the report's offset.
     AccountDay(Clock),
-}
-
-/// A key: an order id, a trade id, or an account and day. Its text is tagged so an order
-/// id and a trade id never meet: `o` + order, `i` + trade id, or `a` + account + NUL + day.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeyText<'a> {
-    Order(&'a str),
-    Id(&'a str),
-    AccountDay(&'a str, i64),
 }
 
 /// One key's sums in one cell.
@@ -100,8 +91,23 @@ impl KeyParts {
             let k = run[0].0 as usize;
             let start = if k == 0 { 0 } else { self.ends[k - 1] };
             let parts = run.iter().map(|(_, p)| self.part(p));
-            (decode(&self.text[start..self.ends[k]]), parts)
+            (KeyText::decode(&self.text[start..self.ends[k]]), parts)
         })
+    }
+
+    /// The keys in key order, each with how many parts it has (consecutive in
+    /// [`KeyParts::parts_of`]).
+    pub fn runs(&self) -> impl Iterator<Item = (KeyText<'_>, usize)> {
+        self.parts.chunk_by(|a, b| a.0 == b.0).map(move |run| {
+            let k = run[0].0 as usize;
+            let start = if k == 0 { 0 } else { self.ends[k - 1] };
+            (KeyText::decode(&self.text[start..self.ends[k]]), run.len())
+        })
+    }
+
+    /// Parts by position (a key's run from [`KeyParts::runs`]).
+    pub fn parts_of(&self, at: core::ops::Range<usize>) -> impl Iterator<Item = KeyPart<'_>> {
+        self.parts[at].iter().map(move |(_, p)| self.part(p))
     }
 
     fn part(&self, p: &Priced) -> KeyPart<'_> {
@@ -115,24 +121,6 @@ impl KeyParts {
             rate: p.rate,
             reason: p.reason.map(|i| self.reasons[i as usize].as_str()),
         }
-    }
-}
-
-fn text(b: &[u8]) -> &str {
-    core::str::from_utf8(b).unwrap_or("")
-}
-
-fn decode(t: &[u8]) -> KeyText<'_> {
-    let s = text;
-    match t.first() {
-        Some(b'o') => KeyText::Order(s(&t[1..])),
-        Some(b'a') if t.len() >= 10 => {
-            let mut d = [0u8; 8];
-            d.copy_from_slice(&t[t.len() - 8..]);
-            let day = (u64::from_be_bytes(d) ^ (1 << 63)) as i64;
-            KeyText::AccountDay(s(&t[1..t.len() - 9]), day)
-        }
-        _ => KeyText::Id(s(t.get(1..).unwrap_or_default())),
     }
 }
 
@@ -171,30 +159,22 @@ impl Keyed {
     pub fn key_of(&mut self, id: &str, order: Option<&str>, account: &str, time: i64) -> u32 {
         let mut s = core::mem::take(&mut self.scratch);
         s.clear();
-        match (self.by, order) {
-            (KeyBy::Order, Some(o)) => {
-                s.push(b'o');
-                s.extend_from_slice(o.as_bytes());
-            }
-            (KeyBy::Trade | KeyBy::Order, _) => {
-                s.push(b'i');
-                s.extend_from_slice(id.as_bytes());
-            }
-            (KeyBy::AccountDay(clock), _) => {
-                // Account, then the day (sign-flipped big-endian): byte order is key order.
-                s.push(b'a');
-                s.extend_from_slice(account.as_bytes());
-                s.push(0);
-                s.extend_from_slice(&((clock.day(time) as u64) ^ (1 << 63)).to_be_bytes());
-            }
-        }
+        let key = match (self.by, order) {
+            (KeyBy::Order, Some(o)) => KeyText::Order(o),
+            (KeyBy::Trade | KeyBy::Order, _) => KeyText::Id(id),
+            (KeyBy::AccountDay(clock), _) => KeyText::AccountDay(account, clock.day(time)),
+        };
+        key.encode(&mut s);
         let k = self.intern(&s);
         self.scratch = s;
         k
     }
 
     fn intern(&mut self, s: &[u8]) -> u32 {
-        let hash = xxhash_rust::xxh3::xxh3_64(s);
+        self.intern_hashed(xxhash_rust::xxh3::xxh3_64(s), s)
+    }
+
+    fn intern_hashed(&mut self, hash: u64, s: &[u8]) -> u32 {
         if let Some(&(_, k)) = self
             .table
             .find(hash, |&(h, k)| h == hash && self.key_text(k) == s)
@@ -288,8 +268,17 @@ impl Keyed {
 
     /// Adds another thread's keys; `cells[i]` is this state's index of its cell `i`.
     pub fn merge(&mut self, o: Keyed, cells: &[u32]) -> Result<()> {
+        if self.ends.is_empty() && self.entries.is_empty() && self.by == o.by {
+            self.take(o, cells);
+            return Ok(());
+        }
+        // Each key's hash, as the other table kept it: no key's text is hashed twice.
+        let mut hashes = vec![0u64; o.ends.len()];
+        for &(h, k) in o.table.iter() {
+            hashes[k as usize] = h;
+        }
         for oe in &o.entries {
-            let key = self.intern(o.key_text(oe.key));
+            let key = self.intern_hashed(hashes[oe.key as usize], o.key_text(oe.key));
             let id = &o.ids[oe.first_id.0..oe.first_id.1];
             let e = self.entry(key, cells[oe.cell as usize], oe.first_time, id)?;
             let en = &mut self.entries[e as usize];
@@ -311,6 +300,36 @@ impl Keyed {
             }
         }
         Ok(())
+    }
+
+    /// Becomes another thread's keys (this state has none): its tables are kept whole and
+    /// only its cells renamed.
+    fn take(&mut self, o: Keyed, cells: &[u32]) {
+        let scratch = core::mem::take(&mut self.scratch);
+        *self = o;
+        self.scratch = scratch;
+        if self
+            .entries
+            .iter()
+            .all(|e| cells[e.cell as usize] == e.cell)
+        {
+            return;
+        }
+        for e in &mut self.entries {
+            e.cell = cells[e.cell as usize];
+        }
+        for f in &mut self.first {
+            if f.0 != u32::MAX {
+                f.0 = cells[f.0 as usize];
+            }
+        }
+        self.pairs.clear();
+        for (i, e) in self.entries.iter().enumerate() {
+            if self.first[e.key as usize].1 != i as u32 {
+                self.pairs
+                    .insert((e.cell as u64) << 32 | e.key as u64, i as u32);
+            }
+        }
     }
 
     /// Where each entry goes in the priced list: grouped by key in key-text order (byte
