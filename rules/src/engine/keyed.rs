@@ -66,18 +66,26 @@ pub struct KeyParts {
     pub(crate) ends: Vec<usize>,
     /// (key, part), by key text, each key's by first (time, id).
     pub(crate) parts: Vec<(u32, Priced)>,
+    /// What a part's cell says (broker, tier, rate, reason), one per cell in use.
+    cells: Vec<CellPart>,
     pub(crate) brokers: Vec<alloc::string::String>,
     pub(crate) tiers: Vec<alloc::string::String>,
     pub(crate) reasons: Vec<alloc::string::String>,
 }
 
-/// A part with names as indices into [`KeyParts`]' tables.
-#[derive(Clone, Debug)]
+/// A key's sums in one cell, priced; the cell's names in [`KeyParts`]' `cells`.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Priced {
     trades: u64,
     volume: Decimal,
     fee: Decimal,
     commission: Decimal,
+    cell: u32,
+}
+
+/// A cell's broker, tier, rate and reason, with names as indices into [`KeyParts`]' tables.
+#[derive(Clone, Debug)]
+struct CellPart {
     broker: Option<u32>,
     tier: Option<u32>,
     rate: Decimal,
@@ -111,15 +119,16 @@ impl KeyParts {
     }
 
     fn part(&self, p: &Priced) -> KeyPart<'_> {
+        let c = &self.cells[p.cell as usize];
         KeyPart {
             trades: p.trades,
             volume: p.volume,
             fee: p.fee,
             commission: p.commission,
-            broker: p.broker.map(|i| self.brokers[i as usize].as_str()),
-            tier: p.tier.map(|i| self.tiers[i as usize].as_str()),
-            rate: p.rate,
-            reason: p.reason.map(|i| self.reasons[i as usize].as_str()),
+            broker: c.broker.map(|i| self.brokers[i as usize].as_str()),
+            tier: c.tier.map(|i| self.tiers[i as usize].as_str()),
+            rate: c.rate,
+            reason: c.reason.map(|i| self.reasons[i as usize].as_str()),
         }
     }
 }
@@ -272,6 +281,13 @@ impl Keyed {
             self.take(o, cells);
             return Ok(());
         }
+        // Room for all of the other's keys at once (no growing while merging).
+        self.text.reserve(o.text.len());
+        self.ends.reserve(o.ends.len());
+        self.first.reserve(o.ends.len());
+        self.entries.reserve(o.entries.len());
+        self.ids.reserve(o.ids.len());
+        self.table.reserve(o.ends.len(), |&(h, _)| h);
         // Each key's hash, as the other table kept it: no key's text is hashed twice.
         let mut hashes = vec![0u64; o.ends.len()];
         for &(h, k) in o.table.iter() {
@@ -397,11 +413,20 @@ impl Keyed {
     /// Not normalized: the key's figures are summed at this one scale and normalized only
     /// when written (a normalize per value was most of the pricing's time).
     fn exact(e: &Entry) -> Result<(Decimal, Decimal, Decimal)> {
+        // The value at `SCALE` as `Decimal::try_from_i128_with_scale` gives it (mantissa
+        // under 2^96), built from its parts; larger values reduced by `to_decimal`.
         let d = |x: i128| {
-            Decimal::try_from_i128_with_scale(x, columns::SCALE)
-                .ok()
-                .or_else(|| columns::to_decimal(x))
-                .ok_or_else(overflow)
+            let m = x.unsigned_abs();
+            if m < 1u128 << 96 {
+                return Ok(Decimal::from_parts(
+                    m as u32,
+                    (m >> 32) as u32,
+                    (m >> 64) as u32,
+                    x < 0,
+                    columns::SCALE,
+                ));
+            }
+            columns::to_decimal(x).ok_or_else(overflow)
         };
         let (mut n, mut p, mut q) = (d(e.sums.notional)?, d(e.sums.fee_pos)?, d(e.sums.fee_neg)?);
         if let Some(w) = &e.wide {
@@ -437,14 +462,10 @@ impl Batch {
         cell: u32,
         unattributed: u32,
         rank: &mut dyn FnMut(u32, i64) -> Result<usize>,
-    ) -> Result<(Priced, Option<Decimal>)> {
+    ) -> Result<(CellPart, Option<Decimal>)> {
         let p = &self.p;
         let k = self.keys[cell as usize];
-        let mut part = Priced {
-            trades: 0,
-            volume: Decimal::ZERO,
-            fee: Decimal::ZERO,
-            commission: Decimal::ZERO,
+        let mut part = CellPart {
             broker: None,
             tier: None,
             rate: Decimal::ZERO,
@@ -489,23 +510,35 @@ impl Batch {
         out.reasons.extend(REASONS.iter().map(|r| (*r).into()));
         // (Cells outnumber keys' cells: a slot per cell, the parts only for cells in use.)
         let mut slot: Vec<u32> = vec![u32::MAX; self.keys.len()];
-        let mut cell_parts: Vec<(Priced, Option<Decimal>)> = Vec::new();
-        let mut placed: Vec<Option<(u32, u32, Priced)>> = vec![None; keyed.entries.len()];
+        let mut gs: Vec<Option<Decimal>> = Vec::new();
+        // Each entry's part written straight to its place; `from[i]`: the entry at place i.
+        let n = keyed.entries.len();
+        let mut parts: Vec<(u32, Priced)> = vec![(0, Priced::default()); n];
+        let mut from: Vec<u32> = if several.is_empty() {
+            Vec::new()
+        } else {
+            vec![0; n]
+        };
         for (i, e) in keyed.entries.iter().enumerate() {
-            let (mut part, g) = match slot[e.cell as usize] {
+            let at = match slot[e.cell as usize] {
                 u32::MAX => {
-                    let c = self.cell_part(e.cell, unattributed, rank)?;
-                    slot[e.cell as usize] = cell_parts.len() as u32;
-                    cell_parts.push(c.clone());
-                    c
+                    let (c, g) = self.cell_part(e.cell, unattributed, rank)?;
+                    slot[e.cell as usize] = out.cells.len() as u32;
+                    out.cells.push(c);
+                    gs.push(g);
+                    out.cells.len() as u32 - 1
                 }
-                at => cell_parts[at as usize].clone(),
+                at => at,
             };
             let (notional, fee_pos, fee_neg) = Keyed::exact(e)?;
-            part.trades = e.sums.trades;
-            part.volume = notional;
-            part.fee = money::total(fee_pos, fee_neg)?;
-            if let Some(g) = g {
+            let mut part = Priced {
+                trades: e.sums.trades,
+                volume: notional,
+                fee: money::total(fee_pos, fee_neg)?,
+                commission: Decimal::ZERO,
+                cell: at,
+            };
+            if let Some(g) = gs[at as usize] {
                 let (pos, neg) = if by_fee {
                     (fee_pos, fee_neg)
                 } else {
@@ -513,24 +546,30 @@ impl Batch {
                 };
                 part.commission = price_fast(g, pos, neg, net)?;
             }
-            placed[pos[i] as usize] = Some((e.key, i as u32, part));
+            let place = pos[i] as usize;
+            parts[place] = (e.key, part);
+            if let Some(f) = from.get_mut(place) {
+                *f = i as u32;
+            }
         }
         drop(pos);
         // A key in several cells: its parts in the order of their first trades.
-        for (from, to) in several {
-            placed[from as usize..to as usize].sort_unstable_by(|a, b| {
-                let first = |x: &Option<(u32, u32, Priced)>| {
-                    let e = &keyed.entries[x.as_ref().map_or(0, |x| x.1) as usize];
+        for (a, b) in several {
+            let (a, b) = (a as usize, b as usize);
+            let mut run: Vec<(u32, (u32, Priced))> = (a..b)
+                .map(|i| (from[i], core::mem::take(&mut parts[i])))
+                .collect();
+            run.sort_unstable_by(|x, y| {
+                let first = |e: u32| {
+                    let e = &keyed.entries[e as usize];
                     (e.first_time, &keyed.ids[e.first_id.0..e.first_id.1])
                 };
-                first(a).cmp(&first(b))
+                first(x.0).cmp(&first(y.0))
             });
+            for (i, (_, p)) in (a..b).zip(run) {
+                parts[i] = p;
+            }
         }
-        let parts: Vec<(u32, Priced)> = placed
-            .into_iter()
-            .flatten()
-            .map(|(k, _, part)| (k, part))
-            .collect();
         out.text = keyed.text;
         out.ends = keyed.ends;
         out.parts = parts;
