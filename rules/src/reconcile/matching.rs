@@ -368,7 +368,7 @@ pub fn add_part(o: &mut Ours, p: &KeyPart<'_>, withheld: bool) -> Result<()> {
 /// statement says which brokers are withheld.
 pub fn ours_from_parts(parts: &KeyParts, st: &Statement) -> Result<Vec<(Key, Ours)>> {
     let withheld = withheld_brokers(st);
-    let mut out = Vec::with_capacity(parts.ends.len());
+    let mut out = Vec::with_capacity(parts.len());
     for (text, ps) in parts.keys() {
         out.push((text.key(), ours_of_parts(ps, &withheld)?));
     }

@@ -191,7 +191,7 @@ impl OurKeys {
             OurKeys::Keys(k) => Ok(k),
             #[cfg(feature = "keyed")]
             OurKeys::Parts { parts, withheld } => {
-                let mut keys = Vec::with_capacity(parts.ends.len());
+                let mut keys = Vec::with_capacity(parts.len());
                 for (text, ps) in parts.keys() {
                     keys.push((text.key(), matching::ours_of_parts(ps, &withheld)?));
                 }
@@ -550,24 +550,15 @@ fn by_text(
     mut table: TextTable<matching::Theirs>,
 ) -> Result<()> {
     use matching::KeyText;
-    let mut buf = Vec::new();
-    let mut ours: Vec<(KeyText<'_>, core::ops::Range<usize>, u32)> =
-        Vec::with_capacity(parts.ends.len());
+    // Each of our keys looks its report row up by its tagged text (the report's keys are
+    // tagged the same way), a shard of keys per thread.
     let mut values = core::mem::take(&mut table.values);
+    let mut ours = parts.runs_with(&|text| table.find(text).unwrap_or(u32::MAX));
     let mut used = vec![false; values.len()];
-    let mut at = 0usize;
-    for (text, run) in parts.runs() {
-        buf.clear();
-        text.encode(&mut buf);
-        let t = match table.find(&buf) {
-            Some(i) => {
-                used[i as usize] = true;
-                i
-            }
-            None => u32::MAX,
-        };
-        ours.push((text, at..at + run, t));
-        at += run;
+    for &(_, _, t) in &ours {
+        if t != u32::MAX {
+            used[t as usize] = true;
+        }
     }
     // Key text order is key order but for an account holding a NUL byte: check.
     if !ours.is_sorted_by(|a, b| a.0.cmp_key(&b.0).is_le()) {
