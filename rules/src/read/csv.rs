@@ -1166,12 +1166,8 @@ fn parallel<R: Read>(
             Stop::Structural(b) => b.error(record_of(f.index, &b)),
         });
     }
-    let t0 = std::time::Instant::now();
     for w in settlers {
         s.merge(w)?;
-    }
-    if std::env::var_os("BR_TRACE").is_some() {
-        std::eprintln!("merge {:.3}", t0.elapsed().as_secs_f64());
     }
     deferred.sort_by_key(|(_, b)| b.line);
     for (i, b) in deferred {

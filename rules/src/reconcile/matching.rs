@@ -13,6 +13,7 @@ use crate::money;
 use crate::program::Program;
 use crate::statement::{Line, Statement};
 use crate::time::{self, Clock};
+use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -201,25 +202,40 @@ pub struct KeyPart<'a> {
     pub reason: Option<&'a str>,
 }
 
-/// Our figures for a key.
+/// Our figures for a key. Names are borrowed from the batch engine's tables where they
+/// come from there (no allocation per key), owned where they come from lines or periods.
 #[derive(Clone, Debug, Default)]
-pub struct Ours {
+pub struct Ours<'a> {
     pub trades: u64,
     pub volume: Decimal,
     pub fee: Decimal,
     /// Exact commission (0 for excluded or unattributed trades and withheld brokers).
     pub commission: Decimal,
     /// The broker of the key's first trade (time order), if attributed.
-    pub broker: Option<String>,
+    pub broker: Option<Cow<'a, str>>,
     /// The tier and rate of the key's first attributed trade.
-    pub tier: Option<String>,
+    pub tier: Option<Cow<'a, str>>,
     pub rate: Decimal,
     /// The first exclusion reason met, and how many trades were excluded.
-    pub excluded: Option<String>,
+    pub excluded: Option<Cow<'a, str>>,
     pub excluded_trades: u64,
     /// Trades no broker earns on (no broker, unenrolled broker).
     pub unattributed: u64,
-    pub unattributed_reason: Option<String>,
+    pub unattributed_reason: Option<Cow<'a, str>>,
+}
+
+impl Ours<'_> {
+    /// The same figures with owned names.
+    pub fn into_owned(self) -> Ours<'static> {
+        let own = |c: Option<Cow<'_, str>>| c.map(|c| Cow::Owned(c.into_owned()));
+        Ours {
+            broker: own(self.broker),
+            tier: own(self.tier),
+            excluded: own(self.excluded),
+            unattributed_reason: own(self.unattributed_reason),
+            ..self
+        }
+    }
 }
 
 /// Their figures for a key.
@@ -312,7 +328,7 @@ pub fn line_key(level: Level, l: &Line, report_clock: Clock) -> Result<Key> {
 }
 
 /// Adds one line to our figures for its key. `withheld` brokers pay nothing.
-pub fn add_line(o: &mut Ours, l: &Line, withheld: bool) -> Result<()> {
+pub fn add_line(o: &mut Ours<'static>, l: &Line, withheld: bool) -> Result<()> {
     let part = KeyPart {
         trades: 1,
         volume: money::parse(&l.volume)?,
@@ -323,41 +339,51 @@ pub fn add_line(o: &mut Ours, l: &Line, withheld: bool) -> Result<()> {
         rate: money::parse(&l.rate)?,
         reason: l.excluded.as_deref(),
     };
-    add_part(o, &part, withheld)
+    add_named(o, &part, withheld, &|s| Cow::Owned(s.to_string()))
 }
 
 /// Adds trades of one key that share a broker, tier and reason (a line, or the batch
 /// engine's sums of a key in one cell), given in the order of their first trades: the
 /// key's broker, tier and reason are its first trade's that has them.
-pub fn add_part(o: &mut Ours, p: &KeyPart<'_>, withheld: bool) -> Result<()> {
+pub fn add_part<'a>(o: &mut Ours<'a>, p: &KeyPart<'a>, withheld: bool) -> Result<()> {
+    add_named(o, p, withheld, &|s| Cow::Borrowed(s))
+}
+
+/// [`add_part`], with `name` making the key's names from the part's.
+fn add_named<'a, 'p>(
+    o: &mut Ours<'a>,
+    p: &KeyPart<'p>,
+    withheld: bool,
+    name: &dyn Fn(&'p str) -> Cow<'a, str>,
+) -> Result<()> {
     o.trades += p.trades;
     o.volume = money::total(o.volume, p.volume)?;
     o.fee = money::total(o.fee, p.fee)?;
     let reason = match (p.reason, withheld) {
-        (Some(r), _) => Some(r),
-        (None, true) => Some("broker_affiliate_conflict"),
+        (Some(r), _) => Some(name(r)),
+        (None, true) => Some(Cow::Borrowed("broker_affiliate_conflict")),
         (None, false) => None,
     };
     match reason {
-        Some(r) if UNATTRIBUTED.contains(&r) => {
+        Some(r) if UNATTRIBUTED.contains(&&*r) => {
             o.unattributed += p.trades;
             if o.unattributed_reason.is_none() {
-                o.unattributed_reason = Some(r.to_string());
+                o.unattributed_reason = Some(r);
             }
         }
         Some(r) => {
             o.excluded_trades += p.trades;
             if o.excluded.is_none() {
-                o.excluded = Some(r.to_string());
+                o.excluded = Some(r);
             }
         }
         None => o.commission = money::total(o.commission, p.commission)?,
     }
     if o.broker.is_none() {
-        o.broker = p.broker.map(ToString::to_string);
+        o.broker = p.broker.map(name);
     }
     if p.broker.is_some() && o.tier.is_none() {
-        o.tier = p.tier.map(ToString::to_string);
+        o.tier = p.tier.map(name);
         o.rate = p.rate;
     }
     Ok(())
@@ -366,7 +392,7 @@ pub fn add_part(o: &mut Ours, p: &KeyPart<'_>, withheld: bool) -> Result<()> {
 #[cfg(feature = "keyed")]
 /// Our figures per key from the batch engine's priced keys (see `engine/keyed.rs`); the
 /// statement says which brokers are withheld.
-pub fn ours_from_parts(parts: &KeyParts, st: &Statement) -> Result<Vec<(Key, Ours)>> {
+pub fn ours_from_parts<'a>(parts: &'a KeyParts, st: &Statement) -> Result<Vec<(Key, Ours<'a>)>> {
     let withheld = withheld_brokers(st);
     let mut out = Vec::with_capacity(parts.len());
     for (text, ps) in parts.keys() {
@@ -379,7 +405,7 @@ pub fn ours_from_parts(parts: &KeyParts, st: &Statement) -> Result<Vec<(Key, Our
 pub fn ours_of_parts<'a, S: AsRef<str>>(
     ps: impl Iterator<Item = KeyPart<'a>>,
     withheld: &[S],
-) -> Result<Ours> {
+) -> Result<Ours<'a>> {
     let mut o = Ours::default();
     for p in ps {
         let w = p
@@ -397,8 +423,8 @@ pub fn ours(
     st: &Statement,
     lines: Option<Vec<Line>>,
     report_clock: Clock,
-) -> Result<BTreeMap<Key, Ours>> {
-    let mut out: BTreeMap<Key, Ours> = BTreeMap::new();
+) -> Result<BTreeMap<Key, Ours<'static>>> {
+    let mut out: BTreeMap<Key, Ours<'static>> = BTreeMap::new();
     if level == Level::Period {
         for b in &st.brokers {
             let withheld = b.status == "withheld";
@@ -413,11 +439,11 @@ pub fn ours(
                     } else {
                         money::parse(&p.exact)?
                     },
-                    broker: Some(b.broker.clone()),
-                    tier: p.tier.clone(),
+                    broker: Some(Cow::Owned(b.broker.clone())),
+                    tier: p.tier.clone().map(Cow::Owned),
                     rate: money::parse(&p.rate)?,
                     excluded: if withheld {
-                        b.reason.clone()
+                        b.reason.clone().map(Cow::Owned)
                     } else {
                         // The reason excluding the most fees (ties: the first code).
                         p.excluded
@@ -427,7 +453,7 @@ pub fn ours(
                                 let fb = money::parse(&b.1.fees).unwrap_or_default();
                                 fa.cmp(&fb).then(b.0.cmp(a.0))
                             })
-                            .map(|(k, _)| k.clone())
+                            .map(|(k, _)| Cow::Owned(k.clone()))
                     },
                     excluded_trades: if withheld { p.trades } else { excluded_trades },
                     unattributed: 0,
@@ -559,4 +585,48 @@ pub fn identity(r: &ReportRow, fields: &[Field]) -> Vec<String> {
             f => r.text(*f).unwrap_or("").to_string(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tagged text round-trips, and `cmp_key` is the owned keys' order for every pair,
+    /// including accounts holding NUL and days outside years 0 to 9999.
+    #[test]
+    fn key_text_orders_as_the_owned_keys() {
+        let days = [
+            i64::MIN / 4,
+            -719_529,
+            -719_528,
+            -1,
+            0,
+            20_000,
+            2_932_896,
+            2_932_897,
+            i64::MAX / 4,
+        ];
+        let mut keys = Vec::new();
+        for s in ["", "a", "a\0", "a\0b", "ab", "b", "ord-10", "ord-9", "é"] {
+            keys.push(KeyText::Order(s));
+            keys.push(KeyText::Id(s));
+            for d in days {
+                keys.push(KeyText::AccountDay(s, d));
+            }
+        }
+        for a in &keys {
+            let mut buf = Vec::new();
+            a.encode(&mut buf);
+            assert_eq!(KeyText::decode(&buf), *a);
+            for b in &keys {
+                assert_eq!(a.cmp_key(b), a.key().cmp(&b.key()), "{a:?} vs {b:?}");
+            }
+        }
+        // Byte order of the tagged text is key order where no account holds NUL.
+        let (x, y) = (KeyText::AccountDay("ab", 5), KeyText::AccountDay("abc", 1));
+        let (mut bx, mut by) = (Vec::new(), Vec::new());
+        x.encode(&mut bx);
+        y.encode(&mut by);
+        assert_eq!(bx.cmp(&by), x.cmp_key(&y));
+    }
 }

@@ -26,6 +26,7 @@ use crate::registry::Registry;
 use crate::settle::{EngineChoice, SettleOptions, Settler};
 use crate::statement::{ProgramRef, Statement};
 use crate::time::Clock;
+use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 use report::ReportRow;
 use rust_decimal::Decimal;
@@ -174,7 +175,7 @@ pub struct OurSide {
 
 enum OurKeys {
     /// Owned keys in key order (per-trade lines, or the periods at `period`).
-    Keys(Vec<(Key, matching::Ours)>),
+    Keys(Vec<(Key, matching::Ours<'static>)>),
     /// The batch engine's priced keys in their table (key text order) and the brokers the
     /// statement withholds.
     #[cfg(feature = "keyed")]
@@ -186,14 +187,17 @@ enum OurKeys {
 
 impl OurKeys {
     /// Owned keys in key order.
-    fn owned(self) -> Result<Vec<(Key, matching::Ours)>> {
+    fn owned(self) -> Result<Vec<(Key, matching::Ours<'static>)>> {
         match self {
             OurKeys::Keys(k) => Ok(k),
             #[cfg(feature = "keyed")]
             OurKeys::Parts { parts, withheld } => {
                 let mut keys = Vec::with_capacity(parts.len());
                 for (text, ps) in parts.keys() {
-                    keys.push((text.key(), matching::ours_of_parts(ps, &withheld)?));
+                    keys.push((
+                        text.key(),
+                        matching::ours_of_parts(ps, &withheld)?.into_owned(),
+                    ));
                 }
                 // An account holding a NUL byte can break the text's order: check.
                 if !keys.is_sorted_by(|a, b| a.0 <= b.0) {
@@ -612,7 +616,7 @@ impl Decider<'_> {
     fn visit(
         &mut self,
         key: &mut dyn FnMut() -> Key,
-        o: Option<matching::Ours>,
+        o: Option<matching::Ours<'_>>,
         t: Option<matching::Theirs>,
     ) -> Result<()> {
         let options = self.options;
@@ -621,8 +625,8 @@ impl Decider<'_> {
         };
         // A report of one broker: our other brokers' keys it lacks are not its business.
         if let (Some(b), None) = (&options.broker, &t) {
-            let ours = o.as_ref().and_then(|o| o.broker.as_ref());
-            if ours != Some(b) {
+            let ours = o.as_ref().and_then(|o| o.broker.as_deref());
+            if ours != Some(b.as_str()) {
                 return Ok(());
             }
         }
@@ -645,7 +649,7 @@ impl Decider<'_> {
         }
         let broker = o
             .as_ref()
-            .and_then(|o| o.broker.clone())
+            .and_then(|o| o.broker.as_deref().map(String::from))
             .or_else(|| t.as_ref().and_then(|t| t.broker.clone()));
         self.rows.push(Row {
             key: key(),
@@ -657,7 +661,7 @@ impl Decider<'_> {
                 count: o.trades,
                 volume: Some(money::canonical(o.volume)),
                 fee: Some(money::canonical(o.fee)),
-                tier: o.tier,
+                tier: o.tier.map(Cow::into_owned),
                 rate: Some(money::canonical(o.rate)),
                 commission: money::canonical(o.commission),
             }),
