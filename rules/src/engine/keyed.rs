@@ -135,6 +135,10 @@ impl KeyParts {
         self.shards.iter().map(|s| s.ends.len()).sum()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The keys in key text order (the shards' sorted keys merged), each with where its
     /// parts are ([`KeyParts::parts_of`]).
     pub fn runs(&self) -> Vec<(KeyText<'_>, PartsAt)> {
