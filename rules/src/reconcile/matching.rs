@@ -356,9 +356,22 @@ fn add_named<'a, 'p>(
     withheld: bool,
     name: &dyn Fn(&'p str) -> Cow<'a, str>,
 ) -> Result<()> {
+    // A key's first part is its figures (what adding it to zeros gives, without the adds).
+    let fresh = o.trades == 0
+        && o.volume.is_zero()
+        && o.fee.is_zero()
+        && o.commission.is_zero()
+        && o.volume.scale() == 0
+        && o.fee.scale() == 0
+        && o.commission.scale() == 0;
     o.trades += p.trades;
-    o.volume = money::total(o.volume, p.volume)?;
-    o.fee = money::total(o.fee, p.fee)?;
+    if fresh {
+        o.volume = p.volume;
+        o.fee = p.fee;
+    } else {
+        o.volume = money::total(o.volume, p.volume)?;
+        o.fee = money::total(o.fee, p.fee)?;
+    }
     let reason = match (p.reason, withheld) {
         (Some(r), _) => Some(name(r)),
         (None, true) => Some(Cow::Borrowed("broker_affiliate_conflict")),
@@ -377,6 +390,7 @@ fn add_named<'a, 'p>(
                 o.excluded = Some(r);
             }
         }
+        None if fresh => o.commission = p.commission,
         None => o.commission = money::total(o.commission, p.commission)?,
     }
     if o.broker.is_none() {
