@@ -33,7 +33,7 @@ pub struct Decision {
 }
 
 pub fn decide(
-    ours: Option<&Ours<'_>>,
+    ours: Option<&Ours>,
     theirs: Option<&Theirs>,
     tolerance: Decimal,
     p: &Program,
@@ -86,20 +86,20 @@ pub fn decide(
     let mut d = Detail::default();
     // 1. attribution
     let other_broker = match (&o.broker, &t.broker) {
-        (Some(ob), Some(tb)) => **ob != **tb,
+        (Some(ob), Some(tb)) => ob != tb,
         _ => false,
     };
     let unattributed = o.broker.is_none() && o.unattributed > 0;
     if other_broker || unattributed {
         d.their_broker = t.broker.clone();
         if unattributed {
-            d.reason = o.unattributed_reason.as_deref().map(Into::into);
+            d.reason = o.unattributed_reason.clone();
         }
         return Ok(decision(status, Some(Cause::Attribution), d));
     }
     // 2. everything excluded
     if o.commission.is_zero() && o.excluded.is_some() {
-        d.reason = o.excluded.as_deref().map(Into::into);
+        d.reason = o.excluded.clone();
         return Ok(decision(status, Some(Cause::Excluded), d));
     }
     // 3. missing trades
@@ -124,11 +124,11 @@ pub fn decide(
     }
     // 6. partly excluded, and they pay more
     if o.excluded.is_some() && diff > Decimal::ZERO {
-        d.reason = o.excluded.as_deref().map(Into::into);
+        d.reason = o.excluded.clone();
         return Ok(decision(status, Some(Cause::Excluded), d));
     }
     // 7. rate
-    d.our_tier = o.tier.as_deref().map(Into::into);
+    d.our_tier = o.tier.clone();
     // Our effective rate (commission / fee) shows a bound-client rate the tier's primary
     // rate would hide; the tier's rate where it does not divide.
     let ours_rate = if o.fee.is_zero() {

@@ -13,7 +13,6 @@ use crate::money;
 use crate::program::Program;
 use crate::statement::{Line, Statement};
 use crate::time::{self, Clock};
-use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -202,40 +201,25 @@ pub struct KeyPart<'a> {
     pub reason: Option<&'a str>,
 }
 
-/// Our figures for a key. Names are borrowed from the batch engine's tables where they
-/// come from there (no allocation per key), owned where they come from lines or periods.
+/// Our figures for a key.
 #[derive(Clone, Debug, Default)]
-pub struct Ours<'a> {
+pub struct Ours {
     pub trades: u64,
     pub volume: Decimal,
     pub fee: Decimal,
     /// Exact commission (0 for excluded or unattributed trades and withheld brokers).
     pub commission: Decimal,
     /// The broker of the key's first trade (time order), if attributed.
-    pub broker: Option<Cow<'a, str>>,
+    pub broker: Option<String>,
     /// The tier and rate of the key's first attributed trade.
-    pub tier: Option<Cow<'a, str>>,
+    pub tier: Option<String>,
     pub rate: Decimal,
     /// The first exclusion reason met, and how many trades were excluded.
-    pub excluded: Option<Cow<'a, str>>,
+    pub excluded: Option<String>,
     pub excluded_trades: u64,
     /// Trades no broker earns on (no broker, unenrolled broker).
     pub unattributed: u64,
-    pub unattributed_reason: Option<Cow<'a, str>>,
-}
-
-impl Ours<'_> {
-    /// The same figures with owned names.
-    pub fn into_owned(self) -> Ours<'static> {
-        let own = |c: Option<Cow<'_, str>>| c.map(|c| Cow::Owned(c.into_owned()));
-        Ours {
-            broker: own(self.broker),
-            tier: own(self.tier),
-            excluded: own(self.excluded),
-            unattributed_reason: own(self.unattributed_reason),
-            ..self
-        }
-    }
+    pub unattributed_reason: Option<String>,
 }
 
 /// Their figures for a key.
@@ -328,7 +312,7 @@ pub fn line_key(level: Level, l: &Line, report_clock: Clock) -> Result<Key> {
 }
 
 /// Adds one line to our figures for its key. `withheld` brokers pay nothing.
-pub fn add_line(o: &mut Ours<'static>, l: &Line, withheld: bool) -> Result<()> {
+pub fn add_line(o: &mut Ours, l: &Line, withheld: bool) -> Result<()> {
     let part = KeyPart {
         trades: 1,
         volume: money::parse(&l.volume)?,
@@ -339,25 +323,16 @@ pub fn add_line(o: &mut Ours<'static>, l: &Line, withheld: bool) -> Result<()> {
         rate: money::parse(&l.rate)?,
         reason: l.excluded.as_deref(),
     };
-    add_named(o, &part, withheld, &|s| Cow::Owned(s.to_string()))
+    add_part(o, &part, withheld)
 }
 
 /// Adds trades of one key that share a broker, tier and reason (a line, or the batch
 /// engine's sums of a key in one cell), given in the order of their first trades: the
 /// key's broker, tier and reason are its first trade's that has them.
-pub fn add_part<'a>(o: &mut Ours<'a>, p: &KeyPart<'a>, withheld: bool) -> Result<()> {
-    add_named(o, p, withheld, &|s| Cow::Borrowed(s))
-}
-
-/// [`add_part`], with `name` making the key's names from the part's.
-fn add_named<'a, 'p>(
-    o: &mut Ours<'a>,
-    p: &KeyPart<'p>,
-    withheld: bool,
-    name: &dyn Fn(&'p str) -> Cow<'a, str>,
-) -> Result<()> {
+pub fn add_part(o: &mut Ours, p: &KeyPart<'_>, withheld: bool) -> Result<()> {
     // A key's first part is its figures (what adding it to zeros gives, without the adds).
-    let fresh = o.trades == 0
+    let fresh = cfg!(feature = "keyed")
+        && o.trades == 0
         && o.volume.is_zero()
         && o.fee.is_zero()
         && o.commission.is_zero()
@@ -373,31 +348,31 @@ fn add_named<'a, 'p>(
         o.fee = money::total(o.fee, p.fee)?;
     }
     let reason = match (p.reason, withheld) {
-        (Some(r), _) => Some(name(r)),
-        (None, true) => Some(Cow::Borrowed("broker_affiliate_conflict")),
+        (Some(r), _) => Some(r),
+        (None, true) => Some("broker_affiliate_conflict"),
         (None, false) => None,
     };
     match reason {
-        Some(r) if UNATTRIBUTED.contains(&&*r) => {
+        Some(r) if UNATTRIBUTED.contains(&r) => {
             o.unattributed += p.trades;
             if o.unattributed_reason.is_none() {
-                o.unattributed_reason = Some(r);
+                o.unattributed_reason = Some(r.to_string());
             }
         }
         Some(r) => {
             o.excluded_trades += p.trades;
             if o.excluded.is_none() {
-                o.excluded = Some(r);
+                o.excluded = Some(r.to_string());
             }
         }
         None if fresh => o.commission = p.commission,
         None => o.commission = money::total(o.commission, p.commission)?,
     }
     if o.broker.is_none() {
-        o.broker = p.broker.map(name);
+        o.broker = p.broker.map(ToString::to_string);
     }
     if p.broker.is_some() && o.tier.is_none() {
-        o.tier = p.tier.map(name);
+        o.tier = p.tier.map(ToString::to_string);
         o.rate = p.rate;
     }
     Ok(())
@@ -406,7 +381,7 @@ fn add_named<'a, 'p>(
 #[cfg(feature = "keyed")]
 /// Our figures per key from the batch engine's priced keys (see `engine/keyed.rs`); the
 /// statement says which brokers are withheld.
-pub fn ours_from_parts<'a>(parts: &'a KeyParts, st: &Statement) -> Result<Vec<(Key, Ours<'a>)>> {
+pub fn ours_from_parts(parts: &KeyParts, st: &Statement) -> Result<Vec<(Key, Ours)>> {
     let withheld = withheld_brokers(st);
     let mut out = Vec::with_capacity(parts.len());
     for (text, ps) in parts.keys() {
@@ -419,7 +394,7 @@ pub fn ours_from_parts<'a>(parts: &'a KeyParts, st: &Statement) -> Result<Vec<(K
 pub fn ours_of_parts<'a, S: AsRef<str>>(
     ps: impl Iterator<Item = KeyPart<'a>>,
     withheld: &[S],
-) -> Result<Ours<'a>> {
+) -> Result<Ours> {
     let mut o = Ours::default();
     for p in ps {
         let w = p
@@ -437,8 +412,8 @@ pub fn ours(
     st: &Statement,
     lines: Option<Vec<Line>>,
     report_clock: Clock,
-) -> Result<BTreeMap<Key, Ours<'static>>> {
-    let mut out: BTreeMap<Key, Ours<'static>> = BTreeMap::new();
+) -> Result<BTreeMap<Key, Ours>> {
+    let mut out: BTreeMap<Key, Ours> = BTreeMap::new();
     if level == Level::Period {
         for b in &st.brokers {
             let withheld = b.status == "withheld";
@@ -453,11 +428,11 @@ pub fn ours(
                     } else {
                         money::parse(&p.exact)?
                     },
-                    broker: Some(Cow::Owned(b.broker.clone())),
-                    tier: p.tier.clone().map(Cow::Owned),
+                    broker: Some(b.broker.clone()),
+                    tier: p.tier.clone(),
                     rate: money::parse(&p.rate)?,
                     excluded: if withheld {
-                        b.reason.clone().map(Cow::Owned)
+                        b.reason.clone()
                     } else {
                         // The reason excluding the most fees (ties: the first code).
                         p.excluded
@@ -467,7 +442,7 @@ pub fn ours(
                                 let fb = money::parse(&b.1.fees).unwrap_or_default();
                                 fa.cmp(&fb).then(b.0.cmp(a.0))
                             })
-                            .map(|(k, _)| Cow::Owned(k.clone()))
+                            .map(|(k, _)| k.clone())
                     },
                     excluded_trades: if withheld { p.trades } else { excluded_trades },
                     unattributed: 0,
@@ -506,7 +481,9 @@ fn missing(r: &ReportRow, f: Field, column_of: &dyn Fn(Field) -> Option<u64>) ->
     }
 }
 
-/// The key of a report row below `period`, borrowed from the row (what [`row_key`] owns).
+/// The key of a report row below `period`, borrowed from the row (what [`row_key`] owns;
+/// the batch engine's keys and the report's meet as this text).
+#[cfg(feature = "keyed")]
 pub fn row_text<'r>(
     level: Level,
     r: &'r ReportRow,
@@ -540,24 +517,39 @@ pub fn row_key(
     p: &Program,
     default_broker: Option<&str>,
 ) -> Result<Key> {
-    if level != Level::Period {
-        return Ok(row_text(level, r, column_of)?.key());
-    }
-    // A report's day (no time) names the program's period holding that day.
-    let instant = match (r.time, r.day) {
-        (Some(t), _) => t,
-        (None, Some(d)) => p.clock.day_start(d),
-        (None, None) => return Err(missing(r, Field::Time, column_of)),
+    let need = |f: Field, v: Option<&str>| -> Result<String> {
+        v.map(ToString::to_string)
+            .ok_or_else(|| missing(r, f, column_of))
     };
-    let broker = r
-        .broker
-        .as_deref()
-        .or(default_broker)
-        .ok_or_else(|| missing(r, Field::Broker, column_of))?;
-    Ok(Key {
-        broker: Some(broker.to_string()),
-        period_start: Some(time::format(period_start(p, instant))),
-        ..Key::default()
+    Ok(match level {
+        Level::Trade => Key {
+            id: Some(need(Field::Id, r.id.as_deref())?),
+            ..Key::default()
+        },
+        Level::Order => Key {
+            order: Some(need(Field::Order, r.order.as_deref())?),
+            ..Key::default()
+        },
+        Level::AccountDay => Key {
+            account: Some(need(Field::Account, r.account.as_deref())?),
+            day: Some(format_day(
+                r.day.ok_or_else(|| missing(r, Field::Day, column_of))?,
+            )),
+            ..Key::default()
+        },
+        Level::Period => {
+            // A report's day (no time) names the program's period holding that day.
+            let instant = match (r.time, r.day) {
+                (Some(t), _) => t,
+                (None, Some(d)) => p.clock.day_start(d),
+                (None, None) => return Err(missing(r, Field::Time, column_of)),
+            };
+            Key {
+                broker: Some(need(Field::Broker, r.broker.as_deref().or(default_broker))?),
+                period_start: Some(time::format(period_start(p, instant))),
+                ..Key::default()
+            }
+        }
     })
 }
 

@@ -26,7 +26,6 @@ use crate::registry::Registry;
 use crate::settle::{EngineChoice, SettleOptions, Settler};
 use crate::statement::{ProgramRef, Statement};
 use crate::time::Clock;
-use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 use report::ReportRow;
 use rust_decimal::Decimal;
@@ -175,7 +174,7 @@ pub struct OurSide {
 
 enum OurKeys {
     /// Owned keys in key order (per-trade lines, or the periods at `period`).
-    Keys(Vec<(Key, matching::Ours<'static>)>),
+    Keys(Vec<(Key, matching::Ours)>),
     /// The batch engine's priced keys in their table (key text order) and the brokers the
     /// statement withholds.
     #[cfg(feature = "keyed")]
@@ -187,17 +186,14 @@ enum OurKeys {
 
 impl OurKeys {
     /// Owned keys in key order.
-    fn owned(self) -> Result<Vec<(Key, matching::Ours<'static>)>> {
+    fn owned(self) -> Result<Vec<(Key, matching::Ours)>> {
         match self {
             OurKeys::Keys(k) => Ok(k),
             #[cfg(feature = "keyed")]
             OurKeys::Parts { parts, withheld } => {
                 let mut keys = Vec::with_capacity(parts.len());
                 for (text, ps) in parts.keys() {
-                    keys.push((
-                        text.key(),
-                        matching::ours_of_parts(ps, &withheld)?.into_owned(),
-                    ));
+                    keys.push((text.key(), matching::ours_of_parts(ps, &withheld)?));
                 }
                 // An account holding a NUL byte can break the text's order: check.
                 if !keys.is_sorted_by(|a, b| a.0 <= b.0) {
@@ -221,6 +217,7 @@ enum TheirKeys {
     Keys(Vec<(Key, matching::Theirs)>),
     /// Keys below `period` by their tagged text ([`matching::KeyText::encode`]), in the
     /// order first met, with a hash index.
+    #[cfg(feature = "keyed")]
     Text(TextTable<matching::Theirs>),
 }
 
@@ -229,6 +226,7 @@ impl TheirKeys {
     fn owned(self) -> Vec<(Key, matching::Theirs)> {
         match self {
             TheirKeys::Keys(k) => k,
+            #[cfg(feature = "keyed")]
             TheirKeys::Text(t) => {
                 let mut keys: Vec<(Key, matching::Theirs)> = Vec::with_capacity(t.values.len());
                 let TextTable {
@@ -246,6 +244,7 @@ impl TheirKeys {
 }
 
 /// Values by byte-string key: the keys' bytes in one arena, a hash index beside them.
+#[cfg(feature = "keyed")]
 struct TextTable<V> {
     text: Vec<u8>,
     ends: Vec<usize>,
@@ -253,6 +252,7 @@ struct TextTable<V> {
     table: hashbrown::HashTable<(u64, u32)>,
 }
 
+#[cfg(feature = "keyed")]
 impl<V> TextTable<V> {
     fn new() -> Self {
         TextTable {
@@ -269,7 +269,6 @@ impl<V> TextTable<V> {
         &self.text[start..self.ends[i]]
     }
 
-    #[cfg(feature = "keyed")]
     fn find(&self, s: &[u8]) -> Option<u32> {
         let hash = xxhash_rust::xxh3::xxh3_64(s);
         self.table
@@ -351,12 +350,15 @@ pub fn read_report(
     let level = options.by;
     matching::check_level(level, format, options.broker.as_deref())?;
     tolerance(program, options)?;
-    // Below `period` a key is its tagged text in one table: no owned key per row.
+    // Below `period` a key is its tagged text in one table: no owned key per row. (Only
+    // where the batch engine keeps our keys the same way: elsewhere both sides are owned
+    // keys, and the web .wasm leaves the table out.)
+    #[cfg(feature = "keyed")]
+    if level != Level::Period {
+        return read_report_text(report, format, options);
+    }
     let mut theirs: BTreeMap<Key, matching::Theirs> = BTreeMap::new();
-    let mut table: TextTable<matching::Theirs> = TextTable::new();
-    let by_text = level != Level::Period;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut seen: hashbrown::HashMap<Vec<u8>, u64> = hashbrown::HashMap::new();
+    let mut seen: BTreeMap<Vec<String>, u64> = BTreeMap::new();
     let mut report_rows = 0u64;
     let default_broker = options.broker.as_deref();
     report::read(report, format, &mut |mut r, column_of| {
@@ -364,89 +366,109 @@ pub fn read_report(
         if r.broker.is_none() {
             r.broker = default_broker.map(ToString::to_string);
         }
-        // The row's slot among the keys (by text, or by owned key at `period`), and the
-        // line of an earlier row with the same key.
-        let (slot, key) = if by_text {
-            buf.clear();
-            matching::row_text(level, &r, column_of)?.encode(&mut buf);
-            let (i, new) = table.entry(&buf);
-            (Some((i, new)), None)
+        let key = matching::row_key(level, &r, column_of, program, default_broker)?;
+        // Without a format key the match key is the row's identity: the map of theirs
+        // already holds it (no second copy of every key).
+        let (identity, first) = if format.key.is_empty() {
+            (key.values(), theirs.get(&key).map(|t| t.line))
         } else {
-            let key = matching::row_key(level, &r, column_of, program, default_broker)?;
-            (None, Some(key))
-        };
-        let identity = |r: &ReportRow| match &key {
-            Some(k) => k.values(),
-            None => matching::row_text(level, r, column_of)
-                .map(|t| t.key().values())
-                .unwrap_or_default(),
-        };
-        let first = if format.key.is_empty() {
-            match (slot, &key) {
-                (Some((i, false)), _) => Some(table.values[i as usize].line),
-                (Some((_, true)), _) => None,
-                (None, Some(k)) => theirs.get(k).map(|t| t.line),
-                (None, None) => None,
-            }
-        } else {
-            // The row's identity under the format's key, length-prefixed into one buffer.
-            let mut id = Vec::new();
-            for v in matching::identity(&r, &format.key) {
-                id.extend_from_slice(&(v.len() as u64).to_le_bytes());
-                id.extend_from_slice(v.as_bytes());
-            }
-            seen.insert(id, r.line)
+            let identity = matching::identity(&r, &format.key);
+            let first = seen.insert(identity.clone(), r.line);
+            (identity, first)
         };
         if let Some(first) = first {
-            let identity = if format.key.is_empty() {
-                identity(&r)
-            } else {
-                matching::identity(&r, &format.key)
-            };
-            let what = if format.key.is_empty() {
-                Vec::from([level.as_str()])
-            } else {
-                format.key.iter().map(|f| f.as_str()).collect()
-            };
-            let mut e = Error::new(
-                ErrorCode::DuplicateId,
-                format!(
-                    "report rows at lines {first} and {} have the same key ({} = {})",
-                    r.line,
-                    what.join(", "),
-                    identity.join(", ")
-                ),
-            )
-            .line(r.line)
-            .id(identity.join("/"));
-            let field = format.key.first().copied().unwrap_or(match level {
-                Level::Trade => Field::Id,
-                Level::Order => Field::Order,
-                Level::AccountDay => Field::Account,
-                Level::Period => Field::Broker,
-            });
-            e = e.field(field.as_str());
-            if let Some(c) = column_of(field) {
-                e = e.column(c);
-            }
-            return Err(e);
+            return Err(duplicate(level, format, &r, first, &identity, column_of));
         }
-        match (slot, key) {
-            (Some((i, _)), _) => matching::add_row(&mut table.values[i as usize], r),
-            (None, Some(k)) => matching::add_row(theirs.entry(k).or_default(), r),
-            (None, None) => Ok(()),
-        }
+        matching::add_row(theirs.entry(key).or_default(), r)
     })?;
-    let keys = if by_text {
-        TheirKeys::Text(table)
-    } else {
-        TheirKeys::Keys(theirs.into_iter().collect())
-    };
+    let keys: Vec<(Key, matching::Theirs)> = theirs.into_iter().collect();
     Ok(TheirSide {
-        keys,
+        keys: TheirKeys::Keys(keys),
         rows: report_rows,
         format: format.name.clone(),
     })
+}
+
+/// [`read_report`] below `period`: the rows' keys as tagged text in one hashed table.
+#[cfg(feature = "keyed")]
+fn read_report_text(
+    report: &[u8],
+    format: &ReportFormat,
+    options: &ReconcileOptions,
+) -> Result<TheirSide> {
+    let level = options.by;
+    let mut table: TextTable<matching::Theirs> = TextTable::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut seen: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+    let mut report_rows = 0u64;
+    let default_broker = options.broker.as_deref();
+    report::read(report, format, &mut |mut r, column_of| {
+        report_rows += 1;
+        if r.broker.is_none() {
+            r.broker = default_broker.map(ToString::to_string);
+        }
+        buf.clear();
+        matching::row_text(level, &r, column_of)?.encode(&mut buf);
+        let (i, new) = table.entry(&buf);
+        let first = if format.key.is_empty() {
+            (!new).then(|| table.values[i as usize].line)
+        } else {
+            seen.insert(matching::identity(&r, &format.key), r.line)
+        };
+        if let Some(first) = first {
+            let identity = if format.key.is_empty() {
+                matching::row_text(level, &r, column_of)?.key().values()
+            } else {
+                matching::identity(&r, &format.key)
+            };
+            return Err(duplicate(level, format, &r, first, &identity, column_of));
+        }
+        matching::add_row(&mut table.values[i as usize], r)
+    })?;
+    Ok(TheirSide {
+        keys: TheirKeys::Text(table),
+        rows: report_rows,
+        format: format.name.clone(),
+    })
+}
+
+/// Two report rows with one key (the level's, or the format's `key`): `E_DUPLICATE_ID` at
+/// the second.
+fn duplicate(
+    level: Level,
+    format: &ReportFormat,
+    r: &ReportRow,
+    first: u64,
+    identity: &[String],
+    column_of: &dyn Fn(Field) -> Option<u64>,
+) -> Error {
+    let what = if format.key.is_empty() {
+        Vec::from([level.as_str()])
+    } else {
+        format.key.iter().map(|f| f.as_str()).collect()
+    };
+    let mut e = Error::new(
+        ErrorCode::DuplicateId,
+        format!(
+            "report rows at lines {first} and {} have the same key ({} = {})",
+            r.line,
+            what.join(", "),
+            identity.join(", ")
+        ),
+    )
+    .line(r.line)
+    .id(identity.join("/"));
+    let field = format.key.first().copied().unwrap_or(match level {
+        Level::Trade => Field::Id,
+        Level::Order => Field::Order,
+        Level::AccountDay => Field::Account,
+        Level::Period => Field::Broker,
+    });
+    e = e.field(field.as_str());
+    if let Some(c) = column_of(field) {
+        e = e.column(c);
+    }
+    e
 }
 
 /// Both sides, key by key.
@@ -509,8 +531,7 @@ pub fn reconcile_sides(
                         (k, None, Some(t))
                     }
                 };
-                let mut key = Some(key);
-                acc.visit(&mut || key.take().unwrap_or_default(), o, t)?;
+                acc.visit(|| key, o, t)?;
             }
         }
     }
@@ -587,13 +608,13 @@ fn by_text(
         };
         if theirs_first {
             let (text, i) = ti.next().unwrap();
-            acc.visit(&mut || text.key(), None, Some(take(i)))?;
+            acc.visit(|| text.key(), None, Some(take(i)))?;
             continue;
         }
         let (text, range, i) = oi.next().unwrap();
         let o = matching::ours_of_parts(parts.parts_of(range), withheld)?;
         let t = (i != u32::MAX).then(|| take(i));
-        acc.visit(&mut || text.key(), Some(o), t)?;
+        acc.visit(|| text.key(), Some(o), t)?;
     }
     Ok(())
 }
@@ -615,8 +636,8 @@ impl Decider<'_> {
     /// One key; `key` builds it when the key is listed.
     fn visit(
         &mut self,
-        key: &mut dyn FnMut() -> Key,
-        o: Option<matching::Ours<'_>>,
+        key: impl FnOnce() -> Key,
+        o: Option<matching::Ours>,
         t: Option<matching::Theirs>,
     ) -> Result<()> {
         let options = self.options;
@@ -625,8 +646,8 @@ impl Decider<'_> {
         };
         // A report of one broker: our other brokers' keys it lacks are not its business.
         if let (Some(b), None) = (&options.broker, &t) {
-            let ours = o.as_ref().and_then(|o| o.broker.as_deref());
-            if ours != Some(b.as_str()) {
+            let ours = o.as_ref().and_then(|o| o.broker.as_ref());
+            if ours != Some(b) {
                 return Ok(());
             }
         }
@@ -649,7 +670,7 @@ impl Decider<'_> {
         }
         let broker = o
             .as_ref()
-            .and_then(|o| o.broker.as_deref().map(String::from))
+            .and_then(|o| o.broker.clone())
             .or_else(|| t.as_ref().and_then(|t| t.broker.clone()));
         self.rows.push(Row {
             key: key(),
@@ -661,7 +682,7 @@ impl Decider<'_> {
                 count: o.trades,
                 volume: Some(money::canonical(o.volume)),
                 fee: Some(money::canonical(o.fee)),
-                tier: o.tier.map(Cow::into_owned),
+                tier: o.tier,
                 rate: Some(money::canonical(o.rate)),
                 commission: money::canonical(o.commission),
             }),
