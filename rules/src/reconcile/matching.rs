@@ -5,8 +5,6 @@
 
 use super::format::{Field, ReportFormat};
 use super::report::{format_day, ReportRow};
-#[cfg(feature = "keyed")]
-use crate::engine::KeyParts;
 use crate::error::{Error, ErrorCode, Result};
 use crate::general::period_start;
 use crate::money;
@@ -376,18 +374,6 @@ pub fn add_part(o: &mut Ours, p: &KeyPart<'_>, withheld: bool) -> Result<()> {
         o.rate = p.rate;
     }
     Ok(())
-}
-
-#[cfg(feature = "keyed")]
-/// Our figures per key from the batch engine's priced keys (see `engine/keyed.rs`); the
-/// statement says which brokers are withheld.
-pub fn ours_from_parts(parts: &KeyParts, st: &Statement) -> Result<Vec<(Key, Ours)>> {
-    let withheld = withheld_brokers(st);
-    let mut out = Vec::with_capacity(parts.len());
-    for (text, ps) in parts.keys() {
-        out.push((text.key(), ours_of_parts(ps, &withheld)?));
-    }
-    Ok(out)
 }
 
 /// One key's figures from its parts (in the order of their first trades).
