@@ -386,10 +386,10 @@ impl Batch {
         let key = match orders.get_mut(c.order.keys[row] as usize) {
             Some(cached) if *cached != u32::MAX => *cached,
             Some(cached) => {
-                *cached = k.key_of(id, order, account, t);
+                *cached = k.key_of(id, order, account, t)?;
                 *cached
             }
-            None => k.key_of(id, order, account, t),
+            None => k.key_of(id, order, account, t)?,
         };
         let zero = Decimal::ZERO;
         k.add(

@@ -11,7 +11,7 @@ use super::plan::price;
 use crate::columns;
 use crate::error::{Error, ErrorCode, Result};
 use crate::money;
-use crate::reconcile::matching::KeyPart;
+use crate::reconcile::matching::{KeyPart, KeyText};
 use crate::time::Clock;
 use alloc::boxed::Box;
 use alloc::vec;
@@ -28,15 +28,6 @@ pub(crate) enum KeyBy {
     AccountDay(Clock),
 }
 
-/// A key: an order id, a trade id, or an account and day. Its text is tagged so an order
-/// id and a trade id never meet: `o` + order, `i` + trade id, or `a` + account + NUL + day.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeyText<'a> {
-    Order(&'a str),
-    Id(&'a str),
-    AccountDay(&'a str, i64),
-}
-
 /// One key's sums in one cell.
 #[derive(Clone, Debug)]
 struct Entry {
@@ -50,10 +41,27 @@ struct Entry {
     first_id: (usize, usize),
 }
 
-/// Per-key sums of one settlement.
+/// Per-key sums of one settlement, in shards by the hash of the key's text: a key lives in
+/// one shard in every thread's state, so the reader threads' states merge shard by shard on
+/// as many threads, and each shard is priced on its own.
 #[derive(Clone, Debug)]
 pub(crate) struct Keyed {
     by: KeyBy,
+    shards: Vec<Shard>,
+    scratch: Vec<u8>,
+}
+
+/// How many shards, and the bit of a key id naming its shard.
+const SHARDS: usize = 2;
+const SHARD_BIT: u32 = 31;
+/// Keys a shard holds at most (its ids are below the shard bit).
+const SHARD_KEYS: usize = (1 << SHARD_BIT) - 1;
+/// Entries under this many are merged and priced on the calling thread.
+const PARALLEL_FROM: usize = 1 << 14;
+
+/// One shard's keys.
+#[derive(Clone, Debug)]
+struct Shard {
     /// Every key's tagged text in one arena; `ends[i]` closes key `i`.
     text: Vec<u8>,
     ends: Vec<usize>,
@@ -65,28 +73,56 @@ pub(crate) struct Keyed {
     entries: Vec<Entry>,
     /// First trade ids, in one arena.
     ids: Vec<u8>,
-    scratch: Vec<u8>,
 }
 
 /// Every key's priced parts, each key's in the order of its first trades.
 #[derive(Debug, Default)]
 pub struct KeyParts {
-    pub(crate) text: Vec<u8>,
-    pub(crate) ends: Vec<usize>,
-    /// (key, part), by key text, each key's by first (time, id).
-    pub(crate) parts: Vec<(u32, Priced)>,
+    shards: Vec<ShardParts>,
+    /// What a part's cell says (broker, tier, rate, reason), one per cell in use.
+    cells: Vec<CellPart>,
     pub(crate) brokers: Vec<alloc::string::String>,
     pub(crate) tiers: Vec<alloc::string::String>,
     pub(crate) reasons: Vec<alloc::string::String>,
 }
 
-/// A part with names as indices into [`KeyParts`]' tables.
+/// One shard's keys, priced.
+#[derive(Debug, Default)]
+struct ShardParts {
+    text: Vec<u8>,
+    ends: Vec<usize>,
+    /// (key, part), by key text, each key's by first (time, id).
+    parts: Vec<(u32, Priced)>,
+}
+
+impl ShardParts {
+    fn text(&self, k: u32) -> &[u8] {
+        let k = k as usize;
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        &self.text[start..self.ends[k]]
+    }
+}
+
+/// Where a key's parts are: its shard and their positions there.
 #[derive(Clone, Debug)]
+pub struct PartsAt {
+    shard: usize,
+    at: core::ops::Range<usize>,
+}
+
+/// A key's sums in one cell, priced; the cell's names in [`KeyParts`]' `cells`.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Priced {
     trades: u64,
     volume: Decimal,
     fee: Decimal,
     commission: Decimal,
+    cell: u32,
+}
+
+/// A cell's broker, tier, rate and reason, with names as indices into [`KeyParts`]' tables.
+#[derive(Clone, Debug)]
+struct CellPart {
     broker: Option<u32>,
     tier: Option<u32>,
     rate: Decimal,
@@ -94,45 +130,107 @@ pub(crate) struct Priced {
 }
 
 impl KeyParts {
-    /// The keys in key order, each with its parts.
+    /// How many keys.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.ends.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The keys in key text order (the shards' sorted keys merged), each with where its
+    /// parts are ([`KeyParts::parts_of`]).
+    pub fn runs(&self) -> Vec<(KeyText<'_>, PartsAt)> {
+        self.runs_with(&|_| ())
+            .into_iter()
+            .map(|(t, at, ())| (t, at))
+            .collect()
+    }
+
+    /// [`KeyParts::runs`], each key with `f` of its tagged text ([`KeyText::encode`]),
+    /// called for each shard's keys on a thread each when they are many.
+    pub fn runs_with<T: Send>(
+        &self,
+        f: &(dyn Fn(&[u8]) -> T + Sync),
+    ) -> Vec<(KeyText<'_>, PartsAt, T)> {
+        let shard = |i: usize| {
+            let sh = &self.shards[i];
+            let mut runs = Vec::with_capacity(sh.ends.len());
+            let mut at = 0usize;
+            for run in sh.parts.chunk_by(|a, b| a.0 == b.0) {
+                let text = sh.text(run[0].0);
+                let end = at + run.len();
+                runs.push((
+                    text,
+                    PartsAt {
+                        shard: i,
+                        at: at..end,
+                    },
+                    f(text),
+                ));
+                at = end;
+            }
+            runs
+        };
+        let each: Vec<Vec<(&[u8], PartsAt, T)>> = if self.len() >= PARALLEL_FROM {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..self.shards.len())
+                    .map(|i| scope.spawn(move || shard(i)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            })
+        } else {
+            (0..self.shards.len()).map(shard).collect()
+        };
+        let mut out = Vec::with_capacity(self.len());
+        let mut heads: Vec<_> = each.into_iter().map(|r| r.into_iter().peekable()).collect();
+        loop {
+            let mut best: Option<(usize, &[u8])> = None;
+            for (i, h) in heads.iter_mut().enumerate() {
+                if let Some(&(t, _, _)) = h.peek() {
+                    if best.is_none_or(|(_, b)| t < b) {
+                        best = Some((i, t));
+                    }
+                }
+            }
+            let Some((i, _)) = best else { break };
+            if let Some((t, at, x)) = heads[i].next() {
+                out.push((KeyText::decode(t), at, x));
+            }
+        }
+        out
+    }
+
+    /// The keys in key text order, each with its parts.
     pub fn keys(&self) -> impl Iterator<Item = (KeyText<'_>, impl Iterator<Item = KeyPart<'_>>)> {
-        self.parts.chunk_by(|a, b| a.0 == b.0).map(move |run| {
-            let k = run[0].0 as usize;
-            let start = if k == 0 { 0 } else { self.ends[k - 1] };
-            let parts = run.iter().map(|(_, p)| self.part(p));
-            (decode(&self.text[start..self.ends[k]]), parts)
-        })
+        self.runs()
+            .into_iter()
+            .map(move |(t, at)| (t, self.parts_of(at)))
+    }
+
+    /// A key's parts (from [`KeyParts::runs`]).
+    pub fn parts_of(&self, at: PartsAt) -> impl Iterator<Item = KeyPart<'_>> {
+        self.shards[at.shard].parts[at.at]
+            .iter()
+            .map(move |(_, p)| self.part(p))
     }
 
     fn part(&self, p: &Priced) -> KeyPart<'_> {
+        let c = &self.cells[p.cell as usize];
         KeyPart {
             trades: p.trades,
             volume: p.volume,
             fee: p.fee,
             commission: p.commission,
-            broker: p.broker.map(|i| self.brokers[i as usize].as_str()),
-            tier: p.tier.map(|i| self.tiers[i as usize].as_str()),
-            rate: p.rate,
-            reason: p.reason.map(|i| self.reasons[i as usize].as_str()),
+            broker: c.broker.map(|i| self.brokers[i as usize].as_str()),
+            tier: c.tier.map(|i| self.tiers[i as usize].as_str()),
+            rate: c.rate,
+            reason: c.reason.map(|i| self.reasons[i as usize].as_str()),
         }
-    }
-}
-
-fn text(b: &[u8]) -> &str {
-    core::str::from_utf8(b).unwrap_or("")
-}
-
-fn decode(t: &[u8]) -> KeyText<'_> {
-    let s = text;
-    match t.first() {
-        Some(b'o') => KeyText::Order(s(&t[1..])),
-        Some(b'a') if t.len() >= 10 => {
-            let mut d = [0u8; 8];
-            d.copy_from_slice(&t[t.len() - 8..]);
-            let day = (u64::from_be_bytes(d) ^ (1 << 63)) as i64;
-            KeyText::AccountDay(s(&t[1..t.len() - 9]), day)
-        }
-        _ => KeyText::Id(s(t.get(1..).unwrap_or_default())),
     }
 }
 
@@ -140,13 +238,7 @@ impl Keyed {
     pub fn new(by: KeyBy) -> Keyed {
         Keyed {
             by,
-            text: Vec::new(),
-            ends: Vec::new(),
-            table: hashbrown::HashTable::new(),
-            first: Vec::new(),
-            pairs: hashbrown::HashMap::default(),
-            entries: Vec::new(),
-            ids: Vec::new(),
+            shards: (0..SHARDS).map(|_| Shard::new()).collect(),
             scratch: Vec::new(),
         }
     }
@@ -160,57 +252,119 @@ impl Keyed {
         self.by == KeyBy::Order
     }
 
+    /// The key of a trade, interned: its text is built in a reused buffer, so a key met
+    /// before costs a hash and a compare, no allocation. The id names the shard in its top
+    /// bit.
+    pub fn key_of(
+        &mut self,
+        id: &str,
+        order: Option<&str>,
+        account: &str,
+        time: i64,
+    ) -> Result<u32> {
+        let mut s = core::mem::take(&mut self.scratch);
+        s.clear();
+        let key = match (self.by, order) {
+            (KeyBy::Order, Some(o)) => KeyText::Order(o),
+            (KeyBy::Trade | KeyBy::Order, _) => KeyText::Id(id),
+            (KeyBy::AccountDay(clock), _) => KeyText::AccountDay(account, clock.day(time)),
+        };
+        key.encode(&mut s);
+        let hash = xxhash_rust::xxh3::xxh3_64(&s);
+        let shard = (hash >> 63) as usize;
+        let k = self.shards[shard].intern_hashed(hash, &s);
+        self.scratch = s;
+        Ok(k? | (shard as u32) << SHARD_BIT)
+    }
+
+    /// Adds a settled trade of `cell` to key `key` (from [`Keyed::key_of`]), exactly.
+    pub fn add(
+        &mut self,
+        key: u32,
+        trade: (&str, i64),
+        cell: u32,
+        notional: (Option<i128>, Decimal),
+        fee: (Option<i128>, Decimal),
+    ) -> Result<()> {
+        let shard = (key >> SHARD_BIT) as usize;
+        self.shards[shard].add(key & SHARD_KEYS as u32, trade, cell, notional, fee)
+    }
+
+    /// Adds another thread's keys; `cells[i]` is this state's index of its cell `i`. Shard
+    /// by shard, on a thread each when they are large.
+    pub fn merge(&mut self, o: Keyed, cells: &[u32]) -> Result<()> {
+        if self.by != o.by {
+            return Err(Error::new(
+                ErrorCode::Partial,
+                "a settlement kept for reconcile merges only with its own forks",
+            ));
+        }
+        let big = o.shards.iter().map(|s| s.entries.len()).sum::<usize>() >= PARALLEL_FROM;
+        let pairs = self.shards.iter_mut().zip(o.shards);
+        if !big {
+            for (mine, theirs) in pairs {
+                mine.merge(theirs, cells)?;
+            }
+            return Ok(());
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = pairs
+                .map(|(mine, theirs)| scope.spawn(move || mine.merge(theirs, cells)))
+                .collect();
+            let mut out = Ok(());
+            for h in handles {
+                let r = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                if out.is_ok() {
+                    out = r;
+                }
+            }
+            out
+        })
+    }
+}
+
+impl Shard {
+    fn new() -> Shard {
+        Shard {
+            text: Vec::new(),
+            ends: Vec::new(),
+            table: hashbrown::HashTable::new(),
+            first: Vec::new(),
+            pairs: hashbrown::HashMap::default(),
+            entries: Vec::new(),
+            ids: Vec::new(),
+        }
+    }
+
     fn key_text(&self, k: u32) -> &[u8] {
         let k = k as usize;
         let start = if k == 0 { 0 } else { self.ends[k - 1] };
         &self.text[start..self.ends[k]]
     }
 
-    /// The key of a trade, interned: its text is built in a reused buffer, so a key met
-    /// before costs a hash and a compare, no allocation.
-    pub fn key_of(&mut self, id: &str, order: Option<&str>, account: &str, time: i64) -> u32 {
-        let mut s = core::mem::take(&mut self.scratch);
-        s.clear();
-        match (self.by, order) {
-            (KeyBy::Order, Some(o)) => {
-                s.push(b'o');
-                s.extend_from_slice(o.as_bytes());
-            }
-            (KeyBy::Trade | KeyBy::Order, _) => {
-                s.push(b'i');
-                s.extend_from_slice(id.as_bytes());
-            }
-            (KeyBy::AccountDay(clock), _) => {
-                // Account, then the day (sign-flipped big-endian): byte order is key order.
-                s.push(b'a');
-                s.extend_from_slice(account.as_bytes());
-                s.push(0);
-                s.extend_from_slice(&((clock.day(time) as u64) ^ (1 << 63)).to_be_bytes());
-            }
-        }
-        let k = self.intern(&s);
-        self.scratch = s;
-        k
-    }
-
-    fn intern(&mut self, s: &[u8]) -> u32 {
-        let hash = xxhash_rust::xxh3::xxh3_64(s);
+    fn intern_hashed(&mut self, hash: u64, s: &[u8]) -> Result<u32> {
         if let Some(&(_, k)) = self
             .table
             .find(hash, |&(h, k)| h == hash && self.key_text(k) == s)
         {
-            return k;
+            return Ok(k);
+        }
+        if self.ends.len() >= SHARD_KEYS {
+            return Err(Error::new(
+                ErrorCode::Options,
+                "too many keys to reconcile (over 2,147,483,647 in one of two hash shards)",
+            ));
         }
         let k = self.ends.len() as u32;
         self.text.extend_from_slice(s);
         self.ends.push(self.text.len());
         self.first.push((u32::MAX, u32::MAX));
         self.table.insert_unique(hash, (hash, k), |&(h, _)| h);
-        k
+        Ok(k)
     }
 
-    /// Adds a settled trade of `cell` to key `key` (from [`Keyed::key_of`]), exactly.
-    pub fn add(
+    /// Adds a settled trade of `cell` to key `key` (the shard's own id), exactly.
+    fn add(
         &mut self,
         key: u32,
         (id, time): (&str, i64),
@@ -286,10 +440,26 @@ impl Keyed {
         Ok(e)
     }
 
-    /// Adds another thread's keys; `cells[i]` is this state's index of its cell `i`.
-    pub fn merge(&mut self, o: Keyed, cells: &[u32]) -> Result<()> {
+    /// Adds another thread's shard; `cells[i]` is this state's index of its cell `i`.
+    fn merge(&mut self, o: Shard, cells: &[u32]) -> Result<()> {
+        if self.ends.is_empty() && self.entries.is_empty() {
+            self.take(o, cells);
+            return Ok(());
+        }
+        // Room for all of the other's keys at once (no growing while merging).
+        self.text.reserve(o.text.len());
+        self.ends.reserve(o.ends.len());
+        self.first.reserve(o.ends.len());
+        self.entries.reserve(o.entries.len());
+        self.ids.reserve(o.ids.len());
+        self.table.reserve(o.ends.len(), |&(h, _)| h);
+        // Each key's hash, as the other table kept it: no key's text is hashed twice.
+        let mut hashes = vec![0u64; o.ends.len()];
+        for &(h, k) in o.table.iter() {
+            hashes[k as usize] = h;
+        }
         for oe in &o.entries {
-            let key = self.intern(o.key_text(oe.key));
+            let key = self.intern_hashed(hashes[oe.key as usize], o.key_text(oe.key))?;
             let id = &o.ids[oe.first_id.0..oe.first_id.1];
             let e = self.entry(key, cells[oe.cell as usize], oe.first_time, id)?;
             let en = &mut self.entries[e as usize];
@@ -311,6 +481,34 @@ impl Keyed {
             }
         }
         Ok(())
+    }
+
+    /// Becomes another thread's keys (this state has none): its tables are kept whole and
+    /// only its cells renamed.
+    fn take(&mut self, o: Shard, cells: &[u32]) {
+        *self = o;
+        if self
+            .entries
+            .iter()
+            .all(|e| cells[e.cell as usize] == e.cell)
+        {
+            return;
+        }
+        for e in &mut self.entries {
+            e.cell = cells[e.cell as usize];
+        }
+        for f in &mut self.first {
+            if f.0 != u32::MAX {
+                f.0 = cells[f.0 as usize];
+            }
+        }
+        self.pairs.clear();
+        for (i, e) in self.entries.iter().enumerate() {
+            if self.first[e.key as usize].1 != i as u32 {
+                self.pairs
+                    .insert((e.cell as u64) << 32 | e.key as u64, i as u32);
+            }
+        }
     }
 
     /// Where each entry goes in the priced list: grouped by key in key-text order (byte
@@ -377,10 +575,23 @@ impl Keyed {
     /// The exact sums of an entry (fixed point plus the side sums).
     /// Not normalized: the key's figures are summed at this one scale and normalized only
     /// when written (a normalize per value was most of the pricing's time).
-    fn exact(e: &Entry) -> Result<(Decimal, Decimal, Decimal)> {
+    fn exact(e: &Entry) -> Result<(Decimal, Decimal, Decimal, Decimal)> {
+        // The value at `SCALE` as `Decimal::try_from_i128_with_scale` gives it (mantissa
+        // under 2^96), built from its parts; larger values reduced by `to_decimal`.
+        let at_scale = |x: i128| {
+            let m = x.unsigned_abs();
+            (m < 1u128 << 96).then(|| {
+                Decimal::from_parts(
+                    m as u32,
+                    (m >> 32) as u32,
+                    (m >> 64) as u32,
+                    x < 0,
+                    columns::SCALE,
+                )
+            })
+        };
         let d = |x: i128| {
-            Decimal::try_from_i128_with_scale(x, columns::SCALE)
-                .ok()
+            at_scale(x)
                 .or_else(|| columns::to_decimal(x))
                 .ok_or_else(overflow)
         };
@@ -389,8 +600,16 @@ impl Keyed {
             n = money::total(n, w.notional)?;
             p = money::total(p, w.fee_pos)?;
             q = money::total(q, w.fee_neg)?;
+        } else if let Some(fee) = e
+            .sums
+            .fee_pos
+            .checked_add(e.sums.fee_neg)
+            .and_then(at_scale)
+        {
+            // Both at `SCALE`: their exact sum at that scale, as `money::total` gives it.
+            return Ok((n, p, q, fee));
         }
-        Ok((n, p, q))
+        Ok((n, p, q, money::total(p, q)?))
     }
 }
 
@@ -405,7 +624,7 @@ impl Batch {
     ) -> Result<()> {
         match &mut self.keyed {
             Some(k) => {
-                let key = k.key_of(t.0, t.1, t.2, t.3);
+                let key = k.key_of(t.0, t.1, t.2, t.3)?;
                 k.add(key, (t.0, t.3), cell, notional, fee)
             }
             None => Ok(()),
@@ -418,14 +637,10 @@ impl Batch {
         cell: u32,
         unattributed: u32,
         rank: &mut dyn FnMut(u32, i64) -> Result<usize>,
-    ) -> Result<(Priced, Option<Decimal>)> {
+    ) -> Result<(CellPart, Option<Decimal>)> {
         let p = &self.p;
         let k = self.keys[cell as usize];
-        let mut part = Priced {
-            trades: 0,
-            volume: Decimal::ZERO,
-            fee: Decimal::ZERO,
-            commission: Decimal::ZERO,
+        let mut part = CellPart {
             broker: None,
             tier: None,
             rate: Decimal::ZERO,
@@ -450,16 +665,14 @@ impl Batch {
     }
 
     /// Prices every key's entries at the level its broker reaches; `rank` gives a broker's
-    /// level on a unit's day (the finish's cache).
+    /// level on a unit's day (the finish's cache). The cells' levels are found here; the
+    /// shards are priced on a thread each when they are large.
     pub(crate) fn price_keys(
         &self,
         keyed: Keyed,
         rank: &mut dyn FnMut(u32, i64) -> Result<usize>,
     ) -> Result<KeyParts> {
         let p = &self.p;
-        let net = p.spec().negative_fees == crate::program::NegativeFees::Net;
-        let by_fee = self.plan.quantity == crate::formula::Var::Fee;
-        let (pos, several) = keyed.positions();
         let mut out = KeyParts {
             brokers: self.brokers.names.clone(),
             tiers: p.level_names().map(Into::into).collect(),
@@ -468,54 +681,116 @@ impl Batch {
         };
         let unattributed = out.reasons.len() as u32;
         out.reasons.extend(REASONS.iter().map(|r| (*r).into()));
-        // (Cells outnumber keys' cells: a slot per cell, the parts only for cells in use.)
+        // Each cell in use: its part and `g` (cells outnumber keys' cells: a slot per
+        // cell, the parts only for cells in use), in the order entries first use them.
         let mut slot: Vec<u32> = vec![u32::MAX; self.keys.len()];
-        let mut cell_parts: Vec<(Priced, Option<Decimal>)> = Vec::new();
-        let mut placed: Vec<Option<(u32, u32, Priced)>> = vec![None; keyed.entries.len()];
-        for (i, e) in keyed.entries.iter().enumerate() {
-            let (mut part, g) = match slot[e.cell as usize] {
-                u32::MAX => {
-                    let c = self.cell_part(e.cell, unattributed, rank)?;
-                    slot[e.cell as usize] = cell_parts.len() as u32;
-                    cell_parts.push(c.clone());
-                    c
+        let mut gs: Vec<Option<Decimal>> = Vec::new();
+        for sh in &keyed.shards {
+            for e in &sh.entries {
+                if slot[e.cell as usize] == u32::MAX {
+                    let (c, g) = self.cell_part(e.cell, unattributed, rank)?;
+                    slot[e.cell as usize] = out.cells.len() as u32;
+                    out.cells.push(c);
+                    gs.push(g);
                 }
-                at => cell_parts[at as usize].clone(),
+            }
+        }
+        let how = Pricing {
+            slot: &slot,
+            gs: &gs,
+            by_fee: self.plan.quantity == crate::formula::Var::Fee,
+            net: p.spec().negative_fees == crate::program::NegativeFees::Net,
+        };
+        let big = keyed.shards.iter().map(|s| s.entries.len()).sum::<usize>() >= PARALLEL_FROM;
+        let priced: Vec<Result<ShardParts>> = if big {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = keyed
+                    .shards
+                    .into_iter()
+                    .map(|sh| scope.spawn(|| how.shard(sh)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            })
+        } else {
+            keyed.shards.into_iter().map(|sh| how.shard(sh)).collect()
+        };
+        for sh in priced {
+            out.shards.push(sh?);
+        }
+        Ok(out)
+    }
+}
+
+/// What pricing a shard needs: each cell's slot among the cells in use and the cells' `g`.
+struct Pricing<'a> {
+    slot: &'a [u32],
+    gs: &'a [Option<Decimal>],
+    by_fee: bool,
+    net: bool,
+}
+
+impl Pricing<'_> {
+    /// A shard's keys priced, in key text order.
+    fn shard(&self, keyed: Shard) -> Result<ShardParts> {
+        let (pos, several) = keyed.positions();
+        // Each entry's part written straight to its place; `from[i]`: the entry at place i.
+        let n = keyed.entries.len();
+        let mut parts: Vec<(u32, Priced)> = vec![(0, Priced::default()); n];
+        let mut from: Vec<u32> = if several.is_empty() {
+            Vec::new()
+        } else {
+            vec![0; n]
+        };
+        for (i, e) in keyed.entries.iter().enumerate() {
+            let at = self.slot[e.cell as usize];
+            let (notional, fee_pos, fee_neg, fee) = Shard::exact(e)?;
+            let mut part = Priced {
+                trades: e.sums.trades,
+                volume: notional,
+                fee,
+                commission: Decimal::ZERO,
+                cell: at,
             };
-            let (notional, fee_pos, fee_neg) = Keyed::exact(e)?;
-            part.trades = e.sums.trades;
-            part.volume = notional;
-            part.fee = money::total(fee_pos, fee_neg)?;
-            if let Some(g) = g {
-                let (pos, neg) = if by_fee {
+            if let Some(g) = self.gs[at as usize] {
+                let (pos, neg) = if self.by_fee {
                     (fee_pos, fee_neg)
                 } else {
                     (notional, Decimal::ZERO)
                 };
-                part.commission = price_fast(g, pos, neg, net)?;
+                part.commission = price_fast(g, pos, neg, self.net)?;
             }
-            placed[pos[i] as usize] = Some((e.key, i as u32, part));
+            let place = pos[i] as usize;
+            parts[place] = (e.key, part);
+            if let Some(f) = from.get_mut(place) {
+                *f = i as u32;
+            }
         }
         drop(pos);
         // A key in several cells: its parts in the order of their first trades.
-        for (from, to) in several {
-            placed[from as usize..to as usize].sort_unstable_by(|a, b| {
-                let first = |x: &Option<(u32, u32, Priced)>| {
-                    let e = &keyed.entries[x.as_ref().map_or(0, |x| x.1) as usize];
+        for (a, b) in several {
+            let (a, b) = (a as usize, b as usize);
+            let mut run: Vec<(u32, (u32, Priced))> = (a..b)
+                .map(|i| (from[i], core::mem::take(&mut parts[i])))
+                .collect();
+            run.sort_unstable_by(|x, y| {
+                let first = |e: u32| {
+                    let e = &keyed.entries[e as usize];
                     (e.first_time, &keyed.ids[e.first_id.0..e.first_id.1])
                 };
-                first(a).cmp(&first(b))
+                first(x.0).cmp(&first(y.0))
             });
+            for (i, (_, p)) in (a..b).zip(run) {
+                parts[i] = p;
+            }
         }
-        let parts: Vec<(u32, Priced)> = placed
-            .into_iter()
-            .flatten()
-            .map(|(k, _, part)| (k, part))
-            .collect();
-        out.text = keyed.text;
-        out.ends = keyed.ends;
-        out.parts = parts;
-        Ok(out)
+        Ok(ShardParts {
+            text: keyed.text,
+            ends: keyed.ends,
+            parts,
+        })
     }
 }
 

@@ -22,6 +22,6 @@ pub(crate) mod wire;
 
 pub(crate) use accumulate::Batch;
 #[cfg(feature = "keyed")]
-pub(crate) use keyed::{KeyBy, Keyed};
+pub use keyed::KeyParts;
 #[cfg(feature = "keyed")]
-pub use keyed::{KeyParts, KeyText};
+pub(crate) use keyed::{KeyBy, Keyed};

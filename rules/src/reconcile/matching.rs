@@ -5,8 +5,6 @@
 
 use super::format::{Field, ReportFormat};
 use super::report::{format_day, ReportRow};
-#[cfg(feature = "keyed")]
-use crate::engine::{KeyParts, KeyText};
 use crate::error::{Error, ErrorCode, Result};
 use crate::general::period_start;
 use crate::money;
@@ -94,6 +92,97 @@ impl Key {
     }
 }
 
+/// A key below `period` as text borrowed from a key table: an order id, a trade id, or an
+/// account and day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyText<'a> {
+    Order(&'a str),
+    Id(&'a str),
+    AccountDay(&'a str, i64),
+}
+
+impl KeyText<'_> {
+    /// Its tagged bytes, appended to `out`: `o` + order, `i` + trade id, or `a` + account +
+    /// NUL + the day (sign-flipped big-endian), so an order id and a trade id never meet and
+    /// byte order is key order (but for an account holding a NUL byte).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match *self {
+            KeyText::Order(o) => {
+                out.push(b'o');
+                out.extend_from_slice(o.as_bytes());
+            }
+            KeyText::Id(id) => {
+                out.push(b'i');
+                out.extend_from_slice(id.as_bytes());
+            }
+            KeyText::AccountDay(a, day) => {
+                out.push(b'a');
+                out.extend_from_slice(a.as_bytes());
+                out.push(0);
+                out.extend_from_slice(&((day as u64) ^ (1 << 63)).to_be_bytes());
+            }
+        }
+    }
+
+    /// The key of tagged bytes written by [`KeyText::encode`].
+    pub fn decode(t: &[u8]) -> KeyText<'_> {
+        fn s(b: &[u8]) -> &str {
+            core::str::from_utf8(b).unwrap_or("")
+        }
+        match t.first() {
+            Some(b'o') => KeyText::Order(s(&t[1..])),
+            Some(b'a') if t.len() >= 10 => {
+                let mut d = [0u8; 8];
+                d.copy_from_slice(&t[t.len() - 8..]);
+                let day = (u64::from_be_bytes(d) ^ (1 << 63)) as i64;
+                KeyText::AccountDay(s(&t[1..t.len() - 9]), day)
+            }
+            _ => KeyText::Id(s(t.get(1..).unwrap_or_default())),
+        }
+    }
+
+    /// The owned key.
+    pub fn key(&self) -> Key {
+        match *self {
+            KeyText::Order(o) => Key {
+                order: Some(o.to_string()),
+                ..Key::default()
+            },
+            KeyText::Id(id) => Key {
+                id: Some(id.to_string()),
+                ..Key::default()
+            },
+            KeyText::AccountDay(a, day) => Key {
+                account: Some(a.to_string()),
+                day: Some(format_day(day)),
+                ..Key::default()
+            },
+        }
+    }
+
+    /// The order of the owned keys ([`Key`]'s `Ord`), without building them.
+    pub fn cmp_key(&self, other: &KeyText<'_>) -> core::cmp::Ordering {
+        use core::cmp::Ordering;
+        match (*self, *other) {
+            // A key without an order (None) sorts before one with an order.
+            (KeyText::Id(a), KeyText::Id(b)) | (KeyText::Order(a), KeyText::Order(b)) => a.cmp(b),
+            (KeyText::Id(_), KeyText::Order(_)) => Ordering::Less,
+            (KeyText::Order(_), KeyText::Id(_)) => Ordering::Greater,
+            (KeyText::AccountDay(a, x), KeyText::AccountDay(b, y)) => a.cmp(b).then_with(|| {
+                // Days written YYYY-MM-DD sort as numbers for years 0 to 9999.
+                let plain = -719_528..=2_932_896;
+                if plain.contains(&x) && plain.contains(&y) {
+                    x.cmp(&y)
+                } else {
+                    format_day(x).cmp(&format_day(y))
+                }
+            }),
+            // Keys of one level are of one kind; across kinds, the owned keys decide.
+            (a, b) => a.key().cmp(&b.key()),
+        }
+    }
+}
+
 /// Trades of one key that share a broker, tier and reason: a per-trade line, or the batch
 /// engine's sums of the key in one cell (`engine/keyed.rs`).
 #[derive(Clone, Debug)]
@@ -146,7 +235,7 @@ pub struct Theirs {
 }
 
 /// The brokers a statement withholds (broker/affiliate conflict): they pay nothing on any key.
-fn withheld_brokers(st: &Statement) -> Vec<&str> {
+pub fn withheld_brokers(st: &Statement) -> Vec<&str> {
     st.brokers
         .iter()
         .filter(|b| b.status == "withheld")
@@ -239,9 +328,23 @@ pub fn add_line(o: &mut Ours, l: &Line, withheld: bool) -> Result<()> {
 /// engine's sums of a key in one cell), given in the order of their first trades: the
 /// key's broker, tier and reason are its first trade's that has them.
 pub fn add_part(o: &mut Ours, p: &KeyPart<'_>, withheld: bool) -> Result<()> {
+    // A key's first part is its figures (what adding it to zeros gives, without the adds).
+    let fresh = cfg!(feature = "keyed")
+        && o.trades == 0
+        && o.volume.is_zero()
+        && o.fee.is_zero()
+        && o.commission.is_zero()
+        && o.volume.scale() == 0
+        && o.fee.scale() == 0
+        && o.commission.scale() == 0;
     o.trades += p.trades;
-    o.volume = money::total(o.volume, p.volume)?;
-    o.fee = money::total(o.fee, p.fee)?;
+    if fresh {
+        o.volume = p.volume;
+        o.fee = p.fee;
+    } else {
+        o.volume = money::total(o.volume, p.volume)?;
+        o.fee = money::total(o.fee, p.fee)?;
+    }
     let reason = match (p.reason, withheld) {
         (Some(r), _) => Some(r),
         (None, true) => Some("broker_affiliate_conflict"),
@@ -260,6 +363,7 @@ pub fn add_part(o: &mut Ours, p: &KeyPart<'_>, withheld: bool) -> Result<()> {
                 o.excluded = Some(r.to_string());
             }
         }
+        None if fresh => o.commission = p.commission,
         None => o.commission = money::total(o.commission, p.commission)?,
     }
     if o.broker.is_none() {
@@ -272,36 +376,19 @@ pub fn add_part(o: &mut Ours, p: &KeyPart<'_>, withheld: bool) -> Result<()> {
     Ok(())
 }
 
-#[cfg(feature = "keyed")]
-/// Our figures per key from the batch engine's priced keys (see `engine/keyed.rs`); the
-/// statement says which brokers are withheld.
-pub fn ours_from_parts(parts: &KeyParts, st: &Statement) -> Result<Vec<(Key, Ours)>> {
-    let withheld = withheld_brokers(st);
-    let mut out = Vec::with_capacity(parts.ends.len());
-    for (text, ps) in parts.keys() {
-        let key = match text {
-            KeyText::Order(o) => Key {
-                order: Some(o.to_string()),
-                ..Key::default()
-            },
-            KeyText::Id(id) => Key {
-                id: Some(id.to_string()),
-                ..Key::default()
-            },
-            KeyText::AccountDay(a, day) => Key {
-                account: Some(a.to_string()),
-                day: Some(format_day(day)),
-                ..Key::default()
-            },
-        };
-        let mut o = Ours::default();
-        for p in ps {
-            let w = p.broker.is_some_and(|b| withheld.contains(&b));
-            add_part(&mut o, &p, w)?;
-        }
-        out.push((key, o));
+/// One key's figures from its parts (in the order of their first trades).
+pub fn ours_of_parts<'a, S: AsRef<str>>(
+    ps: impl Iterator<Item = KeyPart<'a>>,
+    withheld: &[S],
+) -> Result<Ours> {
+    let mut o = Ours::default();
+    for p in ps {
+        let w = p
+            .broker
+            .is_some_and(|b| withheld.iter().any(|x| x.as_ref() == b));
+        add_part(&mut o, &p, w)?;
     }
-    Ok(out)
+    Ok(o)
 }
 
 /// Our figures per key: lines grouped by key, or the statement's periods at `period`.
@@ -366,6 +453,48 @@ pub fn ours(
     Ok(out)
 }
 
+/// The error for a report row without a field its key needs.
+fn missing(r: &ReportRow, f: Field, column_of: &dyn Fn(Field) -> Option<u64>) -> Error {
+    let e = Error::new(
+        ErrorCode::Field,
+        format!("report row at line {} has no {}", r.line, f.as_str()),
+    )
+    .field(f.as_str())
+    .line(r.line);
+    match column_of(f) {
+        Some(c) => e.column(c),
+        None => e,
+    }
+}
+
+/// The key of a report row below `period`, borrowed from the row (what [`row_key`] owns;
+/// the batch engine's keys and the report's meet as this text).
+#[cfg(feature = "keyed")]
+pub fn row_text<'r>(
+    level: Level,
+    r: &'r ReportRow,
+    column_of: &dyn Fn(Field) -> Option<u64>,
+) -> Result<KeyText<'r>> {
+    let need = |f: Field, v: Option<&'r str>| v.ok_or_else(|| missing(r, f, column_of));
+    Ok(match level {
+        Level::Trade => KeyText::Id(need(Field::Id, r.id.as_deref())?),
+        Level::Order => KeyText::Order(need(Field::Order, r.order.as_deref())?),
+        Level::AccountDay => {
+            let account = need(Field::Account, r.account.as_deref())?;
+            KeyText::AccountDay(
+                account,
+                r.day.ok_or_else(|| missing(r, Field::Day, column_of))?,
+            )
+        }
+        Level::Period => {
+            return Err(Error::new(
+                ErrorCode::Internal,
+                "a period's key is not kept as text",
+            ))
+        }
+    })
+}
+
 /// The key of a report row; `default_broker` fills a report without a broker column.
 pub fn row_key(
     level: Level,
@@ -375,18 +504,8 @@ pub fn row_key(
     default_broker: Option<&str>,
 ) -> Result<Key> {
     let need = |f: Field, v: Option<&str>| -> Result<String> {
-        v.map(ToString::to_string).ok_or_else(|| {
-            let e = Error::new(
-                ErrorCode::Field,
-                format!("report row at line {} has no {}", r.line, f.as_str()),
-            )
-            .field(f.as_str())
-            .line(r.line);
-            match column_of(f) {
-                Some(c) => e.column(c),
-                None => e,
-            }
-        })
+        v.map(ToString::to_string)
+            .ok_or_else(|| missing(r, f, column_of))
     };
     Ok(match level {
         Level::Trade => Key {
@@ -400,7 +519,7 @@ pub fn row_key(
         Level::AccountDay => Key {
             account: Some(need(Field::Account, r.account.as_deref())?),
             day: Some(format_day(
-                r.day.ok_or_else(|| need(Field::Day, None).unwrap_err())?,
+                r.day.ok_or_else(|| missing(r, Field::Day, column_of))?,
             )),
             ..Key::default()
         },
@@ -409,7 +528,7 @@ pub fn row_key(
             let instant = match (r.time, r.day) {
                 (Some(t), _) => t,
                 (None, Some(d)) => p.clock.day_start(d),
-                (None, None) => return Err(need(Field::Time, None).unwrap_err()),
+                (None, None) => return Err(missing(r, Field::Time, column_of)),
             };
             Key {
                 broker: Some(need(Field::Broker, r.broker.as_deref().or(default_broker))?),
@@ -458,4 +577,48 @@ pub fn identity(r: &ReportRow, fields: &[Field]) -> Vec<String> {
             f => r.text(*f).unwrap_or("").to_string(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tagged text round-trips, and `cmp_key` is the owned keys' order for every pair,
+    /// including accounts holding NUL and days outside years 0 to 9999.
+    #[test]
+    fn key_text_orders_as_the_owned_keys() {
+        let days = [
+            i64::MIN / 4,
+            -719_529,
+            -719_528,
+            -1,
+            0,
+            20_000,
+            2_932_896,
+            2_932_897,
+            i64::MAX / 4,
+        ];
+        let mut keys = Vec::new();
+        for s in ["", "a", "a\0", "a\0b", "ab", "b", "ord-10", "ord-9", "é"] {
+            keys.push(KeyText::Order(s));
+            keys.push(KeyText::Id(s));
+            for d in days {
+                keys.push(KeyText::AccountDay(s, d));
+            }
+        }
+        for a in &keys {
+            let mut buf = Vec::new();
+            a.encode(&mut buf);
+            assert_eq!(KeyText::decode(&buf), *a);
+            for b in &keys {
+                assert_eq!(a.cmp_key(b), a.key().cmp(&b.key()), "{a:?} vs {b:?}");
+            }
+        }
+        // Byte order of the tagged text is key order where no account holds NUL.
+        let (x, y) = (KeyText::AccountDay("ab", 5), KeyText::AccountDay("abc", 1));
+        let (mut bx, mut by) = (Vec::new(), Vec::new());
+        x.encode(&mut bx);
+        y.encode(&mut by);
+        assert_eq!(bx.cmp(&by), x.cmp_key(&y));
+    }
 }

@@ -27,6 +27,7 @@ use crate::settle::{EngineChoice, SettleOptions, Settler};
 use crate::statement::{ProgramRef, Statement};
 use crate::time::Clock;
 use alloc::collections::BTreeMap;
+use report::ReportRow;
 use rust_decimal::Decimal;
 use std::format;
 use std::string::{String, ToString};
@@ -115,46 +116,50 @@ impl Settled {
             parts,
         } = self;
         let level = options.by;
-        #[cfg(feature = "keyed")]
-        let summed = match parts {
-            Some(parts) => Some(matching::ours_from_parts(&parts, &statement)?),
-            None => None,
+        let head = |st: &Statement| {
+            (
+                ProgramRef {
+                    id: st.program.id.clone(),
+                    version: st.program.version.clone(),
+                    sha256: st.program.sha256.clone(),
+                },
+                st.engine.clone(),
+                st.currency.clone(),
+            )
         };
-        #[cfg(not(feature = "keyed"))]
-        let summed: Option<Vec<(Key, matching::Ours)>> = None;
-        #[cfg_attr(not(feature = "keyed"), allow(unused_mut))]
-        let mut keys = match summed {
-            Some(keys) => keys,
-            None => {
-                if level != Level::Period && statement.lines.is_none() {
-                    return Err(Error::new(
-                        ErrorCode::Internal,
-                        "reconcile needs a statement settled with lines",
-                    ));
-                }
-                let clock = Clock::new(format.offset_minutes()?);
-                let lines = statement.lines.take();
-                matching::ours(level, &statement, lines, clock)?
-                    .into_iter()
-                    .collect()
-            }
-        };
-        // The batch engine's keys come in key order already (their text's byte order); an
-        // account holding a NUL byte can break that, so check rather than trust. (Lines are
-        // summed into an ordered map.)
+        // The batch engine's keys stay in its table (text interned, priced per key) until
+        // both sides meet: owned keys are built only for the rows listed.
         #[cfg(feature = "keyed")]
-        if !keys.is_sorted_by(|a, b| a.0 <= b.0) {
-            keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if let Some(parts) = parts {
+            let withheld = matching::withheld_brokers(&statement)
+                .into_iter()
+                .map(ToString::to_string)
+                .collect();
+            let (program, engine, currency) = head(&statement);
+            return Ok(OurSide {
+                program,
+                engine,
+                currency,
+                keys: OurKeys::Parts { parts, withheld },
+            });
         }
+        if level != Level::Period && statement.lines.is_none() {
+            return Err(Error::new(
+                ErrorCode::Internal,
+                "reconcile needs a statement settled with lines",
+            ));
+        }
+        let clock = Clock::new(format.offset_minutes()?);
+        let lines = statement.lines.take();
+        let keys = matching::ours(level, &statement, lines, clock)?
+            .into_iter()
+            .collect();
+        let (program, engine, currency) = head(&statement);
         Ok(OurSide {
-            program: ProgramRef {
-                id: statement.program.id.clone(),
-                version: statement.program.version.clone(),
-                sha256: statement.program.sha256.clone(),
-            },
-            engine: statement.engine.clone(),
-            currency: statement.currency.clone(),
-            keys,
+            program,
+            engine,
+            currency,
+            keys: OurKeys::Keys(keys),
         })
     }
 }
@@ -164,14 +169,132 @@ pub struct OurSide {
     program: ProgramRef,
     engine: crate::statement::Engine,
     currency: String,
-    keys: Vec<(Key, matching::Ours)>,
+    keys: OurKeys,
 }
 
-/// The report's figures per key, in key order.
+enum OurKeys {
+    /// Owned keys in key order (per-trade lines, or the periods at `period`).
+    Keys(Vec<(Key, matching::Ours)>),
+    /// The batch engine's priced keys in their table (key text order) and the brokers the
+    /// statement withholds.
+    #[cfg(feature = "keyed")]
+    Parts {
+        parts: crate::engine::KeyParts,
+        withheld: Vec<String>,
+    },
+}
+
+impl OurKeys {
+    /// Owned keys in key order.
+    fn owned(self) -> Result<Vec<(Key, matching::Ours)>> {
+        match self {
+            OurKeys::Keys(k) => Ok(k),
+            #[cfg(feature = "keyed")]
+            OurKeys::Parts { parts, withheld } => {
+                let mut keys = Vec::with_capacity(parts.len());
+                for (text, ps) in parts.keys() {
+                    keys.push((text.key(), matching::ours_of_parts(ps, &withheld)?));
+                }
+                // An account holding a NUL byte can break the text's order: check.
+                if !keys.is_sorted_by(|a, b| a.0 <= b.0) {
+                    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                }
+                Ok(keys)
+            }
+        }
+    }
+}
+
+/// The report's figures per key.
 pub struct TheirSide {
-    keys: Vec<(Key, matching::Theirs)>,
+    keys: TheirKeys,
     rows: u64,
     format: String,
+}
+
+enum TheirKeys {
+    /// Owned keys in key order (`period`).
+    Keys(Vec<(Key, matching::Theirs)>),
+    /// Keys below `period` by their tagged text ([`matching::KeyText::encode`]), in the
+    /// order first met, with a hash index.
+    #[cfg(feature = "keyed")]
+    Text(TextTable<matching::Theirs>),
+}
+
+impl TheirKeys {
+    /// Owned keys in key order.
+    fn owned(self) -> Vec<(Key, matching::Theirs)> {
+        match self {
+            TheirKeys::Keys(k) => k,
+            #[cfg(feature = "keyed")]
+            TheirKeys::Text(t) => {
+                let mut keys: Vec<(Key, matching::Theirs)> = Vec::with_capacity(t.values.len());
+                let TextTable {
+                    text, ends, values, ..
+                } = t;
+                for (i, v) in values.into_iter().enumerate() {
+                    let start = if i == 0 { 0 } else { ends[i - 1] };
+                    keys.push((matching::KeyText::decode(&text[start..ends[i]]).key(), v));
+                }
+                keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                keys
+            }
+        }
+    }
+}
+
+/// Values by byte-string key: the keys' bytes in one arena, a hash index beside them.
+#[cfg(feature = "keyed")]
+struct TextTable<V> {
+    text: Vec<u8>,
+    ends: Vec<usize>,
+    values: Vec<V>,
+    table: hashbrown::HashTable<(u64, u32)>,
+}
+
+#[cfg(feature = "keyed")]
+impl<V> TextTable<V> {
+    fn new() -> Self {
+        TextTable {
+            text: Vec::new(),
+            ends: Vec::new(),
+            values: Vec::new(),
+            table: hashbrown::HashTable::new(),
+        }
+    }
+
+    fn text(&self, i: u32) -> &[u8] {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    fn find(&self, s: &[u8]) -> Option<u32> {
+        let hash = xxhash_rust::xxh3::xxh3_64(s);
+        self.table
+            .find(hash, |&(h, i)| h == hash && self.text(i) == s)
+            .map(|&(_, i)| i)
+    }
+
+    /// The index of `s`, made (with `V::default()`) when new; and whether it was new.
+    fn entry(&mut self, s: &[u8]) -> (u32, bool)
+    where
+        V: Default,
+    {
+        let hash = xxhash_rust::xxh3::xxh3_64(s);
+        if let Some(&(_, i)) = self
+            .table
+            .find(hash, |&(h, i)| h == hash && self.text(i) == s)
+        {
+            return (i, false);
+        }
+        let i = self.values.len() as u32;
+        self.text.extend_from_slice(s);
+        self.ends.push(self.text.len());
+        self.values.push(V::default());
+        self.table.insert_unique(hash, (hash, i), |&(h, _)| h);
+        (i, true)
+    }
 }
 
 /// Reconciles the trades settled by a [`settler`] against a report's bytes.
@@ -227,6 +350,13 @@ pub fn read_report(
     let level = options.by;
     matching::check_level(level, format, options.broker.as_deref())?;
     tolerance(program, options)?;
+    // Below `period` a key is its tagged text in one table: no owned key per row. (Only
+    // where the batch engine keeps our keys the same way: elsewhere both sides are owned
+    // keys, and the web .wasm leaves the table out.)
+    #[cfg(feature = "keyed")]
+    if level != Level::Period {
+        return read_report_text(report, format, options);
+    }
     let mut theirs: BTreeMap<Key, matching::Theirs> = BTreeMap::new();
     let mut seen: BTreeMap<Vec<String>, u64> = BTreeMap::new();
     let mut report_rows = 0u64;
@@ -247,42 +377,98 @@ pub fn read_report(
             (identity, first)
         };
         if let Some(first) = first {
-            let what = if format.key.is_empty() {
-                Vec::from([level.as_str()])
-            } else {
-                format.key.iter().map(|f| f.as_str()).collect()
-            };
-            let mut e = Error::new(
-                ErrorCode::DuplicateId,
-                format!(
-                    "report rows at lines {first} and {} have the same key ({} = {})",
-                    r.line,
-                    what.join(", "),
-                    identity.join(", ")
-                ),
-            )
-            .line(r.line)
-            .id(identity.join("/"));
-            let field = format.key.first().copied().unwrap_or(match level {
-                Level::Trade => Field::Id,
-                Level::Order => Field::Order,
-                Level::AccountDay => Field::Account,
-                Level::Period => Field::Broker,
-            });
-            e = e.field(field.as_str());
-            if let Some(c) = column_of(field) {
-                e = e.column(c);
-            }
-            return Err(e);
+            return Err(duplicate(level, format, &r, first, &identity, column_of));
         }
         matching::add_row(theirs.entry(key).or_default(), r)
     })?;
     let keys: Vec<(Key, matching::Theirs)> = theirs.into_iter().collect();
     Ok(TheirSide {
-        keys,
+        keys: TheirKeys::Keys(keys),
         rows: report_rows,
         format: format.name.clone(),
     })
+}
+
+/// [`read_report`] below `period`: the rows' keys as tagged text in one hashed table.
+#[cfg(feature = "keyed")]
+fn read_report_text(
+    report: &[u8],
+    format: &ReportFormat,
+    options: &ReconcileOptions,
+) -> Result<TheirSide> {
+    let level = options.by;
+    let mut table: TextTable<matching::Theirs> = TextTable::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut seen: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+    let mut report_rows = 0u64;
+    let default_broker = options.broker.as_deref();
+    report::read(report, format, &mut |mut r, column_of| {
+        report_rows += 1;
+        if r.broker.is_none() {
+            r.broker = default_broker.map(ToString::to_string);
+        }
+        buf.clear();
+        matching::row_text(level, &r, column_of)?.encode(&mut buf);
+        let (i, new) = table.entry(&buf);
+        let first = if format.key.is_empty() {
+            (!new).then(|| table.values[i as usize].line)
+        } else {
+            seen.insert(matching::identity(&r, &format.key), r.line)
+        };
+        if let Some(first) = first {
+            let identity = if format.key.is_empty() {
+                matching::row_text(level, &r, column_of)?.key().values()
+            } else {
+                matching::identity(&r, &format.key)
+            };
+            return Err(duplicate(level, format, &r, first, &identity, column_of));
+        }
+        matching::add_row(&mut table.values[i as usize], r)
+    })?;
+    Ok(TheirSide {
+        keys: TheirKeys::Text(table),
+        rows: report_rows,
+        format: format.name.clone(),
+    })
+}
+
+/// Two report rows with one key (the level's, or the format's `key`): `E_DUPLICATE_ID` at
+/// the second.
+fn duplicate(
+    level: Level,
+    format: &ReportFormat,
+    r: &ReportRow,
+    first: u64,
+    identity: &[String],
+    column_of: &dyn Fn(Field) -> Option<u64>,
+) -> Error {
+    let what = if format.key.is_empty() {
+        Vec::from([level.as_str()])
+    } else {
+        format.key.iter().map(|f| f.as_str()).collect()
+    };
+    let mut e = Error::new(
+        ErrorCode::DuplicateId,
+        format!(
+            "report rows at lines {first} and {} have the same key ({} = {})",
+            r.line,
+            what.join(", "),
+            identity.join(", ")
+        ),
+    )
+    .line(r.line)
+    .id(identity.join("/"));
+    let field = format.key.first().copied().unwrap_or(match level {
+        Level::Trade => Field::Id,
+        Level::Order => Field::Order,
+        Level::AccountDay => Field::Account,
+        Level::Period => Field::Broker,
+    });
+    e = e.field(field.as_str());
+    if let Some(c) = column_of(field) {
+        e = e.column(c);
+    }
+    e
 }
 
 /// Both sides, key by key.
@@ -301,72 +487,193 @@ pub fn reconcile_sides(
         keys: ours,
     } = ours;
     let (report_rows, report_format) = (theirs.rows, theirs.format);
-    let theirs = theirs.keys;
-
+    let mut acc = Decider {
+        program,
+        options,
+        tolerance,
+        rows: Vec::new(),
+        counts: Counts::default(),
+        causes: Cause::ALL
+            .iter()
+            .map(|c| (c.as_str().to_string(), 0))
+            .collect(),
+        ours: Decimal::ZERO,
+        theirs: Decimal::ZERO,
+        keys: 0,
+    };
     // Decide every key of either side, in key order.
-    let mut rows = Vec::new();
-    let mut counts = Counts::default();
-    let mut causes: BTreeMap<String, u64> = Cause::ALL
-        .iter()
-        .map(|c| (c.as_str().to_string(), 0))
-        .collect();
-    let (mut our_total, mut their_total) = (Decimal::ZERO, Decimal::ZERO);
-    let mut keys = 0u64;
-    let mut ti = theirs.into_iter().peekable();
+    match (ours, theirs.keys) {
+        #[cfg(feature = "keyed")]
+        (OurKeys::Parts { parts, withheld }, TheirKeys::Text(table)) => {
+            by_text(&mut acc, &parts, &withheld, table)?
+        }
+        (ours, theirs) => {
+            let mut ti = theirs.owned().into_iter().peekable();
+            let mut oi = ours.owned()?.into_iter().peekable();
+            loop {
+                let (key, o, t) = match (oi.peek(), ti.peek()) {
+                    (None, None) => break,
+                    (Some((ok, _)), Some((tk, _))) if ok == tk => {
+                        let (k, o) = oi.next().unwrap();
+                        let (_, t) = ti.next().unwrap();
+                        (k, Some(o), Some(t))
+                    }
+                    (Some((ok, _)), Some((tk, _))) if ok < tk => {
+                        let (k, o) = oi.next().unwrap();
+                        (k, Some(o), None)
+                    }
+                    (Some(_), None) => {
+                        let (k, o) = oi.next().unwrap();
+                        (k, Some(o), None)
+                    }
+                    _ => {
+                        let (k, t) = ti.next().unwrap();
+                        (k, None, Some(t))
+                    }
+                };
+                acc.visit(|| key, o, t)?;
+            }
+        }
+    }
+    let Decider {
+        rows,
+        counts,
+        causes,
+        ours: our_total,
+        theirs: their_total,
+        keys,
+        ..
+    } = acc;
+    Ok(Reconciliation {
+        program: program_ref,
+        engine,
+        currency,
+        by: level,
+        report_format,
+        tolerance: money::canonical(tolerance),
+        summary: ReconcileSummary {
+            keys,
+            counts,
+            causes,
+            ours: money::canonical(our_total),
+            theirs: money::canonical(their_total),
+            difference: money::canonical(money::sub(their_total, our_total)?),
+            report_rows,
+        },
+        rows,
+    })
+}
+
+/// The batch engine's keys against the report's, both by key text: each of our keys looks
+/// its report row up by text; the report's keys we lack are sorted and merged in. Owned
+/// keys are built only for the rows listed.
+#[cfg(feature = "keyed")]
+fn by_text(
+    acc: &mut Decider<'_>,
+    parts: &crate::engine::KeyParts,
+    withheld: &[String],
+    mut table: TextTable<matching::Theirs>,
+) -> Result<()> {
+    use matching::KeyText;
+    // Each of our keys looks its report row up by its tagged text (the report's keys are
+    // tagged the same way), a shard of keys per thread.
+    let mut values = core::mem::take(&mut table.values);
+    let mut ours = parts.runs_with(&|text| table.find(text).unwrap_or(u32::MAX));
+    let mut used = vec![false; values.len()];
+    for &(_, _, t) in &ours {
+        if t != u32::MAX {
+            used[t as usize] = true;
+        }
+    }
+    // Key text order is key order but for an account holding a NUL byte: check.
+    if !ours.is_sorted_by(|a, b| a.0.cmp_key(&b.0).is_le()) {
+        ours.sort_by(|a, b| a.0.cmp_key(&b.0));
+    }
+    let mut only: Vec<(KeyText<'_>, u32)> = Vec::new();
+    for (i, u) in used.iter().enumerate() {
+        if !u {
+            only.push((KeyText::decode(table.text(i as u32)), i as u32));
+        }
+    }
+    only.sort_by(|a, b| a.0.cmp_key(&b.0));
+    let mut take = |i: u32| core::mem::take(&mut values[i as usize]);
+    let mut ti = only.into_iter().peekable();
     let mut oi = ours.into_iter().peekable();
     loop {
-        let (key, o, t) = match (oi.peek(), ti.peek()) {
+        let theirs_first = match (oi.peek(), ti.peek()) {
             (None, None) => break,
-            (Some((ok, _)), Some((tk, _))) if ok == tk => {
-                let (k, o) = oi.next().unwrap();
-                let (_, t) = ti.next().unwrap();
-                (k, Some(o), Some(t))
-            }
-            (Some((ok, _)), Some((tk, _))) if ok < tk => {
-                let (k, o) = oi.next().unwrap();
-                (k, Some(o), None)
-            }
-            (Some(_), None) => {
-                let (k, o) = oi.next().unwrap();
-                (k, Some(o), None)
-            }
-            _ => {
-                let (k, t) = ti.next().unwrap();
-                (k, None, Some(t))
-            }
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (Some(o), Some(t)) => t.0.cmp_key(&o.0).is_lt(),
         };
-        let Some(d) = cause::decide(o.as_ref(), t.as_ref(), tolerance, program)? else {
+        if theirs_first {
+            let (text, i) = ti.next().unwrap();
+            acc.visit(|| text.key(), None, Some(take(i)))?;
             continue;
+        }
+        let (text, range, i) = oi.next().unwrap();
+        let o = matching::ours_of_parts(parts.parts_of(range), withheld)?;
+        let t = (i != u32::MAX).then(|| take(i));
+        acc.visit(|| text.key(), Some(o), t)?;
+    }
+    Ok(())
+}
+
+/// Decides keys one by one, in key order, into rows, counts and totals.
+struct Decider<'a> {
+    program: &'a Program,
+    options: &'a ReconcileOptions,
+    tolerance: Decimal,
+    rows: Vec<Row>,
+    counts: Counts,
+    causes: BTreeMap<String, u64>,
+    ours: Decimal,
+    theirs: Decimal,
+    keys: u64,
+}
+
+impl Decider<'_> {
+    /// One key; `key` builds it when the key is listed.
+    fn visit(
+        &mut self,
+        key: impl FnOnce() -> Key,
+        o: Option<matching::Ours>,
+        t: Option<matching::Theirs>,
+    ) -> Result<()> {
+        let options = self.options;
+        let Some(d) = cause::decide(o.as_ref(), t.as_ref(), self.tolerance, self.program)? else {
+            return Ok(());
         };
+        // A report of one broker: our other brokers' keys it lacks are not its business.
+        if let (Some(b), None) = (&options.broker, &t) {
+            let ours = o.as_ref().and_then(|o| o.broker.as_ref());
+            if ours != Some(b) {
+                return Ok(());
+            }
+        }
+        self.keys += 1;
+        let oc = o.as_ref().map_or(Decimal::ZERO, |o| o.commission);
+        let tc = t.as_ref().map_or(Decimal::ZERO, |t| t.commission);
+        self.ours = money::total(self.ours, oc)?;
+        self.theirs = money::total(self.theirs, tc)?;
+        match d.status {
+            Status::Matched => self.counts.matched += 1,
+            Status::Differs => self.counts.differs += 1,
+            Status::OnlyOurs => self.counts.only_ours += 1,
+            Status::OnlyTheirs => self.counts.only_theirs += 1,
+        }
+        if let Some(c) = d.cause {
+            *self.causes.entry(c.as_str().to_string()).or_default() += 1;
+        }
+        if d.status == Status::Matched && !options.all {
+            return Ok(());
+        }
         let broker = o
             .as_ref()
             .and_then(|o| o.broker.clone())
             .or_else(|| t.as_ref().and_then(|t| t.broker.clone()));
-        // A report of one broker: our other brokers' keys it lacks are not its business.
-        if let (Some(b), None) = (&options.broker, &t) {
-            if broker.as_ref() != Some(b) {
-                continue;
-            }
-        }
-        keys += 1;
-        let oc = o.as_ref().map_or(Decimal::ZERO, |o| o.commission);
-        let tc = t.as_ref().map_or(Decimal::ZERO, |t| t.commission);
-        our_total = money::total(our_total, oc)?;
-        their_total = money::total(their_total, tc)?;
-        match d.status {
-            Status::Matched => counts.matched += 1,
-            Status::Differs => counts.differs += 1,
-            Status::OnlyOurs => counts.only_ours += 1,
-            Status::OnlyTheirs => counts.only_theirs += 1,
-        }
-        if let Some(c) = d.cause {
-            *causes.entry(c.as_str().to_string()).or_default() += 1;
-        }
-        if d.status == Status::Matched && !options.all {
-            continue;
-        }
-        rows.push(Row {
-            key,
+        self.rows.push(Row {
+            key: key(),
             broker,
             status: d.status,
             cause: d.cause,
@@ -389,23 +696,6 @@ pub fn reconcile_sides(
             }),
             difference: money::canonical(money::sub(tc, oc)?),
         });
+        Ok(())
     }
-    Ok(Reconciliation {
-        program: program_ref,
-        engine,
-        currency,
-        by: level,
-        report_format,
-        tolerance: money::canonical(tolerance),
-        summary: ReconcileSummary {
-            keys,
-            counts,
-            causes,
-            ours: money::canonical(our_total),
-            theirs: money::canonical(their_total),
-            difference: money::canonical(money::sub(their_total, our_total)?),
-            report_rows,
-        },
-        rows,
-    })
 }
