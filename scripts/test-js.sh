@@ -56,9 +56,10 @@ sed -n '/^ℹ tests /,$p' target/test-js.out
 # ids: measured 373,207 on 0ffdb0c. 375,600 when trades gained their own `msa` flag (okx-v5's
 # MSA exclusion: every reader, de-duplication content) and estimate from actuals reported the
 # withheld amount and the clients' kickback on both sides (issue 12): measured 375,502 on
-# dd4665c, +2,295.)
+# dd4665c, +2,295. Lowered to 373,400 when the estimate's JSON was written directly instead of
+# through serde (-1,891) and reconcile's per-key work merged: measured 373,366 on the merge.)
 WASM_GZIP_TARGET=153600
-WASM_GZIP_BUDGET=375600
+WASM_GZIP_BUDGET=373400
 gz=$(cat host-wasm/pkg/wasm-gzip-bytes.txt)
 log "wasm size: $gz bytes gzip (web/broker_rules_wasm_bg.wasm); budget $WASM_GZIP_BUDGET (no regression), target $WASM_GZIP_TARGET (unmet)"
 if [ "$gz" -gt "$WASM_GZIP_BUDGET" ]; then
