@@ -173,19 +173,11 @@ impl KeyParts {
             }
             runs
         };
-        let each: Vec<Vec<(&[u8], PartsAt, T)>> = if self.len() >= PARALLEL_FROM {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..self.shards.len())
-                    .map(|i| scope.spawn(move || shard(i)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            })
-        } else {
-            (0..self.shards.len()).map(shard).collect()
-        };
+        let each: Vec<Vec<(&[u8], PartsAt, T)>> = on_shards(
+            (0..self.shards.len()).collect(),
+            self.len() >= PARALLEL_FROM,
+            shard,
+        );
         let mut out = Vec::with_capacity(self.len());
         let mut heads: Vec<_> = each.into_iter().map(|r| r.into_iter().peekable()).collect();
         loop {
@@ -300,27 +292,32 @@ impl Keyed {
             ));
         }
         let big = o.shards.iter().map(|s| s.entries.len()).sum::<usize>() >= PARALLEL_FROM;
-        let pairs = self.shards.iter_mut().zip(o.shards);
-        if !big {
-            for (mine, theirs) in pairs {
-                mine.merge(theirs, cells)?;
-            }
-            return Ok(());
-        }
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = pairs
-                .map(|(mine, theirs)| scope.spawn(move || mine.merge(theirs, cells)))
-                .collect();
-            let mut out = Ok(());
-            for h in handles {
-                let r = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                if out.is_ok() {
-                    out = r;
-                }
-            }
-            out
-        })
+        let pairs: Vec<_> = self.shards.iter_mut().zip(o.shards).collect();
+        // Every shard merges; the first error (in shard order) is the answer.
+        on_shards(pairs, big, |(mine, theirs)| mine.merge(theirs, cells))
+            .into_iter()
+            .collect::<Result<Vec<()>>>()
+            .map(drop)
     }
+}
+
+/// `f` over each item: one scoped thread per item when `parallel` (a thread's panic is raised
+/// again here), else in order on this thread. Results in the items' order.
+fn on_shards<I: Send, R: Send>(items: Vec<I>, parallel: bool, f: impl Fn(I) -> R + Sync) -> Vec<R> {
+    if !parallel {
+        return items.into_iter().map(f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .into_iter()
+            .map(|x| scope.spawn(move || f(x)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 impl Shard {
@@ -702,21 +699,7 @@ impl Batch {
             net: p.spec().negative_fees == crate::program::NegativeFees::Net,
         };
         let big = keyed.shards.iter().map(|s| s.entries.len()).sum::<usize>() >= PARALLEL_FROM;
-        let priced: Vec<Result<ShardParts>> = if big {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = keyed
-                    .shards
-                    .into_iter()
-                    .map(|sh| scope.spawn(|| how.shard(sh)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            })
-        } else {
-            keyed.shards.into_iter().map(|sh| how.shard(sh)).collect()
-        };
+        let priced: Vec<Result<ShardParts>> = on_shards(keyed.shards, big, |sh| how.shard(sh));
         for sh in priced {
             out.shards.push(sh?);
         }
