@@ -361,26 +361,28 @@ pub fn read_report(
     let mut seen: BTreeMap<Vec<String>, u64> = BTreeMap::new();
     let mut report_rows = 0u64;
     let default_broker = options.broker.as_deref();
-    report::read(report, format, &mut |mut r, column_of| {
-        report_rows += 1;
-        if r.broker.is_none() {
-            r.broker = default_broker.map(ToString::to_string);
-        }
-        let key = matching::row_key(level, &r, column_of, program, default_broker)?;
-        // Without a format key the match key is the row's identity: the map of theirs
-        // already holds it (no second copy of every key).
-        let (identity, first) = if format.key.is_empty() {
-            (key.values(), theirs.get(&key).map(|t| t.line))
-        } else {
-            let identity = matching::identity(&r, &format.key);
-            let first = seen.insert(identity.clone(), r.line);
-            (identity, first)
-        };
-        if let Some(first) = first {
-            return Err(duplicate(level, format, &r, first, &identity, column_of));
-        }
-        matching::add_row(theirs.entry(key).or_default(), r)
-    })?;
+    each_row(
+        report,
+        format,
+        options,
+        &mut report_rows,
+        &mut |r, column_of| {
+            let key = matching::row_key(level, &r, column_of, program, default_broker)?;
+            // Without a format key the match key is the row's identity: the map of theirs
+            // already holds it (no second copy of every key).
+            let (identity, first) = if format.key.is_empty() {
+                (key.values(), theirs.get(&key).map(|t| t.line))
+            } else {
+                let identity = matching::identity(&r, &format.key);
+                let first = seen.insert(identity.clone(), r.line);
+                (identity, first)
+            };
+            if let Some(first) = first {
+                return Err(duplicate(level, format, &r, first, &identity, column_of));
+            }
+            matching::add_row(theirs.entry(key).or_default(), r)
+        },
+    )?;
     let keys: Vec<(Key, matching::Theirs)> = theirs.into_iter().collect();
     Ok(TheirSide {
         keys: TheirKeys::Keys(keys),
@@ -401,34 +403,54 @@ fn read_report_text(
     let mut buf: Vec<u8> = Vec::new();
     let mut seen: BTreeMap<Vec<String>, u64> = BTreeMap::new();
     let mut report_rows = 0u64;
-    let default_broker = options.broker.as_deref();
-    report::read(report, format, &mut |mut r, column_of| {
-        report_rows += 1;
-        if r.broker.is_none() {
-            r.broker = default_broker.map(ToString::to_string);
-        }
-        buf.clear();
-        matching::row_text(level, &r, column_of)?.encode(&mut buf);
-        let (i, new) = table.entry(&buf);
-        let first = if format.key.is_empty() {
-            (!new).then(|| table.values[i as usize].line)
-        } else {
-            seen.insert(matching::identity(&r, &format.key), r.line)
-        };
-        if let Some(first) = first {
-            let identity = if format.key.is_empty() {
-                matching::row_text(level, &r, column_of)?.key().values()
+    each_row(
+        report,
+        format,
+        options,
+        &mut report_rows,
+        &mut |r, column_of| {
+            buf.clear();
+            matching::row_text(level, &r, column_of)?.encode(&mut buf);
+            let (i, new) = table.entry(&buf);
+            let first = if format.key.is_empty() {
+                (!new).then(|| table.values[i as usize].line)
             } else {
-                matching::identity(&r, &format.key)
+                seen.insert(matching::identity(&r, &format.key), r.line)
             };
-            return Err(duplicate(level, format, &r, first, &identity, column_of));
-        }
-        matching::add_row(&mut table.values[i as usize], r)
-    })?;
+            if let Some(first) = first {
+                let identity = if format.key.is_empty() {
+                    matching::row_text(level, &r, column_of)?.key().values()
+                } else {
+                    matching::identity(&r, &format.key)
+                };
+                return Err(duplicate(level, format, &r, first, &identity, column_of));
+            }
+            matching::add_row(&mut table.values[i as usize], r)
+        },
+    )?;
     Ok(TheirSide {
         keys: TheirKeys::Text(table),
         rows: report_rows,
         format: format.name.clone(),
+    })
+}
+
+/// Every row of the report, counted into `rows`, with the options' broker where the row
+/// names none (both ways of keeping the report read rows this way).
+fn each_row(
+    report: &[u8],
+    format: &ReportFormat,
+    options: &ReconcileOptions,
+    rows: &mut u64,
+    f: &mut dyn FnMut(ReportRow, report::ColumnOf<'_>) -> Result<()>,
+) -> Result<()> {
+    let default_broker = options.broker.as_deref();
+    report::read(report, format, &mut |mut r, column_of| {
+        *rows += 1;
+        if r.broker.is_none() {
+            r.broker = default_broker.map(ToString::to_string);
+        }
+        f(r, column_of)
     })
 }
 
