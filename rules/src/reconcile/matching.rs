@@ -383,12 +383,25 @@ pub fn ours_of_parts<'a, S: AsRef<str>>(
 ) -> Result<Ours> {
     let mut o = Ours::default();
     for p in ps {
-        let w = p
-            .broker
-            .is_some_and(|b| withheld.iter().any(|x| x.as_ref() == b));
-        add_part(&mut o, &p, w)?;
+        add_part(&mut o, &p, is_withheld(&p, withheld))?;
     }
     Ok(o)
+}
+
+/// Whether the part's broker is one whose commission the statement withholds.
+pub fn is_withheld<S: AsRef<str>>(p: &KeyPart<'_>, withheld: &[S]) -> bool {
+    p.broker
+        .is_some_and(|b| withheld.iter().any(|x| x.as_ref() == b))
+}
+
+/// What one part adds to our commission ([`add_part`]): its own, unless it is excluded,
+/// unattributed or its broker withheld.
+pub fn paid(p: &KeyPart<'_>, withheld: bool) -> Decimal {
+    if p.reason.is_none() && !withheld {
+        p.commission
+    } else {
+        Decimal::ZERO
+    }
 }
 
 /// Our figures per key: lines grouped by key, or the statement's periods at `period`.

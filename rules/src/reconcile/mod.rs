@@ -618,7 +618,8 @@ fn by_text(
         }
     }
     only.sort_by(|a, b| a.0.cmp_key(&b.0));
-    let mut take = |i: u32| core::mem::take(&mut values[i as usize]);
+    let take =
+        |values: &mut Vec<matching::Theirs>, i: u32| core::mem::take(&mut values[i as usize]);
     let mut ti = only.into_iter().peekable();
     let mut oi = ours.into_iter().peekable();
     loop {
@@ -630,12 +631,23 @@ fn by_text(
         };
         if theirs_first {
             let (text, i) = ti.next().unwrap();
-            acc.visit(|| text.key(), None, Some(take(i)))?;
+            acc.visit(|| text.key(), None, Some(take(&mut values, i)))?;
             continue;
         }
         let (text, range, i) = oi.next().unwrap();
+        // Most keys are one part that matches: decided from the two commissions alone,
+        // with no owned figures built and the report's row left in place.
+        if !acc.options.all {
+            let mut ps = parts.parts_of(range.clone());
+            if let (Some(p), None) = (ps.next(), ps.next()) {
+                let t = (i != u32::MAX).then(|| values[i as usize].commission);
+                if acc.matched_part(&p, withheld, t)? {
+                    continue;
+                }
+            }
+        }
         let o = matching::ours_of_parts(parts.parts_of(range), withheld)?;
-        let t = (i != u32::MAX).then(|| take(i));
+        let t = (i != u32::MAX).then(|| take(&mut values, i));
         acc.visit(|| text.key(), Some(o), t)?;
     }
     Ok(())
@@ -655,6 +667,55 @@ struct Decider<'a> {
 }
 
 impl Decider<'_> {
+    /// A key of one part (ours) and the report's commission for it, when it has a row:
+    /// counted here, as [`Decider::visit`] would, when the key is matched or not counted
+    /// (`true`); `false` when it needs `visit` (a difference). Only without `all`, where
+    /// matched keys are not listed.
+    #[cfg(feature = "keyed")]
+    fn matched_part<S: AsRef<str>>(
+        &mut self,
+        p: &matching::KeyPart<'_>,
+        withheld: &[S],
+        theirs: Option<Decimal>,
+    ) -> Result<bool> {
+        // Our commission as `ours_of_parts` gives it for one part.
+        let oc = matching::paid(p, matching::is_withheld(p, withheld));
+        let Some(tc) = theirs else {
+            // Only ours: not counted when we pay nothing (`cause::decide`).
+            return Ok(oc.is_zero());
+        };
+        let diff = money::sub(tc, oc)?;
+        if diff.abs() > self.tolerance {
+            return Ok(false);
+        }
+        let cause = (!diff.is_zero()).then_some(Cause::Rounding);
+        self.tally(Status::Matched, cause, oc, tc)?;
+        Ok(true)
+    }
+
+    /// Counts one decided key: its status and cause, and both sides' commissions in the totals.
+    fn tally(
+        &mut self,
+        status: Status,
+        cause: Option<Cause>,
+        oc: Decimal,
+        tc: Decimal,
+    ) -> Result<()> {
+        self.keys += 1;
+        self.ours = money::total(self.ours, oc)?;
+        self.theirs = money::total(self.theirs, tc)?;
+        match status {
+            Status::Matched => self.counts.matched += 1,
+            Status::Differs => self.counts.differs += 1,
+            Status::OnlyOurs => self.counts.only_ours += 1,
+            Status::OnlyTheirs => self.counts.only_theirs += 1,
+        }
+        if let Some(c) = cause {
+            *self.causes.entry(c.as_str().to_string()).or_default() += 1;
+        }
+        Ok(())
+    }
+
     /// One key; `key` builds it when the key is listed.
     fn visit(
         &mut self,
@@ -673,20 +734,9 @@ impl Decider<'_> {
                 return Ok(());
             }
         }
-        self.keys += 1;
         let oc = o.as_ref().map_or(Decimal::ZERO, |o| o.commission);
         let tc = t.as_ref().map_or(Decimal::ZERO, |t| t.commission);
-        self.ours = money::total(self.ours, oc)?;
-        self.theirs = money::total(self.theirs, tc)?;
-        match d.status {
-            Status::Matched => self.counts.matched += 1,
-            Status::Differs => self.counts.differs += 1,
-            Status::OnlyOurs => self.counts.only_ours += 1,
-            Status::OnlyTheirs => self.counts.only_theirs += 1,
-        }
-        if let Some(c) = d.cause {
-            *self.causes.entry(c.as_str().to_string()).or_default() += 1;
-        }
+        self.tally(d.status, d.cause, oc, tc)?;
         if d.status == Status::Matched && !options.all {
             return Ok(());
         }
