@@ -57,9 +57,16 @@ sed -n '/^ℹ tests /,$p' target/test-js.out
 # MSA exclusion: every reader, de-duplication content) and estimate from actuals reported the
 # withheld amount and the clients' kickback on both sides (issue 12): measured 375,502 on
 # dd4665c, +2,295. Lowered to 373,400 when the estimate's JSON was written directly instead of
-# through serde (-1,891) and reconcile's per-key work merged: measured 373,366 on the merge.)
+# through serde (-1,891) and reconcile's per-key work merged: measured 373,366 on the merge.
+# 374,100 when the estimate's decimals became inline text and its names borrowed (issue 14
+# item 2: a compiled estimate in wasm 27.8 -> 16.8-18.3 us, under its 20 us target; the code
+# section got 771 bytes smaller, but three instantiations of the standard sort, which compress
+# well, gave way to straight-line code in `estimate` that does not: 375,288 with `wasm-opt
+# -Oz`) and the web flavours moved to `wasm-opt -Os`, which gzips this code 1.2 KB smaller:
+# measured 374,049, +683 over 373,366, recorded in bench/RESULTS.md. A raise made on purpose
+# for a speed target; a feature or a refactor still has to fit.)
 WASM_GZIP_TARGET=153600
-WASM_GZIP_BUDGET=373400
+WASM_GZIP_BUDGET=374100
 gz=$(cat host-wasm/pkg/wasm-gzip-bytes.txt)
 log "wasm size: $gz bytes gzip (web/broker_rules_wasm_bg.wasm); budget $WASM_GZIP_BUDGET (no regression), target $WASM_GZIP_TARGET (unmet)"
 if [ "$gz" -gt "$WASM_GZIP_BUDGET" ]; then

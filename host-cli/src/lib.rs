@@ -370,12 +370,12 @@ fn estimate_cmd(a: EstimateArgs, out: &mut dyn Write) -> R<()> {
             ]);
             for c in &e.curve {
                 s.push_str(&csv_row(&[
-                    c.tier.as_deref().unwrap_or(""),
+                    c.tier.unwrap_or(""),
                     &c.rate,
                     &c.volume,
                     &c.volume_needed,
                     &c.commission,
-                    &e.currency,
+                    e.currency,
                 ]));
             }
             s
@@ -384,7 +384,7 @@ fn estimate_cmd(a: EstimateArgs, out: &mut dyn Write) -> R<()> {
             let cur = &e.currency;
             let mut s = header(&program, &e.program, &e.engine);
             s.push('\n');
-            let tier = e.tier.as_deref().unwrap_or("no tier");
+            let tier = e.tier.unwrap_or("no tier");
             s.push_str(&format!("volume      {} {cur}\n", group(&e.volume)));
             s.push_str(&format!("fees        {} {cur}\n", group(&e.fees)));
             s.push_str(&format!("tier        {tier} ({})\n", percent(&e.rate)));
@@ -392,7 +392,7 @@ fn estimate_cmd(a: EstimateArgs, out: &mut dyn Write) -> R<()> {
             match &e.next {
                 Some(n) => s.push_str(&format!(
                     "next tier   {} ({}) from {} {cur}: {} {cur} more volume, commission there {} {cur}\n",
-                    n.tier.as_deref().unwrap_or("-"),
+                    n.tier.unwrap_or("-"),
                     percent(&n.rate),
                     group(&n.volume),
                     group(&n.volume_needed),
@@ -409,7 +409,7 @@ fn estimate_cmd(a: EstimateArgs, out: &mut dyn Write) -> R<()> {
             ]);
             for c in &e.curve {
                 t.row(vec![
-                    c.tier.clone().unwrap_or_else(|| "-".into()),
+                    c.tier.unwrap_or("-").into(),
                     percent(&c.rate),
                     group(&c.volume),
                     group(&c.volume_needed),

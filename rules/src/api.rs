@@ -75,7 +75,7 @@ pub fn envelope<T: Serialize>(r: Result<T>) -> String {
 pub(crate) fn estimate_envelope(r: Result<Estimated>) -> String {
     match r {
         Ok(Estimated::Scenario(e)) => {
-            let mut out = String::with_capacity(2048);
+            let mut out = String::with_capacity(4096);
             out.push_str("{\"ok\":");
             e.write_json(&mut out);
             out.push('}');
@@ -122,7 +122,16 @@ pub fn explain(request: &str) -> String {
 }
 
 pub fn estimate(request: &str) -> String {
-    estimate_envelope(estimate_value(request))
+    let parsed = parse_request(request).and_then(|req| {
+        only(&req, &ESTIMATE_FIELDS)?;
+        let program = program_from(req.get("program"))?;
+        Ok((req, program))
+    });
+    match parsed {
+        // The estimate borrows the program's names, so it is written while the program lives.
+        Ok((req, program)) => estimate_envelope(estimate_parsed(&program, &req)),
+        Err(e) => error_envelope(&e),
+    }
 }
 
 pub fn validate(request: &str) -> String {
@@ -765,25 +774,21 @@ fn explain_value(request: &str) -> Result<Explanation> {
 pub(crate) const ESTIMATE_FIELDS: [&str; 5] =
     ["program", "scenario", "actuals", "growth", "broker"];
 
-fn estimate_value(request: &str) -> Result<Estimated> {
-    let req = parse_request(request)?;
-    only(&req, &ESTIMATE_FIELDS)?;
-    let program = program_from(req.get("program"))?;
-    estimate_parsed(&program, &req)
-}
-
 /// What `estimate` returns: a scenario's [`estimate::Estimate`], or the actuals'
 /// [`WhatIf`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
-pub enum Estimated {
-    Scenario(estimate::Estimate),
+pub enum Estimated<'p> {
+    Scenario(estimate::Estimate<'p>),
     Actuals(WhatIf),
 }
 
 /// `estimate` of a parsed request (`{"scenario": ...}` or `{"actuals", "growth",
 /// "broker"?}`) under a program already built.
-pub(crate) fn estimate_parsed(program: &Program, req: &Map<String, Value>) -> Result<Estimated> {
+pub(crate) fn estimate_parsed<'p>(
+    program: &'p Program,
+    req: &Map<String, Value>,
+) -> Result<Estimated<'p>> {
     let given = |k: &str| !matches!(req.get(k), None | Some(Value::Null));
     let misuse = |f: &str, m: &str| Err(Error::new(ErrorCode::Field, String::from(m)).field(f));
     match (given("scenario"), given("actuals")) {

@@ -8,9 +8,11 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::formula::{Var, Vars};
-use crate::money;
+use crate::money::{self, DecimalText};
 use crate::program::{Basis, MetricKind, NegativeFees, Program};
 use crate::statement::{Engine, ProgramRef};
+use alloc::borrow::Cow;
+#[cfg(feature = "schema")]
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
@@ -89,57 +91,62 @@ pub struct Flow {
 /// The result of `estimate`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct Estimate {
+pub struct Estimate<'p> {
     pub program: ProgramRef,
     pub engine: Engine,
-    pub currency: String,
-    pub volume: String,
-    pub fees: String,
-    pub tier: Option<String>,
-    pub rate: String,
-    pub rates: BTreeMap<String, String>,
-    pub metrics: BTreeMap<String, String>,
+    pub currency: &'p str,
+    pub volume: DecimalText,
+    pub fees: DecimalText,
+    pub tier: Option<&'p str>,
+    pub rate: DecimalText,
+    // Name-sorted lists written as JSON objects (see `Way::needs`).
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, String>"))]
+    #[serde(serialize_with = "by_name")]
+    pub rates: Vec<(&'p str, DecimalText)>,
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, String>"))]
+    #[serde(serialize_with = "by_name")]
+    pub metrics: Vec<(&'p str, DecimalText)>,
     /// Expected commission, rounded as a settlement period would be.
-    pub commission: String,
+    pub commission: DecimalText,
     /// The next level reachable by volume alone, or null at the top.
-    pub next: Option<CurvePoint>,
+    pub next: Option<CurvePoint<'p>>,
     /// One point per level boundary reachable by volume, ascending.
-    pub curve: Vec<CurvePoint>,
+    pub curve: Vec<CurvePoint<'p>>,
     /// Every level above the scenario's, lowest first, with each way to reach it (one per
     /// ladder): every threshold, what the scenario has and what is still missing, volume
     /// and active clients alike. `next` and `curve` move volume only; this says what else.
-    pub tiers_above: Vec<TierAbove>,
+    pub tiers_above: Vec<TierAbove<'p>>,
 }
 
 /// A level above the scenario's and what reaching it takes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct TierAbove {
-    pub tier: String,
-    pub rate: String,
+pub struct TierAbove<'p> {
+    pub tier: &'p str,
+    pub rate: DecimalText,
     /// One per ladder with a step to this level.
-    pub ways: Vec<Way>,
+    pub ways: Vec<Way<'p>>,
     /// Commission at this level with the volume its cheapest way needs (at least the
     /// scenario's), as if every other threshold were met; rounded as a period would be.
-    pub commission: String,
+    pub commission: DecimalText,
 }
 
 /// One ladder's step to a level.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct Way {
-    pub ladder: String,
+pub struct Way<'p> {
+    pub ladder: &'p str,
     // Sorted by metric name and written as a JSON object: a list, not a map, because it is
     // built and dropped on every keystroke of a dashboard (a map's node is 1 KB).
     /// Each threshold of the step, by metric.
     #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, Need>"))]
     #[serde(serialize_with = "by_name")]
-    pub needs: Vec<(String, Need)>,
+    pub needs: Vec<(&'p str, Need)>,
     /// The scenario's total volume at which the step's volume thresholds are met (with the
     /// scenario's mix), or null when the mix feeds none of a volume metric it needs.
-    pub volume: Option<String>,
+    pub volume: Option<DecimalText>,
     /// `volume` minus the scenario's volume (0 when already there), or null.
-    pub volume_needed: Option<String>,
+    pub volume_needed: Option<DecimalText>,
     /// Whether the scenario already meets every threshold of this step.
     pub met: bool,
 }
@@ -148,36 +155,56 @@ pub struct Way {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Need {
-    pub min: String,
-    pub have: String,
-    pub more: String,
+    pub min: DecimalText,
+    pub have: DecimalText,
+    pub more: DecimalText,
 }
 
-/// [`Way::needs`] as the JSON object it stands for.
-fn by_name<S: serde::Serializer>(
-    needs: &[(String, Need)],
+/// A name-sorted list as the JSON object it stands for.
+fn by_name<S: serde::Serializer, T: Serialize>(
+    pairs: &[(&str, T)],
     s: S,
 ) -> core::result::Result<S::Ok, S::Error> {
-    s.collect_map(needs.iter().map(|(k, v)| (k, v)))
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
+/// `pairs` sorted by name, a repeated name keeping its last value: what collecting them into
+/// a map gives, without a map's allocation.
+fn by_name_sorted<'p, T>(pairs: impl Iterator<Item = (&'p str, T)>) -> Vec<(&'p str, T)> {
+    let mut out: Vec<(&'p str, T)> = Vec::with_capacity(pairs.size_hint().0);
+    for (name, v) in pairs {
+        insert_by_name(&mut out, name, v);
+    }
+    out
+}
+
+/// Puts `(name, v)` in its place in a name-sorted list, replacing an entry of the same name.
+fn insert_by_name<'p, T>(out: &mut Vec<(&'p str, T)>, name: &'p str, v: T) {
+    match out.iter().position(|(n, _)| *n >= name) {
+        Some(i) if out[i].0 == name => out[i].1 = v,
+        Some(i) => out.insert(i, (name, v)),
+        None => out.push((name, v)),
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct CurvePoint {
-    pub tier: Option<String>,
-    pub rate: String,
+pub struct CurvePoint<'p> {
+    pub tier: Option<&'p str>,
+    pub rate: DecimalText,
     /// Least volume that reaches the level.
-    pub volume: String,
+    pub volume: DecimalText,
     /// Volume still needed from the scenario's volume (0 when already reached).
-    pub volume_needed: String,
-    pub commission: String,
+    pub volume_needed: DecimalText,
+    pub commission: DecimalText,
 }
 
-struct Ctx<'a> {
-    p: &'a Program,
-    s: &'a Scenario,
+struct Ctx<'p, 's> {
+    p: &'p Program,
+    s: &'s Scenario,
     fee_rate: Decimal,
-    flows: Vec<Flow>,
+    /// The scenario's mix as given (borrowed), or the default flow.
+    flows: Cow<'s, [Flow]>,
     /// When no exclusion reads `notional` or `fee`, whether a (flow, part) is excluded does
     /// not depend on the volume: it is evaluated the first time and reused at every curve
     /// point (slot `flow * 2 + part`). `None`: evaluate every time.
@@ -198,7 +225,7 @@ struct Ctx<'a> {
     curve_commissions: Vec<Decimal>,
 }
 
-pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
+pub fn estimate<'p>(p: &'p Program, s: &Scenario) -> Result<Estimate<'p>> {
     let opt = |m: &str, f: &str| {
         Error::new(ErrorCode::Options, String::from(m)).field(format!("scenario.{f}"))
     };
@@ -239,11 +266,11 @@ pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
             l.and_then(|l| l.first().cloned())
                 .unwrap_or_else(|| d.into())
         };
-        vec![Flow {
+        Cow::Owned(vec![Flow {
             product: pick(first.and_then(|m| m.products.as_ref()), "spot"),
             channel: pick(first.and_then(|m| m.channels.as_ref()), "api"),
             share: Decimal::ONE,
-        }]
+        }])
     } else {
         let total = s
             .mix
@@ -252,7 +279,7 @@ pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
         if total != Decimal::ONE || s.mix.iter().any(|f| f.share < Decimal::ZERO) {
             return Err(opt("mix shares must be >= 0 and sum to 1", "mix"));
         }
-        s.mix.clone()
+        Cow::Borrowed(&s.mix[..])
     };
     let volume_free = p
         .exclusions
@@ -292,11 +319,11 @@ pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
             curve.insert(
                 i,
                 CurvePoint {
-                    tier: p.level_name(at).map(Into::into),
-                    rate: money::canonical(p.level_rates[at][0]),
-                    volume: money::canonical(v),
-                    volume_needed: money::canonical(needed),
-                    commission: money::fixed(cx.round(exact), scale),
+                    tier: p.level_name(at),
+                    rate: DecimalText::canonical(p.level_rates[at][0]),
+                    volume: DecimalText::canonical(v),
+                    volume_needed: DecimalText::canonical(needed),
+                    commission: DecimalText::fixed(cx.round(exact), scale),
                 },
             );
             volumes.insert(i, v);
@@ -313,7 +340,6 @@ pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
         .iter()
         .find(|c| {
             c.tier
-                .as_deref()
                 .and_then(|t| p.level_names().position(|n| n == t))
                 .is_some_and(|i| i + 1 > rank)
         })
@@ -327,32 +353,32 @@ pub fn estimate(p: &Program, s: &Scenario) -> Result<Estimate> {
             sha256: p.sha256().into(),
         },
         engine: Engine::default(),
-        currency: spec.settlement.currency.clone(),
-        volume: money::canonical(s.volume),
-        fees: money::canonical(fees),
-        tier: p.level_name(rank).map(Into::into),
-        rate: money::canonical(p.level_rates[rank][0]),
-        rates: spec
-            .tiers
-            .rates
-            .iter()
-            .zip(&p.level_rates[rank])
-            .map(|(n, r)| (n.clone(), money::canonical(*r)))
-            .collect(),
-        metrics: p
-            .metrics
-            .iter()
-            .zip(&metrics)
-            .map(|(m, v)| (m.name.clone(), money::canonical(*v)))
-            .collect(),
-        commission: money::fixed(cx.round(commission), scale),
+        currency: &spec.settlement.currency,
+        volume: DecimalText::canonical(s.volume),
+        fees: DecimalText::canonical(fees),
+        tier: p.level_name(rank),
+        rate: DecimalText::canonical(p.level_rates[rank][0]),
+        rates: by_name_sorted(
+            spec.tiers
+                .rates
+                .iter()
+                .zip(&p.level_rates[rank])
+                .map(|(n, r)| (n.as_str(), DecimalText::canonical(*r))),
+        ),
+        metrics: by_name_sorted(
+            p.metrics
+                .iter()
+                .zip(&metrics)
+                .map(|(m, v)| (m.name.as_str(), DecimalText::canonical(*v))),
+        ),
+        commission: DecimalText::fixed(cx.round(commission), scale),
         next,
         curve,
         tiers_above,
     })
 }
 
-impl Ctx<'_> {
+impl<'p> Ctx<'p, '_> {
     fn round(&self, d: Decimal) -> Decimal {
         self.p
             .spec()
@@ -423,7 +449,7 @@ impl Ctx<'_> {
     /// Share of the volume that feeds each metric (clients metrics: unused).
     fn feeds(&self) -> Result<Vec<Decimal>> {
         let mut out = vec![Decimal::ZERO; self.p.metrics.len()];
-        for f in &self.flows {
+        for f in self.flows.iter() {
             let v = self.vars(f, Decimal::ONE, self.fee_rate, Decimal::ZERO);
             if self.p.spec().tiers.basis == Basis::Eligible && self.excluded(&v)? {
                 continue;
@@ -479,7 +505,7 @@ impl Ctx<'_> {
     }
 
     /// Every level above `rank`: each ladder's step to it, threshold by threshold.
-    fn tiers_above(&self, rank: usize, have: &[Decimal]) -> Result<Vec<TierAbove>> {
+    fn tiers_above(&self, rank: usize, have: &[Decimal]) -> Result<Vec<TierAbove<'p>>> {
         let p = self.p;
         let scale = p.currency_scale();
         let names = &p.spec().tiers.ladders;
@@ -495,7 +521,7 @@ impl Ctx<'_> {
                     continue;
                 };
                 let slot0 = first + steps[..i].iter().map(|s| s.min.len()).sum::<usize>();
-                let mut needs: Vec<(String, Need)> = Vec::with_capacity(step.min.len());
+                let mut needs: Vec<(&'p str, Need)> = Vec::with_capacity(step.min.len());
                 let mut met = true;
                 let mut volume = Some(self.s.volume);
                 for (k, (m, thr)) in step.min.iter().enumerate() {
@@ -508,34 +534,28 @@ impl Ctx<'_> {
                             _ => None,
                         };
                     }
-                    let name = &p.metrics[*m].name;
-                    let i = needs.iter().position(|(n, _)| n > name);
-                    needs.insert(
-                        i.unwrap_or(needs.len()),
-                        (
-                            name.clone(),
-                            Need {
-                                min: money::canonical(*thr),
-                                have: money::canonical(h),
-                                more: money::canonical(more),
-                            },
-                        ),
+                    // A step's thresholds name distinct metrics (the program's `min` map).
+                    insert_by_name(
+                        &mut needs,
+                        p.metrics[*m].name.as_str(),
+                        Need {
+                            min: DecimalText::canonical(*thr),
+                            have: DecimalText::canonical(h),
+                            more: DecimalText::canonical(more),
+                        },
                     );
                 }
                 if let Some(v) = volume {
                     cheapest = Some(cheapest.map_or(v, |c: Decimal| c.min(v)));
                 }
                 ways.push(Way {
-                    ladder: names
-                        .get(ladder)
-                        .map(|l| l.name.clone())
-                        .unwrap_or_default(),
+                    ladder: names.get(ladder).map_or("", |l| l.name.as_str()),
                     needs,
-                    volume: volume.map(money::canonical),
+                    volume: volume.map(DecimalText::canonical),
                     volume_needed: volume
                         .map(|v| {
                             money::sub(v, self.s.volume)
-                                .map(|d| money::canonical(d.max(Decimal::ZERO)))
+                                .map(|d| DecimalText::canonical(d.max(Decimal::ZERO)))
                         })
                         .transpose()?,
                     met,
@@ -543,10 +563,10 @@ impl Ctx<'_> {
             }
             let at = cheapest.unwrap_or(self.s.volume);
             out.push(TierAbove {
-                tier: p.level_name(r).unwrap_or("").into(),
-                rate: money::canonical(p.level_rates[r][0]),
+                tier: p.level_name(r).unwrap_or(""),
+                rate: DecimalText::canonical(p.level_rates[r][0]),
                 ways,
-                commission: money::fixed(self.round(self.commission_above(at, r)?), scale),
+                commission: DecimalText::fixed(self.round(self.commission_above(at, r)?), scale),
             });
         }
         Ok(out)

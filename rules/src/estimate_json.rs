@@ -5,10 +5,10 @@
 //! through serde was a third of a compiled `estimate` call.
 
 use crate::estimate::{CurvePoint, Estimate, Need, TierAbove, Way};
-use alloc::collections::BTreeMap;
+use crate::money::DecimalText;
 use alloc::string::String;
 
-impl Estimate {
+impl Estimate<'_> {
     /// Appends the canonical JSON of the estimate (what `serde_json::to_string` gives).
     pub fn write_json(&self, out: &mut String) {
         let p = &self.program;
@@ -17,14 +17,14 @@ impl Estimate {
         kv(out, ",\"sha256\":", &p.sha256);
         kv(out, "},\"engine\":{\"name\":", &self.engine.name);
         kv(out, ",\"version\":", &self.engine.version);
-        kv(out, "},\"currency\":", &self.currency);
-        kv(out, ",\"volume\":", &self.volume);
-        kv(out, ",\"fees\":", &self.fees);
-        opt(out, ",\"tier\":", self.tier.as_deref());
-        kv(out, ",\"rate\":", &self.rate);
+        kv(out, "},\"currency\":", self.currency);
+        dec(out, ",\"volume\":", &self.volume);
+        dec(out, ",\"fees\":", &self.fees);
+        opt(out, ",\"tier\":", self.tier);
+        dec(out, ",\"rate\":", &self.rate);
         strings(out, ",\"rates\":{", &self.rates);
         strings(out, "},\"metrics\":{", &self.metrics);
-        kv(out, "},\"commission\":", &self.commission);
+        dec(out, "},\"commission\":", &self.commission);
         out.push_str(",\"next\":");
         match &self.next {
             Some(p) => point(out, p),
@@ -45,36 +45,36 @@ impl Estimate {
 }
 
 fn point(out: &mut String, p: &CurvePoint) {
-    opt(out, "{\"tier\":", p.tier.as_deref());
-    kv(out, ",\"rate\":", &p.rate);
-    kv(out, ",\"volume\":", &p.volume);
-    kv(out, ",\"volume_needed\":", &p.volume_needed);
-    kv(out, ",\"commission\":", &p.commission);
+    opt(out, "{\"tier\":", p.tier);
+    dec(out, ",\"rate\":", &p.rate);
+    dec(out, ",\"volume\":", &p.volume);
+    dec(out, ",\"volume_needed\":", &p.volume_needed);
+    dec(out, ",\"commission\":", &p.commission);
     out.push('}');
 }
 
 fn above(out: &mut String, t: &TierAbove) {
-    kv(out, "{\"tier\":", &t.tier);
-    kv(out, ",\"rate\":", &t.rate);
+    kv(out, "{\"tier\":", t.tier);
+    dec(out, ",\"rate\":", &t.rate);
     out.push_str(",\"ways\":[");
     for (i, w) in t.ways.iter().enumerate() {
         comma(out, i);
         way(out, w);
     }
-    kv(out, "],\"commission\":", &t.commission);
+    dec(out, "],\"commission\":", &t.commission);
     out.push('}');
 }
 
 fn way(out: &mut String, w: &Way) {
-    kv(out, "{\"ladder\":", &w.ladder);
+    kv(out, "{\"ladder\":", w.ladder);
     out.push_str(",\"needs\":{");
     for (i, (k, n)) in w.needs.iter().enumerate() {
         comma(out, i);
         text(out, k);
         need(out, n);
     }
-    opt(out, "},\"volume\":", w.volume.as_deref());
-    opt(out, ",\"volume_needed\":", w.volume_needed.as_deref());
+    opt_dec(out, "},\"volume\":", w.volume.as_ref());
+    opt_dec(out, ",\"volume_needed\":", w.volume_needed.as_ref());
     out.push_str(if w.met {
         ",\"met\":true}"
     } else {
@@ -83,19 +83,19 @@ fn way(out: &mut String, w: &Way) {
 }
 
 fn need(out: &mut String, n: &Need) {
-    kv(out, ":{\"min\":", &n.min);
-    kv(out, ",\"have\":", &n.have);
-    kv(out, ",\"more\":", &n.more);
+    dec(out, ":{\"min\":", &n.min);
+    dec(out, ",\"have\":", &n.have);
+    dec(out, ",\"more\":", &n.more);
     out.push('}');
 }
 
 /// `open` (ending in the map's `{`), then the entries; the caller closes the brace.
-fn strings(out: &mut String, open: &str, m: &BTreeMap<String, String>) {
+fn strings(out: &mut String, open: &str, m: &[(&str, DecimalText)]) {
     out.push_str(open);
     for (i, (k, v)) in m.iter().enumerate() {
         comma(out, i);
         text(out, k);
-        kv(out, ":", v);
+        dec(out, ":", v);
     }
 }
 
@@ -109,6 +109,25 @@ fn comma(out: &mut String, i: usize) {
 fn kv(out: &mut String, key: &str, v: &str) {
     out.push_str(key);
     text(out, v);
+}
+
+/// `key`, then a decimal as a JSON string: digits, point and sign never need escaping.
+fn dec(out: &mut String, key: &str, v: &DecimalText) {
+    out.push_str(key);
+    out.push('"');
+    out.push_str(v);
+    out.push('"');
+}
+
+/// `key`, then a decimal as a JSON string, or `null`.
+fn opt_dec(out: &mut String, key: &str, v: Option<&DecimalText>) {
+    match v {
+        Some(v) => dec(out, key, v),
+        None => {
+            out.push_str(key);
+            out.push_str("null");
+        }
+    }
 }
 
 /// `key`, then the value as a JSON string or `null`.

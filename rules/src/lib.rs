@@ -29,10 +29,12 @@
 //!
 //! let scenario: Scenario = serde_json::from_str(
 //!     r#"{"volume": "8000000", "fee_rate": "0.0002"}"#).unwrap();
-//! let e = estimate(&program("backpack").unwrap(), &scenario).unwrap();
-//! assert_eq!((e.tier.as_deref(), e.commission.as_str()), (Some("BKR 1"), "480.00"));
+//! // The estimate borrows the program's names, so the program outlives it.
+//! let backpack = program("backpack").unwrap();
+//! let e = estimate(&backpack, &scenario).unwrap();
+//! assert_eq!((e.tier, e.commission.as_str()), (Some("BKR 1"), "480.00"));
 //! let next = e.next.unwrap();
-//! assert_eq!((next.tier.as_deref(), next.volume_needed.as_str()), (Some("BKR 2"), "2000000"));
+//! assert_eq!((next.tier, next.volume_needed.as_str()), (Some("BKR 2"), "2000000"));
 //! assert_eq!(next.commission, "700.00");
 //! ```
 //!
