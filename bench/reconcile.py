@@ -3,6 +3,7 @@ per-order report and compare with settling the same fills, side by side in one r
 
     bash bench/setup.sh --no-wheel
     ~/.cache/broker-rules/bench-venv/bin/python bench/reconcile.py --count 3000000
+    # two builds side by side: --skip-build --cli /tmp/old/broker-rules --cli target/release/broker-rules
 
 Data: `gen.py`'s trade log (cached like run.py's), with order ids added: each account's
 fills in time order are grouped three at a time into one order (so ~count/3 orders). The
@@ -133,35 +134,51 @@ def main() -> int:
     ap.add_argument("--program", default="backpack")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument("--cli", action="append",
+                    help="a broker-rules binary to time (repeat to compare builds side by side; "
+                         "default target/release/broker-rules)")
     a = ap.parse_args()
     if not a.skip_build:
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "broker-rules-cli"], cwd=ROOT, check=True)
     d = data_dir(a.count, a.seed)
     fills = fills_with_orders(d)
     report, plan = write_report(fills, a.program)
-    settle = [CLI, "settle", "--program", a.program, "--trades", fills, "--format", "json"]
-    rec = [CLI, "reconcile", "--program", a.program, "--trades", fills, "--report", report,
-           "--report-format", "generic", "--map", "ordId=order", "--map", "brokerRebate=commission",
-           "--by", "order", "--format", "json"]
-    # Correctness first: exactly the planted differences.
-    p = subprocess.run(rec, capture_output=True, text=True)
-    got = json.loads(p.stdout)["summary"]["counts"]
+    clis = a.cli or [CLI]
+
+    def commands(cli: str) -> tuple:
+        settle = [cli, "settle", "--program", a.program, "--trades", fills, "--format", "json"]
+        rec = [cli, "reconcile", "--program", a.program, "--trades", fills, "--report", report,
+               "--report-format", "generic", "--map", "ordId=order", "--map",
+               "brokerRebate=commission", "--by", "order", "--format", "json"]
+        return settle, rec
+
     want = {k: plan[k] for k in ("differs", "only_ours", "only_theirs")}
-    if {k: got[k] for k in want} != want or p.returncode != 3:
-        sys.exit(f"reconcile found {got} (exit {p.returncode}), planted {want}")
-    runs = {"settle": [], "reconcile": []}
+    for cli in clis:
+        # Correctness first: exactly the planted differences.
+        p = subprocess.run(commands(cli)[1], capture_output=True, text=True)
+        got = json.loads(p.stdout)["summary"]["counts"]
+        if {k: got[k] for k in want} != want or p.returncode != 3:
+            sys.exit(f"{cli}: reconcile found {got} (exit {p.returncode}), planted {want}")
+    runs = {cli: {"settle": [], "reconcile": []} for cli in clis}
+    # Binaries alternate within each round, so a noisy minute hits them alike.
     for _ in range(a.repeat):
-        for name, cmd in (("settle", settle), ("reconcile", rec)):
-            runs[name].append(timed(cmd))
-    s = statistics.median(w for w, _, _ in runs["settle"])
-    r = statistics.median(w for w, _, _ in runs["reconcile"])
+        for cli in clis:
+            settle, rec = commands(cli)
+            for name, cmd in (("settle", settle), ("reconcile", rec)):
+                runs[cli][name].append(timed(cmd))
     print(f"{a.count:,} fills ({a.program}), report {plan['report_rows']:,} rows; planted and found: {want}")
-    for name in runs:
-        walls = " / ".join(f"{w:.2f}" for w, _, _ in runs[name])
-        rss = max(m for _, m, _ in runs[name])
-        print(f"  {name:9} {walls} s (median {statistics.median(w for w, _, _ in runs[name]):.2f} s), "
-              f"peak RSS {rss:.0f} MB, {a.count / statistics.median(w for w, _, _ in runs[name]) / 1e6:.2f}M fills/s")
-    print(f"  reconcile / settle: {r / s:.2f}x (target <= 1.5x)")
+    for cli in clis:
+        if len(clis) > 1:
+            print(f" {cli}:")
+        s = statistics.median(w for w, _, _ in runs[cli]["settle"])
+        r = statistics.median(w for w, _, _ in runs[cli]["reconcile"])
+        for name in ("settle", "reconcile"):
+            walls = " / ".join(f"{w:.2f}" for w, _, _ in runs[cli][name])
+            med = statistics.median(w for w, _, _ in runs[cli][name])
+            rss = max(m for _, m, _ in runs[cli][name])
+            print(f"  {name:9} {walls} s (median {med:.2f} s), peak RSS {rss:.0f} MB, "
+                  f"{a.count / med / 1e6:.2f}M fills/s")
+        print(f"  reconcile / settle: {r / s:.2f}x (target <= 1.5x)")
     return 0
 
 

@@ -1203,3 +1203,49 @@ fn partial_states_written_and_merged_give_the_one_process_statement() {
     assert_exit(&o, 1);
     assert!(stderr(&o).contains("E_PARTIAL"), "{}", stderr(&o));
 }
+
+/// One id with two contents on either side of a 4 MiB chunk boundary, read on two threads:
+/// the worker on the second chunk meets the later trade first. The error is still the
+/// one-thread error, on the later trade's line (the reader settles again in input order).
+#[test]
+fn duplicate_id_across_chunks_names_the_later_line_on_threads() {
+    const CHUNK: usize = 4 << 20;
+    let mut text = String::from("id,time,account,broker,channel,product,notional,fee\n");
+    let row = |id: usize, fee: u32| {
+        format!(
+            "t{id:07},2026-06-{:02}T10:00:00Z,c{},BKR,api,spot,{}000,{fee}\n",
+            1 + id % 28,
+            id % 40,
+            1 + id % 7
+        )
+    };
+    let (mut first, mut later) = (None, None);
+    let mut line = 1;
+    for i in 0..200_000 {
+        let start = text.len();
+        line += 1;
+        if first.is_none() && start + 2_000 > CHUNK {
+            first = Some(line);
+            text.push_str(&row(1, 1));
+        } else if later.is_none() && start > CHUNK + 2_000 {
+            later = Some(line);
+            text.push_str(&row(1, 2));
+        } else {
+            text.push_str(&row(i + 10, 1));
+        }
+    }
+    let (first, later) = (first.unwrap(), later.unwrap());
+    assert!(first < later && text.len() > 2 * CHUNK);
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("duplicate-across-chunks.csv");
+    std::fs::write(&path, &text).unwrap();
+    let path = path.to_str().unwrap();
+    let expected = format!(
+        "error[E_DUPLICATE_ID]: {path}:{later}:1: trade id \"t0000001\" appears twice with different content (field id, trade t0000001)\n  \
+         help: each trade id must identify one fill; remove or fix the conflicting copy\n"
+    );
+    for threads in ["2", "1", "2", "2"] {
+        let o = run(&["settle", "-p", "backpack", "-t", path, "--threads", threads]);
+        assert_exit(&o, 1);
+        assert_eq!(stderr(&o), expected, "--threads {threads}");
+    }
+}

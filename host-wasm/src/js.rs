@@ -147,6 +147,11 @@ pub fn feed_bytes_with(
     }
     let map = &input.columns;
     match format {
+        // Bytes in memory can be read again: the same E_DUPLICATE_ID on any number of
+        // threads. (The wasm build reads on one thread and keeps the plain reader.)
+        #[cfg(not(target_arch = "wasm32"))]
+        Format::Csv => read::csv::feed_csv_reopen(s, &bytes, map, threads, progress),
+        #[cfg(target_arch = "wasm32")]
         Format::Csv => read::csv::feed_csv_with(s, bytes, map, threads, progress),
         #[cfg(feature = "arrow")]
         Format::Arrow => read::arrow::feed_arrow_ipc(s, std::io::Cursor::new(bytes), map, progress),

@@ -240,7 +240,8 @@ fn stride(cap: usize) -> usize {
 }
 
 impl Dedupe {
-    #[cfg(test)]
+    /// Distinct ids stored.
+    #[cfg(any(test, feature = "std"))]
     pub fn len(&self) -> u64 {
         self.len
     }

@@ -298,6 +298,20 @@ impl Settler {
         }
     }
 
+    /// An empty settler like this one (program, options, registry, engine) when nothing
+    /// has been pushed to it yet and it forks: what a parallel reader keeps to start over
+    /// on one thread.
+    #[cfg(feature = "std")]
+    pub(crate) fn blank(&self) -> Option<Settler> {
+        match &self.inner {
+            Inner::Batch(b) if b.is_blank() => Some(Settler {
+                inner: Inner::Batch(b.blank()),
+                grow: self.grow,
+            }),
+            _ => None,
+        }
+    }
+
     /// Adds another settler's state: a fork, or a state of another part of the input
     /// settled separately (its ids must not overlap this one's).
     pub fn merge(&mut self, other: Settler) -> Result<()> {

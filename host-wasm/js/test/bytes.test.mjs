@@ -131,6 +131,38 @@ for (const [name, api] of Object.entries(packages)) {
       assert.equal(await api.settleJsonAsync({ program: 'backpack', trades: buf }), want);
     });
 
+    it('one id with two contents across a 4 MiB chunk boundary: E_DUPLICATE_ID on the later line, as the CLI says', () => {
+      // The addon reads CSV bytes on several threads; the worker on the second chunk meets
+      // the later trade first, and the reader settles again in order (the wasm reads on one).
+      const CHUNK = 4 << 20;
+      const row = (id, fee) => `t${String(id).padStart(7, '0')},2026-06-${String(1 + (id % 28)).padStart(2, '0')}T10:00:00Z,c${id % 40},BKR,api,spot,${1 + (id % 7)}000,${fee}\n`;
+      const parts = ['id,time,account,broker,channel,product,notional,fee\n'];
+      let size = parts[0].length, line = 1, first = 0, later = 0;
+      for (let i = 0; size < 2 * CHUNK + 100_000; i++) {
+        line += 1;
+        let r;
+        if (!first && size + 2_000 > CHUNK) { first = line; r = row(1, 1); }
+        else if (!later && size > CHUNK + 2_000) { later = line; r = row(1, 2); }
+        else r = row(i + 10, 1);
+        parts.push(r);
+        size += r.length;
+      }
+      const csv = Buffer.from(parts.join(''));
+      const file = path.join(tmp, 'duplicate-across-chunks.csv');
+      fs.writeFileSync(file, csv);
+      assert.throws(() => cli('settle', '--program', 'backpack', '--trades', file, '--threads', '1'),
+        (e) => e.stderr.includes(`duplicate-across-chunks.csv:${later}:1: trade id "t0000001" appears twice with different content`));
+      for (let k = 0; k < 3; k++) {
+        assert.throws(() => api.settle({ program: 'backpack', trades: csv }), (e) => {
+          assert.ok(e instanceof api.BrokerRulesError);
+          assert.equal(e.code, 'E_DUPLICATE_ID');
+          assert.deepEqual(e.location, { field: 'id', line: later, column: 1, id: 't0000001' });
+          return true;
+        });
+      }
+      assert.ok(first < later);
+    });
+
     it('Settlement.push takes trade logs too (lines are the log\'s own)', () => {
       const s = new api.Settlement('backpack');
       assert.equal(s.push(Buffer.from(BAD_CSV)), 2);

@@ -176,6 +176,31 @@ impl Batch {
         b
     }
 
+    /// Whether nothing has been pushed yet (no trade taken, dropped or rejected).
+    #[cfg(feature = "std")]
+    pub fn is_blank(&self) -> bool {
+        self.accepted == 0
+            && self.duplicates == 0
+            && self.rejected.is_empty()
+            && self.seen.len() == 0
+            && self.unknown_fields == 0
+            && self.unknown_values.is_empty()
+            && self.keys.is_empty()
+    }
+
+    /// An empty state like this one, its registry and reconcile sums included, with its own
+    /// seen ids.
+    #[cfg(feature = "std")]
+    pub fn blank(&self) -> Batch {
+        #[allow(unused_mut)]
+        let mut b = self.empty();
+        #[cfg(feature = "keyed")]
+        {
+            b.keyed = self.keyed.as_ref().map(|k| k.fresh());
+        }
+        b
+    }
+
     pub(crate) fn settled(&self, t: i64) -> bool {
         self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|x| t < x)
     }

@@ -88,6 +88,22 @@ impl SeenStore {
     }
 
     /// Room for about `more` more ids.
+    /// Distinct ids stored.
+    #[cfg(feature = "std")]
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            SeenStore::Local(d) => d.len(),
+            #[cfg(feature = "std")]
+            SeenStore::Shared(locks) => locks
+                .iter()
+                .map(|l| match l.lock() {
+                    Ok(d) => d.len(),
+                    Err(p) => p.into_inner().len(),
+                })
+                .sum(),
+        }
+    }
+
     pub(crate) fn reserve(&mut self, more: u64) {
         match self {
             SeenStore::Local(d) => d.reserve(more),

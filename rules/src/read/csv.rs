@@ -113,6 +113,83 @@ fn feed_csv_rows<R: Read>(
     run_sequential(s, header, src, block, progress)
 }
 
+/// An input that can be read again from the start: a file, or bytes in memory.
+///
+/// On several threads, two trades with one id and different content may be met in either
+/// order (workers read chunks at the same time), while the answer, `E_DUPLICATE_ID` on the
+/// later one's line, is defined by input order. An input that can be read again is then
+/// settled again on one thread, so the error is always the one-thread error
+/// ([`feed_csv_reopen`]). A stream read on several threads ([`feed_csv_parallel`]) may name
+/// either line of such a pair when both fall in chunks read at the same time.
+pub trait Reopen {
+    type Reader: Read;
+    /// A reader from byte `offset` to the end.
+    fn open_at(&self, offset: u64) -> std::io::Result<Self::Reader>;
+}
+
+impl<'a> Reopen for &'a [u8] {
+    type Reader = &'a [u8];
+    fn open_at(&self, offset: u64) -> std::io::Result<&'a [u8]> {
+        Ok(usize::try_from(offset)
+            .ok()
+            .and_then(|o| self.get(o..))
+            .unwrap_or(&[]))
+    }
+}
+
+/// [`feed_csv_with`] for an input that can be read again ([`Reopen`]): the statement
+/// [`feed_csv`] gives, and on several threads the same `E_DUPLICATE_ID` error as on one.
+pub fn feed_csv_reopen<O: Reopen>(
+    s: &mut Settler,
+    input: &O,
+    map: &ColumnMap,
+    threads: usize,
+    progress: Progress<'_>,
+) -> Result<()> {
+    feed_csv_reopen_blocks(s, input, map, threads, BLOCK, progress)
+}
+
+/// [`feed_csv_reopen`] reading `block` bytes at a time (tests cut small inputs everywhere).
+pub(crate) fn feed_csv_reopen_blocks<O: Reopen>(
+    s: &mut Settler,
+    input: &O,
+    map: &ColumnMap,
+    threads: usize,
+    block: usize,
+    progress: Progress<'_>,
+) -> Result<()> {
+    let mut src = Source::new(input.open_at(0).map_err(|e| io_error(&e))?);
+    let header = read_header(&mut src, map, s.strict())?;
+    let (start, first_line) = (src.byte, src.line);
+    // Kept before forking (forks share the seen ids): the state to start over from.
+    let blank = if threads > 1 { s.blank() } else { None };
+    let r = feed_csv_rows(s, &header, src, threads, block, progress);
+    // A different trade under a seen id (an error in both modes): the later one in the input
+    // is the duplicate, but the workers may have met the two the other way round. Settle
+    // again, in order. (Identical duplicates give the same statement whichever is kept.)
+    let r = match blank {
+        Some(blank) if matches!(&r, Err(e) if e.code == ErrorCode::DuplicateId) => {
+            *s = blank;
+            let mut src = Source::new(input.open_at(start).map_err(|e| io_error(&e))?);
+            src.byte = start;
+            src.line = first_line;
+            run_sequential(s, &header, src, block, progress)
+        }
+        _ => r,
+    };
+    r.map_err(|e| with_column(e, &header.names))
+}
+
+/// An error about a trade's field names its column too, whichever path (row or batch) found
+/// it: one location for one mistake.
+fn with_column(e: Error, names: &[String]) -> Error {
+    if e.location.column.is_none() && e.location.line.is_some() {
+        e.at_column_of(names)
+    } else {
+        e
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Input.
 
