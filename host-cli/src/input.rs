@@ -7,7 +7,8 @@ use broker_rules::read::{self, ColumnMap, Format};
 use broker_rules::{Error, Settler};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, IsTerminal, Read};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -157,21 +158,6 @@ impl<T: Read> Read for Counting<T> {
     }
 }
 
-/// A CSV file, opened again when the core reads it a second time.
-struct CsvFile {
-    path: String,
-}
-
-impl read::csv::Reopen for CsvFile {
-    type Reader = File;
-
-    fn open_at(&self, offset: u64) -> io::Result<File> {
-        let mut f = File::open(&self.path)?;
-        f.seek(SeekFrom::Start(offset))?;
-        Ok(f)
-    }
-}
-
 /// Streams a trade input through a settler; the core's error as it is.
 pub fn feed(
     settler: &mut Settler,
@@ -192,16 +178,10 @@ pub fn feed(
     }
     let mut progress = Progress::new(input.size, what);
     let counter = Arc::new(AtomicU64::new(0));
-    // A CSV file is read through the core's reader for inputs it can read again (see
-    // `read::csv::Reopen`); that reader reports the bytes read.
-    let file = match (input.format, &input.path) {
-        (Format::Csv, Some(path)) => Some(CsvFile { path: path.clone() }),
-        _ => None,
-    };
+    // Parquet, Arrow and CSV files report the bytes read; other inputs are counted as read.
     let mut tick = |bytes: u64, records: u64| {
-        let pos = match input.format {
-            Format::Parquet | Format::Arrow => bytes,
-            Format::Csv if file.is_some() => bytes,
+        let pos = match (input.format, &input.path) {
+            (Format::Parquet | Format::Arrow, _) | (Format::Csv, Some(_)) => bytes,
             _ => counter.load(Ordering::Relaxed),
         };
         progress.tick(pos, || {
@@ -217,9 +197,10 @@ pub fn feed(
             Ok(f) => read::arrow::feed_arrow_ipc(settler, BufReader::new(f), map, &mut tick),
             Err(e) => Err(io_error(path, e)),
         },
-        (Format::Csv, _) if file.is_some() => {
-            let file = file.as_ref().expect("checked");
-            read::csv::feed_csv_reopen(settler, file, map, threads, &mut tick)
+        // A CSV file can be read again (`read::csv::Reopen`): the same E_DUPLICATE_ID on
+        // any number of threads.
+        (Format::Csv, Some(path)) => {
+            read::csv::feed_csv_reopen(settler, Path::new(path), map, threads, &mut tick)
         }
         (Format::Csv, _) => {
             let reader = Counting {

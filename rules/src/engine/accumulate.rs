@@ -152,13 +152,8 @@ impl Batch {
             }
             self.seen = SeenStore::Shared(locks.into());
         }
-        let mut b = self.empty();
-        b.reg = self.reg.clone();
+        let mut b = self.blank();
         b.seen = self.seen.clone();
-        #[cfg(feature = "keyed")]
-        {
-            b.keyed = self.keyed.as_ref().map(|k| k.fresh());
-        }
         b
     }
 
@@ -189,7 +184,7 @@ impl Batch {
     }
 
     /// An empty state like this one, its registry and reconcile sums included, with its own
-    /// seen ids.
+    /// seen ids ([`Batch::fork`] then shares them).
     #[cfg(feature = "std")]
     pub fn blank(&self) -> Batch {
         #[allow(unused_mut)]

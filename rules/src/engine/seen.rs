@@ -87,13 +87,11 @@ impl SeenStore {
         Ok(out)
     }
 
-    /// Room for about `more` more ids.
     /// Distinct ids stored.
     #[cfg(feature = "std")]
     pub(crate) fn len(&self) -> u64 {
         match self {
             SeenStore::Local(d) => d.len(),
-            #[cfg(feature = "std")]
             SeenStore::Shared(locks) => locks
                 .iter()
                 .map(|l| match l.lock() {
@@ -104,6 +102,7 @@ impl SeenStore {
         }
     }
 
+    /// Room for about `more` more ids.
     pub(crate) fn reserve(&mut self, more: u64) {
         match self {
             SeenStore::Local(d) => d.reserve(more),

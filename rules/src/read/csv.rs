@@ -137,9 +137,20 @@ impl<'a> Reopen for &'a [u8] {
     }
 }
 
+/// A file, opened again for each read.
+impl Reopen for std::path::Path {
+    type Reader = std::fs::File;
+    fn open_at(&self, offset: u64) -> std::io::Result<std::fs::File> {
+        use std::io::{Seek, SeekFrom};
+        let mut f = std::fs::File::open(self)?;
+        f.seek(SeekFrom::Start(offset))?;
+        Ok(f)
+    }
+}
+
 /// [`feed_csv_with`] for an input that can be read again ([`Reopen`]): the statement
 /// [`feed_csv`] gives, and on several threads the same `E_DUPLICATE_ID` error as on one.
-pub fn feed_csv_reopen<O: Reopen>(
+pub fn feed_csv_reopen<O: Reopen + ?Sized>(
     s: &mut Settler,
     input: &O,
     map: &ColumnMap,
@@ -150,7 +161,7 @@ pub fn feed_csv_reopen<O: Reopen>(
 }
 
 /// [`feed_csv_reopen`] reading `block` bytes at a time (tests cut small inputs everywhere).
-pub(crate) fn feed_csv_reopen_blocks<O: Reopen>(
+pub(crate) fn feed_csv_reopen_blocks<O: Reopen + ?Sized>(
     s: &mut Settler,
     input: &O,
     map: &ColumnMap,
@@ -181,7 +192,9 @@ pub(crate) fn feed_csv_reopen_blocks<O: Reopen>(
 }
 
 /// An error about a trade's field names its column too, whichever path (row or batch) found
-/// it: one location for one mistake.
+/// it: one location for one mistake. ([`feed_csv_blocks`], which the web .wasm uses, keeps
+/// the same lines inline: calling this from there grew the .wasm by 120-430 bytes gzip,
+/// past its budget.)
 fn with_column(e: Error, names: &[String]) -> Error {
     if e.location.column.is_none() && e.location.line.is_some() {
         e.at_column_of(names)

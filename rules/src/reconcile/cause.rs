@@ -73,9 +73,8 @@ pub fn decide(
         }
         (Some(o), Some(t)) => (o, t),
     };
-    let diff = money::sub(t.commission, o.commission)?;
-    if diff.abs() <= tolerance {
-        let cause = (!diff.is_zero()).then_some(Cause::Rounding);
+    let Compared { diff, matched } = compare(o.commission, t.commission, tolerance)?;
+    if let Some(cause) = matched {
         return Ok(decision(Status::Matched, cause, Detail::default()));
     }
     let status = if o.commission.is_zero() {
@@ -149,6 +148,21 @@ pub fn decide(
         .clone()
         .or_else(|| implied.and_then(|r| tier_of(p, r)));
     Ok(decision(status, Some(Cause::Rate), d))
+}
+
+/// Two commissions of one key side by side.
+pub(crate) struct Compared {
+    /// Theirs minus ours.
+    pub diff: Decimal,
+    /// `Some(cause)` when they match: within the tolerance (inclusive), with `rounding` as
+    /// the cause when not exactly.
+    pub matched: Option<Option<Cause>>,
+}
+
+pub(crate) fn compare(ours: Decimal, theirs: Decimal, tolerance: Decimal) -> Result<Compared> {
+    let diff = money::sub(theirs, ours)?;
+    let matched = (diff.abs() <= tolerance).then(|| (!diff.is_zero()).then_some(Cause::Rounding));
+    Ok(Compared { diff, matched })
 }
 
 /// The level one of whose named rates is exactly `rate` (the lowest such level).

@@ -684,11 +684,9 @@ impl Decider<'_> {
             // Only ours: not counted when we pay nothing (`cause::decide`).
             return Ok(oc.is_zero());
         };
-        let diff = money::sub(tc, oc)?;
-        if diff.abs() > self.tolerance {
+        let Some(cause) = cause::compare(oc, tc, self.tolerance)?.matched else {
             return Ok(false);
-        }
-        let cause = (!diff.is_zero()).then_some(Cause::Rounding);
+        };
         self.tally(Status::Matched, cause, oc, tc)?;
         Ok(true)
     }
